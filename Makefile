@@ -1,0 +1,47 @@
+# ViralStock developer commands. `make run` and `make test` are all a new user needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: run test bench lint package relay sandbox venv clean
+
+# Finds a Python >= 3.12 (PySide6 6.12 crashes on 3.11): $PYTHON, then python3.12/3.13/3.14/python3
+# on PATH, then any pyenv-installed 3.12+ version.
+$(STAMP): pyproject.toml
+	@py=""; for c in $$PYTHON python3.12 python3.13 python3.14 python3 \
+	    $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V); do \
+	  if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$c; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "ViralStock needs Python 3.12 or newer; set PYTHON=/path/to/python3.12" >&2; exit 1; fi; \
+	echo "Creating $(VENV) with $$py ($$($$py --version))"; \
+	"$$py" -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip && \
+	$(PY) -m pip install -q -e '.[desktop,relay,dev]' && touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	QT_QPA_PLATFORM= $(VENV)/bin/viralstock --demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m tests.benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app relay tests
+	$(VENV)/bin/ruff format --check app relay tests
+	$(VENV)/bin/mypy
+
+package: $(STAMP)
+	$(PY) -m PyInstaller --noconfirm --clean packaging/viralstock.spec
+
+relay: $(STAMP)
+	$(VENV)/bin/viralstock-relay serve --host 127.0.0.1 --port 8787 --db relay.sqlite3
+
+sandbox: $(STAMP)
+	$(VENV)/bin/viralstock-sandbox --port 8686 --scenario viral
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -1,0 +1,655 @@
+"""Pydantic models of the TikTok Shop objects and webhooks that ViralStock reads.
+
+Field names follow TikTok's JSON (tiktok-shop-api.md sections 2, 4, 6 and 7) so that a response
+validates as it arrives. Three rules run through every model:
+
+- ids are strings, even when TikTok sends a large id as a JSON number (no float on the way);
+- money is `Decimal` parsed from TikTok's strings, never a float;
+- unknown fields are ignored and optional ones may be missing, because TikTok adds fields
+  monthly, but a malformed value raises `PayloadError` naming the field.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+
+__all__ = [
+    "AffiliateOrder",
+    "AffiliateOrderPage",
+    "AffiliateSku",
+    "CancellationStatusChange",
+    "InventoryDistribution",
+    "InventoryProduct",
+    "InventorySearchResult",
+    "InventorySku",
+    "InventoryStatusChange",
+    "InventoryUpdateError",
+    "InventoryUpdateResult",
+    "LineItem",
+    "Money",
+    "Order",
+    "OrderPage",
+    "OrderStatus",
+    "OrderStatusChange",
+    "Package",
+    "PackagePage",
+    "PackageUpdate",
+    "PayloadError",
+    "Payment",
+    "Product",
+    "ProductPage",
+    "ProductStatusChange",
+    "RecipientAddressUpdate",
+    "ReturnStatusChange",
+    "SellerDeauthorization",
+    "Shop",
+    "Sku",
+    "SkuPrice",
+    "TokenSet",
+    "UnknownWebhookEvent",
+    "UpcomingAuthorizationExpiration",
+    "VideoPage",
+    "VideoPerformance",
+    "WarehouseInventory",
+    "WarehouseStock",
+    "WebhookEvent",
+    "WebhookType",
+    "loads",
+    "parse",
+    "parse_webhook",
+]
+
+
+class PayloadError(ValueError):
+    """A TikTok payload that does not fit its model.
+
+    The message names every offending field but never echoes the values, which may hold tokens
+    or buyer data.
+    """
+
+    def __init__(self, model: str, errors: list[str]) -> None:
+        self.model = model
+        self.errors = errors
+        super().__init__(f"malformed {model}: " + "; ".join(errors))
+
+    @classmethod
+    def from_validation(cls, model: str, exc: ValidationError) -> PayloadError:
+        problems = [
+            f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        return cls(model, problems)
+
+
+def _to_id(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("an id must be a string or an integer, not a boolean")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise ValueError("an id must not be a float (precision would be lost)")
+    return value
+
+
+def _to_decimal(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("money must be a decimal string")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("money must be a decimal string") from None
+    return value
+
+
+def _to_status(value: object) -> object:
+    # Webhooks say CANCEL where the Order API says CANCELLED (tiktok-shop-api.md section 6.4).
+    if isinstance(value, str) and value.upper() == "CANCEL":
+        return "CANCELLED"
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_to_id)]
+Amount = Annotated[Decimal, BeforeValidator(_to_decimal)]
+Timestamp = int
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+# --- authorization -----------------------------------------------------------------------------
+
+
+class Shop(_Model):
+    id: Id
+    name: str = ""
+    region: str = ""
+    cipher: str
+    seller_type: str | None = None
+    code: str | None = None
+
+
+class TokenSet(_Model):
+    """Token data as TikTok returns it. The `*_expire_in` fields are absolute epoch seconds."""
+
+    access_token: SecretStr
+    access_token_expire_in: Timestamp
+    refresh_token: SecretStr
+    refresh_token_expire_in: Timestamp
+    open_id: str | None = None
+    seller_name: str | None = None
+    seller_base_region: str | None = None
+    user_type: int | None = None
+    granted_scopes: list[str] = Field(default_factory=list)
+
+    def access_expires_within(self, seconds: float, now: float) -> bool:
+        return self.access_token_expire_in - now <= seconds
+
+    def to_secret_dict(self) -> dict[str, Any]:
+        """The token data with the secrets revealed, for the keyring and nowhere else."""
+        data = self.model_dump()
+        data["access_token"] = self.access_token.get_secret_value()
+        data["refresh_token"] = self.refresh_token.get_secret_value()
+        return data
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+class OrderStatus(enum.StrEnum):
+    UNPAID = "UNPAID"
+    ON_HOLD = "ON_HOLD"
+    AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
+    PARTIALLY_SHIPPING = "PARTIALLY_SHIPPING"
+    AWAITING_COLLECTION = "AWAITING_COLLECTION"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+Status = Annotated[OrderStatus, BeforeValidator(_to_status)]
+
+
+class Payment(_Model):
+    currency: str = ""
+    sub_total: Amount | None = None
+    shipping_fee: Amount | None = None
+    seller_discount: Amount | None = None
+    platform_discount: Amount | None = None
+    total_amount: Amount | None = None
+    original_total_product_price: Amount | None = None
+    original_shipping_fee: Amount | None = None
+    tax: Amount | None = None
+
+
+class LineItem(_Model):
+    """One unit of one SKU: two identical T-shirts are two line items with the same sku_id."""
+
+    id: Id
+    sku_id: Id
+    product_id: Id
+    product_name: str = ""
+    sku_name: str = ""
+    seller_sku: str = ""
+    sale_price: Amount = Decimal(0)
+    original_price: Amount | None = None
+    currency: str = ""
+    display_status: str | None = None
+    package_id: Id | None = None
+    cancel_reason: str | None = None
+    is_gift: bool = False
+
+
+class PackageRef(_Model):
+    id: Id
+
+
+class Order(_Model):
+    id: Id
+    status: Status
+    create_time: Timestamp
+    update_time: Timestamp
+    paid_time: Timestamp | None = None
+    user_id: Id | None = None
+    line_items: list[LineItem] = Field(default_factory=list)
+    payment: Payment = Field(default_factory=Payment)
+    fulfillment_type: str | None = None
+    shipping_type: str | None = None
+    warehouse_id: Id | None = None
+    packages: list[PackageRef] = Field(default_factory=list)
+    tracking_number: str | None = None
+    rts_sla_time: Timestamp | None = None
+    tts_sla_time: Timestamp | None = None
+    cancel_order_sla_time: Timestamp | None = None
+    cancel_reason: str | None = None
+    cancellation_initiator: str | None = None
+    is_on_hold_order: bool = False
+    is_sample_order: bool = False
+    order_type: str | None = None
+
+    def units_by_sku(self) -> Counter[str]:
+        """Units ordered per sku_id: the number of line items carrying it."""
+        return Counter(item.sku_id for item in self.line_items)
+
+
+class OrderPage(_Model):
+    orders: list[Order] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+
+
+# --- products and inventory --------------------------------------------------------------------
+
+
+class SkuPrice(_Model):
+    currency: str = ""
+    sale_price: Amount | None = None
+    tax_exclusive_price: Amount | None = None
+
+
+class WarehouseStock(_Model):
+    warehouse_id: Id
+    quantity: int = 0
+    backorder_quantity: int | None = None
+    handling_time: int | None = None
+
+
+class Sku(_Model):
+    id: Id
+    seller_sku: str = ""
+    price: SkuPrice = Field(default_factory=SkuPrice)
+    inventory: list[WarehouseStock] = Field(default_factory=list)
+
+    @property
+    def total_quantity(self) -> int:
+        return sum(stock.quantity for stock in self.inventory)
+
+
+class Product(_Model):
+    id: Id
+    title: str = ""
+    status: str = ""
+    create_time: Timestamp | None = None
+    update_time: Timestamp | None = None
+    sales_regions: list[str] = Field(default_factory=list)
+    skus: list[Sku] = Field(default_factory=list)
+
+
+class ProductPage(_Model):
+    products: list[Product] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+
+
+class WarehouseInventory(_Model):
+    warehouse_id: Id
+    available_quantity: int = 0
+    committed_quantity: int = 0
+
+
+class InventorySku(_Model):
+    id: Id
+    seller_sku: str = ""
+    total_available_quantity: int = 0
+    total_committed_quantity: int = 0
+    warehouse_inventory: list[WarehouseInventory] = Field(default_factory=list)
+
+
+class InventoryProduct(_Model):
+    product_id: Id
+    skus: list[InventorySku] = Field(default_factory=list)
+
+
+class InventorySearchResult(_Model):
+    inventory: list[InventoryProduct] = Field(default_factory=list)
+
+
+class InventoryExtraError(_Model):
+    warehouse_id: Id | None = None
+    code: int | None = None
+    message: str = ""
+
+
+class InventoryErrorDetail(_Model):
+    sku_id: Id | None = None
+    extra_errors: list[InventoryExtraError] = Field(default_factory=list)
+
+
+class InventoryUpdateError(_Model):
+    code: int
+    message: str = ""
+    detail: InventoryErrorDetail = Field(default_factory=InventoryErrorDetail)
+
+
+class InventoryUpdateResult(_Model):
+    """Update Inventory answers code 0 even when some SKUs failed: they are listed here."""
+
+    errors: list[InventoryUpdateError] = Field(default_factory=list)
+
+
+# --- fulfillment -------------------------------------------------------------------------------
+
+
+class PackageOrder(_Model):
+    id: Id
+
+
+class Package(_Model):
+    id: Id
+    status: str = ""
+    orders: list[PackageOrder] = Field(default_factory=list)
+    order_line_item_ids: list[Id] = Field(default_factory=list)
+    tracking_number: str | None = None
+    shipping_provider_id: Id | None = None
+    create_time: Timestamp | None = None
+    update_time: Timestamp | None = None
+
+
+class PackagePage(_Model):
+    packages: list[Package] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+
+
+# --- videos and affiliate attribution ----------------------------------------------------------
+
+
+class Money(_Model):
+    amount: Amount
+    currency: str = ""
+
+
+class VideoProduct(_Model):
+    id: Id
+    name: str = ""
+
+
+class VideoPerformance(_Model):
+    id: Id
+    title: str = ""
+    username: str = ""
+    gmv: Money | None = None
+    sku_orders: int = 0
+    units_sold: int = 0
+    views: int = 0
+    click_through_rate: Amount | None = None
+    products: list[VideoProduct] = Field(default_factory=list)
+    video_post_time: Annotated[str, BeforeValidator(_to_id)] | None = None
+
+
+class VideoPage(_Model):
+    videos: list[VideoPerformance] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+    latest_available_date: str | None = None
+
+
+class AffiliateSku(_Model):
+    sku_id: Id
+    product_id: Id
+    quantity: int = 1
+    price: Money | None = None
+    creator_username: str | None = None
+    content_type: str | None = None
+    content_id: Id | None = None
+
+
+class AffiliateOrder(_Model):
+    id: Id
+    create_time: Timestamp | None = None
+    delivery_time: Timestamp | None = None
+    skus: list[AffiliateSku] = Field(default_factory=list)
+
+    def video_ids(self) -> set[str]:
+        """Videos that sold a unit of this order, from content_type VIDEO entries."""
+        return {
+            sku.content_id for sku in self.skus if sku.content_type == "VIDEO" and sku.content_id
+        }
+
+
+class AffiliateOrderPage(_Model):
+    orders: list[AffiliateOrder] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookType(enum.IntEnum):
+    ORDER_STATUS_CHANGE = 1
+    RECIPIENT_ADDRESS_UPDATE = 3
+    PACKAGE_UPDATE = 4
+    PRODUCT_STATUS_CHANGE = 5
+    SELLER_DEAUTHORIZATION = 6
+    UPCOMING_AUTHORIZATION_EXPIRATION = 7
+    CANCELLATION_STATUS_CHANGE = 11
+    RETURN_STATUS_CHANGE = 12
+    INVENTORY_STATUS_CHANGE = 27
+
+
+class _Envelope(_Model):
+    """TikTok's webhook envelope; `tts_notification_id` is missing in some documented examples."""
+
+    TYPE: ClassVar[int] = 0
+    type: int
+    tts_notification_id: Id | None = None
+    shop_id: Id | None = None
+    timestamp: Timestamp
+
+
+class OrderStatusData(_Model):
+    order_id: Id
+    order_status: Status
+    is_on_hold_order: bool = False
+    update_time: Timestamp
+
+
+class OrderStatusChange(_Envelope):
+    TYPE: ClassVar[int] = 1
+    type: Literal[1]
+    data: OrderStatusData
+
+
+class RecipientAddressData(_Model):
+    order_id: Id
+    update_time: Timestamp | None = None
+
+
+class RecipientAddressUpdate(_Envelope):
+    TYPE: ClassVar[int] = 3
+    type: Literal[3]
+    data: RecipientAddressData
+
+
+class PackageListEntry(_Model):
+    package_id: Id
+    order_id_list: list[Id] = Field(default_factory=list)
+
+
+class PackageUpdateData(_Model):
+    sc_type: str | None = None
+    role_type: str | None = None
+    package_list: list[PackageListEntry] = Field(default_factory=list)
+    update_time: Timestamp | None = None
+
+
+class PackageUpdate(_Envelope):
+    TYPE: ClassVar[int] = 4
+    type: Literal[4]
+    data: PackageUpdateData
+
+
+class ProductStatusData(_Model):
+    product_id: Id
+    status: str = ""
+    suspended_reason: str | None = None
+    update_time: Timestamp | None = None
+
+
+class ProductStatusChange(_Envelope):
+    TYPE: ClassVar[int] = 5
+    type: Literal[5]
+    data: ProductStatusData
+
+
+class DeauthorizationData(_Model):
+    message: str = ""
+
+
+class SellerDeauthorization(_Envelope):
+    TYPE: ClassVar[int] = 6
+    type: Literal[6]
+    data: DeauthorizationData = Field(default_factory=DeauthorizationData)
+
+
+class ExpirationData(_Model):
+    message: str = ""
+    expiration_time: Annotated[str, BeforeValidator(_to_id)] | None = None
+
+
+class UpcomingAuthorizationExpiration(_Envelope):
+    TYPE: ClassVar[int] = 7
+    type: Literal[7]
+    data: ExpirationData = Field(default_factory=ExpirationData)
+
+
+class CancellationData(_Model):
+    order_id: Id
+    cancellations_role: str | None = None
+    cancel_status: str = ""
+    cancel_id: Id | None = None
+    create_time: Timestamp | None = None
+
+
+class CancellationStatusChange(_Envelope):
+    TYPE: ClassVar[int] = 11
+    type: Literal[11]
+    data: CancellationData
+
+
+class ReturnData(_Model):
+    order_id: Id
+    return_role: str | None = None
+    return_type: str | None = None
+    return_status: str = ""
+    return_id: Id | None = None
+    create_time: Timestamp | None = None
+    update_time: Timestamp | None = None
+
+
+class ReturnStatusChange(_Envelope):
+    TYPE: ClassVar[int] = 12
+    type: Literal[12]
+    data: ReturnData
+
+
+class InventoryDistribution(_Model):
+    total_quantity: int | None = None
+    available_quantity: int | None = None
+    committed_quantity: int | None = None
+
+
+class InventoryStatusData(_Model):
+    product_id: Id
+    sku_id: Id
+    current_inventory_status: str = ""
+    trigger_reason: dict[str, Any] = Field(default_factory=dict)
+    inventory_distribution: InventoryDistribution = Field(default_factory=InventoryDistribution)
+    update_time: Timestamp | None = None
+
+
+class InventoryStatusChange(_Envelope):
+    TYPE: ClassVar[int] = 27
+    type: Literal[27]
+    data: InventoryStatusData
+
+
+class UnknownWebhookEvent(_Envelope):
+    """Any topic we do not model yet, kept whole so nothing TikTok sends is ever dropped."""
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+WebhookEvent = (
+    OrderStatusChange
+    | RecipientAddressUpdate
+    | PackageUpdate
+    | ProductStatusChange
+    | SellerDeauthorization
+    | UpcomingAuthorizationExpiration
+    | CancellationStatusChange
+    | ReturnStatusChange
+    | InventoryStatusChange
+    | UnknownWebhookEvent
+)
+
+_WEBHOOK_MODELS: dict[int, type[_Envelope]] = {
+    model.TYPE: model
+    for model in (
+        OrderStatusChange,
+        RecipientAddressUpdate,
+        PackageUpdate,
+        ProductStatusChange,
+        SellerDeauthorization,
+        UpcomingAuthorizationExpiration,
+        CancellationStatusChange,
+        ReturnStatusChange,
+        InventoryStatusChange,
+    )
+}
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def loads(raw: bytes | str) -> Any:
+    """JSON with exact numbers: big integers stay integers and decimals become `Decimal`."""
+    return json.loads(raw, parse_float=Decimal)
+
+
+def parse[M: BaseModel](model: type[M], data: Any) -> M:
+    """Validate `data` (already decoded JSON) as `model`, raising `PayloadError` on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PayloadError.from_validation(model.__name__, exc) from None
+
+
+def parse_webhook(payload: bytes | str | dict[str, Any]) -> WebhookEvent:
+    """A webhook body (raw bytes or decoded JSON) as its typed event.
+
+    Known types get their model; any other type becomes `UnknownWebhookEvent` with its raw
+    data. A body that is not a JSON object, or a known type with malformed fields, raises
+    `PayloadError`.
+    """
+    if isinstance(payload, bytes | str):
+        try:
+            payload = loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            problem = f"<root>: not valid JSON ({exc.__class__.__name__})"
+            raise PayloadError("webhook", [problem]) from None
+    if not isinstance(payload, dict):
+        raise PayloadError("webhook", ["<root>: expected a JSON object"])
+    kind = payload.get("type")
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise PayloadError("webhook", ["type: expected an integer topic number"])
+    model = _WEBHOOK_MODELS.get(kind, UnknownWebhookEvent)
+    return parse(model, payload)  # type: ignore[return-value]
