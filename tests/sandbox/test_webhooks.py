@@ -144,3 +144,12 @@ def test_injected_drops_duplicates_and_reordering(make_sandbox: Any) -> None:
         ids = [int(r.json["tts_notification_id"]) for r in receiver.received]
         assert len(ids) > 10 and len(set(ids)) == len(ids)
         assert ids != sorted(ids)  # some arrived after a later one
+
+
+def test_webhook_url_can_be_set_while_running(make_sandbox: Any) -> None:
+    with run_receiver() as receiver, make_sandbox(**QUIET) as sandbox:
+        shop_id = _authorized(sandbox)
+        sandbox.webhook_url = receiver.url
+        assert sandbox.revoke(shop_id)
+        assert receiver.wait_for(lambda got: len(got) == 1)
+        assert receiver.received[0].json["type"] == 6
