@@ -154,3 +154,23 @@ def test_webhook_url_can_be_set_while_running(make_sandbox: Any) -> None:
         assert sandbox.revoke(shop_id)
         assert receiver.wait_for(lambda got: len(got) == 1)
         assert receiver.received[0].json["type"] == 6
+
+
+def test_a_stalled_receiver_blocks_neither_the_simulation_nor_the_api(
+    make_sandbox: Any, client: Any
+) -> None:
+    from tests.sandbox.helpers import Api, get_token
+
+    with run_receiver() as receiver, make_sandbox(webhook_url=receiver.url) as sandbox:
+        api = Api(sandbox, client, get_token(sandbox, client)["access_token"])
+        receiver.gate.clear()  # every delivery now hangs in the receiver
+        sandbox.clock.advance(6 * HOUR)
+        first = api.ok("POST", "/order/202309/orders/search", {"page_size": "5"})
+        sandbox.clock.advance(6 * HOUR)
+        second = api.ok("POST", "/order/202309/orders/search", {"page_size": "5"})
+        assert second["total_count"] > first["total_count"] > 0
+        assert sandbox.truth()["orders"]["count"] == second["total_count"]
+        assert not sandbox.webhooks.idle()  # the queue waits; the shop does not
+        receiver.gate.set()
+        assert sandbox.wait_webhooks(timeout=30)
+        assert len(receiver.received) > 20
