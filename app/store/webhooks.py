@@ -1,0 +1,168 @@
+"""The webhook inbox and the relay cursor per shop.
+
+Exactly-once on top of the relay's at-least-once delivery (DESIGN.md section 3): the caller
+records each delivered event *and* whatever it changed in one transaction, which also moves
+the shop's cursor. Only after that commit does it ack the cursor to the relay. A crash before
+the commit loses nothing (the relay resends from the old cursor); a crash after it loses
+nothing either (the resent events are recognised by `tts_notification_id` and skipped).
+
+    with store.write() as session:
+        if record_webhook(session, shop_id, cursor, event.tts_notification_id, event.type,
+                          raw, received_at):
+            ... apply the event with the same session ...
+    # committed: now send {"op": "ack", "shop_id": shop_id, "cursor": cursor}
+
+An event whose handling needs the network (re-fetching the order) can be recorded first and
+marked processed later: `pending_webhooks` lists what a crash left unhandled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.store.schema import RelayCursorRow, WebhookEventRow
+
+__all__ = [
+    "StoredWebhook",
+    "get_cursor",
+    "get_cursors",
+    "mark_webhook_processed",
+    "pending_webhooks",
+    "record_webhook",
+    "set_cursor",
+]
+
+Payload = str | bytes | Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWebhook:
+    id: int
+    shop_id: str
+    tts_notification_id: str
+    cursor: str | None
+    type: int
+    payload: str
+    received_at: float
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a webhook payload")
+
+
+def _payload_text(payload: Payload) -> str:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8")
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, default=_json_default, separators=(",", ":"), sort_keys=True)
+
+
+def _synthetic_id(shop_id: str, kind: int, text: str) -> str:
+    """A stable key for the rare webhook without `tts_notification_id`: TikTok retries the
+    same body, so the same shop, type and body is the same notification."""
+    digest = hashlib.sha256(f"{shop_id}\0{kind}\0{text}".encode()).hexdigest()
+    return f"body-sha256:{digest}"
+
+
+def set_cursor(session: Session, shop_id: str, cursor: str, at: float) -> None:
+    """Store the shop's relay cursor (the last delivered event stored)."""
+    stmt = sqlite_insert(RelayCursorRow).values(shop_id=shop_id, cursor=cursor, updated_at=at)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[RelayCursorRow.shop_id],
+            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+def record_webhook(
+    session: Session,
+    shop_id: str,
+    cursor: str | None,
+    notification_id: str | None,
+    type: int,
+    payload: Payload,
+    received_at: float,
+    *,
+    processed: bool = True,
+) -> bool:
+    """Store one delivered webhook once; True if it is new (the caller should apply it).
+
+    The shop's relay cursor moves to `cursor` even for a duplicate, since the relay delivered
+    it and must not send it again. `payload` is the webhook JSON as TikTok sent it (raw text
+    preferred; a decoded mapping is re-serialised with Decimals as strings). The shop must
+    already be stored (`upsert_shop`). Pass `processed=False` when the event will be
+    handled after this transaction (it then shows in `pending_webhooks` until marked).
+    """
+    text = _payload_text(payload)
+    key = notification_id or _synthetic_id(shop_id, type, text)
+    stmt = (
+        sqlite_insert(WebhookEventRow)
+        .values(
+            shop_id=shop_id,
+            tts_notification_id=key,
+            cursor=cursor,
+            type=type,
+            payload=text,
+            received_at=received_at,
+            processed_at=received_at if processed else None,
+        )
+        .on_conflict_do_nothing(index_elements=[WebhookEventRow.tts_notification_id])
+        .returning(WebhookEventRow.id)
+    )
+    new = session.execute(stmt).scalar() is not None
+    if cursor is not None:
+        set_cursor(session, shop_id, cursor, received_at)
+    return new
+
+
+def get_cursor(session: Session, shop_id: str) -> str | None:
+    """The cursor to resume the shop's relay stream after, or None to start fresh."""
+    return session.execute(
+        select(RelayCursorRow.cursor).where(RelayCursorRow.shop_id == shop_id)
+    ).scalar()
+
+
+def get_cursors(session: Session) -> dict[str, str]:
+    """Every shop's cursor, ready for the subscribe frame's `after`."""
+    rows = session.execute(select(RelayCursorRow.shop_id, RelayCursorRow.cursor))
+    return {shop_id: cursor for shop_id, cursor in rows}
+
+
+def mark_webhook_processed(session: Session, notification_id: str, at: float) -> None:
+    session.execute(
+        update(WebhookEventRow)
+        .where(WebhookEventRow.tts_notification_id == notification_id)
+        .values(processed_at=at)
+    )
+
+
+def pending_webhooks(session: Session, shop_id: str, limit: int = 1000) -> list[StoredWebhook]:
+    """Recorded but not yet processed webhooks of a shop, in delivery order."""
+    rows = session.execute(
+        select(
+            WebhookEventRow.id,
+            WebhookEventRow.shop_id,
+            WebhookEventRow.tts_notification_id,
+            WebhookEventRow.cursor,
+            WebhookEventRow.type,
+            WebhookEventRow.payload,
+            WebhookEventRow.received_at,
+        )
+        .where(WebhookEventRow.shop_id == shop_id, WebhookEventRow.processed_at.is_(None))
+        .order_by(WebhookEventRow.id)
+        .limit(limit)
+    )
+    return [StoredWebhook(*row) for row in rows]
