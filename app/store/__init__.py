@@ -20,6 +20,7 @@ from app.store.alerts import (
     alert_levels,
     mark_alerts_notified,
     record_alert_level,
+    record_alert_levels,
     unnotified_alerts,
 )
 from app.store.catalog import (
@@ -138,6 +139,7 @@ __all__ = [
     "prune_api_calls",
     "record_affiliate_orders",
     "record_alert_level",
+    "record_alert_levels",
     "record_api_calls",
     "record_attribution",
     "record_stock",

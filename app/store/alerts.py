@@ -8,14 +8,14 @@ A fall is logged silently, so a later rise is a new escalation again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, true, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.store.schema import AlertRow, AlertStateRow
+from app.store.schema import AlertRow, AlertStateRow, Base
 from app.store.types import ALERT_LEVELS, AlertLevel
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "alert_levels",
     "mark_alerts_notified",
     "record_alert_level",
+    "record_alert_levels",
     "unnotified_alerts",
 ]
 
@@ -43,6 +44,71 @@ class AlertEvent:
     notified_at: int | None
 
 
+_STATES = Base.metadata.tables[AlertStateRow.__tablename__]
+_ALERTS = Base.metadata.tables[AlertRow.__tablename__]
+_upsert_state = sqlite_insert(_STATES)
+_UPSERT_STATE = _upsert_state.on_conflict_do_update(
+    index_elements=[_STATES.c.sku_id],
+    set_={"level": _upsert_state.excluded.level, "since": _upsert_state.excluded.since},
+)
+_INSERT_ALERTS = insert(_ALERTS).returning(_ALERTS.c.id, sort_by_parameter_order=True)
+
+
+def record_alert_levels(
+    session: Session,
+    shop_id: str,
+    levels: Mapping[str, tuple[AlertLevel | str, str]],
+    at: int,
+) -> list[AlertEvent]:
+    """Note freshly computed levels, `{sku_id: (level, reason)}`, for any number of SKUs in a
+    few statements; return the logged changes (escalations and falls), in `levels` order.
+
+    A SKU never seen before counts as "fine", so its first warning is an escalation.
+    """
+    checked = {sku_id: (AlertLevel(level), reason) for sku_id, (level, reason) in levels.items()}
+    current = alert_levels(session, shop_id)
+    states: list[dict[str, object]] = []
+    changes: list[dict[str, object]] = []
+    for sku_id, (level, reason) in checked.items():
+        previous = current.get(sku_id)
+        if previous == level:
+            continue
+        states.append({"sku_id": sku_id, "shop_id": shop_id, "level": level.value, "since": at})
+        if previous is None and level == AlertLevel.FINE:
+            continue  # first look at a fine SKU: remember it, nothing to log
+        before = previous or AlertLevel.FINE
+        changes.append(
+            {
+                "shop_id": shop_id,
+                "sku_id": sku_id,
+                "at": at,
+                "level": level.value,
+                "previous_level": before.value,
+                "escalation": _RANK[level] > _RANK[before],
+                "reason": reason,
+            }
+        )
+    if states:
+        session.execute(_UPSERT_STATE, states)
+    if not changes:
+        return []
+    ids = session.execute(_INSERT_ALERTS, changes).scalars().all()
+    return [
+        AlertEvent(
+            alert_id,
+            shop_id,
+            str(row["sku_id"]),
+            at,
+            AlertLevel(str(row["level"])),
+            AlertLevel(str(row["previous_level"])),
+            bool(row["escalation"]),
+            str(row["reason"]),
+            None,
+        )
+        for alert_id, row in zip(ids, changes, strict=True)
+    ]
+
+
 def record_alert_level(
     session: Session,
     shop_id: str,
@@ -51,47 +117,9 @@ def record_alert_level(
     at: int,
     reason: str = "",
 ) -> AlertEvent | None:
-    """Note a SKU's freshly computed level; return the logged change, or None if unchanged.
-
-    A SKU never seen before counts as "fine", so its first warning is an escalation.
-    """
-    level = AlertLevel(level)
-    current = session.execute(
-        select(AlertStateRow.level).where(AlertStateRow.sku_id == sku_id)
-    ).scalar()
-    previous = AlertLevel(current) if current is not None else AlertLevel.FINE
-    if previous == level:
-        if current is None:  # first look at a fine SKU: remember it, nothing to log
-            session.execute(
-                sqlite_insert(AlertStateRow).values(
-                    sku_id=sku_id, shop_id=shop_id, level=level.value, since=at
-                )
-            )
-        return None
-    stmt = sqlite_insert(AlertStateRow).values(
-        sku_id=sku_id, shop_id=shop_id, level=level.value, since=at
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[AlertStateRow.sku_id],
-            set_={"level": stmt.excluded.level, "since": stmt.excluded.since},
-        )
-    )
-    escalation = _RANK[level] > _RANK[previous]
-    alert_id = session.execute(
-        sqlite_insert(AlertRow)
-        .values(
-            shop_id=shop_id,
-            sku_id=sku_id,
-            at=at,
-            level=level.value,
-            previous_level=previous.value,
-            escalation=escalation,
-            reason=reason,
-        )
-        .returning(AlertRow.id)
-    ).scalar_one()
-    return AlertEvent(alert_id, shop_id, sku_id, at, level, previous, escalation, reason, None)
+    """`record_alert_levels` for one SKU: the logged change, or None if the level is unchanged."""
+    events = record_alert_levels(session, shop_id, {sku_id: (level, reason)}, at)
+    return events[0] if events else None
 
 
 def alert_levels(session: Session, shop_id: str) -> dict[str, AlertLevel]:

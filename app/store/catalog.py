@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -63,8 +63,7 @@ class StockChange:
     cause: str
 
 
-@dataclass(frozen=True, slots=True)
-class StockPoint:
+class StockPoint(NamedTuple):
     at: int
     quantity: int
     delta: int | None

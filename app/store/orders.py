@@ -14,13 +14,24 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from app.store.catalog import chunked
-from app.store.schema import LineItemRow, OrderRow
-from app.store.types import exact_money
+from app.store.catalog import CHUNK, chunked
+from app.store.schema import Base, LineItemRow, OrderRow
+from app.store.types import exact_money, to_money
 from app.tiktok.models import Order, OrderStatus
 
 __all__ = [
@@ -50,9 +61,9 @@ class OrderUpsert:
     skus: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class SaleEvent:
-    """Units of one SKU sold by one order at the order's creation time."""
+class SaleEvent(NamedTuple):
+    """Units of one SKU sold by one order at the order's creation time. A named tuple: a
+    week of a viral shop is hundreds of thousands of them, and tuples are cheap to make."""
 
     time: int
     sku_id: str
@@ -61,8 +72,7 @@ class SaleEvent:
     revenue: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class HourlyRevenue:
+class HourlyRevenue(NamedTuple):
     hour: int  # epoch seconds at the start of the UTC hour
     currency: str
     orders: int
@@ -83,6 +93,15 @@ class OrderSummary:
     rts_sla_time: int | None
     tts_sla_time: int | None
     is_on_hold_order: bool
+
+
+_ORDERS = Base.metadata.tables[OrderRow.__tablename__]
+_LINE_ITEMS = Base.metadata.tables[LineItemRow.__tablename__]
+_UPDATE_ORDER = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("b_id"))
+    .values({c.name: bindparam(c.name) for c in _ORDERS.columns if c.name != "first_seen_at"})
+)
 
 
 def _order_values(shop_id: str, order: Order, at: int) -> dict[str, object]:
@@ -177,10 +196,11 @@ def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: i
             result.stale.append(order_id)
             continue
         result.skus.update(item.sku_id for item in order.line_items)
+    # Core statements on the tables: the ORM's bulk path costs more than the SQL itself here.
     if new_rows:
-        session.execute(insert(OrderRow), new_rows)
+        session.execute(insert(_ORDERS), new_rows)
     if changed_rows:
-        session.execute(update(OrderRow), changed_rows)
+        session.execute(_UPDATE_ORDER, [{**row, "b_id": row["id"]} for row in changed_rows])
         for part in chunked(result.updated):
             session.execute(delete(LineItemRow).where(LineItemRow.order_id.in_(part)))
     line_rows = [
@@ -189,7 +209,7 @@ def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: i
         for row in _line_values(latest[order_id])
     ]
     if line_rows:
-        session.execute(insert(LineItemRow), line_rows)
+        session.execute(insert(_LINE_ITEMS), line_rows)
     return result
 
 
@@ -216,48 +236,66 @@ def sales_events(
     because TikTok reserves their stock at creation. Pass `sku_ids` to narrow the query.
     """
     query = (
-        select(OrderRow.create_time, LineItemRow.sku_id, OrderRow.id, LineItemRow.sale_price)
+        select(
+            OrderRow.create_time,
+            OrderRow.id,
+            LineItemRow.sku_id,
+            # Raw text: prices repeat, so each distinct one is parsed once below.
+            type_coerce(LineItemRow.sale_price, String),
+        )
         .join(LineItemRow, LineItemRow.order_id == OrderRow.id)
         .where(*_live_sales(shop_id, since, until))
         .order_by(OrderRow.create_time, OrderRow.id, LineItemRow.sku_id)
     )
     wanted = set(sku_ids) if sku_ids is not None else None
-    if wanted is not None and len(wanted) <= 500:
+    if wanted is not None and len(wanted) <= CHUNK:
         query = query.where(LineItemRow.sku_id.in_(wanted))
-    units: Counter[tuple[int, str, str]] = Counter()
-    revenue: defaultdict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
+    prices: dict[str, Decimal] = {}
+    units: dict[tuple[int, str, str], int] = {}
+    revenue: dict[tuple[int, str, str], Decimal] = {}
     with exact_money():
-        for time, sku_id, order_id, price in session.execute(query):
+        # Core execution on the session's connection: the rows need no ORM processing.
+        for time, order_id, sku_id, text in session.connection().execute(query).all():
             if wanted is not None and sku_id not in wanted:
                 continue
+            price = prices.get(text)
+            if price is None:
+                price = prices[text] = to_money(text)
             key = (time, order_id, sku_id)
-            units[key] += 1
-            revenue[key] += price
-    return [
-        SaleEvent(time, sku_id, order_id, count, revenue[(time, order_id, sku_id)])
-        for (time, order_id, sku_id), count in units.items()
-    ]
+            if key in units:
+                units[key] += 1
+                revenue[key] += price
+            else:
+                units[key] = 1
+                revenue[key] = price
+    return [SaleEvent(key[0], key[2], key[1], count, revenue[key]) for key, count in units.items()]
 
 
 def revenue_per_hour(session: Session, shop_id: str, since: int, until: int) -> list[HourlyRevenue]:
     """Orders, units and product revenue (sum of line-item sale prices, not cancelled) per UTC
-    hour of order creation, per currency, in time order; hours without sales are absent."""
-    query = (
-        select(OrderRow.create_time, OrderRow.id, LineItemRow.currency, LineItemRow.sale_price)
-        .join(LineItemRow, LineItemRow.order_id == OrderRow.id)
-        .where(*_live_sales(shop_id, since, until))
+    hour of order creation, per currency, in time order; hours without sales are absent.
+
+    SQLite groups by hour, currency and price (prices repeat, so few rows come back); the
+    money is multiplied and added in Python, exactly.
+    """
+    hour = (OrderRow.create_time - OrderRow.create_time % 3600).label("hour")
+    live = _live_sales(shop_id, since, until)
+    joined = select(hour, LineItemRow.currency).join(
+        LineItemRow, LineItemRow.order_id == OrderRow.id
     )
-    orders: defaultdict[tuple[int, str], set[str]] = defaultdict(set)
+    by_price = joined.add_columns(LineItemRow.sale_price, func.count()).where(*live)
+    by_price = by_price.group_by(hour, LineItemRow.currency, LineItemRow.sale_price)
+    by_order = joined.add_columns(func.count(OrderRow.id.distinct())).where(*live)
+    by_order = by_order.group_by(hour, LineItemRow.currency)
     units: Counter[tuple[int, str]] = Counter()
     revenue: defaultdict[tuple[int, str], Decimal] = defaultdict(Decimal)
     with exact_money():
-        for time, order_id, currency, price in session.execute(query):
-            key = (time - time % 3600, currency)
-            orders[key].add(order_id)
-            units[key] += 1
-            revenue[key] += price
+        for start, currency, price, count in session.execute(by_price):
+            units[(start, currency)] += count
+            revenue[(start, currency)] += price * count
+    orders = {(start, currency): count for start, currency, count in session.execute(by_order)}
     return [
-        HourlyRevenue(key[0], key[1], len(orders[key]), units[key], revenue[key])
+        HourlyRevenue(key[0], key[1], orders[key], units[key], revenue[key])
         for key in sorted(units)
     ]
 

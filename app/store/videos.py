@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,8 +40,7 @@ _ATTRIBUTION_KEY = [AttributionRow.order_id, AttributionRow.sku_id, AttributionR
 CORRELATED = "correlated"
 
 
-@dataclass(frozen=True, slots=True)
-class ViewPoint:
+class ViewPoint(NamedTuple):
     at: int
     views: int
     units_sold: int

@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.store.schema import RelayCursorRow, WebhookEventRow
+from app.store.schema import Base, RelayCursorRow, WebhookEventRow
 
 __all__ = [
     "StoredWebhook",
@@ -76,15 +76,27 @@ def _synthetic_id(shop_id: str, kind: int, text: str) -> str:
     return f"body-sha256:{digest}"
 
 
+# Built once: a statement rebuilt per event costs more than the SQL it runs.
+_EVENTS = Base.metadata.tables[WebhookEventRow.__tablename__]
+_CURSORS = Base.metadata.tables[RelayCursorRow.__tablename__]
+_INSERT_EVENT = (
+    sqlite_insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=[_EVENTS.c.tts_notification_id])
+    .returning(_EVENTS.c.id)
+)
+_upsert_cursor = sqlite_insert(_CURSORS)
+_UPSERT_CURSOR = _upsert_cursor.on_conflict_do_update(
+    index_elements=[_CURSORS.c.shop_id],
+    set_={
+        "cursor": _upsert_cursor.excluded.cursor,
+        "updated_at": _upsert_cursor.excluded.updated_at,
+    },
+)
+
+
 def set_cursor(session: Session, shop_id: str, cursor: str, at: float) -> None:
     """Store the shop's relay cursor (the last delivered event stored)."""
-    stmt = sqlite_insert(RelayCursorRow).values(shop_id=shop_id, cursor=cursor, updated_at=at)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[RelayCursorRow.shop_id],
-            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
-        )
-    )
+    session.execute(_UPSERT_CURSOR, {"shop_id": shop_id, "cursor": cursor, "updated_at": at})
 
 
 def record_webhook(
@@ -108,21 +120,16 @@ def record_webhook(
     """
     text = _payload_text(payload)
     key = notification_id or _synthetic_id(shop_id, type, text)
-    stmt = (
-        sqlite_insert(WebhookEventRow)
-        .values(
-            shop_id=shop_id,
-            tts_notification_id=key,
-            cursor=cursor,
-            type=type,
-            payload=text,
-            received_at=received_at,
-            processed_at=received_at if processed else None,
-        )
-        .on_conflict_do_nothing(index_elements=[WebhookEventRow.tts_notification_id])
-        .returning(WebhookEventRow.id)
-    )
-    new = session.execute(stmt).scalar() is not None
+    row = {
+        "shop_id": shop_id,
+        "tts_notification_id": key,
+        "cursor": cursor,
+        "type": type,
+        "payload": text,
+        "received_at": received_at,
+        "processed_at": received_at if processed else None,
+    }
+    new = session.execute(_INSERT_EVENT, row).scalar() is not None
     if cursor is not None:
         set_cursor(session, shop_id, cursor, received_at)
     return new

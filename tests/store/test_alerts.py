@@ -11,6 +11,7 @@ from app.store import (
     alert_levels,
     mark_alerts_notified,
     record_alert_level,
+    record_alert_levels,
     unnotified_alerts,
     upsert_products,
 )
@@ -81,3 +82,34 @@ def test_falling_is_silent_and_rising_again_is_new(skus: Store) -> None:
 def test_unknown_level_is_refused(skus: Store) -> None:
     with pytest.raises(ValueError), skus.write() as session:
         record_alert_level(session, SHOP_ID, "a", "panic", NOW)
+
+
+def test_batch_of_levels(skus: Store) -> None:
+    with skus.write() as session:
+        first = record_alert_levels(
+            session, SHOP_ID, {"a": ("fine", ""), "b": ("critical", "2 h of stock")}, NOW
+        )
+        assert [(e.sku_id, e.level, e.escalation) for e in first] == [("b", "critical", True)]
+        assert (
+            record_alert_levels(session, SHOP_ID, {"a": ("fine", ""), "b": ("critical", "")}, NOW)
+            == []
+        )
+        second = record_alert_levels(
+            session,
+            SHOP_ID,
+            {"a": ("warning", "9 h"), "b": ("warning", "restock on the way")},
+            NOW + 60,
+        )
+    assert [(e.sku_id, e.previous_level, e.level, e.escalation) for e in second] == [
+        ("a", "fine", "warning", True),
+        ("b", "critical", "warning", False),
+    ]
+    assert len({e.id for e in (*first, *second)}) == 3
+    with skus.read() as session:
+        history = alert_history(session, SHOP_ID)
+        assert [(h.id, h.sku_id, h.reason) for h in history] == [
+            (first[0].id, "b", "2 h of stock"),
+            (second[0].id, "a", "9 h"),
+            (second[1].id, "b", "restock on the way"),
+        ]
+        assert alert_levels(session, SHOP_ID) == {"a": "warning", "b": "warning"}

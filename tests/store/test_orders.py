@@ -77,6 +77,8 @@ def test_same_order_twice_counts_once(shop_store: Store) -> None:
     assert _units(shop_store) == {"sku-1": 3}
     with shop_store.read() as session:
         assert session.execute(text("SELECT count(*) FROM line_items")).scalar() == 3
+        seen = session.execute(text("SELECT first_seen_at, synced_at FROM orders")).one()
+    assert tuple(seen) == (NOW, NOW + 1)  # first sight is kept, the sync time moves
 
 
 def test_older_update_never_regresses(shop_store: Store) -> None:
