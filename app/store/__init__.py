@@ -88,6 +88,7 @@ from app.store.webhooks import (
     get_cursors,
     mark_webhook_processed,
     pending_webhooks,
+    prune_webhooks,
     record_webhook,
     set_cursor,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "orders_with_status",
     "pending_webhooks",
     "prune_api_calls",
+    "prune_webhooks",
     "record_affiliate_orders",
     "record_alert_level",
     "record_alert_levels",

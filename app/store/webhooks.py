@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,7 @@ __all__ = [
     "get_cursors",
     "mark_webhook_processed",
     "pending_webhooks",
+    "prune_webhooks",
     "record_webhook",
     "set_cursor",
 ]
@@ -173,3 +174,17 @@ def pending_webhooks(session: Session, shop_id: str, limit: int = 1000) -> list[
         .limit(limit)
     )
     return [StoredWebhook(*row) for row in rows]
+
+
+def prune_webhooks(session: Session, before: float) -> int:
+    """Delete processed webhooks received before `before`; returns how many.
+
+    Keep at least the relay's dedupe retention (48 h by default; TikTok retries for 15.5 h):
+    a notification id deleted earlier could be applied twice if redelivered.
+    """
+    result = session.execute(
+        delete(WebhookEventRow).where(
+            WebhookEventRow.received_at < before, WebhookEventRow.processed_at.is_not(None)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

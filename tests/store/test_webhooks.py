@@ -15,6 +15,7 @@ from app.store import (
     mark_webhook_processed,
     open_store,
     pending_webhooks,
+    prune_webhooks,
     record_webhook,
     sales_events,
     upsert_orders,
@@ -117,6 +118,11 @@ def test_pending_until_processed(shop_store: Store) -> None:
         mark_webhook_processed(session, "n-1", NOW + 5)
     with shop_store.read() as session:
         assert [p.tts_notification_id for p in pending_webhooks(session, SHOP_ID)] == ["n-2"]
+    with shop_store.write() as session:  # pruning keeps what is still pending
+        assert prune_webhooks(session, NOW + 10) == 2
+    with shop_store.read() as session:
+        assert [p.tts_notification_id for p in pending_webhooks(session, SHOP_ID)] == ["n-2"]
+    assert _count(shop_store, "webhook_events") == 1
 
 
 def test_missing_notification_id_is_deduplicated_by_body(shop_store: Store) -> None:
