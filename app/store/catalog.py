@@ -29,6 +29,7 @@ __all__ = [
     "list_shops",
     "mark_shop_deauthorized",
     "record_stock",
+    "stock_histories",
     "stock_history",
     "upsert_inventory",
     "upsert_products",
@@ -412,3 +413,41 @@ def stock_history(
         query = query.where(StockHistoryRow.at < until)
     rows = session.execute(query.order_by(StockHistoryRow.at, StockHistoryRow.id))
     return [StockPoint(*row) for row in rows]
+
+
+def stock_histories(
+    session: Session, shop_id: str, since: int, until: int | None = None
+) -> dict[str, list[StockPoint]]:
+    """Every SKU's stock changes in `since <= at < until`, each series preceded by the last
+    change before `since` (the level the window starts from), in two queries for the whole
+    shop. SKUs without any history are absent."""
+    _prior_id = func.max(StockHistoryRow.id)
+    prior = (
+        select(_prior_id)
+        .join(SkuRow, SkuRow.id == StockHistoryRow.sku_id)
+        .where(SkuRow.shop_id == shop_id, StockHistoryRow.at < since)
+        .group_by(StockHistoryRow.sku_id)
+    )
+    columns = (
+        StockHistoryRow.sku_id,
+        StockHistoryRow.at,
+        StockHistoryRow.quantity,
+        StockHistoryRow.delta,
+        StockHistoryRow.cause,
+        StockHistoryRow.ref,
+    )
+    window = (
+        select(*columns)
+        .join(SkuRow, SkuRow.id == StockHistoryRow.sku_id)
+        .where(SkuRow.shop_id == shop_id, StockHistoryRow.at >= since)
+    )
+    if until is not None:
+        window = window.where(StockHistoryRow.at < until)
+    series: dict[str, list[StockPoint]] = {}
+    for query in (
+        select(*columns).where(StockHistoryRow.id.in_(prior)),
+        window.order_by(StockHistoryRow.sku_id, StockHistoryRow.at, StockHistoryRow.id),
+    ):
+        for sku_id, at, quantity, delta, cause, ref in session.connection().execute(query).all():
+            series.setdefault(sku_id, []).append(StockPoint(at, quantity, delta, cause, ref))
+    return series

@@ -13,6 +13,7 @@ from app.store import (
     list_shops,
     mark_shop_deauthorized,
     record_stock,
+    stock_histories,
     stock_history,
     upsert_inventory,
     upsert_products,
@@ -154,3 +155,21 @@ def test_record_stock_for_one_warehouse(shop_store: Store) -> None:
             "restock",
             "po-7",
         )
+
+
+def test_stock_histories_for_the_whole_shop(shop_store: Store) -> None:
+    with shop_store.write() as session:
+        upsert_products(session, SHOP_ID, [product("p", {"a": {"w": 10}, "b": {"w": 5}})], NOW)
+        upsert_products(session, SHOP_ID, [product("p", {"a": {"w": 8}, "b": {"w": 5}})], NOW + 10)
+        upsert_products(session, SHOP_ID, [product("p", {"a": {"w": 7}, "b": {"w": 5}})], NOW + 20)
+        upsert_products(session, SHOP_ID, [product("p", {"a": {"w": 6}, "b": {"w": 0}})], NOW + 30)
+    with shop_store.read() as session:
+        series = stock_histories(session, SHOP_ID, since=NOW + 15, until=NOW + 30)
+        everything = stock_histories(session, SHOP_ID, since=0)
+    # The window starts from the level before it: a at 8 (from NOW + 10), b at 5 (from NOW).
+    assert {sku: [(p.at, p.quantity) for p in points] for sku, points in series.items()} == {
+        "a": [(NOW + 10, 8), (NOW + 20, 7)],
+        "b": [(NOW, 5)],
+    }
+    assert [p.quantity for p in everything["a"]] == [10, 8, 7, 6]
+    assert [p.quantity for p in everything["b"]] == [5, 0]
