@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.migrations import MIGRATIONS, Step, migrate
+from app.store.migrations import MIGRATIONS, Step, check_file, migrate
 
 __all__ = [
     "DB_FILENAME",
@@ -77,7 +77,8 @@ def _on_begin(conn: Connection) -> None:
 
 def make_engine(path: Path) -> Engine:
     """An engine on `path` with the pragmas and BEGIN handling above."""
-    engine = create_engine(f"sqlite:///{path}", pool_pre_ping=False)
+    # URL.create rather than an f-string: a folder name with "?" or "#" stays a folder name.
+    engine = create_engine(URL.create("sqlite", database=str(path)))
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
@@ -145,6 +146,7 @@ def open_store(
     """
     db_path = _resolve(data_dir, path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    check_file(db_path, len(MIGRATIONS))  # refuse a newer or foreign file before touching it
     engine = make_engine(db_path)
     try:
         found = migrate_engine(engine, db_path)

@@ -34,6 +34,7 @@ __all__ = [
     "SchemaTooNewError",
     "backup_database",
     "backup_path",
+    "check_file",
     "migrate",
 ]
 
@@ -372,6 +373,27 @@ def _has_tables(conn: Connection) -> bool:
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ).scalar_one()
     return int(count) > 0
+
+
+def check_file(db_path: Path, supported: int = CURRENT_VERSION) -> int | None:
+    """The schema version of an existing file, read without changing a byte of it (a
+    read-only connection, before any pragma such as WAL is applied); None if there is no file.
+    Raises `SchemaTooNewError` or `NotAViralStockDatabaseError`."""
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        return None
+    raw = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)
+    try:
+        found = int(raw.execute("PRAGMA user_version").fetchone()[0])
+        tables = raw.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+    finally:
+        raw.close()
+    if found > supported:
+        raise SchemaTooNewError(db_path, found, supported)
+    if found == 0 and tables:
+        raise NotAViralStockDatabaseError(db_path)
+    return found
 
 
 def migrate(conn: Connection, db_path: Path, steps: tuple[Step, ...] = MIGRATIONS) -> int:

@@ -141,11 +141,19 @@ def test_refuses_a_foreign_sqlite_file(tmp_path: Path) -> None:
     raw.execute("CREATE TABLE notes (body TEXT)")
     raw.commit()
     raw.close()
+    before = path.read_bytes()
     with pytest.raises(NotAViralStockDatabaseError, match="did not create"):
         open_store(path=path)
-    raw = sqlite3.connect(path)
+    assert path.read_bytes() == before  # not even switched to WAL
+
+
+def test_odd_folder_names(tmp_path: Path) -> None:
+    folder = tmp_path / "my shop?#%20 data"
+    opened = open_store(folder)
     try:
-        tables = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        assert tables == ["notes"]
+        with opened.write() as session:
+            upsert_shop(session, shop(), NOW)
     finally:
-        raw.close()
+        opened.close()
+    assert (folder / DB_FILENAME).exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
