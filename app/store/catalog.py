@@ -16,7 +16,14 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.store.schema import ProductRow, ShopRow, SkuRow, StockHistoryRow, WarehouseStockRow
+from app.store.schema import (
+    ApiCallRow,
+    ProductRow,
+    ShopRow,
+    SkuRow,
+    StockHistoryRow,
+    WarehouseStockRow,
+)
 from app.store.types import StockCause
 from app.tiktok.models import InventorySearchResult, Product, Shop
 
@@ -26,6 +33,7 @@ __all__ = [
     "StockChange",
     "StockPoint",
     "current_stock",
+    "forget_shop",
     "list_shops",
     "mark_shop_deauthorized",
     "record_stock",
@@ -107,6 +115,13 @@ def upsert_shop(session: Session, shop: Shop, at: int) -> None:
         set_={key: stmt.excluded[key] for key in values if key not in ("id", "added_at")},
     )
     session.execute(stmt)
+
+
+def forget_shop(session: Session, shop_id: str) -> None:
+    """Delete a shop and everything stored about it (foreign keys cascade to its products,
+    stock, orders, videos, webhooks, settings and alerts; API metrics are deleted here)."""
+    session.execute(delete(ApiCallRow).where(ApiCallRow.shop_id == shop_id))
+    session.execute(delete(ShopRow).where(ShopRow.id == shop_id))
 
 
 def list_shops(session: Session) -> list[ShopInfo]:
