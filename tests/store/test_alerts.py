@@ -15,7 +15,7 @@ from app.store import (
     unnotified_alerts,
     upsert_products,
 )
-from tests.store.conftest import NOW, SHOP_ID, product
+from tests.store.factories import NOW, SHOP_ID, product
 
 
 @pytest.fixture

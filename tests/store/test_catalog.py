@@ -20,7 +20,7 @@ from app.store import (
     upsert_shop,
 )
 from app.tiktok.models import InventorySearchResult, parse
-from tests.store.conftest import NOW, SHOP_ID, product, shop
+from tests.store.factories import NOW, SHOP_ID, product, shop
 
 BIG_PRODUCT = "1729382256910270464"  # > 2**53: a float would change it
 BIG_SKU = "18446744073709551617"  # > 2**64: does not even fit SQLite's INTEGER

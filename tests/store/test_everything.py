@@ -22,7 +22,7 @@ from app.store import (
     upsert_videos,
 )
 from app.store.schema import Base
-from tests.store.conftest import NOW, SHOP_ID, affiliate_order, order, product, shop, video
+from tests.store.factories import NOW, SHOP_ID, affiliate_order, order, product, shop, video
 
 
 def _fill(store: Store, shop_id: str) -> None:

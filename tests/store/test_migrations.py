@@ -22,7 +22,7 @@ from app.store import (
 from app.store.db import make_engine, migrate_engine
 from app.store.migrations import MIGRATIONS, backup_path
 from app.tiktok.models import OrderStatus
-from tests.store.conftest import NOW, SHOP_ID
+from tests.store.factories import NOW, SHOP_ID
 from tests.store.test_schema import describe
 
 # The schema of ViralStock's first release, written out by hand and frozen here: if someone

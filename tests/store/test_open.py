@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app.store import DB_FILENAME, NotAViralStockDatabaseError, Store, open_store, upsert_shop
 from app.store.db import BUSY_TIMEOUT_MS, default_data_dir
-from tests.store.conftest import NOW, SHOP_ID, shop
+from tests.store.factories import NOW, SHOP_ID, shop
 
 
 def _pragma(store: Store, name: str) -> object:

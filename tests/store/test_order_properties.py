@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.store import Store, order_status_counts, sales_events, upsert_orders
 from app.tiktok.models import OrderStatus
-from tests.store.conftest import NOW, SHOP_ID, order
+from tests.store.factories import NOW, SHOP_ID, order
 
 STATUSES = ["UNPAID", "AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED", "CANCELLED"]
 _ids = itertools.count()

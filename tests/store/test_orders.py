@@ -16,7 +16,7 @@ from app.store import (
     upsert_orders,
 )
 from app.tiktok.models import OrderStatus
-from tests.store.conftest import NOW, SHOP_ID, order
+from tests.store.factories import NOW, SHOP_ID, order
 
 BIG_ORDER = "576653688135258178"  # > 2**53
 HUGE_ORDER = "99999999999999999999999"  # > 2**64

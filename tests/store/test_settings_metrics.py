@@ -22,7 +22,7 @@ from app.store import (
     sku_settings_for_shop,
     upsert_products,
 )
-from tests.store.conftest import NOW, SHOP_ID, product
+from tests.store.factories import NOW, SHOP_ID, product
 
 
 def test_settings_fall_back_sku_to_shop_to_built_in(shop_store: Store) -> None:

@@ -13,7 +13,7 @@ from app.store import (
     video_views,
     videos_for_products,
 )
-from tests.store.conftest import NOW, SHOP_ID, affiliate_order, video
+from tests.store.factories import NOW, SHOP_ID, affiliate_order, video
 
 BIG_VIDEO = "7380066284010030890123"
 

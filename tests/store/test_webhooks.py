@@ -22,7 +22,7 @@ from app.store import (
     upsert_shop,
 )
 from app.tiktok.models import loads, parse_webhook
-from tests.store.conftest import NOW, SHOP_ID, order, shop
+from tests.store.factories import NOW, SHOP_ID, order, shop
 
 # The official example body (tiktok-shop-api.md 6.2), exact bytes.
 RAW = (
