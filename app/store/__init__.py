@@ -60,6 +60,7 @@ from app.store.orders import (
 from app.store.progress import (
     SyncProgress,
     get_sync_progress,
+    get_watermark,
     record_sync_attempt,
     set_watermark,
 )
@@ -83,6 +84,7 @@ from app.store.videos import (
     upsert_videos,
     video_views,
     videos_for_products,
+    view_histories,
 )
 from app.store.webhooks import (
     StoredWebhook,
@@ -132,6 +134,7 @@ __all__ = [
     "get_cursors",
     "get_settings",
     "get_sync_progress",
+    "get_watermark",
     "list_shops",
     "mark_alerts_notified",
     "mark_shop_deauthorized",
@@ -168,4 +171,5 @@ __all__ = [
     "upsert_videos",
     "video_views",
     "videos_for_products",
+    "view_histories",
 ]

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from app.store.schema import SyncStateRow
 
-__all__ = ["SyncProgress", "get_sync_progress", "record_sync_attempt", "set_watermark"]
+__all__ = [
+    "SyncProgress",
+    "get_sync_progress",
+    "get_watermark",
+    "record_sync_attempt",
+    "set_watermark",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,15 @@ def set_watermark(session: Session, shop_id: str, resource: str, watermark: int,
             },
         )
     )
+
+
+def get_watermark(session: Session, shop_id: str, resource: str) -> int | None:
+    """Where the next incremental poll of `resource` starts (None: never synced)."""
+    return session.execute(
+        select(SyncStateRow.watermark).where(
+            SyncStateRow.shop_id == shop_id, SyncStateRow.resource == resource
+        )
+    ).scalar()
 
 
 def record_sync_attempt(

@@ -33,6 +33,7 @@ __all__ = [
     "upsert_videos",
     "video_views",
     "videos_for_products",
+    "view_histories",
 ]
 
 EXPLICIT = "explicit"
@@ -162,6 +163,24 @@ def video_views(
     if until is not None:
         query = query.where(VideoViewRow.at < until)
     return [ViewPoint(*row) for row in session.execute(query.order_by(VideoViewRow.at))]
+
+
+def view_histories(
+    session: Session, shop_id: str, since: int, until: int | None = None
+) -> dict[str, list[ViewPoint]]:
+    """Every video's view history in `since <= at < until` for the whole shop, one query."""
+    query = (
+        select(VideoViewRow.video_id, VideoViewRow.at, VideoViewRow.views, VideoViewRow.units_sold)
+        .join(VideoRow, VideoRow.id == VideoViewRow.video_id)
+        .where(VideoRow.shop_id == shop_id, VideoViewRow.at >= since)
+    )
+    if until is not None:
+        query = query.where(VideoViewRow.at < until)
+    series: dict[str, list[ViewPoint]] = {}
+    rows = session.connection().execute(query.order_by(VideoViewRow.video_id, VideoViewRow.at))
+    for video_id, at, views, units in rows.all():
+        series.setdefault(video_id, []).append(ViewPoint(at, views, units))
+    return series
 
 
 def videos_for_products(

@@ -12,6 +12,7 @@ from app.store import (
     api_call_stats,
     get_settings,
     get_sync_progress,
+    get_watermark,
     prune_api_calls,
     record_api_calls,
     record_sync_attempt,
@@ -119,3 +120,6 @@ def test_sync_progress(shop_store: Store) -> None:
     assert progress["products"].last_success_at == NOW + 4
     assert progress["products"].last_error_kind is None
     assert progress["orders"].watermark == NOW + 900
+    with shop_store.read() as session:
+        assert get_watermark(session, SHOP_ID, "orders") == NOW + 900
+        assert get_watermark(session, SHOP_ID, "videos") is None

@@ -12,6 +12,7 @@ from app.store import (
     upsert_videos,
     video_views,
     videos_for_products,
+    view_histories,
 )
 from tests.store.factories import NOW, SHOP_ID, affiliate_order, video
 
@@ -34,12 +35,14 @@ def test_video_round_trip_and_view_history(shop_store: Store) -> None:
         history = video_views(session, BIG_VIDEO)
         later = video_views(session, BIG_VIDEO, since=NOW + 100, until=NOW + 150)
         linked = videos_for_products(session, SHOP_ID, ["p-2", "p-1", "p-9"])
+        shop_wide = view_histories(session, SHOP_ID, since=NOW + 100)
     assert [(p.at, p.views, p.units_sold) for p in history] == [
         (NOW, 1000, 3),
         (NOW + 120, 25_000, 40),
         (NOW + 180, 25_000, 41),
     ]
     assert [p.views for p in later] == [25_000]
+    assert shop_wide == {BIG_VIDEO: history[1:]}
     assert list(linked) == ["p-2", "p-1", "p-9"]
     [info] = linked["p-1"]
     assert (info.id, info.views, info.units_sold, info.username) == (
