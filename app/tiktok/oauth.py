@@ -444,27 +444,34 @@ class TokenManager:
     def __init__(
         self,
         app_key: str,
-        shop_ids: Sequence[str],
         exchanger: TokenExchanger,
         store: CredentialStore,
         *,
+        shop_ids: Sequence[str] = (),
         tokens: TokenSet | None = None,
         refresh_ahead: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not shop_ids:
-            raise ValueError("a TokenManager needs at least one shop id to key its storage")
         self.app_key = app_key
         self.shop_ids = list(shop_ids)
         self._exchanger = exchanger
         self._store = store
         self._refresh_ahead = refresh_ahead
         self._clock = clock
-        self._tokens = tokens if tokens is not None else load_tokens(store, app_key, shop_ids[0])
+        if tokens is None and self.shop_ids:
+            tokens = load_tokens(store, app_key, self.shop_ids[0])
+        elif tokens is not None:
+            self._save(tokens)
+        self._tokens = tokens
         self._inflight: asyncio.Task[TokenSet] | None = None
         self.refresh_count = 0
-        if tokens is not None:
-            self._save(tokens)
+
+    def bind_shops(self, shop_ids: Sequence[str]) -> None:
+        """Record which shops this authorization covers (learnt from `authorized_shops`) and
+        store the tokens under each of them."""
+        self.shop_ids = list(dict.fromkeys([*self.shop_ids, *shop_ids]))
+        if self._tokens is not None:
+            self._save(self._tokens)
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -517,7 +524,7 @@ class TokenManager:
         try:
             new = await self._exchanger.refresh(tokens.refresh_token.get_secret_value())
         except ReauthorizationRequired:
-            log.warning("token refresh refused for shop %s: re-authorization needed", self.shop_ids)
+            log.warning("token refresh refused for shops %s: authorize again", self.shop_ids)
             raise
         except TikTokError as exc:
             log.warning("token refresh failed: %s", exc)
