@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
@@ -61,8 +60,9 @@ def sandbox_server() -> Iterator[Any]:
     """One sandbox per test module (start-up costs ~0.3 s); faults reset per test."""
     from app.sandbox import SandboxConfig, run_sandbox
 
-    config = SandboxConfig(seed=11, qps=0, speed=0.0, products=12)
+    config = SandboxConfig(seed=11, qps=0, speed=0.0, products=12, orders_per_hour=6.0)
     with run_sandbox(config) as server:
+        server.clock.advance(2 * 86_400)  # two simulated days of orders, packages, videos
         yield server
 
 
@@ -129,6 +129,4 @@ async def connect_own_app(
 
 def sandbox_requests(sandbox: Any) -> int:
     """Open API requests the sandbox has received so far, from its live counters."""
-    stats = httpx.get(sandbox.base_url + "/_sandbox/stats", timeout=5).json()
-    counters = stats.get("counters", stats)
-    return int(counters["requests"])
+    return int(sandbox.stats()["requests"])

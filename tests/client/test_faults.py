@@ -24,7 +24,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 async def _first_sku(conn: Connected) -> tuple[str, str, list[dict[str, Any]]]:
-    product = [p async for p in conn.client.iter_products(conn.shop)][0]
+    products = [p async for p in conn.client.iter_products(conn.shop)]
+    product = products[0]
     found = await conn.client.search_inventory(conn.shop, product_ids=[product.id])
     sku = found.inventory[0].skus[0]
     stock = [
@@ -62,10 +63,11 @@ async def test_write_is_not_replayed_after_a_5xx(sandbox: Any) -> None:
     conn = await connect_own_app(sandbox)
     async with conn.client as client:
         product_id, sku_id, stock = await _first_sku(conn)
+        skus = [{"id": sku_id, "inventory": stock}]
         sandbox.faults.error_rate = 1.0
         before = sandbox_requests(sandbox)
         with pytest.raises(AmbiguousWriteError) as caught:
-            await client.update_inventory(conn.shop, product_id, [{"id": sku_id, "inventory": stock}])
+            await client.update_inventory(conn.shop, product_id, skus)
         assert sandbox_requests(sandbox) - before == 1
         assert caught.value.request_id
 
@@ -75,6 +77,7 @@ async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
     conn = await connect_own_app(sandbox, settings=settings)
     async with conn.client as client:
         product_id, sku_id, stock = await _first_sku(conn)
+        skus = [{"id": sku_id, "inventory": stock}]
         sandbox.faults.latency = 0.4
         before = sandbox_requests(sandbox)
         with pytest.raises(TransientError):
@@ -83,7 +86,7 @@ async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
         assert sandbox_requests(sandbox) - before == 2
         before = sandbox_requests(sandbox)
         with pytest.raises(AmbiguousWriteError):
-            await client.update_inventory(conn.shop, product_id, [{"id": sku_id, "inventory": stock}])
+            await client.update_inventory(conn.shop, product_id, skus)
         await asyncio.sleep(0.5)
         assert sandbox_requests(sandbox) - before == 1
         sandbox.faults.latency = 0.0
@@ -169,9 +172,11 @@ async def test_bugs_are_loud_and_never_retried(
     )
     async with conn.client as client, wrong:
         before = sandbox_requests(sandbox)
-        with caplog.at_level(logging.ERROR, logger="app.tiktok.client"):
-            with pytest.raises(ClientBugError) as caught:
-                await wrong.search_orders_page(conn.shop)
+        with (
+            caplog.at_level(logging.ERROR, logger="app.tiktok.client"),
+            pytest.raises(ClientBugError) as caught,
+        ):
+            await wrong.search_orders_page(conn.shop)
         assert caught.value.code == 106001
         assert sandbox_requests(sandbox) - before == 1
         assert "106001" in caplog.text

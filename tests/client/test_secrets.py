@@ -65,8 +65,11 @@ async def test_tokens_live_in_the_keyring(sandbox: Any, memory_keyring: MemoryKe
     exchanger = DirectTokenExchanger(
         sandbox.app_key, sandbox.app_secret, auth_base_url=sandbox.base_url
     )
-    resumed = TokenManager(sandbox.app_key, exchanger, store, shop_ids=[conn.shop.id])
+    resumed = TokenManager(
+        sandbox.app_key, exchanger, store, shop_ids=[conn.shop.id], clock=sandbox.clock.now
+    )
     assert await resumed.access_token() == again.access_token.get_secret_value()
+    assert resumed.refresh_count == 0
     await exchanger.aclose()
 
 
