@@ -68,7 +68,7 @@ from app.tiktok.models import (
     VideoPerformance,
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
-from app.tiktok.redact import redact, register_secret
+from app.tiktok.redact import install_redaction, redact, register_secret
 from app.tiktok.signer import RelaySigningError, Signer
 
 __all__ = [
@@ -268,6 +268,7 @@ class TikTokShopClient:
         )
         self._clock = clock
         self._rng = rng or random.Random()  # jitter only, not security
+        install_redaction()  # httpx logs every URL, `sign=` included: mask before any handler
 
     async def __aenter__(self) -> TikTokShopClient:
         return self
@@ -373,7 +374,7 @@ class TikTokShopClient:
                     raise
                 self.metrics.record_call(ok=True)
                 return result
-        except BaseException:
+        except Exception:
             self.metrics.record_call(ok=False)
             raise
 

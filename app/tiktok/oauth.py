@@ -41,7 +41,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.models import PayloadError, Shop, TokenSet, loads, parse
-from app.tiktok.redact import redact, register_secret
+from app.tiktok.redact import install_redaction, redact, register_secret
 
 __all__ = [
     "DirectTokenExchanger",
@@ -270,6 +270,7 @@ class DirectTokenExchanger:
         self.__secret = app_secret
         register_secret(app_secret)
         self._base = auth_base_url.rstrip("/")
+        install_redaction()  # the secret travels in this URL, which httpx logs at INFO
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.models import Shop
+from app.tiktok.ratelimit import Priority
 from app.tiktok.signer import LocalSigner
 from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
 from tests.client.proxy import GarblingProxy
@@ -215,3 +217,26 @@ async def test_malformed_answers_are_logged_and_retried(
                     conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
                 )
             assert proxy.forwarded[path] == 1
+
+
+async def test_cancelled_callers_free_their_place_and_send_nothing(sandbox: Any) -> None:
+    settings = fast_settings(sandbox.base_url, requests_per_minute=120, burst=2)  # 2 per second
+    conn = await connect_own_app(sandbox, settings=settings)
+    async with conn.client as client:
+        await client.search_orders_page(conn.shop)  # the bucket is now down to the HIGH reserve
+        before = sandbox_requests(sandbox)
+        queued = [
+            asyncio.create_task(client.search_orders_page(conn.shop, priority=Priority.LOW))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.05)
+        assert client.snapshot().queue_depth["low"] == 10
+        for task in queued:
+            task.cancel()
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert all(isinstance(result, asyncio.CancelledError) for result in results)
+        assert client.snapshot().queue_depth == {"high": 0, "normal": 0, "low": 0}
+        assert sandbox_requests(sandbox) == before  # nothing was sent for them
+        started = time.monotonic()
+        await client.search_orders_page(conn.shop, priority=Priority.HIGH)
+        assert time.monotonic() - started < 0.4  # the reserve was still there
