@@ -94,14 +94,14 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
 
 
 def _code_from_query(query: dict[str, list[str]], expected_state: str) -> str:
-    error = _first(query, "error")
-    code = _first(query, "code")
-    if error or code in (None, "", "null"):
-        raise AuthorizationDenied(f"authorization not granted ({error or 'no code'})")
+    # The state first, for denials too: a forged "denied" must not end a real authorization.
     state = _first(query, "state") or ""
     if not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise OAuthStateMismatch("the redirect's state does not match this authorization")
-    assert code is not None
+    error = _first(query, "error")
+    code = _first(query, "code")
+    if error or code is None or code in ("", "null"):
+        raise AuthorizationDenied(f"authorization not granted ({error or 'no code'})")
     return code
 
 
@@ -387,7 +387,7 @@ class RelayTokenExchanger:
         if status == 200 and isinstance(payload, dict):
             return payload
         detail = redact(response.text[:200])
-        if status >= 500 or status == 502:
+        if status >= 500:
             raise TransientError(f"relay error: {detail}", http_status=status, path=path)
         if status == 429:
             raise RateLimitedError("relay rate limit", http_status=status, path=path)
