@@ -28,8 +28,8 @@ async def test_burst_then_paced_at_configured_rate() -> None:
 
 async def test_fifo_within_lane_and_priority_across_lanes() -> None:
     limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=3000, burst=2))
-    # drain: NORMAL may take down to the reserve only
-    await limiter.acquire(KEY, Priority.NORMAL)
+    # pause the budget (as a Retry-After would) so that everybody is queued before any grant
+    limiter.on_rate_limited(KEY, retry_after=0.3)
     order: list[str] = []
 
     async def take(name: str, lane: Priority) -> None:
