@@ -8,7 +8,7 @@ import pytest
 
 from app.tiktok.client import InventoryItemErrors
 from app.tiktok.errors import ApiError
-from app.tiktok.models import Order, Product
+from app.tiktok.models import Order, OrderPage, Product
 from tests.client.conftest import connect_own_app, sandbox_requests
 
 pytestmark = pytest.mark.timeout(30)
@@ -120,3 +120,24 @@ async def test_metrics_snapshot(sandbox: Any) -> None:
     assert snap.error_rate == 0.0 and snap.success_rate == 1.0
     assert 0.0 < snap.budget_utilisation < 1.0
     assert snap.queue_depth == {"high": 0, "normal": 0, "low": 0}
+
+
+async def test_exact_bytes_signed_non_ascii_body_and_list_query(sandbox: Any) -> None:
+    """The sandbox checks the HMAC over the bytes it received: a body with non-ASCII text
+    (sent as raw UTF-8, not \\u escapes) and a comma-joined list both have to match."""
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        page = await client.search_orders_page(
+            conn.shop, filters={"buyer_user_id": "Zoë-🛍", "order_status": None}
+        )
+        assert page.total_count == 0  # accepted (signature good), nobody matches
+        orders = [order async for order in client.iter_orders(conn.shop, page_size=3)][:3]
+        data, request_id = await client.call(
+            "GET",
+            "/order/202309/orders",
+            OrderPage,
+            shop=conn.shop,
+            query={"ids": tuple(order.id for order in orders)},
+        )
+        assert [order.id for order in data.orders] == [order.id for order in orders]
+        assert request_id
