@@ -132,9 +132,13 @@ class WebhookDispatcher:
         if not due:
             return
         self._retries = [d for d in self._retries if d.due > now]
-        for delivery in due:
-            self._counters.inc("webhooks_retried")
-            await self._attempt(client, delivery)
+        self._in_flight += 1
+        try:
+            for delivery in due:
+                self._counters.inc("webhooks_retried")
+                await self._attempt(client, delivery)
+        finally:
+            self._in_flight -= 1
 
     async def _send(self, client: httpx.AsyncClient, body: bytes) -> bool:
         assert self.url is not None
