@@ -264,3 +264,26 @@ async def test_subscriber_count_and_latency_metrics(
             break
         await asyncio.sleep(0.05)
     assert "relay_subscribers_connected 0" in http.get("/metrics").text
+
+
+async def test_ack_of_a_cursor_from_an_earlier_connection(
+    relay: RunningRelay, http: httpx.Client
+) -> None:
+    token = relay.create_token([SHOP_A])
+    sub = await Subscriber.connect(relay.ws_url, token)
+    await sub.subscribe([SHOP_A])
+    for i in range(3):
+        post(http, body(f"e-{i}"))
+    frames = await sub.events(3)
+    await sub.close()  # dropped before it could ack
+    sub = await Subscriber.connect(relay.ws_url, token)
+    await sub.subscribe([SHOP_A], after={SHOP_A: frames[2]["cursor"]})
+    await sub.ack(SHOP_A, frames[2]["cursor"])  # stored on the old connection: accepted
+    await sub.silence(0.3)
+    await sub.close()
+    sub = await Subscriber.connect(relay.ws_url, token)
+    await sub.subscribe([SHOP_A])  # resumes after that ack: nothing to replay
+    await sub.silence(0.3)
+    post(http, body("e-3"))
+    assert nids(await sub.events(1)) == ["e-3"]
+    await sub.close()
