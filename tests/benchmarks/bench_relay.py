@@ -131,6 +131,7 @@ def make_bodies(path: Path, prefix: str, count: int) -> None:
     """`count` signed webhooks (~620 bytes) with distinct ids, one per line for the Lua."""
     now = int(time.time())
     pad = "x" * 300
+    prefix = f"{prefix}{time.monotonic_ns() % 10**9}-"  # unique across runs of one process
     with path.open("w") as out:
         for i in range(count):
             nid = f"{prefix}{i:09d}"
@@ -268,7 +269,7 @@ class Subscriber:
 
 
 @contextlib.contextmanager
-def relay_process(db: Path, sync: str) -> Iterator[tuple[str, str]]:
+def relay_process(db: Path, sync: str, *extra: str) -> Iterator[tuple[str, str]]:
     env = {
         **os.environ,
         "VIRALSTOCK_RELAY_APP_KEY": APP_KEY,
@@ -303,6 +304,7 @@ def relay_process(db: Path, sync: str) -> Iterator[tuple[str, str]]:
             sync,
             "--log-level",
             "WARNING",
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -364,10 +366,10 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure_relay(work: Path, sync: str) -> None:
+def measure_relay(work: Path, sync: str, *extra: str) -> None:
     script = work / "load.lua"
-    db = work / f"relay-{sync}.sqlite3"
-    with relay_process(db, sync) as (base, token):
+    db = work / f"relay-{sync}{len(extra)}.sqlite3"
+    with relay_process(db, sync, *extra) as (base, token):
         ws_url = base.replace("http://", "ws://") + "/v1/stream"
         with Subscriber(ws_url, token) as sub:
             warm = work / "warm.txt"
