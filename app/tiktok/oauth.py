@@ -493,10 +493,20 @@ class TokenManager:
         return self._tokens
 
     async def access_token(self) -> str:
+        """The access token, refreshed first when it expires within `refresh_ahead` seconds.
+
+        A refresh *ahead* of expiry that fails transiently is not fatal: the current token is
+        still good, so it is used and the refresh is tried again on the next call.
+        """
         tokens = self._current()
         now = self._clock()
         if tokens.access_expires_within(self._refresh_ahead, now):
-            tokens = await self._refresh_from(tokens.access_token.get_secret_value())
+            try:
+                tokens = await self._refresh_from(tokens.access_token.get_secret_value())
+            except TikTokError as exc:
+                if not exc.retryable or tokens.access_expires_within(0, self._clock()):
+                    raise
+                log.warning("early token refresh failed, using the current token: %s", exc)
         return tokens.access_token.get_secret_value()
 
     async def refresh(self, stale: str | None = None) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
 import pytest
 
 from app.tiktok.client import TikTokShopClient
+from app.tiktok.credentials import MemoryCredentialStore
 from app.tiktok.errors import (
     AmbiguousWriteError,
     ClientBugError,
@@ -17,6 +19,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.models import Shop
+from app.tiktok.oauth import DirectTokenExchanger, TokenManager
 from app.tiktok.ratelimit import Priority
 from app.tiktok.signer import LocalSigner
 from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
@@ -236,3 +239,28 @@ async def test_cancelled_callers_free_their_place_and_send_nothing(sandbox: Any)
         started = time.monotonic()
         await client.search_orders_page(conn.shop, priority=Priority.HIGH)
         assert time.monotonic() - started < 1.0  # the reserve was still there (no 0.5 s wait)
+
+
+async def test_failed_early_refresh_keeps_the_still_valid_token(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    with socket.socket() as probe:  # a port nobody listens on: the auth host is "down"
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    unreachable = DirectTokenExchanger(sandbox.app_key, sandbox.app_secret, auth_base_url=dead)
+    tokens = TokenManager(
+        sandbox.app_key,
+        unreachable,
+        MemoryCredentialStore(),
+        tokens=conn.tokens.tokens,
+        refresh_ahead=30 * 86_400,  # always "about to expire"
+        clock=sandbox.clock.now,
+    )
+    settings = fast_settings(sandbox.base_url, max_attempts=2)
+    client = TikTokShopClient(conn.client.signer, tokens, settings)
+    async with client, conn.client:
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+        assert tokens.refresh_count == 0
+        sandbox.clock.advance(8 * 86_400)  # now it has really expired: no way around a refresh
+        with pytest.raises(TransientError):
+            await client.search_orders_page(conn.shop)
+    await unreachable.aclose()
