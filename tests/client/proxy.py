@@ -1,4 +1,4 @@
-"""A real HTTP proxy on loopback that can garble answers on the way back.
+"""A real HTTP proxy on loopback that can garble answers on the way back (or throttle).
 
 The sandbox injects 5xx, latency and 429s; it has no fault for a *malformed* 200 answer (a
 truncated body, HTML from a captive portal, a JSON that is not TikTok's envelope). This proxy
@@ -23,6 +23,9 @@ class GarblingProxy:
         self.upstream = upstream.rstrip("/")
         self.garble = 0  # how many of the next answers to replace with junk (status kept)
         self.truncate = False  # garble by cutting the JSON in half instead of HTML junk
+        # answer the next `throttle` requests itself with TikTok's 429 and this Retry-After
+        self.throttle = 0
+        self.retry_after = "1"
         self.forwarded: Counter[str] = Counter()
         self._server: asyncio.Server | None = None
         self._http = httpx.AsyncClient(timeout=10)
@@ -54,6 +57,19 @@ class GarblingProxy:
                     headers.append((name.strip(), value.strip()))
                 length = int(dict((n.lower(), v) for n, v in headers).get("content-length", 0))
                 body = await reader.readexactly(length) if length else b""
+                if self.throttle > 0:
+                    self.throttle -= 1
+                    content = (
+                        b'{"code":36009002,"message":"Too many requests","request_id":"proxy429",'
+                        b'"data":null}'
+                    )
+                    head = (
+                        f"HTTP/1.1 429 X\r\ncontent-type: application/json\r\n"
+                        f"retry-after: {self.retry_after}\r\ncontent-length: {len(content)}\r\n\r\n"
+                    )
+                    writer.write(head.encode("latin-1") + content)
+                    await writer.drain()
+                    continue
                 forward = [(n, v) for n, v in headers if n.lower() not in ("host", "connection")]
                 self.forwarded[target.split("?", 1)[0]] += 1
                 answer = await self._http.request(

@@ -264,3 +264,18 @@ async def test_failed_early_refresh_keeps_the_still_valid_token(sandbox: Any) ->
         with pytest.raises(TransientError):
             await client.search_orders_page(conn.shop)
     await unreachable.aclose()
+
+
+async def test_retry_after_is_honoured(sandbox: Any) -> None:
+    async with GarblingProxy(sandbox.base_url) as proxy:
+        conn = await connect_own_app(sandbox, settings=fast_settings(proxy.base_url))
+        async with conn.client as client:
+            proxy.forwarded.clear()
+            proxy.throttle, proxy.retry_after = 1, "0.6"
+            started = time.monotonic()
+            page = await client.search_orders_page(conn.shop)
+            waited = time.monotonic() - started
+            assert page.total_count > 0
+            assert waited >= 0.6  # not before the server said so
+            assert proxy.forwarded["/order/202309/orders/search"] == 1
+            assert client.snapshot().rate_limited == 1

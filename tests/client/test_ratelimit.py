@@ -6,6 +6,8 @@ import asyncio
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
 
@@ -106,3 +108,24 @@ async def test_budgets_are_per_app_and_shop() -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(limiter.acquire(("app", "a")), 0.05)
     assert limiter.queue_depths() == {Priority.HIGH: 0, Priority.NORMAL: 0, Priority.LOW: 0}
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(list(Priority)), min_size=1, max_size=12))
+def test_grants_follow_lane_then_arrival_order(lanes: list[Priority]) -> None:
+    """Whatever the mix, queued requests are granted best lane first, FIFO within a lane."""
+
+    async def scenario() -> list[int]:
+        limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=60_000, burst=2))
+        limiter.on_rate_limited(KEY, retry_after=0.15)  # everybody queues before any grant
+        granted: list[int] = []
+
+        async def take(index: int, lane: Priority) -> None:
+            await limiter.acquire(KEY, lane)
+            granted.append(index)
+
+        await asyncio.wait_for(asyncio.gather(*(take(i, lane) for i, lane in enumerate(lanes))), 10)
+        return granted
+
+    expected = sorted(range(len(lanes)), key=lambda i: (lanes[i], i))
+    assert asyncio.run(scenario()) == expected
