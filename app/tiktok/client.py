@@ -99,6 +99,8 @@ class ClientSettings:
 
     open_api_base_url: str = DEFAULT_OPEN_API_BASE_URL
     auth_base_url: str = "https://auth.tiktok-shops.com"
+    # The seller's consent page; the US has its own host (tiktok-shop-api.md 2.1).
+    authorize_url: str = "https://services.tiktokshop.com/open/authorize"
     requests_per_minute: float = 1000.0
     burst: float | None = None
     high_reserve: float = 0.10
