@@ -30,6 +30,8 @@ class Receiver:
     # Answer 500 when this returns True for (decoded body, attempt number of that notification).
     fail: Callable[[dict[str, Any], int], bool] = lambda body, attempt: False
     attempts: dict[str, int] = field(default_factory=dict)
+    # Requests wait on this before answering (clear it to stall the receiver).
+    gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0) -> bool:
@@ -49,6 +51,7 @@ class Receiver:
 @contextmanager
 def run_receiver() -> Iterator[Receiver]:
     receiver = Receiver(url="")
+    receiver.gate.set()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
@@ -66,6 +69,7 @@ def run_receiver() -> Iterator[Receiver]:
                 key = str(decoded.get("tts_notification_id"))
                 receiver.attempts[key] = receiver.attempts.get(key, 0) + 1
                 attempt = receiver.attempts[key]
+            receiver.gate.wait(timeout=5)
             status = 500 if receiver.fail(decoded, attempt) else 200
             self.send_response(status)
             self.send_header("content-length", "0")
@@ -83,6 +87,7 @@ def run_receiver() -> Iterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.gate.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

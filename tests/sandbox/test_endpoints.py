@@ -260,3 +260,32 @@ def test_video_analytics_and_affiliate_attribution(make_sandbox: Any, client: An
         assert len(viral_skus) > 20
         assert all(s["content_type"] == "VIDEO" for s in viral_skus)
         assert sum(s["quantity"] for s in viral_skus) >= top["units_sold"]  # cancelled too
+
+
+def test_no_endpoint_sends_a_null(make_sandbox: Any, client: Any) -> None:
+    from tests.sandbox.helpers import get_token
+
+    with make_sandbox(scenario="viral") as sandbox:
+        api = Api(sandbox, client, get_token(sandbox, client)["access_token"])
+        sandbox.clock.advance(3 * 86_400)
+        answers = [
+            api.ok("POST", SEARCH, {"page_size": "100"}),
+            api.ok("POST", "/product/202502/products/search", {"page_size": "100"}),
+            api.ok("POST", "/product/202309/inventory/search", None, {}),
+            api.ok("POST", "/fulfillment/202309/packages/search", {"page_size": "50"}),
+            api.ok("GET", "/logistics/202309/warehouses"),
+            api.ok(
+                "GET",
+                "/analytics/202409/shop_videos/performance",
+                {"start_date_ge": "2026-01-01", "end_date_lt": "2026-01-09", "page_size": "100"},
+            ),
+            api.ok("POST", "/affiliate_seller/202410/orders/search", {"page_size": "100"}),
+        ]
+        packages = answers[3]["packages"]
+        answers.append(api.ok("GET", f"/fulfillment/202309/packages/{packages[0]['id']}"))
+        product_id = answers[1]["products"][0]["id"]
+        answers.append(api.ok("GET", f"/product/202309/products/{product_id}"))
+        assert find_nulls(answers) == []
+        shipped = [p for p in packages if p["status"] != "TO_FULFILL" and "tracking_number" in p]
+        assert shipped
+        assert_refused(api.call("GET", "/logistics/202309/warehouses", cipher=None), 400, 106013)

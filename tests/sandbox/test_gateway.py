@@ -177,3 +177,24 @@ def test_rate_limit_per_app_and_shop(make_sandbox: object, client: httpx.Client)
         # Another shop's bucket is separate: the shop-scoped call is keyed on the shop.
         assert api.call("POST", SEARCH, {"page_size": "5"}).status_code == 200
         assert sandbox.stats()["rate_limited"] >= 2
+
+
+def test_repeated_query_keys_are_signed_by_their_first_value(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    from app.tiktok.signing import sign_request
+
+    path = "/order/202309/orders"
+    base = [
+        ("app_key", sandbox.app_key),
+        ("timestamp", str(int(time.time()))),
+        ("shop_cipher", api.cipher),
+    ]
+    repeated = [*base, ("ids", "5764000000000112648"), ("ids", "5764000000000120567")]
+    every_pair = sign_request(sandbox.app_secret, path, repeated)
+    response = api.client.get(
+        sandbox.base_url + path,
+        params=[*repeated, ("sign", every_pair)],
+        headers={"x-tts-access-token": api.token},
+    )
+    assert_refused(response, 401, 106001)  # send ids=a,b instead (tiktok-shop-api.md 3.3)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.sandbox import RunningSandbox
 from app.tiktok.models import parse_webhook
 from app.tiktok.signing import verify_webhook
-from tests.sandbox.receiver import Received, run_receiver
+from tests.sandbox.receiver import Received, Receiver, run_receiver
 
 HOUR = 3_600.0
 QUIET = {"orders_per_hour": 1e-6}  # no sales: only the events a test triggers
@@ -63,8 +64,12 @@ def test_revoke_sends_type_6(make_sandbox: Any) -> None:
         assert not sandbox.revoke("7495000000000000000")
 
 
-def _attempts_of_type(receiver: Any, kind: int) -> int:
+def _attempts_of_type(receiver: Receiver, kind: int) -> int:
     return len(receiver.of_type(kind))
+
+
+def _has_attempts(receiver: Receiver, count: int) -> Callable[[list[Received]], bool]:
+    return lambda got: _attempts_of_type(receiver, 6) == count
 
 
 def _settled(sandbox: RunningSandbox, retries: int) -> None:
@@ -84,7 +89,7 @@ def test_failed_delivery_is_retried_on_tiktoks_schedule(make_sandbox: Any) -> No
         _settled(sandbox, 1)
         for delay, attempts in ((119.0, 1), (1.0, 2), (1_800.0, 3), (10_800.0, 4)):
             sandbox.clock.advance(delay)
-            assert receiver.wait_for(lambda got, n=attempts: _attempts_of_type(receiver, 6) == n, 5)
+            assert receiver.wait_for(_has_attempts(receiver, attempts), 5)
             _settled(sandbox, 0 if attempts == 4 else 1)
         time.sleep(0.1)
         sandbox.clock.advance(43_200)
@@ -104,16 +109,12 @@ def test_delivery_gives_up_after_the_fourth_retry(make_sandbox: Any) -> None:
         _settled(sandbox, 1)
         for number, delay in enumerate((120.0, 1_800.0, 10_800.0, 43_200.0), start=2):
             sandbox.clock.advance(delay)
-            assert receiver.wait_for(lambda got, n=number: _attempts_of_type(receiver, 6) == n, 5)
+            assert receiver.wait_for(_has_attempts(receiver, number), 5)
             _settled(sandbox, 0 if number == 5 else 1)
         sandbox.clock.advance(86_400)
         time.sleep(0.2)
         assert _attempts_of_type(receiver, 6) == 5
         assert sandbox.stats()["webhooks_dropped"] >= 1
-
-
-def _order_events(receiver: Any) -> list[Received]:
-    return receiver.of_type(1)
 
 
 def test_injected_drops_duplicates_and_reordering(make_sandbox: Any) -> None:
@@ -144,3 +145,32 @@ def test_injected_drops_duplicates_and_reordering(make_sandbox: Any) -> None:
         ids = [int(r.json["tts_notification_id"]) for r in receiver.received]
         assert len(ids) > 10 and len(set(ids)) == len(ids)
         assert ids != sorted(ids)  # some arrived after a later one
+
+
+def test_webhook_url_can_be_set_while_running(make_sandbox: Any) -> None:
+    with run_receiver() as receiver, make_sandbox(**QUIET) as sandbox:
+        shop_id = _authorized(sandbox)
+        sandbox.webhook_url = receiver.url
+        assert sandbox.revoke(shop_id)
+        assert receiver.wait_for(lambda got: len(got) == 1)
+        assert receiver.received[0].json["type"] == 6
+
+
+def test_a_stalled_receiver_blocks_neither_the_simulation_nor_the_api(
+    make_sandbox: Any, client: Any
+) -> None:
+    from tests.sandbox.helpers import Api, get_token
+
+    with run_receiver() as receiver, make_sandbox(webhook_url=receiver.url) as sandbox:
+        api = Api(sandbox, client, get_token(sandbox, client)["access_token"])
+        receiver.gate.clear()  # every delivery now hangs in the receiver
+        sandbox.clock.advance(6 * HOUR)
+        first = api.ok("POST", "/order/202309/orders/search", {"page_size": "5"})
+        sandbox.clock.advance(6 * HOUR)
+        second = api.ok("POST", "/order/202309/orders/search", {"page_size": "5"})
+        assert second["total_count"] > first["total_count"] > 0
+        assert sandbox.truth()["orders"]["count"] == second["total_count"]
+        assert not sandbox.webhooks.idle()  # the queue waits; the shop does not
+        receiver.gate.set()
+        assert sandbox.wait_webhooks(timeout=30)
+        assert len(receiver.received) > 20
