@@ -206,9 +206,12 @@ class StreamEndpoint:
         """Deliver one shop's events in order, forever."""
         live = False
         hub = self.hub
+        generation = hub.generation
         try:
             while True:
                 items: list[tuple[StoredEvent, str]] | None
+                if live and hub.generation != generation:
+                    live = False
                 if live:
                     items = hub.after(shop, cursor)
                     if items is None:
@@ -218,6 +221,7 @@ class StreamEndpoint:
                         await hub.wait(shop, cursor)
                         continue
                 else:
+                    generation = hub.generation
                     cursor = await self._check_trimmed(session, shop, cursor)
                     events = await self.backend.read(shop, cursor, PAGE)
                     live = len(events) < PAGE

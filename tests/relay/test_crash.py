@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from tests.relay.conftest import SHOP_A, Subscriber, body
+import pytest
+
+from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body
 from tests.relay.poster import post_all
 from tests.relay.procs import RelayProcess, cli
 
@@ -41,14 +43,22 @@ class Client:
                     self.last_acked = cursor
 
 
-async def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    db = str(tmp_path / "relay.sqlite3")
-    token = cli("token", "create", "--shop", SHOP_A, "--db", db).stdout.strip().splitlines()[-1]
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_sigkill_mid_burst_loses_nothing_acknowledged(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.flush()
+        where = ["--bus", server.url]
+    else:
+        where = ["--db", str(tmp_path / "relay.sqlite3")]
+    token = cli("token", "create", "--shop", SHOP_A, *where).stdout.strip().splitlines()[-1]
     ids = [f"crash-{i:05d}" for i in range(TOTAL)]
     ok: set[str] = set()
     client = Client()
 
-    first = RelayProcess("--db", db)  # default durability: synchronous=FULL
+    first = RelayProcess(*where)  # default durability: synchronous=FULL
     killed = asyncio.Event()
     stop = asyncio.Event()
     sub = await Subscriber.connect(first.ws_url, token)
@@ -73,7 +83,7 @@ async def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> N
     first.stop()
     assert KILL_AFTER <= len(ok) < TOTAL, len(ok)
 
-    with RelayProcess("--db", db) as second:
+    with RelayProcess(*where) as second:
         # TikTok retries everything that got no 200; retries of stored ones are duplicates.
         missing = [nid for nid in ids if nid not in ok]
         answers = await post_all(second.base_url, [body(nid) for nid in missing], 16)

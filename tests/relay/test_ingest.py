@@ -174,7 +174,7 @@ def test_reachability_and_health(relay: RunningRelay, http: httpx.Client) -> Non
     health = http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    assert health.json()["backend"] == "sqlite"
+    assert health.json()["backend"] in ("sqlite", "redis")
     metrics = http.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     for name in (

@@ -50,8 +50,8 @@ async def test_concurrent_posts_arrive_in_commit_order(
     assert set(await post_all(relay.base_url, raws, 16)) == {200}
     frames = await sub.events(200)
     assert sorted(nids(frames)) == sorted(f"conc-{i:03d}" for i in range(200))
-    cursors = [int(f["cursor"]) for f in frames]
-    assert cursors == list(range(cursors[0], cursors[0] + 200))
+    cursors = [f["cursor"] for f in frames]
+    assert cursors == sorted(cursors) and len(set(cursors)) == 200
     await sub.silence(0.3)
     await sub.close()
 
