@@ -99,3 +99,69 @@ def viral_case(
         [sku], sales, points, view_points, [video], since=start
     ).with_available([stock])
     return ViralCase(history, sku.sku_id, "video-1", start, surge_at, stockout_at, end)
+
+
+def large_shop(
+    skus: int = 10_000, days: float = 30.0, seed: int = 0, videos: int = 50, viral: int = 5
+) -> tuple[ShopHistory, float]:
+    """A big shop built straight as columns: (history, now).
+
+    Sales rates are log-normal (median ~0.1/hour, a long tail of best sellers), one SKU in ten
+    ran out of stock for a while, and `viral` of the `videos` go viral in the last day, each
+    linked to one product. Views are sampled every 10 minutes.
+    """
+    rng = np.random.default_rng(seed)
+    start = EPOCH
+    now = start + days * DAY
+    rates = rng.lognormal(mean=np.log(0.1), sigma=1.2, size=skus)
+    counts = rng.poisson(rates * days * 24)
+    sale_sku = np.repeat(np.arange(skus, dtype=np.int64), counts)
+    sale_time = rng.uniform(start, now, size=len(sale_sku))
+    price = rng.uniform(5, 60, size=skus)
+    products = [f"p{i // 3}" for i in range(skus)]
+    states = tuple(
+        SkuState(
+            f"s{i}",
+            products[i],
+            f"Product {i // 3}",
+            available=int(a),
+            unit_price=Decimal(f"{price[i]:.2f}"),
+        )
+        for i, a in enumerate(rng.integers(0, 500, size=skus))
+    )
+    out = rng.choice(skus, size=skus // 10, replace=False)
+    gone = rng.uniform(start, now - DAY, size=len(out))
+    back = gone + rng.uniform(HOUR, 3 * DAY, size=len(out))
+    stock_sku = np.concatenate([out, out]).astype(np.int64)
+    stock_time = np.concatenate([gone, back])
+    stock_available = np.concatenate([np.zeros(len(out)), np.full(len(out), 100.0)])
+    infos = []
+    view_video, view_time, view_count = [], [], []
+    samples = np.arange(start, now + 1, 600.0)
+    for v in range(videos):
+        linked = frozenset({products[int(rng.integers(skus))]})
+        infos.append(VideoInfo(f"v{v}", f"Video {v}", linked))
+        base = rng.uniform(10, 200) * (samples - start) / HOUR
+        if v < viral:
+            middle = now - rng.uniform(0, 12) * HOUR
+            base = base + 1e6 / (1 + np.exp(-(samples - middle) / (2 * HOUR)))
+        view_video.append(np.full(len(samples), v, dtype=np.int64))
+        view_time.append(samples)
+        view_count.append(np.floor(base))
+    history = ShopHistory(
+        skus=states,
+        since=start,
+        sale_sku=sale_sku,
+        sale_time=sale_time,
+        sale_units=np.ones(len(sale_sku)),
+        sale_revenue=price[sale_sku],
+        sale_video=np.where(rng.random(len(sale_sku)) < 0.02, rng.integers(0, videos), -1),
+        stock_sku=stock_sku,
+        stock_time=stock_time,
+        stock_available=stock_available,
+        videos=tuple(infos),
+        view_video=np.concatenate(view_video),
+        view_time=np.concatenate(view_time),
+        view_count=np.concatenate(view_count),
+    )
+    return history, now
