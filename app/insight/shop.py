@@ -83,11 +83,11 @@ def settings_columns(
 
 
 def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatArray:
-    """Pull the fast level toward the steadier 24-hour rate unless it clearly differs.
+    """Pull the fast level toward the steady 7-day rate unless it clearly differs.
 
     Weight d^2 / (d^2 + (2 se)^2) on the difference d: noise (d ~ se) mostly goes, a real
-    change (d >> se) passes nearly whole. Steady sellers get steady forecasts, surges do not
-    wait for the 24-hour average to catch up.
+    change (d >> se) passes nearly whole. Steady and slow sellers get steady forecasts, surges
+    do not wait for the weekly average to catch up.
     """
     d = level - anchor
     noise = (2.0 * se) ** 2
@@ -161,7 +161,7 @@ def compute_columns(
         bins.width_hours,
         params,
     )
-    level = _shrink_to(sales_model.level, velocity.per_hour_24h, sales_model.level_se)
+    level = _shrink_to(sales_model.level, velocity.per_hour_7d, sales_model.level_se)
     available = history.available
     incoming = history.incoming
     sold = velocity.units_7d > 0

@@ -165,3 +165,38 @@ def large_shop(
         view_count=np.concatenate(view_count),
     )
     return history, now
+
+
+def even_sales(
+    sku_id: str, per_hour: float, start: float, end: float, *, price: str = "10.00"
+) -> list[Sale]:
+    """One unit every 1/per_hour hours in (start, end]: a rate known exactly.
+
+    Sales sit in the middle of their slots (the last one half a gap before `end`), so every
+    window and the weighted rate see the rate without a phase bias.
+    """
+    if per_hour <= 0:
+        return []
+    gap = HOUR / per_hour
+    times = np.arange(end - gap / 2, start, -gap)[::-1]
+    return [Sale(float(t), sku_id, 1, Decimal(price)) for t in times if start < t <= end]
+
+
+def one_sku(
+    sales: list[Sale],
+    *,
+    available: int = 100,
+    stock: list[StockPoint] | None = None,
+    since: float = EPOCH,
+    incoming: int = 0,
+    price: str = "10.00",
+) -> ShopHistory:
+    sku = SkuState(
+        "sku-1",
+        "prod-1",
+        "Gadget",
+        available=available,
+        incoming=incoming,
+        unit_price=Decimal(price),
+    )
+    return ShopHistory.from_records([sku], sales, stock or [], since=since)
