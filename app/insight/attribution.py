@@ -106,7 +106,11 @@ def attribute(
     views: VideoViews,
     bin_hours: float,
     params: InsightParams,
+    previous: IntArray | None = None,
 ) -> AttributionColumns:
+    """Attribution per SKU. `previous` (video index per SKU, -1 for none) makes a link sticky:
+    a SKU keeps last time's video at `sticky_fraction` of the correlation threshold, so the
+    "viral video" context does not blink on and off while the evidence hovers at the bar."""
     lo = now - params.model_hours * 3600.0
     video, score = _explicit(history, lo, now)
     explicit = video >= 0
@@ -135,6 +139,9 @@ def attribute(
     declared = np.array([bool(history.videos[int(i)].product_ids) for i in active])
     # A video that lists the SKU's product needs less evidence than any video at all.
     needed = np.where(declared[None, :], params.min_correlation_linked, params.min_correlation)
+    if previous is not None:
+        kept = previous[rows][:, None] == active[None, :]
+        needed = np.where(kept, needed * params.sticky_fraction, needed)
     r = np.where(links & (r >= needed), r, -1.0)
     best = np.argmax(r, axis=1)
     best_r = r[np.arange(len(rows)), best]

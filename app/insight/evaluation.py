@@ -79,6 +79,7 @@ def first_critical_check(
     """
     one = history.only([sku_id])
     previous = AlertLevel.OK
+    videos: dict[str, str] = {}
     for now in np.arange(start, end, step_seconds):
         t = float(now)
         available = one.stock_at(t)
@@ -89,8 +90,10 @@ def first_critical_check(
             t,
             settings={sku_id: settings},
             previous_levels={sku_id: previous},
+            previous_videos=videos,
             params=params,
         )
+        videos = columns.videos(one)
         severity = int(columns.severity[0])
         previous = (AlertLevel.OK, AlertLevel.WARNING, AlertLevel.CRITICAL)[severity]
         if previous is not AlertLevel.CRITICAL:

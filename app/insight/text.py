@@ -5,6 +5,7 @@ on demand (most of 10,000 SKUs' sentences are never read)."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -90,7 +91,9 @@ def explain_reorder(
     stock = f"{max(available, 0):,} available and {max(incoming, 0):,} incoming"
     if quantity <= 0:
         return f"{head}; {stock} cover it, so no reorder is needed."
-    shortfall = demand_units + safety_units - max(available, 0) - max(incoming, 0)
+    shortfall = math.ceil(
+        round(demand_units + safety_units - max(available, 0) - max(incoming, 0), 9)
+    )
     packs = f", rounded up to packs of {pack_size:,}" if pack_size > 1 else ""
     return (
         f"{head}; minus {stock} leaves {shortfall:,.0f} units short{packs}: reorder {quantity:,}."

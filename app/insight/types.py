@@ -325,6 +325,14 @@ class ShopInsight:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
         return {item.sku_id: item.level for item in self.skus}
 
+    def videos(self) -> dict[str, str]:
+        """The attributed videos to pass back in as `previous_videos` next time."""
+        return {
+            item.sku_id: item.attribution.video_id
+            for item in self.skus
+            if item.attribution is not None
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class InsightParams:
@@ -352,6 +360,8 @@ class InsightParams:
     min_correlation: float = 0.6
     # ... or r >= this for a video that lists the SKU's product (TikTok's video-product link).
     min_correlation_linked: float = 0.4
+    # A SKU keeps last computation's video down to this fraction of those thresholds.
+    sticky_fraction: float = 0.75
     min_view_growth: float = 100.0
     min_units_for_correlation: float = 5.0
     # Order intelligence: hourly series length and the "close to ship-by" threshold.

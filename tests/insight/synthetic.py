@@ -108,7 +108,8 @@ def large_shop(
 
     Sales rates are log-normal (median ~0.1/hour, a long tail of best sellers), one SKU in ten
     ran out of stock for a while, and `viral` of the `videos` go viral in the last day, each
-    linked to one product. Views are sampled every 10 minutes.
+    linked to one product (a fifth of its SKU's sales name the video, as affiliate orders do).
+    Views are sampled every 10 minutes.
     """
     rng = np.random.default_rng(seed)
     start = EPOCH
@@ -138,8 +139,13 @@ def large_shop(
     infos = []
     view_video, view_time, view_count = [], [], []
     samples = np.arange(start, now + 1, 600.0)
+    # Affiliate orders name the video that sold the unit: a fifth of a featured SKU's sales.
+    sale_video = np.full(len(sale_sku), -1, dtype=np.int64)
     for v in range(videos):
-        linked = frozenset({products[int(rng.integers(skus))]})
+        featured = int(rng.integers(skus))
+        linked = frozenset({products[featured]})
+        tagged = (sale_sku == featured) & (rng.random(len(sale_sku)) < 0.2)
+        sale_video[tagged] = v
         infos.append(VideoInfo(f"v{v}", f"Video {v}", linked))
         base = rng.uniform(10, 200) * (samples - start) / HOUR
         if v < viral:
@@ -155,7 +161,7 @@ def large_shop(
         sale_time=sale_time,
         sale_units=np.ones(len(sale_sku)),
         sale_revenue=price[sale_sku],
-        sale_video=np.where(rng.random(len(sale_sku)) < 0.02, rng.integers(0, videos), -1),
+        sale_video=sale_video,
         stock_sku=stock_sku,
         stock_time=stock_time,
         stock_available=stock_available,
