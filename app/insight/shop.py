@@ -210,8 +210,10 @@ def compute_columns(
             viral.rows[keep], viral.rate[keep], viral.step_hours, viral.logistic[keep]
         )
         forecast.hours_left[rows] = curves.hours_until(units)
-        forecast.hours_low[rows] = curves.hours_until(units, spread[rows])
-        forecast.hours_high[rows] = curves.hours_until(units, -spread[rows])
+        # The band: the same curve moved by the level's uncertainty, at least 10% of its rate.
+        shift = np.maximum(spread[rows], params.min_band_fraction * curves.rate[:, 0])
+        forecast.hours_low[rows] = curves.hours_until(units, shift)
+        forecast.hours_high[rows] = curves.hours_until(units, -shift)
         forecast.rate[rows] = curves.rate[:, 0]
         forecast.trend[rows] = (curves.rate[:, 1] - curves.rate[:, 0]) / curves.step_hours
         viral = curves

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from app.insight import SkuSettings, first_critical_check
 from tests.insight.synthetic import HOUR, viral_case
 
@@ -36,3 +40,24 @@ def test_no_alert_without_a_surge() -> None:
         settings=SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24),
     )
     assert check is None
+
+
+def test_stock_rebuilt_from_sales_when_no_stock_changes_are_kept() -> None:
+    case = viral_case(0)
+    settings = SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24)
+    window = {"start": case.surge_at - 12 * HOUR, "end": case.end, "step_seconds": 600}
+    with_points = first_critical_check(case.history, case.sku_id, settings=settings, **window)
+    empty = np.zeros(0)
+    bare = replace(
+        case.history,
+        stock_sku=empty.astype(np.int64),
+        stock_time=empty,
+        stock_available=empty,
+    )
+    rebuilt = first_critical_check(
+        bare, case.sku_id, settings=settings, actual_stockout_at=case.stockout_at, **window
+    )
+    assert with_points is not None and rebuilt is not None
+    assert rebuilt.critical_at == with_points.critical_at
+    assert rebuilt.available == with_points.available
+    assert rebuilt.predicted_hours == with_points.predicted_hours
