@@ -56,6 +56,9 @@ def test_more_stock_never_means_fewer_hours_left(
     for units in sorted(levels):
         forecast = compute_columns(base.with_available([units]), NOW).forecast
         results.append((forecast.hours_left[0], forecast.hours_low[0], forecast.hours_high[0]))
+    for left, low, high in results:
+        if not np.isnan(left):
+            assert low <= left <= high  # the band holds the forecast
     for column in range(3):
         values = np.array([r[column] for r in results])
         if np.isnan(values).any():
