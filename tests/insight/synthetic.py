@@ -206,3 +206,18 @@ def one_sku(
         unit_price=Decimal(price),
     )
     return ShopHistory.from_records([sku], sales, stock or [], since=since)
+
+
+def steady_shop(
+    skus: int = 200, days: float = 14.0, cover_hours: float = 48.0, seed: int = 7
+) -> ShopHistory:
+    """Poisson sellers (0.5-20/hour) with stock for `cover_hours` at their true rate: an
+    alert that fires well before that is a false alarm."""
+    rng = np.random.default_rng(seed)
+    states, sales = [], []
+    for i in range(skus):
+        rate = float(rng.uniform(0.5, 20.0))
+        states.append(SkuState(f"s{i}", f"p{i}", available=int(rate * cover_hours)))
+        times = np.sort(rng.uniform(EPOCH, EPOCH + days * DAY, rng.poisson(rate * 24 * days)))
+        sales += [Sale(float(t), f"s{i}", 1, Decimal(1)) for t in times]
+    return ShopHistory.from_records(states, sales, since=EPOCH)
