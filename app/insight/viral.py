@@ -156,9 +156,13 @@ def _exponential(
     count = max(4, round(EXP_FIT_HOURS / bin_hours))
     y, ok = rate[-count:], valid[-count:] & (rate[-count:] > 0)
     y = y[ok]
-    # Only the take-off counts: the quiet bins before it would drag the median to zero.
-    y = y[y > BELL_FLOOR * y.max()] if len(y) else y
-    if len(y) < 3:
+    # Only the take-off counts: the quiet bins before it would drag the median to zero, and
+    # the first bin above them may hold only part of the take-off.
+    if len(y):
+        flying = y > BELL_FLOOR * y.max()
+        first = int(np.argmax(flying))
+        y = y[first + 1 :] if first > 0 else y[flying]
+    if len(y) < 4:
         return None
     steps = np.diff(np.log(y)) / bin_hours
     pace = float(np.median(steps))
