@@ -19,11 +19,13 @@ from app.insight.alerts import LEVELS, alert_levels, thresholds
 from app.insight.attribution import AttributionColumns, attribute
 from app.insight.forecast import (
     BinnedSales,
+    DemandModel,
     ForecastColumns,
     VideoViews,
     band_spread,
     bin_sales,
     bin_views,
+    demand_model,
     forecast_stockout,
     holt,
     make_bins,
@@ -132,6 +134,42 @@ class InsightColumns:
     reorder: ReorderColumns
     revenue_at_risk: FloatArray
     settings: SettingsColumns
+    # The demand curves behind the forecast, for drawing the projected depletion.
+    demand: DemandModel
+    floor: FloatArray
+    spread: FloatArray
+    horizon: float
+    viral: ViralCurves | None = None
+
+    def projected_stock(
+        self, index: int, available: int, hours: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(expected, low, high) stock of SKU `index` at `now + hours` (never below zero), for
+        the stock-flow chart's projected depletion and its band. "low" is the busy end of the
+        band (stock falls faster). Flat when there is no forecast."""
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
+        units = float(max(available, 0))
+        if np.isnan(self.forecast.hours_left[index]):
+            flat = np.full(len(h), units)
+            return flat, flat.copy(), flat.copy()
+        spread = float(self.spread[index])
+        rows = self.viral.rows.tolist() if self.viral is not None else []
+        if self.viral is not None and index in rows:
+            row = rows.index(index)
+            spread = max(spread, 0.1 * float(self.viral.rate[row, 0]))
+            used = [self.viral.cumulative_row(row, h, delta) for delta in (0.0, spread, -spread)]
+        else:
+            level = self.demand.level[index : index + 1]
+            trend = self.demand.trend[index : index + 1]
+            floor = self.floor[index : index + 1]
+            used = [
+                demand_model(
+                    np.maximum(level + d, 0.0), trend, np.maximum(floor + d, 0.0), self.horizon
+                ).cumulative(h[:, None])[:, 0]
+                for d in (0.0, spread, -spread)
+            ]
+        central, busy, quiet = (np.maximum(units - u, 0.0) for u in used)
+        return central, busy, quiet
 
     def levels(self, history: ShopHistory) -> dict[str, AlertLevel]:
         return {
@@ -252,6 +290,11 @@ def compute_columns(
         reorder=reorder,
         revenue_at_risk=short * price,
         settings=config,
+        demand=model,
+        floor=velocity.per_hour_7d,
+        spread=spread,
+        horizon=params.trend_horizon_hours,
+        viral=viral,
     )
 
 

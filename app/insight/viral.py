@@ -72,6 +72,18 @@ class ViralCurves:
         beyond = grid[:, -1] + self.rate[:, -1] * (h - self.span)
         return np.where(h <= self.span, inside, beyond)
 
+    def cumulative_row(self, row: int, hours: FloatArray, delta: float = 0.0) -> FloatArray:
+        """Units demanded by row `row` over each of `hours`, every rate moved by `delta`."""
+        rate = np.maximum(self.rate[row : row + 1] + delta, 0.0)
+        grid = self._cumulative_grid(rate)[0]
+        steps = np.arange(len(grid)) * self.step_hours
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
+        inside = np.interp(h, steps, grid)
+        result: FloatArray = np.where(
+            h <= self.span, inside, grid[-1] + rate[0, -1] * (h - self.span)
+        )
+        return result
+
     def hours_until(self, units: FloatArray, delta: FloatArray | float = 0.0) -> FloatArray:
         """Hours until cumulative demand reaches `units[j]`, with every rate moved by `delta`
         (never below zero); inf when it never does."""
