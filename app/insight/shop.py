@@ -8,7 +8,7 @@ any earlier moment (`app.insight.evaluation`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -42,6 +42,7 @@ from app.insight.types import (
     ShopInsight,
     SkuInsight,
     SkuSettings,
+    StockProjection,
     Velocity,
 )
 from app.insight.velocity import VelocityColumns, compute_velocities
@@ -395,7 +396,17 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
             )
         )
     ordered = tuple(items[i] for i in sort_order(history, columns).tolist())
-    return ShopInsight(computed_at=now, skus=ordered, by_sku={item.sku_id: item for item in items})
+    by_sku = {item.sku_id: item for item in items}
+    position = {sku.sku_id: i for i, sku in enumerate(history.skus)}
+
+    def projector(sku_id: str, hours: Sequence[float]) -> StockProjection:
+        index = position[sku_id]
+        expected, busy, quiet = columns.projected_stock(
+            index, history.skus[index].available, np.asarray(hours, dtype=np.float64)
+        )
+        return StockProjection(expected.tolist(), busy.tolist(), quiet.tolist())
+
+    return ShopInsight(computed_at=now, skus=ordered, by_sku=by_sku, projector=projector)
 
 
 def compute_shop_insight(

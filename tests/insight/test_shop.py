@@ -35,3 +35,15 @@ def test_a_big_shop_is_consistent() -> None:
     hours = [insight.by_sku[sku.sku_id].forecast.hours_left for sku in history.skus]
     expected = [None if not np.isfinite(h) else float(h) for h in columns.forecast.hours_left]
     assert hours == expected
+
+
+def test_projection_through_the_result_objects() -> None:
+    history, now = large_shop(skus=50, days=10, seed=1, videos=3, viral=1)
+    insight = compute_shop_insight(history, now)
+    item = insight.skus[0]
+    projection = insight.projected_stock(item.sku_id, [0.0, 1.0, 1000.0])
+    assert projection.expected[0] == max(item.available, 0)
+    assert projection.expected == sorted(projection.expected, reverse=True)
+    assert projection.busy[1] <= projection.expected[1] <= projection.quiet[1]
+    if item.forecast.hours_left is not None:
+        assert projection.expected[-1] == 0
