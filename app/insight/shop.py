@@ -316,26 +316,35 @@ def sort_order(history: ShopHistory, columns: InsightColumns) -> IntArray:
     return np.lexsort((ids, hours, -columns.severity, -cents)).astype(np.int64)
 
 
-def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
-    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left).
+def materialize(
+    history: ShopHistory, columns: InsightColumns, top: int | None = None
+) -> ShopInsight:
+    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left);
+    only the first `top` of them when given (the alert cards need a few; a frozen object per
+    SKU costs more than all the numbers for 10,000 SKUs).
 
     Columns are turned into Python lists once: indexing numpy scalars one by one would cost
     more than all the numbers did.
     """
     now = columns.now
+    order = sort_order(history, columns).tolist()
+    if top is not None:
+        order = order[: max(top, 0)]
     f, v, r, cfg = columns.forecast, columns.velocity, columns.reorder, columns.settings
     hours_left = _finite_or_none(f.hours_left)
     hours_low = _finite_or_none(f.hours_low)
     hours_high = _finite_or_none(f.hours_high)
     rate, trend = f.rate.tolist(), f.trend.tolist()
-    velocity_rows = zip(
-        v.per_hour_1h.tolist(),
-        v.per_hour_6h.tolist(),
-        v.per_hour_24h.tolist(),
-        v.per_hour_7d.tolist(),
-        v.ewma_per_hour.tolist(),
-        v.in_stock_hours_7d.tolist(),
-        strict=True,
+    velocity_rows = list(
+        zip(
+            v.per_hour_1h.tolist(),
+            v.per_hour_6h.tolist(),
+            v.per_hour_24h.tolist(),
+            v.per_hour_7d.tolist(),
+            v.ewma_per_hour.tolist(),
+            v.in_stock_hours_7d.tolist(),
+            strict=True,
+        )
     )
     quantity, demand, safety = r.quantity.tolist(), r.demand_units.tolist(), r.safety_units.tolist()
     pack, lead, cover = (
@@ -351,7 +360,9 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
         columns.attribution.score.tolist(),
     )
     items: list[SkuInsight] = []
-    for i, (sku, velocity) in enumerate(zip(history.skus, velocity_rows, strict=True)):
+    skus = history.skus
+    for i in order:
+        sku = skus[i]
         left = hours_left[i]
         has_forecast = left is not None
         forecast = (
@@ -385,7 +396,7 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
                 sku.product_id,
                 sku.product_name,
                 sku.available,
-                Velocity(*velocity),
+                Velocity(*velocity_rows[i]),
                 forecast,
                 LEVELS[severity[i]],
                 reorder,
@@ -395,7 +406,7 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
                 sku.sku_name,
             )
         )
-    ordered = tuple(items[i] for i in sort_order(history, columns).tolist())
+    ordered = tuple(items)
     by_sku = {item.sku_id: item for item in items}
     position = {sku.sku_id: i for i, sku in enumerate(history.skus)}
 
@@ -406,7 +417,14 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
         )
         return StockProjection(expected.tolist(), busy.tolist(), quiet.tolist())
 
-    return ShopInsight(computed_at=now, skus=ordered, by_sku=by_sku, projector=projector)
+    return ShopInsight(
+        computed_at=now,
+        skus=ordered,
+        by_sku=by_sku,
+        projector=projector,
+        level_by_sku=columns.levels(history),
+        video_by_sku=columns.videos(history),
+    )
 
 
 def compute_shop_insight(
@@ -418,12 +436,14 @@ def compute_shop_insight(
     previous_levels: Mapping[str, AlertLevel] | None = None,
     previous_videos: Mapping[str, str] | None = None,
     params: InsightParams = InsightParams(),  # noqa: B008
+    top: int | None = None,
 ) -> ShopInsight:
     """Insight for every SKU of `history` at `now`.
 
     `settings` maps sku_id to its settings (others use `default`); `previous_levels` are the
     levels from the last computation (`ShopInsight.levels()`), `previous_videos` its attributed
-    videos (`ShopInsight.videos()`), for hysteresis.
+    videos (`ShopInsight.videos()`), for hysteresis. `top` keeps only the first SKUs by revenue
+    at risk as objects (all of them by default).
     """
     columns = compute_columns(
         history,
@@ -434,4 +454,4 @@ def compute_shop_insight(
         previous_videos=previous_videos,
         params=params,
     )
-    return materialize(history, columns)
+    return materialize(history, columns, top)

@@ -324,7 +324,8 @@ class StockProjection:
 
 @dataclass(frozen=True, slots=True)
 class ShopInsight:
-    """Insight for every SKU of a shop, sorted by revenue at risk (highest first)."""
+    """Insight for every SKU of a shop (or the `top` first), sorted by revenue at risk, highest
+    first."""
 
     computed_at: float
     skus: tuple[SkuInsight, ...]
@@ -344,12 +345,20 @@ class ShopInsight:
             return StockProjection(flat, list(flat), list(flat))
         return self.projector(sku_id, hours)
 
+    # Every SKU's level and attributed video, also those left out by `top`.
+    level_by_sku: Mapping[str, AlertLevel] = field(default_factory=dict)
+    video_by_sku: Mapping[str, str] = field(default_factory=dict)
+
     def levels(self) -> dict[str, AlertLevel]:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
+        if self.level_by_sku:
+            return dict(self.level_by_sku)
         return {item.sku_id: item.level for item in self.skus}
 
     def videos(self) -> dict[str, str]:
         """The attributed videos to pass back in as `previous_videos` next time."""
+        if self.video_by_sku or self.level_by_sku:
+            return dict(self.video_by_sku)
         return {
             item.sku_id: item.attribution.video_id
             for item in self.skus

@@ -52,11 +52,12 @@ def bench_recompute() -> None:
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
     compute_shop_insight(history, now)  # warm-up
-    for label, function in (
-        ("numbers only (compute_columns)", compute_columns),
-        ("with result objects (compute_shop_insight)", compute_shop_insight),
+    for label, function, extra in (
+        ("numbers only (compute_columns)", compute_columns, {}),
+        ("+ objects for the top 100 (top=100)", compute_shop_insight, {"top": 100}),
+        ("+ objects for all 10,000 (compute_shop_insight)", compute_shop_insight, {}),
     ):
-        runs = [_timed(function, history, now) for _ in range(RUNS)]
+        runs = [_timed(function, history, now, **extra) for _ in range(RUNS)]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         best = min(r[0] for r in runs)

@@ -47,3 +47,12 @@ def test_projection_through_the_result_objects() -> None:
     assert projection.busy[1] <= projection.expected[1] <= projection.quiet[1]
     if item.forecast.hours_left is not None:
         assert projection.expected[-1] == 0
+
+
+def test_top_keeps_the_first_objects_and_every_level() -> None:
+    history, now = large_shop(skus=300, days=10, seed=2, videos=5, viral=2)
+    full = compute_shop_insight(history, now)
+    top = compute_shop_insight(history, now, top=10)
+    assert [item.sku_id for item in top.skus] == [item.sku_id for item in full.skus[:10]]
+    assert top.levels() == full.levels() and len(top.levels()) == 300
+    assert top.videos() == full.videos()
