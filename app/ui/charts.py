@@ -1,0 +1,451 @@
+"""The dashboard's charts. Each builds its plot items once in `__init__`, keeps the latest data
+in preallocated buffers on `update_from(...)`, marks itself dirty, and draws in `flush()` when
+the RepaintScheduler ticks. `apply_palette` recolours every item for a live theme switch.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
+from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
+from app.ui.theme import Palette, load_palettes
+from app.ui.viewmodel import StockHistory
+
+HOUR = 3600.0
+PROJECTION_POINTS = 48
+# Landscape axes are log10; SKUs with no forecast sit at the right edge.
+COVER_MIN_H = 0.5
+COVER_MAX_H = 24.0 * 90
+RATE_MIN = 0.02
+
+
+def projection_curve(
+    now: float, available: float, hours_left: float, trend: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stock from now until it reaches zero at `hours_left`, bent by the forecast's trend.
+
+    stock(h) = available - r*h - k*h^2/2 with r chosen so that stock(hours_left) = 0; when the
+    trend would make r negative the projection falls back to a straight line.
+    """
+    h_end = max(hours_left, 1e-6)
+    k = trend
+    r = (available - 0.5 * k * h_end * h_end) / h_end
+    if r < 0:
+        k, r = 0.0, available / h_end
+    hs = np.linspace(0.0, h_end, PROJECTION_POINTS)
+    stock = np.clip(available - r * hs - 0.5 * k * hs * hs, 0.0, None)
+    return now + hs * HOUR, stock
+
+
+class StockFlowChart(QWidget):
+    """Stock history of one SKU plus its projected depletion, the forecast band, and markers for
+    now and for when a reorder placed now would arrive."""
+
+    def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scheduler = scheduler
+        self.plot = make_plot(date_axis=True)
+        self.plot.setMinimumHeight(200)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        item = self.plot.getPlotItem()
+        item.setLabel("left", "units in stock")
+        self._hist_x = GrowBuffer(4096)
+        self._hist_y = GrowBuffer(4096)
+        self.history = pg.PlotDataItem(fillLevel=0.0)
+        self.band_low = pg.PlotDataItem()
+        self.band_high = pg.PlotDataItem()
+        self.band = pg.FillBetweenItem(self.band_low, self.band_high)
+        self.projection = pg.PlotDataItem()
+        self.now_line = pg.InfiniteLine(angle=90, movable=False)
+        self.arrival_line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            label="reorder arrives",
+            labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]},
+        )
+        for it in (self.band, self.band_low, self.band_high, self.history, self.projection):
+            item.addItem(it)
+        item.addItem(self.now_line, ignoreBounds=True)
+        item.addItem(self.arrival_line, ignoreBounds=True)
+        self.band.setZValue(-5)
+        self._pending: tuple[StockHistory | None, SkuInsight | None, float, float] | None = None
+        self.sku_id: str | None = None
+        self.apply_palette(load_palettes()["dark"])
+
+    def update_from(
+        self,
+        history: StockHistory | None,
+        insight: SkuInsight | None,
+        now: float,
+        lead_time_hours: float,
+    ) -> None:
+        """Take new data (cheap); drawing waits for the repaint tick."""
+        self.sku_id = insight.sku_id if insight else (history.sku_id if history else None)
+        self._pending = (history, insight, now, lead_time_hours)
+        self._scheduler.mark_dirty(self)
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        history, insight, now, lead_hours = self._pending
+        self._pending = None
+        if history is not None and len(history.times):
+            x = self._hist_x.assign(history.times)
+            y = self._hist_y.assign(history.stock)
+            if insight is not None:
+                # Close the history at "now" with the current level so it meets the projection.
+                x = self._hist_x.assign(np.append(history.times, now))
+                y = self._hist_y.assign(np.append(history.stock, insight.available))
+            self.history.setData(x, y)
+            start = float(x[0])
+        else:
+            self.history.setData([], [])
+            start = now - 24 * HOUR
+        end = now + 24 * HOUR
+        fc = insight.forecast if insight is not None else None
+        if (
+            insight is not None
+            and fc is not None
+            and fc.hours_left is not None
+            and fc.hours_left > 0
+        ):
+            px, py = projection_curve(now, insight.available, fc.hours_left, fc.trend_per_hour2)
+            self.projection.setData(px, py)
+            low = fc.hours_left_low if fc.hours_left_low is not None else fc.hours_left
+            high = fc.hours_left_high
+            span_high = high if high is not None else max(fc.hours_left * 2, low * 3)
+            self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
+            self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
+            end = now + min(max(fc.hours_left * 1.25, lead_hours * 1.1, 24.0), 24 * 60) * HOUR
+        else:
+            self.projection.setData([], [])
+            self.band_low.setData([], [])
+            self.band_high.setData([], [])
+        self.now_line.setValue(now)
+        self.arrival_line.setValue(now + lead_hours * HOUR)
+        self.arrival_line.setVisible(insight is not None)
+        item = self.plot.getPlotItem()
+        item.setXRange(max(start, now - 14 * 24 * HOUR), end, padding=0.02)
+        peak = float(np.max(self._hist_y.view())) if self._hist_y.size else 0.0
+        top = max(peak, insight.available if insight else 0.0, 1.0)
+        item.setYRange(0, top * 1.08, padding=0)
+
+    def apply_palette(self, p: Palette) -> None:
+        style_plot(self.plot, p)
+        self.history.setPen(pen(p.accent, 1))
+        self.history.setBrush(brush(p.accent, 40))
+        self.projection.setPen(pen(p.critical, 1, Qt.PenStyle.DashLine))
+        self.band_low.setPen(pen(p.band, 1, Qt.PenStyle.DotLine))
+        self.band_high.setPen(pen(p.band, 1, Qt.PenStyle.DotLine))
+        self.band.setBrush(brush(p.band, 45))
+        self.now_line.setPen(pen(p.text_muted, 1, Qt.PenStyle.DashLine))
+        self.arrival_line.setPen(pen(p.warning, 1, Qt.PenStyle.DotLine))
+        self.arrival_line.label.setColor(p.warning)
+        self.palette_name = p.name
+
+
+class CoverLandscape(QWidget):
+    """Every SKU as a dot: hours of stock left (x, log) against sales rate (y, log), coloured by
+    alert level. Reference lines mark the critical threshold and the lead time. Clicking a dot
+    emits `sku_clicked(sku_id)`."""
+
+    sku_clicked = Signal(str)
+
+    def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scheduler = scheduler
+        self.plot = make_plot()
+        self.plot.setMinimumHeight(170)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        item = self.plot.getPlotItem()
+        item.setLogMode(x=True, y=True)
+        item.setLabel("bottom", "hours of stock left")
+        item.setLabel("left", "units / hour")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        self.dots = pg.ScatterPlotItem(size=9, hoverable=True, tip=None)
+        item.addItem(self.dots)
+        self.critical_line = pg.InfiniteLine(
+            angle=90, movable=False, label="critical", labelOpts={"position": 0.95}
+        )
+        self.lead_line = pg.InfiniteLine(
+            angle=90, movable=False, label="lead time", labelOpts={"position": 0.95}
+        )
+        item.addItem(self.critical_line, ignoreBounds=True)
+        item.addItem(self.lead_line, ignoreBounds=True)
+        item.setXRange(math.log10(COVER_MIN_H), math.log10(COVER_MAX_H), padding=0.02)
+        self.dots.sigClicked.connect(self._clicked)
+        self._x = GrowBuffer(256)
+        self._y = GrowBuffer(256)
+        self._levels: list[str] = []
+        self._ids: list[str] = []
+        self._palette = load_palettes()["dark"]
+        self._pending: tuple[tuple[SkuInsight, ...], float, float] | None = None
+        self.apply_palette(self._palette)
+
+    def update_from(
+        self, insights: tuple[SkuInsight, ...], critical_hours: float, lead_hours: float
+    ) -> None:
+        self._pending = (insights, critical_hours, lead_hours)
+        self._scheduler.mark_dirty(self)
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        insights, critical_hours, lead_hours = self._pending
+        self._pending = None
+        n = len(insights)
+        cover = np.empty(n)
+        speed = np.empty(n)
+        for i, s in enumerate(insights):
+            h = s.forecast.hours_left
+            cover[i] = COVER_MAX_H if h is None else h
+            speed[i] = max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour)
+        # Log axes: the item is in log space already, so hand it log10 values.
+        x = self._x.assign(np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H)))
+        y = self._y.assign(np.log10(np.clip(speed, RATE_MIN, None)))
+        self._levels = [str(s.level) for s in insights]
+        self._ids = [s.sku_id for s in insights]
+        self._draw(x, y)
+        self.critical_line.setValue(math.log10(max(critical_hours, COVER_MIN_H)))
+        self.lead_line.setValue(math.log10(max(lead_hours, COVER_MIN_H)))
+
+    def _draw(self, x: np.ndarray, y: np.ndarray) -> None:
+        p = self._palette
+        brushes = {lvl: brush(p.level_color(lvl), 230) for lvl in ("critical", "warning", "ok")}
+        fallback = brush(p.unknown, 200)
+        self.dots.setData(
+            x=x,
+            y=y,
+            data=self._ids,
+            brush=[brushes.get(lvl, fallback) for lvl in self._levels],
+            pen=pen(p.surface),
+            size=[11 if lvl == AlertLevel.CRITICAL else 9 for lvl in self._levels],
+        )
+
+    def _clicked(self, _item: object, points: list[pg.SpotItem], *_: object) -> None:
+        if len(points):
+            self.sku_clicked.emit(str(points[0].data()))
+
+    def apply_palette(self, p: Palette) -> None:
+        self._palette = p
+        style_plot(self.plot, p)
+        self.critical_line.setPen(pen(p.critical, 1, Qt.PenStyle.DashLine))
+        self.critical_line.label.setColor(p.critical)
+        self.lead_line.setPen(pen(p.warning, 1, Qt.PenStyle.DashLine))
+        self.lead_line.label.setColor(p.warning)
+        if self._ids:
+            self._draw(self._x.view(), self._y.view())
+        self.palette_name = p.name
+
+
+class OrdersChart(QWidget):
+    """Orders per hour (bars, viral part highlighted, markers over viral hours) above revenue per
+    hour (line), sharing the time axis."""
+
+    def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scheduler = scheduler
+        self.orders_plot = make_plot(date_axis=True)
+        self.revenue_plot = make_plot(date_axis=True)
+        self.orders_plot.setMinimumHeight(150)
+        self.revenue_plot.setMinimumHeight(110)
+        self.revenue_plot.setXLink(self.orders_plot)
+        self.orders_plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
+        self.orders_plot.getPlotItem().setLabel("left", "orders")
+        self.revenue_plot.getPlotItem().setLabel("left", "revenue")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.orders_plot, 3)
+        layout.addWidget(self.revenue_plot, 2)
+        self.bars = pg.BarGraphItem(x=[0], height=[0], width=HOUR * 0.8)
+        self.viral_bars = pg.BarGraphItem(x=[0], height=[0], width=HOUR * 0.8)
+        self.markers = pg.ScatterPlotItem(symbol="t1", size=9)
+        self.orders_plot.addItem(self.bars)
+        self.orders_plot.addItem(self.viral_bars)
+        self.orders_plot.addItem(self.markers)
+        self.revenue = pg.PlotDataItem(fillLevel=0.0)
+        self.revenue_plot.addItem(self.revenue)
+        self._x = GrowBuffer(24 * 31)
+        self._orders = GrowBuffer(24 * 31)
+        self._viral = GrowBuffer(24 * 31)
+        self._revenue = GrowBuffer(24 * 31)
+        self._pending: OrderIntelligence | None = None
+        self.apply_palette(load_palettes()["dark"])
+
+    def update_from(self, orders: OrderIntelligence) -> None:
+        self._pending = orders
+        self._scheduler.mark_dirty(self)
+
+    def flush(self) -> None:
+        oi = self._pending
+        if oi is None:
+            return
+        self._pending = None
+        if not oi.hour_starts:
+            return
+        x = self._x.assign(np.asarray(oi.hour_starts, dtype=np.float64) + HOUR / 2)
+        counts = self._orders.assign(np.asarray(oi.orders_per_hour, dtype=np.float64))
+        viral = self._viral.assign(np.asarray(oi.viral_orders_per_hour, dtype=np.float64))
+        rev = self._revenue.assign(np.asarray([float(v) for v in oi.revenue_per_hour]))
+        self.bars.setOpts(x=x, height=counts, width=HOUR * 0.8)
+        self.viral_bars.setOpts(x=x, height=viral, width=HOUR * 0.8)
+        mask = viral > 0
+        top = float(counts.max()) if len(counts) else 1.0
+        self.markers.setData(x=x[mask], y=counts[mask] + max(top * 0.06, 0.3))
+        self.revenue.setData(x, rev)
+        self.orders_plot.getPlotItem().setYRange(0, max(top, 1.0) * 1.18, padding=0)
+        self.orders_plot.getPlotItem().setXRange(float(x[0]), float(x[-1]), padding=0.01)
+        self.revenue_plot.getPlotItem().setYRange(0, max(float(rev.max()), 1.0) * 1.1, padding=0)
+
+    def apply_palette(self, p: Palette) -> None:
+        for plot in (self.orders_plot, self.revenue_plot):
+            style_plot(plot, p)
+        self.bars.setOpts(brush=brush(p.accent, 150), pen=pen(p.accent))
+        self.viral_bars.setOpts(brush=brush(p.viral, 210), pen=pen(p.viral))
+        self.markers.setBrush(brush(p.viral))
+        self.markers.setPen(pen(p.viral))
+        self.revenue.setPen(pen(p.ok, 1))
+        self.revenue.setBrush(brush(p.ok, 35))
+        self.palette_name = p.name
+
+
+FUNNEL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Unpaid", ("UNPAID", "ON_HOLD")),
+    ("To ship", ("AWAITING_SHIPMENT", "PARTIALLY_SHIPPING")),
+    ("Shipped", ("AWAITING_COLLECTION", "IN_TRANSIT")),
+    ("Delivered", ("DELIVERED", "COMPLETED")),
+    ("Cancelled", ("CANCELLED",)),
+)
+
+
+def funnel_steps(funnel: dict[str, int] | None) -> list[tuple[str, int]]:
+    """Group TikTok's statuses into the five steps a seller thinks in."""
+    counts = funnel or {}
+    return [(label, sum(counts.get(s, 0) for s in statuses)) for label, statuses in FUNNEL_STEPS]
+
+
+class FunnelWidget(QWidget):
+    """Horizontal bars per order status step, painted directly (cheap, crisp, themeable)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.steps: list[tuple[str, int]] = funnel_steps(None)
+        self._palette = load_palettes()["dark"]
+        self.setMinimumHeight(5 * 24 + 8)
+        self.setMinimumWidth(220)
+
+    def set_funnel(self, funnel: dict[str, int] | None) -> None:
+        steps = funnel_steps(funnel)
+        if steps != self.steps:
+            self.steps = steps
+            self.update()
+
+    def apply_palette(self, p: Palette) -> None:
+        self._palette = p
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        p = self._palette
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        font = QFont(self.font())
+        font.setPointSizeF(9)
+        painter.setFont(font)
+        label_w = 74
+        count_w = 44
+        row_h = min(26.0, (self.height() - 4) / len(self.steps))
+        bar_w = max(10.0, self.width() - label_w - count_w - 8)
+        top = max(self.steps, key=lambda s: s[1])[1] or 1
+        for i, (label, count) in enumerate(self.steps):
+            y = 2 + i * row_h
+            painter.setPen(QColor(p.text_muted))
+            painter.drawText(QRectF(0, y, label_w, row_h), Qt.AlignmentFlag.AlignVCenter, label)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(p.surface_alt))
+            track = QRectF(label_w, y + row_h * 0.2, bar_w, row_h * 0.6)
+            painter.drawRoundedRect(track, 4, 4)
+            color = QColor(p.critical if label == "Cancelled" else p.accent)
+            painter.setBrush(color)
+            width = bar_w * count / top
+            if width > 0:
+                painter.drawRoundedRect(
+                    QRectF(track.topLeft(), QPointF(label_w + max(width, 6), track.bottom())), 4, 4
+                )
+            painter.setPen(QColor(p.text))
+            painter.drawText(
+                QRectF(label_w + bar_w + 6, y, count_w, row_h),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                f"{count:,}",
+            )
+        painter.end()
+
+
+class ShareRing(QWidget):
+    """A ring showing the share of revenue attributed to videos, with the percentage inside."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.share = 0.0
+        self.caption = "from videos"
+        self._palette = load_palettes()["dark"]
+        self.setMinimumSize(120, 120)
+
+    def set_share(self, share: float, revenue: Decimal | None = None) -> None:
+        share = min(max(share, 0.0), 1.0)
+        if abs(share - self.share) > 1e-4:
+            self.share = share
+            self.update()
+
+    def apply_palette(self, p: Palette) -> None:
+        self._palette = p
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        p = self._palette
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        side = min(self.width(), self.height()) - 12
+        rect = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        thickness = max(8.0, side * 0.11)
+        ring = pg.mkPen(QColor(p.surface_alt), width=thickness)
+        ring.setCapStyle(Qt.PenCapStyle.FlatCap)
+        painter.setPen(ring)
+        painter.drawArc(rect, 0, 360 * 16)
+        arc = pg.mkPen(QColor(p.viral), width=thickness)
+        arc.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(arc)
+        if self.share > 0:
+            painter.drawArc(rect, 90 * 16, -int(self.share * 360 * 16))
+        font = QFont(self.font())
+        font.setPointSizeF(max(11.0, side / 7))
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(p.text))
+        painter.drawText(
+            rect.adjusted(0, -side * 0.08, 0, -side * 0.08),
+            Qt.AlignmentFlag.AlignCenter,
+            f"{self.share * 100:.0f}%",
+        )
+        small = QFont(self.font())
+        small.setPointSizeF(8.5)
+        painter.setFont(small)
+        painter.setPen(QColor(p.text_muted))
+        painter.drawText(
+            rect.adjusted(0, side * 0.22, 0, side * 0.22),
+            Qt.AlignmentFlag.AlignCenter,
+            self.caption,
+        )
+        painter.end()
