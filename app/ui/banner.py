@@ -13,6 +13,7 @@ class Banner(QFrame):
     """A dismissible strip under the header; "View" opens the SKU the notice is about."""
 
     open_sku = Signal(str)
+    visibility_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +48,13 @@ class Banner(QFrame):
         self.view_button.setText("View first" if notice.digest else "View")
         set_level_property(self, str(notice.level))
         self.show()
+
+    def setVisible(self, visible: bool) -> None:
+        """Tell the window, so it can open or close the strip that holds the banner."""
+        changed = visible == self.isHidden()
+        super().setVisible(visible)
+        if changed:
+            self.visibility_changed.emit(visible)
 
     def _view(self) -> None:
         if self.notice is not None and self.notice.sku_ids:

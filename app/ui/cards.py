@@ -26,7 +26,7 @@ from app.ui.theme import Palette
 from app.ui.viewmodel import StockHistory, SyncPerformance
 from app.ui.widgets import Card, Chip, KpiTile, muted, set_level_property
 
-ALERT_ROWS = 6
+ALERT_ROWS = 5
 
 
 def sku_title(item: SkuInsight) -> str:
@@ -52,7 +52,7 @@ class SyncPerformanceCard(Card):
     """Webhook-to-screen latency, success rate, API budget use, queue depth."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Sync performance", "live path from TikTok to this screen", parent)
+        super().__init__("Sync performance", "", parent)
         row = QHBoxLayout()
         row.setSpacing(10)
         self.latency = KpiTile("Webhook → screen")
@@ -104,7 +104,7 @@ class AlertRow(QFrame):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.sku_id = ""
         grid = QGridLayout(self)
-        grid.setContentsMargins(12, 8, 12, 8)
+        grid.setContentsMargins(12, 6, 12, 6)
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
         self.title = QLabel()
@@ -144,14 +144,16 @@ class AlertRow(QFrame):
             self.context.setObjectName("CardSubtitle")
         self.context.style().unpolish(self.context)
         self.context.style().polish(self.context)
-        selling = fmt.rate(item.velocity.ewma_per_hour)
+        selling = fmt.rate(item.forecast.rate_per_hour or item.velocity.ewma_per_hour)
         self.velocity.setText(
             f"{fmt.units(item.available)} in stock · selling {selling}"
             f" · {fmt.hours(item.forecast.hours_left)} left"
         )
         qty = item.reorder.quantity
         self.suggestion.setText(f"reorder {fmt.units(qty)}" if qty > 0 else "no reorder needed")
-        self.risk.setText(f"{fmt.money(item.revenue_at_risk)} at risk")
+        self.risk.setText(
+            f"{fmt.money(item.revenue_at_risk)} at risk" if item.revenue_at_risk > 0 else ""
+        )
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.sku_id:

@@ -53,7 +53,7 @@ class StockFlowChart(QWidget):
         super().__init__(parent)
         self._scheduler = scheduler
         self.plot = make_plot(date_axis=True)
-        self.plot.setMinimumHeight(200)
+        self.plot.setMinimumHeight(180)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -165,7 +165,7 @@ class CoverLandscape(QWidget):
         super().__init__(parent)
         self._scheduler = scheduler
         self.plot = make_plot()
-        self.plot.setMinimumHeight(170)
+        self.plot.setMinimumHeight(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -259,8 +259,8 @@ class OrdersChart(QWidget):
         self._scheduler = scheduler
         self.orders_plot = make_plot(date_axis=True)
         self.revenue_plot = make_plot(date_axis=True)
-        self.orders_plot.setMinimumHeight(150)
-        self.revenue_plot.setMinimumHeight(110)
+        self.orders_plot.setMinimumHeight(130)
+        self.revenue_plot.setMinimumHeight(90)
         self.revenue_plot.setXLink(self.orders_plot)
         self.orders_plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
         self.orders_plot.getPlotItem().setLabel("left", "orders")

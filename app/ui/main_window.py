@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QFileDialog,
     QFrame,
@@ -65,12 +66,13 @@ class DashboardPage(QScrollArea):
         grid.addWidget(self.alerts, 1, 0)
         grid.addWidget(self.inventory, 1, 1)
         grid.addWidget(self.orders, 2, 0, 1, 2)
-        grid.setColumnStretch(0, 5)
+        grid.setColumnStretch(0, 4)
         grid.setColumnStretch(1, 7)
+        grid.setRowStretch(0, 0)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
-        self.inventory.setMinimumHeight(470)
-        self.orders.setMinimumHeight(330)
+        self.inventory.setMinimumHeight(420)
+        self.orders.setMinimumHeight(290)
         self.setWidget(host)
 
 
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
         self.scheduler = scheduler or RepaintScheduler(parent=self)
         self.vm = DashboardViewModel()
         self.setWindowTitle("ViralStock")
-        self.resize(1440, 920)
+        self.resize(1440, 960)
         self.setMinimumSize(1024, 680)
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -205,22 +207,16 @@ class MainWindow(QMainWindow):
         self.notifier.open_window.connect(self.bring_to_front)
         self.notifier.quit_requested.connect(self.quit_requested)
         self.notifier.paused_changed.connect(self._paused_changed)
-        self.banner.installEventFilter(self)
+        self.banner.visibility_changed.connect(self._fix_strip)
+        self.progress.visibility_changed.connect(self._fix_strip)
         for w in (self.banner, self.progress):
             w.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
-    def _fix_strip(self) -> None:
+    def _fix_strip(self, *_: object) -> None:
         """Give the banner/progress strip top/bottom margins only while one is visible."""
-        visible = self.banner.isVisibleTo(self) or self.progress.isVisibleTo(self)
+        visible = not self.banner.isHidden() or not self.progress.isHidden()
         self._strip_layout.setContentsMargins(20, 12 if visible else 0, 20, 0)
         self._strip.setVisible(visible)
-
-    def eventFilter(self, watched: object, event: object) -> bool:
-        from PySide6.QtCore import QEvent
-
-        if isinstance(event, QEvent) and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
-            self._fix_strip()
-        return False
 
     # --- navigation -------------------------------------------------------------------------
 
@@ -269,8 +265,9 @@ class MainWindow(QMainWindow):
         if self.isMinimized():
             self.showNormal()
         self.show()
-        self.raise_()
-        self.activateWindow()
+        if QApplication.platformName() != "offscreen":  # offscreen warns it cannot raise
+            self.raise_()
+            self.activateWindow()
 
     # --- data -------------------------------------------------------------------------------
 
@@ -287,7 +284,7 @@ class MainWindow(QMainWindow):
         )
         d.orders.update_from(vm.orders, now)
         self.analytics.update_from(vm.videos, vm.sku_sales, vm.insights)
-        self.sync_page.update_from(vm.header, vm.performance, vm.log, vm.corrections)
+        self.sync_page.update_from(vm.header, vm.performance, vm.log, vm.corrections, now)
         if self.stack.currentWidget() is self.sku_view and self.sku_view.sku_id:
             sku = self.sku_view.sku_id
             self.sku_view.show_sku(
@@ -347,6 +344,12 @@ class MainWindow(QMainWindow):
         self.sku_view.apply_palette(p)
         self.sync_page.apply_palette(p)
         self.status_mode.setText(f"{p.name} theme")
+        combo = self.config.theme
+        index = combo.findData(self.theme.mode)
+        if index != combo.currentIndex():
+            combo.blockSignals(True)
+            combo.setCurrentIndex(index)
+            combo.blockSignals(False)
         self.palette_name = p.name
 
     def _apply_notification_prefs(self, prefs: object) -> None:

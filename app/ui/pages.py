@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,7 +41,9 @@ from app.ui.viewmodel import (
 from app.ui.widgets import Card, Chip, muted
 
 
-def make_table(model: RowsModel[object] | LogModel, sortable: bool = True) -> QTableView:
+def make_table(
+    model: RowsModel[object] | LogModel, sortable: bool = True, sort_column: int | None = None
+) -> QTableView:
     view = QTableView()
     if sortable:
         proxy = SortProxy()
@@ -56,8 +57,13 @@ def make_table(model: RowsModel[object] | LogModel, sortable: bool = True) -> QT
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.verticalHeader().hide()
     view.setShowGrid(False)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header = view.horizontalHeader()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    header.setHighlightSections(False)
+    if sortable and sort_column is not None:
+        view.sortByColumn(sort_column, Qt.SortOrder.DescendingOrder)
     return view
 
 
@@ -71,6 +77,7 @@ class AnalyticsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(12)
+        self._names: dict[str, str] = {}
         self.videos_card = Card(
             "Videos", "views, orders and revenue per video, and when it took off"
         )
@@ -89,11 +96,15 @@ class AnalyticsPage(QWidget):
                     lambda v: fmt.clock(v.took_off_at) if v.took_off_at else "not yet",
                     lambda v: v.took_off_at or 0.0,
                 ),
-                ("Linked SKUs", lambda v: ", ".join(v.linked_skus), lambda v: len(v.linked_skus)),
+                (
+                    "Linked products",
+                    lambda v: ", ".join(self._names.get(s, s) for s in v.linked_skus),
+                    lambda v: len(v.linked_skus),
+                ),
             ],
             align_right={1, 2, 3},
         )
-        self.videos_view = make_table(self.videos)  # type: ignore[arg-type]
+        self.videos_view = make_table(self.videos, sort_column=3)  # type: ignore[arg-type]
         self.videos_card.body_layout.addWidget(self.videos_view)
         self.sales_card = Card("Sales by SKU", "units over the windows Seller Center uses")
         self.sales = RowsModel[SkuSales](
@@ -110,13 +121,13 @@ class AnalyticsPage(QWidget):
             ],
             align_right={1, 2, 3, 4},
         )
-        self.sales_view = make_table(self.sales)  # type: ignore[arg-type]
+        self.sales_view = make_table(self.sales, sort_column=1)  # type: ignore[arg-type]
         self.sales_card.body_layout.addWidget(self.sales_view)
         self.risk_card = Card("Every SKU", "level, stock left and reorder; double-click to open")
         self.risk = RowsModel[SkuInsight](
             [
                 ("SKU", sku_title, lambda s: sku_title(s).lower()),
-                ("Level", lambda s: str(s.level), lambda s: s.level.severity),
+                ("Level", lambda s: str(s.level).title(), lambda s: s.level.severity),
                 ("Stock", lambda s: f"{s.available:,}", lambda s: s.available),
                 (
                     "Left",
@@ -132,7 +143,7 @@ class AnalyticsPage(QWidget):
             ],
             align_right={2, 3, 4, 5},
         )
-        self.risk_view = make_table(self.risk)  # type: ignore[arg-type]
+        self.risk_view = make_table(self.risk, sort_column=5)  # type: ignore[arg-type]
         self.risk_view.doubleClicked.connect(self._activated)
         top = QHBoxLayout()
         top.setSpacing(12)
@@ -148,6 +159,7 @@ class AnalyticsPage(QWidget):
         sales: Sequence[SkuSales],
         insights: Sequence[SkuInsight],
     ) -> None:
+        self._names = {s.sku_id: sku_title(s) for s in insights}
         self.videos.set_rows(videos)
         self.sales.set_rows(sales)
         self.risk.set_rows(list(insights))
@@ -266,7 +278,7 @@ class SyncPage(QWidget):
                 ("Note", lambda c: c.note, lambda c: c.note),
             ]
         )
-        self.corrections_view = make_table(self.corrections)  # type: ignore[arg-type]
+        self.corrections_view = make_table(self.corrections, sort_column=0)  # type: ignore[arg-type]
         corr_card.body_layout.addWidget(self.corrections_view)
         self.corr_card = corr_card
         bottom = QHBoxLayout()
@@ -281,6 +293,7 @@ class SyncPage(QWidget):
         perf: SyncPerformance,
         log: Sequence[LogEntry],
         corrections: Sequence[Correction],
+        now: float | None = None,
     ) -> None:
         from app.ui.header import STATE_LEVEL
 
@@ -304,7 +317,7 @@ class SyncPage(QWidget):
             chip.set_level(level, f"● {label}: {word}")
             detail.setText(text or ("" if state is LinkState.ONLINE else "not connected"))
         self.perf.setText(
-            f"Last sync {fmt.ago(header.last_sync)} · webhook → screen p95 "
+            f"Last sync {fmt.ago(header.last_sync, now)} · webhook → screen p95 "
             f"{fmt.millis(perf.latency_p95_ms)} · queue {perf.queue_depth:,}"
         )
         added = self.log_model.append(log)
@@ -384,15 +397,23 @@ class ConfigPage(QWidget):
         layout.setSpacing(12)
         columns = QHBoxLayout()
         columns.setSpacing(12)
+        columns.setAlignment(Qt.AlignmentFlag.AlignLeft)
         left = QVBoxLayout()
         right = QVBoxLayout()
-        columns.addLayout(left, 1)
-        columns.addLayout(right, 1)
+        left_host, right_host = QWidget(), QWidget()
+        left_host.setLayout(left)
+        right_host.setLayout(right)
+        for host in (left_host, right_host):
+            host.setMaximumWidth(560)
+            left.setContentsMargins(0, 0, 0, 0)
+            right.setContentsMargins(0, 0, 0, 0)
+        columns.addWidget(left_host, 1)
+        columns.addWidget(right_host, 1)
         layout.addLayout(columns)
         layout.addStretch(1)
         defaults = load_defaults(settings)
-        alerts = QGroupBox("Alerts and reorder")
-        form = QFormLayout(alerts)
+        alerts = Card("Alerts and reorder", "when a product turns warning or critical")
+        form = self._form(alerts)
         self.critical_hours = QDoubleSpinBox()
         self.critical_hours.setRange(1, 24 * 14)
         self.critical_hours.setSuffix(" hours")
@@ -420,9 +441,12 @@ class ConfigPage(QWidget):
         self.apply_button.setProperty("primary", True)
         self.apply_button.clicked.connect(self._apply_defaults)
         form.addRow("", self.apply_button)
+        for box in (self.critical_hours, self.safety_days, self.lead_time_days, self.days_of_cover):
+            box.setFixedWidth(160)
+        self.apply_button.setFixedWidth(160)
         left.addWidget(alerts)
-        look = QGroupBox("Appearance")
-        look_form = QFormLayout(look)
+        look = Card("Appearance")
+        look_form = self._form(look)
         self.theme = QComboBox()
         for label, mode in (
             ("Follow system", ThemeMode.SYSTEM),
@@ -436,8 +460,8 @@ class ConfigPage(QWidget):
         )
         look_form.addRow("Theme", self.theme)
         right.addWidget(look)
-        notes = QGroupBox("Notifications")
-        notes_form = QFormLayout(notes)
+        notes = Card("Notifications", "one per product per escalation; bursts become a summary")
+        notes_form = self._form(notes)
         prefs = load_notification_prefs(settings)
         self.notify_enabled = QCheckBox("Notify me when a product needs attention")
         self.notify_enabled.setChecked(prefs.enabled)
@@ -447,6 +471,8 @@ class ConfigPage(QWidget):
         self.digest.setRange(1, 50)
         self.digest.setValue(prefs.digest_threshold)
         self.digest.setSuffix(" at once")
+        self.digest.setFixedWidth(160)
+        self.theme.setFixedWidth(160)
         notes_form.addRow(self.notify_enabled)
         notes_form.addRow(self.notify_warnings)
         notes_form.addRow("Summarise when more than", self.digest)
@@ -454,8 +480,8 @@ class ConfigPage(QWidget):
             w.toggled.connect(self._apply_notifications)
         self.digest.valueChanged.connect(self._apply_notifications)
         right.addWidget(notes)
-        shop = QGroupBox("Shop")
-        shop_box = QVBoxLayout(shop)
+        shop = Card("Shop")
+        shop_box = shop.body_layout
         shop_box.addWidget(muted("Connect a TikTok Shop, or switch to another one.", True))
         self.connect_button = QPushButton("Connect a shop…")
         self.connect_button.clicked.connect(self.connect_requested)
@@ -466,6 +492,16 @@ class ConfigPage(QWidget):
         self.status = QLabel("")
         self.status.setProperty("muted", True)
         layout.addWidget(self.status)
+
+    @staticmethod
+    def _form(card: Card) -> QFormLayout:
+        form = QFormLayout()
+        form.setHorizontalSpacing(16)
+        form.setVerticalSpacing(10)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        card.body_layout.addLayout(form)
+        return form
 
     def current_defaults(self) -> SkuSettings:
         base = load_defaults(self._settings)

@@ -57,6 +57,7 @@ class ProgressPanel(QFrame):
     """Shown while long work runs; emits `cancel_requested` when the seller cancels."""
 
     cancel_requested = Signal()
+    visibility_changed = Signal(bool)
 
     def __init__(
         self, clock: Callable[[], float] = time.monotonic, parent: QWidget | None = None
@@ -103,6 +104,10 @@ class ProgressPanel(QFrame):
             done = f"{progress.done:,} of {progress.total:,}"
         detail = f" · {progress.detail}" if progress.detail else ""
         self.detail.setText(f"{done} · {time_left_words(left)}{detail}")
+
+    def setVisible(self, visible: bool) -> None:
+        super().setVisible(visible)
+        self.visibility_changed.emit(visible)
 
     def finish(self) -> None:
         self.hide()

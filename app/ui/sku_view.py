@@ -98,6 +98,8 @@ class SkuView(QWidget):
         super().__init__(parent)
         self.sku_id: str | None = None
         self._settings = SkuSettings()
+        # Saved but not yet reflected by a snapshot: keep showing it, not the stale value.
+        self._pending: SkuSettings | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(20, 16, 20, 16)
         outer.setSpacing(12)
@@ -200,7 +202,11 @@ class SkuView(QWidget):
                 self.headline.setText(
                     f"{item.headline} · {fmt.money(item.revenue_at_risk)} of sales at risk"
                 )
-        if new_sku or not self.save_button.isEnabled():
+        if new_sku:
+            self._pending = None
+        if self._pending is not None and settings == self._pending:
+            self._pending = None  # the snapshot caught up with what was saved
+        if new_sku or (not self.save_button.isEnabled() and self._pending is None):
             self._load_settings(settings)
         self.chart.update_from(history, item, now, settings.lead_time_hours)
 
@@ -228,6 +234,7 @@ class SkuView(QWidget):
             pack_size=self.pack_size.value(),
         )
         self._settings = new
+        self._pending = new
         self.save_button.setEnabled(False)
         self.saved_label.setText("Saved. The forecast updates with the next recompute.")
         self.settings_changed.emit(self.sku_id, new)

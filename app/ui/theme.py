@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.ui.paths import theme_path
+from app.ui.paths import icon_path, theme_path
 
 SETTINGS_KEY = "ui/theme"
 
@@ -86,7 +86,9 @@ def _template() -> Template:
 
 def stylesheet(palette: Palette) -> str:
     """The application stylesheet for a palette."""
-    return _template().substitute({f.name: getattr(palette, f.name) for f in fields(Palette)})
+    tokens = {f.name: getattr(palette, f.name) for f in fields(Palette)}
+    tokens["icons"] = icon_path("check").parent.as_posix()
+    return _template().substitute(tokens)
 
 
 def qt_palette(palette: Palette) -> QPalette:

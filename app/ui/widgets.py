@@ -108,7 +108,7 @@ class KpiTile(QFrame):
         super().__init__(parent)
         self.setObjectName("KpiTile")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 10, 14, 10)
+        layout.setContentsMargins(14, 8, 14, 8)
         layout.setSpacing(2)
         self.caption = QLabel(caption.upper())
         self.caption.setObjectName("KpiLabel")

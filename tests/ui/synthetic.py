@@ -1,26 +1,31 @@
-"""Synthetic shop state for UI tests, screenshots and the benchmark.
+"""A synthetic shop for UI tests, screenshots and the benchmark, run through the real insight.
 
-Until the insight functions land, SkuInsight values are built here with the same arithmetic the
-insight module documents (hours left = stock / rate, reorder sum, revenue at risk).
+Sales are Poisson minute by minute from a seeded generator: most SKUs sell steadily with
+restocks (a sawtooth), a few are drained by a video whose views follow an S-curve, some are slow
+movers and one never sells. `compute_shop_insight` and `order_intelligence` from app.insight turn
+that history into the SkuInsight and OrderIntelligence the widgets show, so nothing on screen is
+a hand-made number.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import functools
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 
+from app.insight.history import ShopHistory
+from app.insight.orders import order_intelligence
+from app.insight.shop import compute_shop_insight
 from app.insight.types import (
-    AlertLevel,
-    Attribution,
-    Forecast,
-    OrderIntelligence,
-    ReorderSuggestion,
-    SkuInsight,
+    OrderFact,
+    Sale,
     SkuSettings,
-    Velocity,
+    SkuState,
+    StockPoint,
+    VideoInfo,
+    ViewPoint,
 )
 from app.ui.viewmodel import (
     Correction,
@@ -35,234 +40,203 @@ from app.ui.viewmodel import (
     VideoRow,
 )
 
+HOUR = 3600.0
+DAY = 24 * HOUR
 NOW = 1_780_000_000.0
 PRODUCTS = [
-    "Glow Serum",
-    "Cloud Slides",
-    "Mini Projector",
-    "LED Strip 5m",
-    "Lip Oil",
-    "Phone Tripod",
-    "Ice Roller",
-    "Matcha Kit",
-    "Hair Claw Set",
-    "Posture Corrector",
-    "Sunset Lamp",
-    "Scalp Massager",
-    "Pet Hair Remover",
-    "Jelly Cleanser",
-    "Cargo Pants",
-    "Bamboo Socks",
-]
+    "Glow Serum", "Cloud Slides", "Mini Projector", "LED Strip 5m", "Lip Oil", "Phone Tripod",
+    "Ice Roller", "Matcha Kit", "Hair Claw Set", "Posture Corrector", "Sunset Lamp",
+    "Scalp Massager", "Pet Hair Remover", "Jelly Cleanser", "Cargo Pants", "Bamboo Socks",
+]  # fmt: skip
 VARIANTS = ["Black", "White", "Pink", "S", "M", "L", "30 ml", "50 ml"]
+SETTINGS = SkuSettings(lead_time_hours=72.0, pack_size=12, days_of_cover=14.0)
 
 
-def make_insight(
-    sku_id: str,
-    name: str,
-    variant: str,
-    available: int,
-    rate: float,
-    price: Decimal,
-    settings: SkuSettings,
-    viral_title: str | None = None,
-    trend: float = 0.0,
-    incoming: int = 0,
-) -> SkuInsight:
-    """One SkuInsight, computed the way app.insight documents it."""
-    hours_left: float | None = None if rate <= 0 else (0.0 if available <= 0 else available / rate)
-    low = None if hours_left is None else hours_left * 0.75
-    high = None if hours_left is None else hours_left * 1.4
-    lead, safety_h = settings.lead_time_hours, settings.safety_days * 24
-    if hours_left is None:
-        level = AlertLevel.OK
-    elif hours_left <= max(lead, settings.critical_hours):
-        level = AlertLevel.CRITICAL
-    elif hours_left <= lead + safety_h:
-        level = AlertLevel.WARNING
-    else:
-        level = AlertLevel.OK
-    demand = rate * (lead + settings.days_of_cover * 24)
-    safety = rate * safety_h
-    need = demand + safety - available - incoming
-    qty = 0 if need <= 0 else math.ceil(need / settings.pack_size) * settings.pack_size
-    explanation = (
-        f"{demand:.0f} forecast over {lead / 24:g} d lead + {settings.days_of_cover:g} d cover, "
-        f"+ {safety:.0f} safety - {available} available - {incoming} incoming = {need:.0f}, "
-        f"rounded up to packs of {settings.pack_size}: {qty}"
-    )
-    unserved = max(0.0, rate * lead - available - incoming)
-    risk = (price * Decimal(str(round(unserved, 2)))).quantize(Decimal("0.01"))
-    attribution = Attribution(f"v-{sku_id}", "explicit", 0.7, viral_title) if viral_title else None
-    context = f"viral video '{viral_title}' driving orders" if viral_title else "steady demand"
-    rate_text = f"selling {rate:.0f}/hour" if rate >= 1 else f"selling {rate * 24:.1f}/day"
-    left = "N/A" if hours_left is None else f"{hours_left:.0f} h of stock"
-    headline = f"{context} · {rate_text}, {left} · reorder {qty}"
-    return SkuInsight(
-        sku_id=sku_id,
-        product_id=f"p-{sku_id}",
-        product_name=name,
-        sku_name=variant,
-        available=available,
-        velocity=Velocity(rate * 1.1, rate, rate * 0.8, rate * 0.6, rate),
-        forecast=Forecast(
-            hours_left,
-            low,
-            high,
-            None if hours_left is None else NOW + hours_left * 3600,
-            rate,
-            trend,
-        ),
-        level=level,
-        reorder=ReorderSuggestion(
-            qty,
-            demand,
-            safety,
-            available,
-            incoming,
-            settings.pack_size,
-            lead,
-            settings.days_of_cover,
-            explanation,
-        ),
-        attribution=attribution,
-        revenue_at_risk=risk,
-        context=context,
-        headline=headline,
-        computed_at=NOW,
-    )
+@dataclass(frozen=True)
+class SyntheticShop:
+    history: ShopHistory
+    stock_points: dict[str, StockHistory]
+    sales: list[Sale]
+    videos: list[tuple[VideoInfo, float, int]]  # info, took-off time, final views
+    orders: list[OrderFact]
 
 
-def stock_history(
-    sku_id: str, available: int, rate: float, points: int, rng: random.Random
-) -> StockHistory:
-    """A sawtooth of sales and restocks ending at `available`, over `points` samples (5 min)."""
-    times = NOW - (np.arange(points)[::-1] + 1) * 300.0
-    sold = np.array([rng.random() < min(0.95, rate / 12 + 0.05) for _ in range(points)], float)
-    per_step = max(1.0, rate * 300 / 3600)
-    stock = np.empty(points)
-    level = float(available)
-    for i in range(points - 1, -1, -1):
-        stock[i] = level
-        level += sold[i] * per_step
-        if level > available + 600 + rate * 48:
-            level = float(available)
-    return StockHistory(sku_id, times, stock)
-
-
-def orders_intelligence(hours: int = 48, viral_from: int = 30) -> OrderIntelligence:
-    starts = tuple(NOW - (hours - i) * 3600.0 for i in range(hours))
-    counts, viral, revenue = [], [], []
-    for i in range(hours):
-        daily = 8 + 6 * math.sin((i % 24) / 24 * 2 * math.pi - 1.5)
-        boost = 0 if i < viral_from else int(12 * (1 - math.exp(-(i - viral_from) / 4)))
-        counts.append(int(daily) + boost)
-        viral.append(boost)
-        revenue.append(Decimal(counts[-1] * 24) + Decimal("0.50"))
-    total_rev = sum(revenue, Decimal(0))
-    viral_rev = Decimal(sum(viral) * 24)
-    return OrderIntelligence(
-        computed_at=NOW,
-        hour_starts=starts,
-        orders_per_hour=tuple(counts),
-        revenue_per_hour=tuple(revenue),
-        viral_orders_per_hour=tuple(viral),
-        funnel={
-            "UNPAID": 4,
-            "AWAITING_SHIPMENT": 61,
-            "AWAITING_COLLECTION": 22,
-            "IN_TRANSIT": 140,
-            "DELIVERED": 310,
-            "COMPLETED": 90,
-            "CANCELLED": 12,
-        },
-        order_count=sum(counts),
-        revenue=total_rev,
-        viral_revenue=viral_rev,
-        viral_revenue_share=float(viral_rev / total_rev),
-        near_ship_by=(
-            ("576460752303423488", NOW - 1800),
-            ("576460752303429001", NOW + 5400),
-            ("576460752303431777", NOW + 3 * 3600),
-        ),
-    )
-
-
-def viewmodel(skus: int = 24, history_points: int = 600, seed: int = 7) -> DashboardViewModel:
-    """A busy shop: a few SKUs drained by viral videos, most fine, some slow movers."""
-    rng = random.Random(seed)
-    settings = SkuSettings(lead_time_hours=72, pack_size=12, days_of_cover=14)
-    insights = []
-    histories = {}
+def _simulate(skus: int, days: float, seed: int) -> SyntheticShop:
+    rng = np.random.default_rng(seed)
+    start = NOW - days * DAY
+    minutes = np.arange(start, NOW, 60.0)
+    season = 1.0 + 0.35 * np.sin(2 * np.pi * (minutes - start) / DAY - 1.2)
+    states: list[SkuState] = []
+    sales: list[Sale] = []
+    points: list[StockPoint] = []
+    views: list[ViewPoint] = []
+    videos: list[tuple[VideoInfo, float, int]] = []
+    chart: dict[str, StockHistory] = {}
+    final_stock: list[int] = []
+    viral_skus = {0, 3, 7} if skus > 7 else {0}
     for i in range(skus):
         sku_id = f"17293{i:05d}"
+        product_id = f"p{i:04d}"
         name = PRODUCTS[i % len(PRODUCTS)]
         variant = VARIANTS[(i * 3) % len(VARIANTS)]
-        viral = None
-        if i in (0, 3, 7):
-            rate, available, viral = 30.0 + 17 * (i % 3), 140 + 60 * i, f"{name} hack #{i + 1}"
+        price = round(9.99 + (i % 7) * 4.5, 2)
+        if i % 11 == 10:
+            base = 0.0
         elif i % 5 == 1:
-            rate, available = 4.0 + i % 3, 220 + 11 * i
-        elif i % 11 == 10:
-            rate, available = 0.0, 35
+            base = float(rng.uniform(3.0, 6.0))
+        elif i % 4 == 2:
+            base = float(rng.uniform(0.02, 0.15))
         else:
-            rate, available = rng.uniform(0.05, 1.2), rng.randint(150, 900)
-        price = Decimal(str(round(9.99 + (i % 7) * 4.5, 2)))
-        item = make_insight(
-            sku_id,
-            name,
-            variant,
-            available,
-            rate,
-            price,
-            settings,
-            viral,
-            trend=0.4 if viral else 0.0,
-        )
-        insights.append(item)
-        histories[sku_id] = stock_history(sku_id, available, rate, history_points, rng)
-    insights.sort(key=lambda s: -s.revenue_at_risk)
-    videos = (
-        *(
-            VideoRow(
-                f"v-{s.sku_id}",
-                s.attribution.title,
-                1_200_000 + 350_000 * k,
-                900 - 120 * k,
-                Decimal(21_000 - 3000 * k),
-                (s.sku_id,),
-                NOW - (9 - k) * 3600,
+            base = float(rng.uniform(0.2, 1.5))
+        rate = base * season
+        video_id = None
+        if i in viral_skus:
+            video_id = f"v{i:03d}"
+            inflection = NOW - float(rng.uniform(1.0, 3.0)) * HOUR
+            scale = float(rng.uniform(1.2, 2.2)) * HOUR
+            total = float(rng.uniform(1.2e6, 3.0e6))
+            extra = float(rng.uniform(35.0, 60.0))
+            per_view = extra / (total / (4 * scale) * HOUR)
+
+            def curve(
+                t: np.ndarray,
+                total: float = total,
+                inflection: float = inflection,
+                scale: float = scale,
+            ) -> np.ndarray:
+                return total / (1.0 + np.exp(-(t - inflection) / scale))
+
+            rate = rate + per_view * (curve(minutes + 60.0) - curve(minutes)) * 60.0
+            samples = np.arange(start, NOW, 600.0)
+            views.extend(
+                ViewPoint(float(t), video_id, int(v) + 40 * k)
+                for k, (t, v) in enumerate(zip(samples, curve(samples), strict=True))
             )
-            for k, s in enumerate(x for x in insights if x.attribution)
-        ),
-        VideoRow("v-quiet", "Unboxing haul", 8_400, 3, Decimal("71.97")),
-    )
-    sales = tuple(
-        SkuSales(
-            s.sku_id,
-            f"{s.product_name} · {s.sku_name}",
-            int(s.velocity.per_hour_7d * 168),
-            int(s.velocity.per_hour_7d * 300),
-            int(s.velocity.per_hour_7d * 600),
-            Decimal(int(s.velocity.per_hour_7d * 600 * 20)),
+            title = f"{name} hack you need"
+            info = VideoInfo(video_id, title, frozenset({product_id}))
+            videos.append((info, inflection, int(curve(np.array([NOW]))[0])))
+        counts = rng.poisson(rate / 60.0)
+        # Stock: restock to `top` whenever it falls to `floor`, except the viral ones, which
+        # were last restocked before the surge and are running out now.
+        expected = float(rate.sum()) / 60.0
+        if video_id:
+            stock = int(expected + float(rate[-1]) * float(rng.uniform(2.0, 8.0)))
+            floor, top = -1, stock
+        else:
+            cover_days = float(rng.uniform(1.5, 30.0))
+            top = max(20, int(base * 24 * cover_days * 1.6) + 10)
+            floor = max(3, int(top * 0.15))
+            stock = int(top * float(rng.uniform(0.4, 1.0)))
+        t_pts = [start]
+        s_pts = [stock]
+        points.append(StockPoint(start, sku_id, stock))
+        for m in np.nonzero(counts)[0]:
+            for t in np.sort(rng.uniform(minutes[m], minutes[m] + 60.0, int(counts[m]))):
+                if stock <= 0:
+                    break
+                stock -= 1
+                explicit = video_id if video_id and rng.random() < 0.35 else None
+                sales.append(Sale(float(t), sku_id, 1, Decimal(str(price)), explicit))
+                points.append(StockPoint(float(t), sku_id, stock))
+                t_pts.append(float(t))
+                s_pts.append(stock)
+                if stock <= floor:
+                    stock = top
+                    restock_t = float(t) + 1800.0
+                    points.append(StockPoint(restock_t, sku_id, stock))
+                    t_pts.append(restock_t)
+                    s_pts.append(stock)
+        final_stock.append(stock)
+        states.append(SkuState(sku_id, product_id, name, variant, stock, 0, Decimal(str(price))))
+        chart[sku_id] = StockHistory(sku_id, np.array(t_pts), np.array(s_pts, dtype=np.float64))
+    history = ShopHistory.from_records(
+        states, sales, points, views, [v[0] for v in videos], since=start
+    ).with_available(final_stock)
+    orders = []
+    statuses = ("DELIVERED", "COMPLETED", "IN_TRANSIT", "AWAITING_COLLECTION")
+    for k, sale in enumerate(sales):
+        age = NOW - sale.time
+        if rng.random() < 0.03:
+            status = "CANCELLED"
+        elif age < 2 * HOUR:
+            status = "UNPAID" if rng.random() < 0.1 else "AWAITING_SHIPMENT"
+        elif age < 20 * HOUR:
+            status = "AWAITING_SHIPMENT" if rng.random() < 0.5 else "AWAITING_COLLECTION"
+        else:
+            status = statuses[k % len(statuses)]
+        orders.append(
+            OrderFact(
+                f"5764607523{k:08d}",
+                sale.time,
+                status,
+                sale.revenue,
+                sale.revenue
+                if sale.video_id
+                or (sale.sku_id in {f"17293{i:05d}" for i in viral_skus}
+                and sale.time > NOW - 12 * HOUR)
+                else Decimal(0),
+                sale.time + 30 * HOUR,
+            )
         )
-        for s in insights
-    )
-    sources = ["webhook", "sync", "api", "relay"]
+    return SyntheticShop(history, chart, sales, videos, orders)
+
+
+@functools.cache
+def shop(skus: int = 24, days: float = 7.0, seed: int = 7) -> SyntheticShop:
+    """The simulated shop (cached: tests share it)."""
+    return _simulate(skus, days, seed)
+
+
+def viewmodel(
+    skus: int = 24, days: float = 7.0, seed: int = 7, settings: SkuSettings = SETTINGS
+) -> DashboardViewModel:
+    """The dashboard snapshot for the synthetic shop, insight computed by app.insight."""
+    sim = shop(skus, days, seed)
+    insight = compute_shop_insight(sim.history, NOW, default=settings)
+    orders = order_intelligence(sim.orders, NOW)
+    units: dict[str, list[float]] = {}
+    for sale in sim.sales:
+        units.setdefault(sale.sku_id, []).append(sale.time)
+    names = {s.sku_id: f"{s.product_name} · {s.sku_name}" for s in insight.skus}
+    sales_rows = []
+    for item in insight.skus:
+        times = np.array(units.get(item.sku_id, []))
+        price = item.reorder.available * 0 + 1
+        n7, n14, n30 = (int((times > NOW - d * DAY).sum()) for d in (7, 14, 30))
+        sales_rows.append(
+            SkuSales(item.sku_id, names[item.sku_id], n7, n14, n30, Decimal(n30 * price))
+        )
+    video_rows = []
+    for info, took_off, total_views in sim.videos:
+        linked = tuple(s.sku_id for s in insight.skus if s.product_id in info.product_ids)
+        sold = [s for s in sim.sales if s.sku_id in linked and s.time > took_off - 2 * HOUR]
+        video_rows.append(
+            VideoRow(
+                info.video_id,
+                info.title,
+                total_views,
+                len(sold),
+                sum((s.revenue for s in sold), Decimal(0)),
+                linked,
+                took_off,
+            )
+        )
+    video_rows.append(VideoRow("v-quiet", "Morning routine haul", 8_400, 3, Decimal("71.97")))
+    sources = ("webhook", "sync", "api", "relay")
     log = tuple(
         LogEntry(
             k,
-            NOW - (60 - k) * 20,
-            LogLevel.WARNING if k % 17 == 0 else LogLevel.INFO,
+            NOW - (80 - k) * 15,
+            LogLevel.WARNING if k % 23 == 0 else LogLevel.INFO,
             sources[k % 4],
-            f"event {k}: order status change ORDER_{k:04d}",
+            f"order {5764607523000000 + k} status change → AWAITING_SHIPMENT",
         )
-        for k in range(60)
+        for k in range(80)
     )
     corrections = (
         Correction(
             NOW - 900,
-            insights[1].sku_id,
+            insight.skus[1].sku_id,
             "available",
             "212",
             "198",
@@ -281,11 +255,11 @@ def viewmodel(skus: int = 24, history_points: int = 600, seed: int = 7) -> Dashb
             demo=True,
         ),
         performance=SyncPerformance(180.0, 420.0, 0.994, 0.31, 1000, 3, 2900.0),
-        insights=tuple(insights),
-        histories=histories,
-        orders=orders_intelligence(),
-        videos=videos,
-        sku_sales=sales,
+        insights=insight.skus,
+        histories=sim.stock_points,
+        orders=orders,
+        videos=tuple(video_rows),
+        sku_sales=tuple(sales_rows),
         log=log,
         corrections=corrections,
         default_settings=settings,
