@@ -60,7 +60,6 @@ class SingleInstance(QObject):
         """Stop listening (on quit)."""
         if self._server is not None:
             self._server.close()
-            self._server.deleteLater()
             self._server = None
 
     def _notify_running(self, timeout_ms: int) -> bool:
@@ -76,15 +75,15 @@ class SingleInstance(QObject):
         return True
 
     def _on_connection(self) -> None:
+        # Read each knock synchronously (a few bytes, already sent) and drop the socket at once:
+        # no per-connection signal handlers that could outlive the server.
         assert self._server is not None
         while self._server.hasPendingConnections():
             conn = self._server.nextPendingConnection()
-            conn.readyRead.connect(lambda c=conn: self._on_ready(c))
-            conn.disconnected.connect(conn.deleteLater)
-            if conn.bytesAvailable():
-                self._on_ready(conn)
-
-    def _on_ready(self, conn: QLocalSocket) -> None:
-        data = bytes(conn.readAll().data())
-        if ACTIVATE.strip() in data:
-            self.activated.emit()
+            if not conn.bytesAvailable():
+                conn.waitForReadyRead(500)
+            data = bytes(conn.readAll().data())
+            conn.abort()
+            conn.deleteLater()
+            if ACTIVATE.strip() in data:
+                self.activated.emit()

@@ -172,8 +172,10 @@ def _simulate(skus: int, days: float, seed: int) -> SyntheticShop:
                 sale.revenue,
                 sale.revenue
                 if sale.video_id
-                or (sale.sku_id in {f"17293{i:05d}" for i in viral_skus}
-                and sale.time > NOW - 12 * HOUR)
+                or (
+                    sale.sku_id in {f"17293{i:05d}" for i in viral_skus}
+                    and sale.time > NOW - 12 * HOUR
+                )
                 else Decimal(0),
                 sale.time + 30 * HOUR,
             )
