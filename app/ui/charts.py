@@ -20,6 +20,29 @@ from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import StockHistory
 
 HOUR = 3600.0
+# Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
+# than the rest of the frame.
+FILL_MAX_POINTS = 20_000
+
+
+def nice_ceiling(value: float) -> float:
+    """The next 1-2-2.5-5 x 10^n at or above `value`: a stable axis top that does not re-layout
+    the axis on every small change."""
+    if value <= 0:
+        return 1.0
+    exp = 10 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * exp:
+            return step * exp
+    return 10.0 * exp
+
+
+def set_if_changed(line: pg.InfiniteLine, value: float) -> None:
+    """InfiniteLine.setValue is not free; skip it when nothing moved."""
+    if line.value() != value:
+        line.setValue(value)
+
+
 PROJECTION_POINTS = 48
 # Landscape axes are log10; SKUs with no forecast sit at the right edge.
 COVER_MIN_H = 0.5
@@ -66,6 +89,7 @@ class StockFlowChart(QWidget):
         self.band_high = pg.PlotDataItem()
         self.band = pg.FillBetweenItem(self.band_low, self.band_high)
         self.projection = pg.PlotDataItem()
+        self.bridge = pg.PlotDataItem()
         self.now_line = pg.InfiniteLine(angle=90, movable=False)
         self.arrival_line = pg.InfiniteLine(
             angle=90,
@@ -73,12 +97,22 @@ class StockFlowChart(QWidget):
             label="reorder arrives",
             labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]},
         )
-        for it in (self.band, self.band_low, self.band_high, self.history, self.projection):
+        for it in (
+            self.band,
+            self.band_low,
+            self.band_high,
+            self.history,
+            self.bridge,
+            self.projection,
+        ):
             item.addItem(it)
         item.addItem(self.now_line, ignoreBounds=True)
         item.addItem(self.arrival_line, ignoreBounds=True)
         self.band.setZValue(-5)
         self._pending: tuple[StockHistory | None, SkuInsight | None, float, float] | None = None
+        self._range: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._history_key: tuple[object, ...] | None = None
+        self._peak = 0.0
         self.sku_id: str | None = None
         self.apply_palette(load_palettes()["dark"])
 
@@ -100,16 +134,31 @@ class StockFlowChart(QWidget):
         history, insight, now, lead_hours = self._pending
         self._pending = None
         if history is not None and len(history.times):
-            x = self._hist_x.assign(history.times)
-            y = self._hist_y.assign(history.stock)
+            key = (id(history), len(history.times))
+            if key != self._history_key:
+                # Only a new history object is copied and handed to pyqtgraph; an unchanged one
+                # keeps its curve and pyqtgraph's downsampling cache.
+                self._history_key = key
+                x = self._hist_x.assign(history.times)
+                y = self._hist_y.assign(history.stock)
+                fill = 0.0 if len(x) <= FILL_MAX_POINTS else None
+                if self.history.opts.get("fillLevel") != fill:
+                    self.history.setFillLevel(fill)
+                self.history.setData(x, y)
+                self._peak = float(np.max(y))
+            start = float(self._hist_x.data[0])
             if insight is not None:
-                # Close the history at "now" with the current level so it meets the projection.
-                x = self._hist_x.assign(np.append(history.times, now))
-                y = self._hist_y.assign(np.append(history.stock, insight.available))
-            self.history.setData(x, y)
-            start = float(x[0])
+                # A short bridge from the last recorded level to "now" meets the projection.
+                last_t = float(self._hist_x.data[self._hist_x.size - 1])
+                last_y = float(self._hist_y.data[self._hist_y.size - 1])
+                self.bridge.setData([last_t, now, now], [last_y, last_y, insight.available])
+            else:
+                self.bridge.setData([], [])
         else:
+            self._history_key = None
+            self._peak = 0.0
             self.history.setData([], [])
+            self.bridge.setData([], [])
             start = now - 24 * HOUR
         end = now + 24 * HOUR
         fc = insight.forecast if insight is not None else None
@@ -131,19 +180,26 @@ class StockFlowChart(QWidget):
             self.projection.setData([], [])
             self.band_low.setData([], [])
             self.band_high.setData([], [])
-        self.now_line.setValue(now)
-        self.arrival_line.setValue(now + lead_hours * HOUR)
+        set_if_changed(self.now_line, now)
+        set_if_changed(self.arrival_line, now + lead_hours * HOUR)
         self.arrival_line.setVisible(insight is not None)
-        item = self.plot.getPlotItem()
-        item.setXRange(max(start, now - 14 * 24 * HOUR), end, padding=0.02)
-        peak = float(np.max(self._hist_y.view())) if self._hist_y.size else 0.0
-        top = max(peak, insight.available if insight else 0.0, 1.0)
-        item.setYRange(0, top * 1.08, padding=0)
+        # Ranges snap to whole hours and nice numbers so the axes (costly text) only re-render
+        # when the view really moves, not on every tick.
+        lo = math.floor(max(start, now - 14 * 24 * HOUR) / HOUR) * HOUR
+        hi = math.ceil(end / (6 * HOUR)) * 6 * HOUR
+        peak = self._peak
+        top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
+        if (lo, hi, top) != self._range:
+            self._range = (lo, hi, top)
+            item = self.plot.getPlotItem()
+            item.setXRange(lo, hi, padding=0.01)
+            item.setYRange(0, top, padding=0)
 
     def apply_palette(self, p: Palette) -> None:
         style_plot(self.plot, p)
         self.history.setPen(pen(p.accent, 1))
         self.history.setBrush(brush(p.accent, 40))
+        self.bridge.setPen(pen(p.accent, 1))
         self.projection.setPen(pen(p.critical, 1, Qt.PenStyle.DashLine))
         self.band_low.setPen(pen(p.band, 1, Qt.PenStyle.DotLine))
         self.band_high.setPen(pen(p.band, 1, Qt.PenStyle.DotLine))
@@ -213,13 +269,23 @@ class CoverLandscape(QWidget):
             cover[i] = COVER_MAX_H if h is None else h
             speed[i] = max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour)
         # Log axes: the item is in log space already, so hand it log10 values.
-        x = self._x.assign(np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H)))
-        y = self._y.assign(np.log10(np.clip(speed, RATE_MIN, None)))
-        self._levels = [str(s.level) for s in insights]
-        self._ids = [s.sku_id for s in insights]
-        self._draw(x, y)
-        self.critical_line.setValue(math.log10(max(critical_hours, COVER_MIN_H)))
-        self.lead_line.setValue(math.log10(max(lead_hours, COVER_MIN_H)))
+        new_x = np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H))
+        new_y = np.log10(np.clip(speed, RATE_MIN, None))
+        levels = [str(s.level) for s in insights]
+        ids = [s.sku_id for s in insights]
+        unchanged = (
+            levels == self._levels
+            and ids == self._ids
+            and np.allclose(new_x, self._x.view(), atol=1e-3)
+            and np.allclose(new_y, self._y.view(), atol=1e-3)
+        )
+        if not unchanged:
+            x = self._x.assign(new_x)
+            y = self._y.assign(new_y)
+            self._levels, self._ids = levels, ids
+            self._draw(x, y)
+        set_if_changed(self.critical_line, math.log10(max(critical_hours, COVER_MIN_H)))
+        set_if_changed(self.lead_line, math.log10(max(lead_hours, COVER_MIN_H)))
 
     def _draw(self, x: np.ndarray, y: np.ndarray) -> None:
         p = self._palette
@@ -283,6 +349,7 @@ class OrdersChart(QWidget):
         self._viral = GrowBuffer(24 * 31)
         self._revenue = GrowBuffer(24 * 31)
         self._pending: OrderIntelligence | None = None
+        self._range: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self.apply_palette(load_palettes()["dark"])
 
     def update_from(self, orders: OrderIntelligence) -> None:
@@ -306,9 +373,17 @@ class OrdersChart(QWidget):
         top = float(counts.max()) if len(counts) else 1.0
         self.markers.setData(x=x[mask], y=counts[mask] + max(top * 0.06, 0.3))
         self.revenue.setData(x, rev)
-        self.orders_plot.getPlotItem().setYRange(0, max(top, 1.0) * 1.18, padding=0)
-        self.orders_plot.getPlotItem().setXRange(float(x[0]), float(x[-1]), padding=0.01)
-        self.revenue_plot.getPlotItem().setYRange(0, max(float(rev.max()), 1.0) * 1.1, padding=0)
+        ranges = (
+            float(x[0]),
+            float(x[-1]),
+            nice_ceiling(max(top, 1.0) * 1.15),
+            nice_ceiling(max(float(rev.max()), 1.0) * 1.05),
+        )
+        if ranges != self._range:
+            self._range = ranges
+            self.orders_plot.getPlotItem().setXRange(ranges[0], ranges[1], padding=0.01)
+            self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)
+            self.revenue_plot.getPlotItem().setYRange(0, ranges[3], padding=0)
 
     def apply_palette(self, p: Palette) -> None:
         for plot in (self.orders_plot, self.revenue_plot):

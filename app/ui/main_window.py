@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.scheduler = scheduler or RepaintScheduler(parent=self)
         self.vm = DashboardViewModel()
+        self._stale_pages: set[str] = set()
         self.setWindowTitle("ViralStock")
         self.resize(1440, 960)
         self.setMinimumSize(1024, 680)
@@ -232,6 +233,16 @@ class MainWindow(QMainWindow):
                 return name
         return ""
 
+    def _refresh_visible_page(self) -> None:
+        vm, now = self.vm, self.vm.now or time.time()
+        current = self.stack.currentWidget()
+        if current is self.analytics and "Analytics" in self._stale_pages:
+            self.analytics.update_from(vm.videos, vm.sku_sales, vm.insights)
+            self._stale_pages.discard("Analytics")
+        elif current is self.sync_page and "Sync" in self._stale_pages:
+            self.sync_page.update_from(vm.header, vm.performance, vm.log, vm.corrections, now)
+            self._stale_pages.discard("Sync")
+
     def show_page(self, name: str) -> None:
         """Switch to a page by its navigation name."""
         pages = dict(
@@ -239,6 +250,7 @@ class MainWindow(QMainWindow):
         )
         self.stack.setCurrentWidget(pages[name])
         self.nav_buttons[name].setChecked(True)
+        self._refresh_visible_page()
         self.page_changed.emit(name)
 
     def open_sku(self, sku_id: str) -> None:
@@ -283,8 +295,12 @@ class MainWindow(QMainWindow):
             vm.insights, dict(vm.histories), now, vm.default_settings, dict(vm.sku_settings)
         )
         d.orders.update_from(vm.orders, now)
-        self.analytics.update_from(vm.videos, vm.sku_sales, vm.insights)
-        self.sync_page.update_from(vm.header, vm.performance, vm.log, vm.corrections, now)
+        # Hidden pages refresh when shown (their tables are the costliest widgets); the log
+        # keeps appending so no entry is missed while the Sync page is not on screen.
+        self._stale_pages = {"Analytics", "Sync"}
+        self._refresh_visible_page()
+        if "Sync" in self._stale_pages:
+            self.sync_page.append_log(vm.log)
         if self.stack.currentWidget() is self.sku_view and self.sku_view.sku_id:
             sku = self.sku_view.sku_id
             self.sku_view.show_sku(

@@ -59,8 +59,10 @@ def make_table(
     view.setShowGrid(False)
     header = view.horizontalHeader()
     header.setStretchLastSection(False)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # Interactive, not ResizeToContents: the latter measures every row on every update.
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    header.setDefaultSectionSize(96)
     header.setHighlightSections(False)
     if sortable and sort_column is not None:
         view.sortByColumn(sort_column, Qt.SortOrder.DescendingOrder)
@@ -320,14 +322,17 @@ class SyncPage(QWidget):
             f"Last sync {fmt.ago(header.last_sync, now)} · webhook → screen p95 "
             f"{fmt.millis(perf.latency_p95_ms)} · queue {perf.queue_depth:,}"
         )
-        added = self.log_model.append(log)
-        if added:
-            self.log_view.scrollToBottom()
+        self.append_log(log)
         self.corrections.set_rows(corrections)
         if corrections:
             self.corr_card.show_body()
         else:
             self.corr_card.show_empty("No corrections: webhooks and polling agree.")
+
+    def append_log(self, log: Sequence[LogEntry]) -> None:
+        """Append entries not seen yet (cheap; runs even while the page is hidden)."""
+        if self.log_model.append(log) and self.isVisible():
+            self.log_view.scrollToBottom()
 
     def apply_palette(self, p: Palette) -> None:
         self.log_model.colors = {"warning": p.warning, "error": p.critical, "debug": p.text_muted}

@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsItem
 
 from app.ui.theme import Palette
 
@@ -72,6 +73,16 @@ class GrowBuffer:
         self.size = n
         return self.data[:n]
 
+    def assign_with_tail(self, values: np.ndarray[Any, Any], tail: float) -> np.ndarray[Any, Any]:
+        """Like `assign`, plus one last value, without allocating a temporary array."""
+        n = len(values) + 1
+        if n > len(self.data):
+            self.data = np.zeros(max(n, 2 * len(self.data)), dtype=np.float64)
+        self.data[: n - 1] = values
+        self.data[n - 1] = tail
+        self.size = n
+        return self.data[:n]
+
     def view(self) -> np.ndarray[Any, Any]:
         return self.data[: self.size]
 
@@ -100,6 +111,10 @@ def make_plot(date_axis: bool = False) -> pg.PlotWidget:
     item.setDownsampling(auto=True, mode="peak")
     item.showGrid(x=False, y=True, alpha=0.35)
     widget.setMouseEnabled(x=False, y=False)
+    # Axes redraw their text on every repaint of the view unless cached; the cache is only
+    # invalidated when the axis really changes (range, theme), which the charts keep rare.
+    for name in ("left", "bottom"):
+        item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     widget.setMinimumHeight(140)
     return widget
 

@@ -172,7 +172,11 @@ def test_empty_states(window: MainWindow) -> None:
     window.apply(DashboardViewModel(now=synthetic.NOW))
     assert d.alerts.is_empty and "No products yet" in d.alerts.empty_label.text()
     assert d.inventory.is_empty and d.orders.is_empty
+    window.show_page("Analytics")  # hidden pages refresh when shown
     assert window.analytics.videos_card.is_empty
+    window.apply(synthetic.viewmodel())
+    assert not window.analytics.videos_card.is_empty
+    assert window.analytics.risk.rowCount() == len(window.vm.insights)
 
 
 def test_progress_panel_time_left_and_cancel(window: MainWindow, qtbot: QtBot) -> None:
