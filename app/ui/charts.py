@@ -30,7 +30,7 @@ def nice_ceiling(value: float) -> float:
     the axis on every small change."""
     if value <= 0:
         return 1.0
-    exp = 10 ** math.floor(math.log10(value))
+    exp = 10.0 ** math.floor(math.log10(value))
     for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * exp:
             return step * exp
