@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -53,8 +54,22 @@ class SyncPerformanceCard(Card):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Sync performance", "", parent)
+        # Title beside the tiles rather than above them: the strip stays one row high.
+        self.title_label.hide()
         row = QHBoxLayout()
         row.setSpacing(10)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        title = QLabel("Sync performance")
+        title.setObjectName("CardTitle")
+        titles.addWidget(title)
+        titles.addWidget(muted("TikTok → this screen, live"))
+        titles.addStretch(1)
+        holder = QWidget()
+        holder.setObjectName("CardBody")
+        holder.setLayout(titles)
+        holder.setFixedWidth(190)
+        row.addWidget(holder)
         self.latency = KpiTile("Webhook → screen")
         self.success = KpiTile("Success rate")
         self.budget = KpiTile("API budget used")
@@ -125,9 +140,9 @@ class AlertRow(QFrame):
         grid.addWidget(self.title, 0, 0)
         grid.addWidget(self.chip, 0, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.context, 1, 0)
-        grid.addWidget(self.suggestion, 1, 1)
+        grid.addWidget(self.risk, 1, 1)
         grid.addWidget(self.velocity, 2, 0)
-        grid.addWidget(self.risk, 2, 1)
+        grid.addWidget(self.suggestion, 2, 1)
         grid.setColumnStretch(0, 1)
 
     def update_from(self, item: SkuInsight) -> None:
@@ -174,15 +189,28 @@ class AlertsCard(Card):
         self.export_button.clicked.connect(self.export_requested)
         self.action_row.addWidget(self.export_button)
         self.rows: list[AlertRow] = []
+        # Rows sit in a frameless scroll area so a short window scrolls the list, not the page.
+        holder = QWidget()
+        holder.setObjectName("CardBody")
+        rows_layout = QVBoxLayout(holder)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.setSpacing(8)
         for _ in range(ALERT_ROWS):
             row = AlertRow()
             row.clicked.connect(self.sku_clicked)
             row.hide()
             self.rows.append(row)
-            self.body_layout.addWidget(row)
+            rows_layout.addWidget(row)
         self.more = muted()
-        self.body_layout.addWidget(self.more)
-        self.body_layout.addStretch(1)
+        rows_layout.addWidget(self.more)
+        rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("CardScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(holder)
+        self.body_layout.addWidget(scroll)
         self.shown_ids: list[str] = []
         self.show_empty("Loading stock…")
 
@@ -229,11 +257,15 @@ class InventoryCard(Card):
         self.action_row.addWidget(self.open_button)
         self.flow = StockFlowChart(scheduler)
         self.landscape = CoverLandscape(scheduler)
-        self.legend = muted(
-            "Solid: stock so far · dashed: projected depletion · shaded: forecast range"
+        self.flow.setToolTip(
+            "Solid: stock so far · dashed: projected depletion · shaded: forecast range · "
+            "dotted: when a reorder placed now would arrive"
         )
+        self.landscape.setToolTip(
+            "Every product by hours of stock left and sales per hour; click a dot to chart it"
+        )
+        self.body_layout.setSpacing(6)
         self.body_layout.addWidget(self.flow, 3)
-        self.body_layout.addWidget(self.legend)
         self.body_layout.addWidget(self.landscape, 2)
         self.landscape.sku_clicked.connect(self.select)
         self.selected: str | None = None
@@ -303,35 +335,32 @@ class OrdersCard(Card):
     def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
         super().__init__("Order intelligence", "", parent)
         layout = QHBoxLayout()
-        layout.setSpacing(18)
+        layout.setSpacing(22)
         self.chart = OrdersChart(scheduler)
         layout.addWidget(self.chart, 5)
-        side = QVBoxLayout()
-        side.setSpacing(8)
-        funnel_title = QLabel("Status funnel")
-        funnel_title.setObjectName("CardTitle")
+
+        def column(title: str, widget: QWidget, extra: QWidget | None = None) -> QVBoxLayout:
+            box = QVBoxLayout()
+            box.setSpacing(6)
+            label = QLabel(title)
+            label.setObjectName("CardTitle")
+            box.addWidget(label)
+            box.addWidget(widget, 1)
+            if extra is not None:
+                box.addWidget(extra)
+            return box
+
         self.funnel = FunnelWidget()
-        side.addWidget(funnel_title)
-        side.addWidget(self.funnel)
-        ship_title = QLabel("Ship-by soon")
-        ship_title.setObjectName("CardTitle")
-        side.addWidget(ship_title)
+        layout.addLayout(column("Status funnel", self.funnel), 2)
+        self.ring = ShareRing()
+        self.ring_caption = muted(wrap=True)
+        self.ring_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addLayout(column("Viral revenue", self.ring, self.ring_caption), 1)
         self.ship_list = QLabel()
         self.ship_list.setTextFormat(Qt.TextFormat.RichText)
         self.ship_list.setWordWrap(True)
         self.ship_list.setAlignment(Qt.AlignmentFlag.AlignTop)
-        side.addWidget(self.ship_list, 1)
-        layout.addLayout(side, 2)
-        ring_box = QVBoxLayout()
-        ring_title = QLabel("Viral revenue")
-        ring_title.setObjectName("CardTitle")
-        self.ring = ShareRing()
-        self.ring_caption = muted(wrap=True)
-        self.ring_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        ring_box.addWidget(ring_title)
-        ring_box.addWidget(self.ring, 1)
-        ring_box.addWidget(self.ring_caption)
-        layout.addLayout(ring_box, 1)
+        layout.addLayout(column("Ship-by soon", self.ship_list), 2)
         self.body_layout.addLayout(layout)
         self._palette: Palette | None = None
         self._near: tuple[tuple[str, float], ...] = ()
@@ -368,7 +397,7 @@ class OrdersCard(Card):
                 when = f"<span style='color:{crit}'>overdue {fmt.hours(-delta_h)}</span>"
             else:
                 when = f"<span style='color:{warn}'>in {fmt.hours(delta_h)}</span>"
-            lines.append(f"#{order_id[-8:]} &nbsp;ship by {fmt.clock(ship_by)} · {when}")
+            lines.append(f"#{order_id[-6:]} · by {fmt.clock(ship_by)} · {when}")
         extra = len(self._near) - 5
         if extra > 0:
             lines.append(f"+ {extra} more")

@@ -26,12 +26,12 @@ FILL_MAX_POINTS = 20_000
 
 
 def nice_ceiling(value: float) -> float:
-    """The next 1-2-2.5-5 x 10^n at or above `value`: a stable axis top that does not re-layout
+    """The next "round" number (1, 1.2, 1.5, 2 ... 8 x 10^n) at or above `value`: a stable axis top that does not re-layout
     the axis on every small change."""
     if value <= 0:
         return 1.0
     exp = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if value <= step * exp:
             return step * exp
     return 10.0 * exp
@@ -76,7 +76,7 @@ class StockFlowChart(QWidget):
         super().__init__(parent)
         self._scheduler = scheduler
         self.plot = make_plot(date_axis=True)
-        self.plot.setMinimumHeight(180)
+        self.plot.setMinimumHeight(150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -185,7 +185,9 @@ class StockFlowChart(QWidget):
         self.arrival_line.setVisible(insight is not None)
         # Ranges snap to whole hours and nice numbers so the axes (costly text) only re-render
         # when the view really moves, not on every tick.
-        lo = math.floor(max(start, now - 14 * 24 * HOUR) / HOUR) * HOUR
+        ahead = end - now
+        back = min(max(48 * HOUR, ahead), 14 * 24 * HOUR)
+        lo = math.floor(max(start, now - back) / HOUR) * HOUR
         hi = math.ceil(end / (6 * HOUR)) * 6 * HOUR
         peak = self._peak
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
@@ -221,7 +223,7 @@ class CoverLandscape(QWidget):
         super().__init__(parent)
         self._scheduler = scheduler
         self.plot = make_plot()
-        self.plot.setMinimumHeight(140)
+        self.plot.setMinimumHeight(110)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -236,7 +238,7 @@ class CoverLandscape(QWidget):
             angle=90, movable=False, label="critical", labelOpts={"position": 0.95}
         )
         self.lead_line = pg.InfiniteLine(
-            angle=90, movable=False, label="lead time", labelOpts={"position": 0.95}
+            angle=90, movable=False, label="lead time", labelOpts={"position": 0.8}
         )
         item.addItem(self.critical_line, ignoreBounds=True)
         item.addItem(self.lead_line, ignoreBounds=True)
@@ -325,8 +327,8 @@ class OrdersChart(QWidget):
         self._scheduler = scheduler
         self.orders_plot = make_plot(date_axis=True)
         self.revenue_plot = make_plot(date_axis=True)
-        self.orders_plot.setMinimumHeight(130)
-        self.revenue_plot.setMinimumHeight(90)
+        self.orders_plot.setMinimumHeight(110)
+        self.revenue_plot.setMinimumHeight(70)
         self.revenue_plot.setXLink(self.orders_plot)
         self.orders_plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
         self.orders_plot.getPlotItem().setLabel("left", "orders")
@@ -369,7 +371,8 @@ class OrdersChart(QWidget):
         rev = self._revenue.assign(np.asarray([float(v) for v in oi.revenue_per_hour]))
         self.bars.setOpts(x=x, height=counts, width=HOUR * 0.8)
         self.viral_bars.setOpts(x=x, height=viral, width=HOUR * 0.8)
-        mask = viral > 0
+        # Mark the hours videos really drove: at least 3 viral orders and a quarter of the hour.
+        mask = (viral >= 3) & (viral >= 0.25 * counts)
         top = float(counts.max()) if len(counts) else 1.0
         self.markers.setData(x=x[mask], y=counts[mask] + max(top * 0.06, 0.3))
         self.revenue.setData(x, rev)

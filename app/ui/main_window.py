@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -47,15 +46,13 @@ log = logging.getLogger(__name__)
 PAGES = ("Dashboard", "Analytics", "Sync", "Configuration")
 
 
-class DashboardPage(QScrollArea):
-    """The four cards in a responsive grid, scrollable on small screens."""
+class DashboardPage(QWidget):
+    """The four cards in a grid that shares the window's height (no page scroll: the alert list
+    scrolls inside its card, and charts shrink to their minimum before the window does)."""
 
     def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        host = QWidget()
-        grid = QGridLayout(host)
+        grid = QGridLayout(self)
         grid.setContentsMargins(20, 16, 20, 16)
         grid.setSpacing(SPACING)
         self.performance = SyncPerformanceCard()
@@ -71,9 +68,9 @@ class DashboardPage(QScrollArea):
         grid.setRowStretch(0, 0)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
-        self.inventory.setMinimumHeight(420)
-        self.orders.setMinimumHeight(290)
-        self.setWidget(host)
+        self.inventory.setMinimumHeight(340)
+        self.orders.setMinimumHeight(250)
+        self.orders.setMaximumHeight(300)
 
 
 class MainWindow(QMainWindow):

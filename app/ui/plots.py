@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSize, QTimer
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -100,10 +100,18 @@ def brush(color: str, alpha: int = 255) -> Any:
     return pg.mkBrush(c)
 
 
+class CompactPlot(pg.PlotWidget):
+    """A PlotWidget with a modest size hint, so cards share the screen instead of each asking
+    for 600x576 and pushing the dashboard into a scroll."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 160)
+
+
 def make_plot(date_axis: bool = False) -> pg.PlotWidget:
     """A PlotWidget with the house defaults; the DateAxisItem is set before any data."""
     axis_items = {"bottom": pg.DateAxisItem(orientation="bottom")} if date_axis else None
-    widget = pg.PlotWidget(axisItems=axis_items)
+    widget = CompactPlot(axisItems=axis_items)
     item = widget.getPlotItem()
     item.setMenuEnabled(False)
     item.hideButtons()
@@ -115,7 +123,7 @@ def make_plot(date_axis: bool = False) -> pg.PlotWidget:
     # invalidated when the axis really changes (range, theme), which the charts keep rare.
     for name in ("left", "bottom"):
         item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    widget.setMinimumHeight(140)
+    widget.setMinimumHeight(70)
     return widget
 
 

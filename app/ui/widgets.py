@@ -48,7 +48,7 @@ class Card(QFrame):
         self.setObjectName("Card")
         self.setFrameShape(QFrame.Shape.NoFrame)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(CARD_MARGIN, 14, CARD_MARGIN, CARD_MARGIN)
+        outer.setContentsMargins(CARD_MARGIN, 14, CARD_MARGIN, 14)
         outer.setSpacing(10)
         head = QHBoxLayout()
         head.setSpacing(8)
