@@ -26,8 +26,8 @@ FILL_MAX_POINTS = 20_000
 
 
 def nice_ceiling(value: float) -> float:
-    """The next "round" number (1, 1.2, 1.5, 2 ... 8 x 10^n) at or above `value`: a stable axis top that does not re-layout
-    the axis on every small change."""
+    """The next round number (1, 1.2, 1.5, 2 ... 8 x 10^n) at or above `value`: a stable axis
+    top that does not re-layout the axis on every small change."""
     if value <= 0:
         return 1.0
     exp = 10.0 ** math.floor(math.log10(value))

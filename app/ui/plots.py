@@ -100,7 +100,7 @@ def brush(color: str, alpha: int = 255) -> Any:
     return pg.mkBrush(c)
 
 
-class CompactPlot(pg.PlotWidget):
+class CompactPlot(pg.PlotWidget):  # type: ignore[misc]
     """A PlotWidget with a modest size hint, so cards share the screen instead of each asking
     for 600x576 and pushing the dashboard into a scroll."""
 
