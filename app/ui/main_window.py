@@ -319,6 +319,16 @@ class MainWindow(QMainWindow):
         """Draw pending chart updates now (screenshots, benchmarks)."""
         self.scheduler.flush()
 
+    def attach_log_handler(self, level: int = logging.INFO) -> logging.Handler:
+        """Show the app's own log records on the Sync page; returns the handler (already on the
+        root logger) so the composition root can remove it at shutdown."""
+        from app.ui.log_bridge import QtLogHandler
+
+        handler = QtLogHandler(level)
+        handler.connect(self.sync_page.append_app_log)
+        logging.getLogger().addHandler(handler)
+        return handler
+
     def set_status(self, text: str, timeout_ms: int = 6000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 

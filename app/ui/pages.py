@@ -334,6 +334,11 @@ class SyncPage(QWidget):
         if self.log_model.append(log) and self.isVisible():
             self.log_view.scrollToBottom()
 
+    def append_app_log(self, entry: LogEntry) -> None:
+        """One record of the app's own logging (from QtLogHandler)."""
+        if self.log_model.append([entry], check_seq=False) and self.isVisible():
+            self.log_view.scrollToBottom()
+
     def apply_palette(self, p: Palette) -> None:
         self.log_model.colors = {"warning": p.warning, "error": p.critical, "debug": p.text_muted}
         self.log_model.layoutChanged.emit()

@@ -98,11 +98,18 @@ class LogModel(QAbstractTableModel):
         self.last_seq = -1
         self.colors: dict[str, str] = {}
 
-    def append(self, entries: Sequence[LogEntry]) -> int:
-        fresh = [e for e in entries if e.seq > self.last_seq]
-        if not fresh:
-            return 0
-        self.last_seq = fresh[-1].seq
+    def append(self, entries: Sequence[LogEntry], check_seq: bool = True) -> int:
+        """Append entries; with `check_seq`, only those newer than the last seen (snapshot
+        tails overlap); without, all (the app's own log records, which have their own count)."""
+        if check_seq:
+            fresh = [e for e in entries if e.seq > self.last_seq]
+            if not fresh:
+                return 0
+            self.last_seq = fresh[-1].seq
+        else:
+            fresh = list(entries)
+            if not fresh:
+                return 0
         overflow = len(self._rows) + len(fresh) - self.capacity
         if overflow > 0:
             drop = min(overflow, len(self._rows))

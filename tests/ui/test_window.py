@@ -200,3 +200,26 @@ def test_screenshot_both_themes(loaded: MainWindow, theme: ThemeManager, tmp_pat
     light = grab_screenshot(loaded, tmp_path / "light.png")
     assert dark.stat().st_size > 20_000 and light.stat().st_size > 20_000
     assert dark.read_bytes() != light.read_bytes()
+
+
+def test_app_log_reaches_sync_page_redacted(window: MainWindow, qtbot: QtBot) -> None:
+    import logging
+
+    handler = window.attach_log_handler()
+    try:
+        logging.getLogger("app.sync.engine").warning("refresh used refresh_token=RT-XYZ")
+        model = window.sync_page.log_model
+        qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=2000)
+        entry = model.entry(model.rowCount() - 1)
+        assert entry.source == "sync" and entry.level.value == "warning"
+        assert "RT-XYZ" not in entry.message and "refresh_token=***" in entry.message
+        window.show_page("Sync")
+        window.sync_page.source_filter.setCurrentIndex(
+            window.sync_page.source_filter.findData("api")
+        )
+        assert window.sync_page.log_filter.rowCount() == 0
+        window.sync_page.source_filter.setCurrentIndex(0)
+        window.sync_page.search.setText("refresh used")
+        assert window.sync_page.log_filter.rowCount() == 1
+    finally:
+        logging.getLogger().removeHandler(handler)
