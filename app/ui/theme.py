@@ -146,11 +146,13 @@ class ThemeManager(QObject):
         self._app.setStyleSheet(stylesheet(self._palette))
         self.changed.emit(self._palette)
 
-    def set_mode(self, mode: ThemeMode | str) -> None:
-        """Switch theme live and remember the choice in QSettings."""
+    def set_mode(self, mode: ThemeMode | str, persist: bool = True) -> None:
+        """Switch theme live and remember the choice in QSettings (`persist=False` for a
+        one-off override such as `--theme` on the command line)."""
         self._mode = ThemeMode(mode)
-        self._settings.setValue(SETTINGS_KEY, self._mode.value)
-        self._settings.sync()
+        if persist:
+            self._settings.setValue(SETTINGS_KEY, self._mode.value)
+            self._settings.sync()
         new = self._resolve()
         changed = new != self._palette
         self._palette = new

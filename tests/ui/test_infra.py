@@ -174,3 +174,28 @@ def test_connect_dialog_success_and_validation(
         dialog.submit()
     assert blocker.args[0].shop_names == ("Glow & Go Store",)
     assert not dialog.isVisible()
+
+
+def test_start_ui_once_per_data_dir(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from app.ui.bootstrap import start_ui
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    ui = start_ui(
+        [], tmp_path / "data", log_dir=tmp_path / "logs", theme="light", settings=settings
+    )
+    assert ui is not None
+    try:
+        qtbot.addWidget(ui.window)
+        assert ui.app.quitOnLastWindowClosed() is False
+        assert ui.theme.palette.name == "light"
+        assert settings.value("ui/theme") is None  # the override is not remembered
+        assert ui.log_path is not None and ui.log_path.parent == tmp_path / "logs"
+        assert start_ui([], tmp_path / "data", file_logging=False, settings=settings) is None
+    finally:
+        ui.shutdown()
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, "_viralstock", False):
+                logging.getLogger().removeHandler(handler)
+                handler.close()

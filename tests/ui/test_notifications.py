@@ -116,3 +116,14 @@ def test_tray_menu_and_notifier_without_tray(qtbot) -> None:  # type: ignore[no-
     notifier.set_paused(True)
     assert notifier.state is TrayState.PAUSED
     assert notifier.update([_at(items[1], AlertLevel.CRITICAL)]) == []
+
+
+def test_clicking_a_notice_opens_its_sku(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.ui.tray import AlertNotifier
+
+    notifier = AlertNotifier(use_tray=False)
+    item = _items()[0]
+    notifier.update([_at(item, AlertLevel.CRITICAL)])
+    with qtbot.waitSignal(notifier.open_sku, timeout=1000) as blocker:
+        notifier._notice_clicked()  # what QSystemTrayIcon.messageClicked triggers
+    assert blocker.args == [item.sku_id]
