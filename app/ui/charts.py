@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
+from app.ui import fmt
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import StockHistory
@@ -95,8 +96,14 @@ class StockFlowChart(QWidget):
             angle=90,
             movable=False,
             label="reorder arrives",
-            labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]},
+            labelOpts={"position": 0.92, "anchors": [(1, 0), (1, 0)]},
         )
+        # The stretch between stock-out and the earliest possible reorder arrival: sales lost.
+        self.gap = pg.LinearRegionItem(movable=False)
+        self.gap.setZValue(-10)
+        self.gap_label = pg.TextItem(anchor=(0, 0))
+        item.addItem(self.gap, ignoreBounds=True)
+        item.addItem(self.gap_label, ignoreBounds=True)
         for it in (
             self.band,
             self.band_low,
@@ -180,6 +187,20 @@ class StockFlowChart(QWidget):
             self.projection.setData([], [])
             self.band_low.setData([], [])
             self.band_high.setData([], [])
+        arrival = now + lead_hours * HOUR
+        stockout = (
+            now + fc.hours_left * HOUR
+            if fc is not None and fc.hours_left is not None and insight is not None
+            else None
+        )
+        if stockout is not None and stockout < arrival:
+            self.gap.setRegion((stockout, arrival))
+            self.gap_label.setText(f"out of stock ~{fmt.hours((arrival - stockout) / HOUR)}")
+            self.gap.show()
+            self.gap_label.show()
+        else:
+            self.gap.hide()
+            self.gap_label.hide()
         set_if_changed(self.now_line, now)
         set_if_changed(self.arrival_line, now + lead_hours * HOUR)
         self.arrival_line.setVisible(insight is not None)
@@ -196,6 +217,8 @@ class StockFlowChart(QWidget):
             item = self.plot.getPlotItem()
             item.setXRange(lo, hi, padding=0.01)
             item.setYRange(0, top, padding=0)
+        if stockout is not None:
+            self.gap_label.setPos(stockout, top * 0.98)
 
     def apply_palette(self, p: Palette) -> None:
         style_plot(self.plot, p)
@@ -209,6 +232,10 @@ class StockFlowChart(QWidget):
         self.now_line.setPen(pen(p.text_muted, 1, Qt.PenStyle.DashLine))
         self.arrival_line.setPen(pen(p.warning, 1, Qt.PenStyle.DotLine))
         self.arrival_line.label.setColor(p.warning)
+        self.gap.setBrush(brush(p.critical, 28))
+        for line in self.gap.lines:
+            line.setPen(pen(p.critical, 1, Qt.PenStyle.NoPen))
+        self.gap_label.setColor(p.critical)
         self.palette_name = p.name
 
 

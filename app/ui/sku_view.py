@@ -24,7 +24,7 @@ from app.ui.charts import StockFlowChart
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
 from app.ui.viewmodel import StockHistory
-from app.ui.widgets import Card, Chip, muted
+from app.ui.widgets import Card, Chip, KpiTile, muted
 
 
 def forecast_words(item: SkuInsight) -> str:
@@ -123,6 +123,15 @@ class SkuView(QWidget):
         self.headline = muted(wrap=True)
         outer.addLayout(head)
         outer.addWidget(self.headline)
+        tiles = QHBoxLayout()
+        tiles.setSpacing(10)
+        self.tile_stock = KpiTile("In stock")
+        self.tile_rate = KpiTile("Selling")
+        self.tile_left = KpiTile("Runs out in")
+        self.tile_risk = KpiTile("Sales at risk")
+        for tile in (self.tile_stock, self.tile_rate, self.tile_left, self.tile_risk):
+            tiles.addWidget(tile)
+        outer.addLayout(tiles)
         body = QHBoxLayout()
         body.setSpacing(12)
         self.chart_card = Card("Stock flow", "history, projected depletion and forecast range")
@@ -195,6 +204,25 @@ class SkuView(QWidget):
             self.chip.set_level(item.level)
             self.headline.setText(item.headline)
             self.forecast_text.setText(forecast_words(item))
+            fc = item.forecast
+            self.tile_stock.set(
+                fmt.units(item.available), f"{fmt.units(item.reorder.incoming)} on the way"
+            )
+            self.tile_rate.set(
+                fmt.rate(fc.rate_per_hour or item.velocity.ewma_per_hour),
+                f"last hour {fmt.rate(item.velocity.per_hour_1h)}",
+            )
+            band = (
+                f"{fmt.hours(fc.hours_left_low)} to {fmt.hours(fc.hours_left_high)}"
+                if fc.hours_left_low is not None and fc.hours_left_high is not None
+                else ""
+            )
+            self.tile_left.set(fmt.hours(fc.hours_left), band, str(item.level))
+            self.tile_risk.set(
+                fmt.money(item.revenue_at_risk),
+                "before a reorder can arrive",
+                "critical" if item.revenue_at_risk > 0 else "",
+            )
             qty = item.reorder.quantity
             self.reorder_big.setText(f"{fmt.units(qty)} units" if qty else "Nothing to order")
             self.reorder_text.setText(reorder_words(item))

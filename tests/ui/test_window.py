@@ -17,6 +17,7 @@ from app.ui.export import COLUMNS
 from app.ui.main_window import PAGES, MainWindow
 from app.ui.screenshot import grab_screenshot
 from app.ui.theme import SETTINGS_KEY, ThemeManager, ThemeMode, load_palettes
+from app.ui.viewmodel import LogLevel
 from tests.ui import synthetic
 
 
@@ -223,3 +224,38 @@ def test_app_log_reaches_sync_page_redacted(window: MainWindow, qtbot: QtBot) ->
         assert window.sync_page.log_filter.rowCount() == 1
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_configuration_emits_and_remembers_defaults(
+    loaded: MainWindow, qtbot: QtBot, settings: QSettings
+) -> None:
+    from app.ui.pages import load_defaults
+
+    loaded.show_page("Configuration")
+    cfg = loaded.config
+    cfg.critical_hours.setValue(36)
+    cfg.lead_time_days.setValue(10)
+    cfg.days_of_cover.setValue(21)
+    with qtbot.waitSignal(loaded.defaults_changed, timeout=1000) as blocker:
+        qtbot.mouseClick(cfg.apply_button, Qt.MouseButton.LeftButton)
+    new = blocker.args[0]
+    assert (new.critical_hours, new.lead_time_hours, new.days_of_cover) == (36, 240, 21)
+    assert load_defaults(settings) == new
+    with qtbot.waitSignal(loaded.notifications_changed, timeout=1000) as blocker:
+        cfg.notify_warnings.setChecked(False)
+    assert blocker.args[0].warnings_too is False
+    assert loaded.notifier.policy.critical_only is True
+
+
+def test_sync_page_resync_and_corrections(loaded: MainWindow, qtbot: QtBot) -> None:
+    loaded.show_page("Sync")
+    page = loaded.sync_page
+    assert page.corrections.rowCount() == len(loaded.vm.corrections) == 1
+    assert "online" in page.api_chip.text() and "online" in page.relay_chip.text()
+    assert page.log_filter.rowCount() > 0
+    page.level_filter.setCurrentIndex(page.level_filter.findData(LogLevel.WARNING))
+    assert all(
+        page.log_filter.index(r, 1).data() == "warning" for r in range(page.log_filter.rowCount())
+    )
+    with qtbot.waitSignal(loaded.resync_requested, timeout=1000):
+        qtbot.mouseClick(page.resync_button, Qt.MouseButton.LeftButton)
