@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFormLayout,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -159,6 +160,8 @@ class ConnectDialog(QDialog):
         self._auth_url = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 20, 22, 18)
+        # Grow with its content (the own-app fields, the message) instead of squeezing it.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.setSpacing(12)
         title = QLabel("Connect your TikTok Shop")
         title.setObjectName("ShopName")
@@ -166,7 +169,6 @@ class ConnectDialog(QDialog):
             "1. Open the authorization page and approve ViralStock in Seller Center.\n"
             "2. TikTok sends you back to an address containing “code=”. Paste it below."
         )
-        intro.setWordWrap(True)
         intro.setProperty("muted", True)
         layout.addWidget(title)
         layout.addWidget(intro)
@@ -187,6 +189,7 @@ class ConnectDialog(QDialog):
         form.addRow("", auth_row)
         self.code = QLineEdit()
         self.code.setPlaceholderText("Paste the code or the whole address you were sent back to")
+        self.code.setMinimumWidth(400)
         form.addRow("Code", self.code)
         layout.addLayout(form)
         self.own_app = QCheckBox("Use my own TikTok app")
@@ -195,20 +198,28 @@ class ConnectDialog(QDialog):
             "and secret are stored in your system keyring, never in a file."
         )
         layout.addWidget(self.own_app)
-        self.own_box = QGroupBox("Your TikTok app")
+        self.own_box = QFrame()
+        self.own_box.setObjectName("KpiTile")
         own_form = QFormLayout(self.own_box)
+        own_form.setContentsMargins(14, 12, 14, 12)
+        own_form.setSpacing(8)
         self.app_key = QLineEdit()
         self.app_secret = QLineEdit()
         self.app_secret.setEchoMode(QLineEdit.EchoMode.Password)
         own_form.addRow("App key", self.app_key)
         own_form.addRow("App secret", self.app_secret)
-        own_form.addRow(QLabel("Stored in the system keyring only."))
+        keyring_note = QLabel(
+            "Both are in Partner Center; they are kept in the system keyring only."
+        )
+        keyring_note.setProperty("muted", True)
+        own_form.addRow(keyring_note)
         self.own_box.setVisible(False)
         self.own_app.toggled.connect(self._mode_changed)
         layout.addWidget(self.own_box)
         self.message = QLabel("")
         self.message.setObjectName("Banner")
         self.message.setWordWrap(True)
+        self.message.setMinimumHeight(56)
         self.message.setContentsMargins(12, 8, 12, 8)
         self.message.hide()
         layout.addWidget(self.message)
@@ -338,6 +349,7 @@ class ConnectDialog(QDialog):
         self.message.setText(text)
         set_level_property(self.message, level)
         self.message.show()
+        self.adjustSize()
 
     def reject(self) -> None:
         if self._task is not None:
