@@ -151,14 +151,19 @@ class AlertRow(QFrame):
         self.title.setToolTip(item.headline)
         self.chip.set_level(item.level)
         set_level_property(self, str(item.level))
-        if item.attribution is not None:
-            self.context.setText(f"⚡ {item.context}" if item.context else "⚡ viral video")
-            self.context.setObjectName("AlertViral")
-        else:
-            self.context.setText(item.context or "steady demand")
-            self.context.setObjectName("CardSubtitle")
-        self.context.style().unpolish(self.context)
-        self.context.style().polish(self.context)
+        viral = item.attribution is not None
+        text = (
+            (f"⚡ {item.context}" if item.context else "⚡ viral video")
+            if viral
+            else (item.context or "steady demand")
+        )
+        if self.context.text() != text:
+            self.context.setText(text)
+        name = "AlertViral" if viral else "CardSubtitle"
+        if self.context.objectName() != name:
+            self.context.setObjectName(name)
+            self.context.style().unpolish(self.context)
+            self.context.style().polish(self.context)
         selling = fmt.rate(item.forecast.rate_per_hour or item.velocity.ewma_per_hour)
         self.velocity.setText(
             f"{fmt.units(item.available)} in stock · selling {selling}"
@@ -365,6 +370,7 @@ class OrdersCard(Card):
         self._palette: Palette | None = None
         self._near: tuple[tuple[str, float], ...] = ()
         self._now = 0.0
+        self._orders: OrderIntelligence | None = None
         self.show_empty("No orders yet. Orders appear here as they arrive.")
 
     def update_from(self, orders: OrderIntelligence | None, now: float) -> None:
@@ -372,6 +378,9 @@ class OrdersCard(Card):
             self.show_empty("No orders yet. Orders appear here as they arrive.")
             return
         self.show_body()
+        if orders is self._orders and now == self._now:
+            return
+        self._orders = orders
         hours = len(orders.hour_starts)
         self.set_subtitle(
             f"last {hours} h · {orders.order_count:,} orders · {fmt.money(orders.revenue)} revenue"

@@ -275,6 +275,7 @@ class CoverLandscape(QWidget):
         self._y = GrowBuffer(256)
         self._levels: list[str] = []
         self._ids: list[str] = []
+        self._y_range: tuple[float, float] = (0.0, 0.0)
         self._palette = load_palettes()["dark"]
         self._pending: tuple[tuple[SkuInsight, ...], float, float] | None = None
         self.apply_palette(self._palette)
@@ -313,6 +314,14 @@ class CoverLandscape(QWidget):
             y = self._y.assign(new_y)
             self._levels, self._ids = levels, ids
             self._draw(x, y)
+            # A y range snapped to decades: the axis re-renders only when it really changes.
+            y_range = (
+                math.floor(float(y.min())) if len(y) else -1.0,
+                math.ceil(float(y.max())) if len(y) else 2.0,
+            )
+            if y_range != self._y_range:
+                self._y_range = y_range
+                self.plot.getPlotItem().setYRange(y_range[0], y_range[1] + 0.1, padding=0.02)
         set_if_changed(self.critical_line, math.log10(max(critical_hours, COVER_MIN_H)))
         set_if_changed(self.lead_line, math.log10(max(lead_hours, COVER_MIN_H)))
 
@@ -379,9 +388,13 @@ class OrdersChart(QWidget):
         self._revenue = GrowBuffer(24 * 31)
         self._pending: OrderIntelligence | None = None
         self._range: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self._shown: OrderIntelligence | None = None
         self.apply_palette(load_palettes()["dark"])
 
     def update_from(self, orders: OrderIntelligence) -> None:
+        if orders is self._shown:
+            return  # same snapshot of orders: nothing to redraw
+        self._shown = orders
         self._pending = orders
         self._scheduler.mark_dirty(self)
 
