@@ -199,3 +199,12 @@ def test_start_ui_once_per_data_dir(qtbot: QtBot, tmp_path: Path) -> None:
             if getattr(handler, "_viralstock", False):
                 logging.getLogger().removeHandler(handler)
                 handler.close()
+
+
+def test_every_icon_renders(qapp: QApplication) -> None:
+    from app.ui.application import app_icon
+    from app.ui.tray import TrayState, tray_icon
+
+    assert not app_icon().pixmap(64, 64).isNull()
+    for state in TrayState:
+        assert not tray_icon(state).pixmap(32, 32).isNull(), state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -259,3 +260,22 @@ def test_sync_page_resync_and_corrections(loaded: MainWindow, qtbot: QtBot) -> N
     )
     with qtbot.waitSignal(loaded.resync_requested, timeout=1000):
         qtbot.mouseClick(page.resync_button, Qt.MouseButton.LeftButton)
+
+
+def test_bursts_of_snapshots_repaint_charts_at_most_10_hz(window: MainWindow, qtbot: QtBot) -> None:
+    vm = synthetic.viewmodel()
+    window.apply(vm)
+    window.flush_charts()
+    scheduler = window.scheduler
+    assert scheduler.interval_ms >= 100
+    flow = window.dashboard.inventory.flow
+    calls: list[int] = []
+    original = flow.flush
+    flow.flush = lambda: (calls.append(1), original())  # type: ignore[method-assign]
+    window.scheduler._dirty.clear()
+    for k in range(50):  # 50 snapshots arrive faster than the timer ticks
+        window.apply(dataclasses.replace(vm, now=vm.now + k))
+    assert calls == []  # nothing drawn synchronously
+    qtbot.wait(350)
+    assert 1 <= len(calls) <= 4  # at most one draw per 100 ms tick
+    assert flow.now_line.value() == vm.now + 49  # and the last snapshot won
