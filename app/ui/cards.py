@@ -25,7 +25,7 @@ from app.ui.charts import CoverLandscape, FunnelWidget, OrdersChart, ShareRing, 
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
 from app.ui.viewmodel import StockHistory, SyncPerformance
-from app.ui.widgets import Card, Chip, KpiTile, muted, set_level_property
+from app.ui.widgets import Card, Chip, ElidedLabel, KpiTile, muted, set_level_property
 
 ALERT_ROWS = 5
 
@@ -126,9 +126,8 @@ class AlertRow(QFrame):
         self.title.setObjectName("AlertTitle")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.chip = Chip()
-        self.context = QLabel()
+        self.context = ElidedLabel()
         self.context.setObjectName("AlertViral")
-        self.context.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.velocity = muted()
         self.stock = QLabel()
         self.stock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -157,8 +156,7 @@ class AlertRow(QFrame):
             if viral
             else (item.context or "steady demand")
         )
-        if self.context.text() != text:
-            self.context.setText(text)
+        self.context.set_full_text(text)
         name = "AlertViral" if viral else "CardSubtitle"
         if self.context.objectName() != name:
             self.context.setObjectName(name)

@@ -96,7 +96,7 @@ class StockFlowChart(QWidget):
             angle=90,
             movable=False,
             label="reorder arrives",
-            labelOpts={"position": 0.92, "anchors": [(1, 0), (1, 0)]},
+            labelOpts={"position": 0.55, "anchors": [(1, 0), (1, 0)]},
         )
         # The stretch between stock-out and the earliest possible reorder arrival: sales lost.
         self.gap = pg.LinearRegionItem(movable=False)

@@ -38,7 +38,7 @@ from app.ui.viewmodel import (
     SyncPerformance,
     VideoRow,
 )
-from app.ui.widgets import Card, Chip, muted
+from app.ui.widgets import LEVEL_TEXT, Card, Chip, muted
 
 
 def make_table(
@@ -99,7 +99,7 @@ class AnalyticsPage(QWidget):
                     lambda v: v.took_off_at or 0.0,
                 ),
                 (
-                    "Linked products",
+                    "Products",
                     lambda v: ", ".join(self._names.get(s, s) for s in v.linked_skus),
                     lambda v: len(v.linked_skus),
                 ),
@@ -129,7 +129,7 @@ class AnalyticsPage(QWidget):
         self.risk = RowsModel[SkuInsight](
             [
                 ("SKU", sku_title, lambda s: sku_title(s).lower()),
-                ("Level", lambda s: str(s.level).title(), lambda s: s.level.severity),
+                ("Level", lambda s: LEVEL_TEXT[s.level], lambda s: s.level.severity),
                 ("Stock", lambda s: f"{s.available:,}", lambda s: s.available),
                 (
                     "Left",
@@ -149,8 +149,8 @@ class AnalyticsPage(QWidget):
         self.risk_view.doubleClicked.connect(self._activated)
         top = QHBoxLayout()
         top.setSpacing(12)
-        top.addWidget(self.videos_card, 3)
-        top.addWidget(self.sales_card, 2)
+        top.addWidget(self.videos_card, 1)
+        top.addWidget(self.sales_card, 1)
         layout.addLayout(top, 1)
         layout.addWidget(self.risk_card, 1)
         self.risk_card.body_layout.addWidget(self.risk_view)
@@ -162,14 +162,23 @@ class AnalyticsPage(QWidget):
         insights: Sequence[SkuInsight],
     ) -> None:
         self._names = {s.sku_id: sku_title(s) for s in insights}
+        # Columns are sized to their content on the first fill only; later updates keep the
+        # seller's widths (and avoid measuring every row on every update).
+        fill = [m.rowCount() == 0 for m in (self.videos, self.sales, self.risk)]
         self.videos.set_rows(videos)
         self.sales.set_rows(sales)
         self.risk.set_rows(list(insights))
-        for card, rows, text in (
+        counts = (self.videos.rowCount(), self.sales.rowCount(), self.risk.rowCount())
+        views = (self.videos_view, self.sales_view, self.risk_view)
+        for was_empty, count, view in zip(fill, counts, views, strict=True):
+            if was_empty and count > 0:
+                view.resizeColumnsToContents()
+        checks: tuple[tuple[Card, Sequence[object], str], ...] = (
             (self.videos_card, videos, "No videos linked to your products yet."),
             (self.sales_card, sales, "No sales in the last 30 days yet."),
             (self.risk_card, insights, "No products yet."),
-        ):
+        )
+        for card, rows, text in checks:
             if rows:
                 card.show_body()
             else:

@@ -184,29 +184,38 @@ def _simulate(skus: int, days: float, seed: int) -> SyntheticShop:
 
 
 @functools.cache
-def shop(skus: int = 24, days: float = 7.0, seed: int = 7) -> SyntheticShop:
+def shop(skus: int = 24, days: float = 30.0, seed: int = 7) -> SyntheticShop:
     """The simulated shop (cached: tests share it)."""
     return _simulate(skus, days, seed)
 
 
 def viewmodel(
-    skus: int = 24, days: float = 7.0, seed: int = 7, settings: SkuSettings = SETTINGS
+    skus: int = 24, days: float = 30.0, seed: int = 7, settings: SkuSettings = SETTINGS
 ) -> DashboardViewModel:
     """The dashboard snapshot for the synthetic shop, insight computed by app.insight."""
     sim = shop(skus, days, seed)
     insight = compute_shop_insight(sim.history, NOW, default=settings)
     orders = order_intelligence(sim.orders, NOW)
     units: dict[str, list[float]] = {}
+    money: dict[str, list[float]] = {}
     for sale in sim.sales:
         units.setdefault(sale.sku_id, []).append(sale.time)
+        money.setdefault(sale.sku_id, []).append(float(sale.revenue))
     names = {s.sku_id: f"{s.product_name} · {s.sku_name}" for s in insight.skus}
     sales_rows = []
     for item in insight.skus:
         times = np.array(units.get(item.sku_id, []))
-        price = item.reorder.available * 0 + 1
         n7, n14, n30 = (int((times > NOW - d * DAY).sum()) for d in (7, 14, 30))
+        revenue = sum(
+            (
+                r
+                for t, r in zip(times, money.get(item.sku_id, []), strict=True)
+                if t > NOW - 30 * DAY
+            ),
+            0.0,
+        )
         sales_rows.append(
-            SkuSales(item.sku_id, names[item.sku_id], n7, n14, n30, Decimal(n30 * price))
+            SkuSales(item.sku_id, names[item.sku_id], n7, n14, n30, Decimal(str(round(revenue, 2))))
         )
     video_rows = []
     for info, took_off, total_views in sim.videos:
