@@ -222,6 +222,7 @@ class AlertsCard(Card):
         self.shown_ids = [s.sku_id for s in ordered[:ALERT_ROWS]]
         critical = sum(1 for s in ordered if s.level is AlertLevel.CRITICAL)
         warning = len(ordered) - critical
+        self.export_button.setEnabled(any(s.reorder.quantity > 0 for s in insights))
         if not insights:
             self.show_empty("No products yet. Stock appears here after the first sync.")
             self.set_subtitle("sorted by revenue at risk")
@@ -293,6 +294,7 @@ class InventoryCard(Card):
         per_sku: dict[str, SkuSettings] | None = None,
     ) -> None:
         self._last = (insights, histories, now, defaults, per_sku or {})
+        self.open_button.setVisible(bool(insights))
         if not insights:
             self.show_empty("No products yet. The stock chart appears after the first sync.")
             return
