@@ -158,6 +158,8 @@ class ConnectDialog(QDialog):
         self._on_connect = on_connect
         self._task: asyncio.Task[None] | None = None
         self._auth_url = ""
+        # The last failure shown (None before any): lets callers and tests see what happened.
+        self.failure: ConnectFailure | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 20, 22, 18)
         # Grow with its content (the own-app fields, the message) instead of squeezing it.
@@ -243,11 +245,11 @@ class ConnectDialog(QDialog):
         self.own_box.setVisible(own)
         self.adjustSize()
 
-    def set_authorization_url(self, url: str) -> None:
+    def set_authorization_url(self, url: str, open_browser: bool = True) -> None:
         """Show (and open in the browser) the authorization link the composition root built."""
         self._auth_url = url
         self.auth_link.setText(url)
-        if url:
+        if url and open_browser:
             QDesktopServices.openUrl(QUrl(url))
 
     def _authorize(self) -> None:

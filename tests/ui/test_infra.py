@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -192,7 +193,8 @@ def test_start_ui_once_per_data_dir(qtbot: QtBot, tmp_path: Path) -> None:
         assert ui.theme.palette.name == "light"
         assert settings.value("ui/theme") is None  # the override is not remembered
         assert ui.log_path is not None and ui.log_path.parent == tmp_path / "logs"
-        assert start_ui([], tmp_path / "data", file_logging=False, settings=settings) is None
+        with qtbot.waitSignal(ui.instance.activated, timeout=3000):
+            assert start_ui([], tmp_path / "data", file_logging=False, settings=settings) is None
     finally:
         ui.shutdown()
         for handler in list(logging.getLogger().handlers):
@@ -208,3 +210,19 @@ def test_every_icon_renders(qapp: QApplication) -> None:
     assert not app_icon().pixmap(64, 64).isNull()
     for state in TrayState:
         assert not tray_icon(state).pixmap(32, 32).isNull(), state
+
+
+def test_connect_dialog_authorization_link(qtbot: QtBot) -> None:
+    dialog = ConnectDialog("")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.mouseClick(dialog.authorize_button, Qt.MouseButton.LeftButton)
+    assert dialog.failure is ConnectFailure.INVALID_INPUT  # no relay address yet
+    dialog.relay_url.setText("https://relay.example.com")
+    with qtbot.waitSignal(dialog.authorize_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(dialog.authorize_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["https://relay.example.com", False, ""]
+    url = "https://services.tiktokshop.com/open/authorize?service_id=123"
+    dialog.set_authorization_url(url, open_browser=False)
+    assert dialog.auth_link.text() == url
+    dialog.reject()
