@@ -30,8 +30,14 @@ class TrayState(enum.StrEnum):
     OFFLINE = "offline"
 
 
+_ICONS: dict[TrayState, QIcon] = {}
+
+
 def tray_icon(state: TrayState) -> QIcon:
-    return QIcon(str(icon_path(f"tray-{state.value}")))
+    """The tray icon of a state (loaded once)."""
+    if state not in _ICONS:
+        _ICONS[state] = QIcon(str(icon_path(f"tray-{state.value}")))
+    return _ICONS[state]
 
 
 class BannerSink(Protocol):
@@ -69,6 +75,7 @@ class AlertNotifier(QObject):
         self._last_notice: Notice | None = None
         self._level = TrayState.OK
         self._offline = False
+        self._shown_state: TrayState | None = None
         available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: QSystemTrayIcon | None = None
         if use_tray is None:
@@ -166,11 +173,15 @@ class AlertNotifier(QObject):
     def _refresh_icon(self, items: list[SkuInsight] | None = None) -> None:
         if self.tray is None:
             return
-        self.tray.setIcon(tray_icon(self.state))
+        if self.state is not self._shown_state:
+            self._shown_state = self.state
+            self.tray.setIcon(tray_icon(self.state))
         if items is not None:
             critical = sum(1 for s in items if s.level is AlertLevel.CRITICAL)
             warning = sum(1 for s in items if s.level is AlertLevel.WARNING)
-            self.tray.setToolTip(f"ViralStock: {critical} critical, {warning} running low")
+            tip = f"ViralStock: {critical} critical, {warning} running low"
+            if self.tray.toolTip() != tip:
+                self.tray.setToolTip(tip)
 
     def _notice_clicked(self) -> None:
         notice = self._last_notice
