@@ -226,3 +226,18 @@ def test_connect_dialog_authorization_link(qtbot: QtBot) -> None:
     dialog.set_authorization_url(url, open_browser=False)
     assert dialog.auth_link.text() == url
     dialog.reject()
+
+
+def test_viewmodel_and_policies_are_qt_free() -> None:
+    """The sync layer builds the view model without Qt (DESIGN.md layering)."""
+    import subprocess
+
+    code = (
+        "import sys, app.ui.viewmodel, app.ui.notifications, app.ui.fmt, app.ui.export;"
+        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'qasync'))];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
