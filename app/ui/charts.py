@@ -259,13 +259,20 @@ class CoverLandscape(QWidget):
         item.setLabel("bottom", "hours of stock left")
         item.setLabel("left", "units / hour")
         item.showGrid(x=True, y=True, alpha=0.25)
-        self.dots = pg.ScatterPlotItem(size=9, hoverable=True, tip=None)
+        self._names: dict[str, str] = {}
+        self.dots = pg.ScatterPlotItem(size=9, hoverable=True, tip=self._tip)
         item.addItem(self.dots)
         self.critical_line = pg.InfiniteLine(
-            angle=90, movable=False, label="critical", labelOpts={"position": 0.95}
+            angle=90,
+            movable=False,
+            label="critical",
+            labelOpts={"position": 0.92, "anchors": [(1, 0), (1, 0)]},
         )
         self.lead_line = pg.InfiniteLine(
-            angle=90, movable=False, label="lead time", labelOpts={"position": 0.8}
+            angle=90,
+            movable=False,
+            label="lead time",
+            labelOpts={"position": 0.92, "anchors": [(0, 0), (0, 0)]},
         )
         item.addItem(self.critical_line, ignoreBounds=True)
         item.addItem(self.lead_line, ignoreBounds=True)
@@ -303,6 +310,10 @@ class CoverLandscape(QWidget):
         new_y = np.log10(np.clip(speed, RATE_MIN, None))
         levels = [str(s.level) for s in insights]
         ids = [s.sku_id for s in insights]
+        self._names = {
+            s.sku_id: f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
+            for s in insights
+        }
         unchanged = (
             levels == self._levels
             and ids == self._ids
@@ -337,6 +348,10 @@ class CoverLandscape(QWidget):
             pen=pen(p.surface),
             size=[11 if lvl == AlertLevel.CRITICAL else 9 for lvl in self._levels],
         )
+
+    def _tip(self, x: float, y: float, data: object) -> str:
+        name = self._names.get(str(data), str(data))
+        return f"{name}\n{fmt.hours(10**x)} left · {fmt.rate(10**y)}"
 
     def _clicked(self, _item: object, points: list[pg.SpotItem], *_: object) -> None:
         if len(points):
