@@ -15,10 +15,12 @@ Units, everywhere in `app.insight`:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
+
+from app.insight import text
 
 # --- inputs ------------------------------------------------------------------------------------
 
@@ -205,7 +207,25 @@ class ReorderSuggestion:
     pack_size: int
     lead_time_hours: float
     days_of_cover: float
-    explanation: str
+    # The demand rate the forecast started from, and whether there was a forecast at all.
+    rate_per_hour: float = 0.0
+    has_forecast: bool = True
+
+    @property
+    def explanation(self) -> str:
+        """The sum as a plain-language sentence (built on demand: most are never shown)."""
+        return text.explain_reorder(
+            quantity=self.quantity,
+            demand_units=self.demand_units,
+            safety_units=self.safety_units,
+            available=self.available,
+            incoming=self.incoming,
+            pack_size=self.pack_size,
+            lead_time_hours=self.lead_time_hours,
+            days_of_cover=self.days_of_cover,
+            rate_per_hour=self.rate_per_hour,
+            has_forecast=self.has_forecast,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +263,30 @@ class SkuInsight:
     reorder: ReorderSuggestion
     attribution: Attribution | None
     revenue_at_risk: Decimal
-    context: str
-    headline: str
     computed_at: float
     sku_name: str = ""
+
+    @property
+    def context(self) -> str:
+        """Why it sells like this: the driving video, out of stock, accelerating, steady."""
+        forecast = self.forecast
+        rising = forecast.trend_per_hour2 * 6.0 > 0.25 * max(forecast.rate_per_hour, 1e-9)
+        return text.context(
+            attribution=self.attribution,
+            available=self.available,
+            has_forecast=forecast.hours_left is not None,
+            rising=rising,
+        )
+
+    @property
+    def headline(self) -> str:
+        """One line for the alert card and the tray notification."""
+        return text.headline(
+            context_text=self.context,
+            rate=self.forecast.rate_per_hour,
+            hours=self.forecast.hours_left,
+            reorder=self.reorder.quantity,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,16 +314,56 @@ class OrderIntelligence:
 
 
 @dataclass(frozen=True, slots=True)
+class StockProjection:
+    """Stock levels at the requested hours ahead: expected, and the band's two ends."""
+
+    expected: list[float]
+    busy: list[float]
+    quiet: list[float]
+
+
+@dataclass(frozen=True, slots=True)
 class ShopInsight:
-    """Insight for every SKU of a shop, sorted by revenue at risk (highest first)."""
+    """Insight for every SKU of a shop (or the `top` first), sorted by revenue at risk, highest
+    first."""
 
     computed_at: float
     skus: tuple[SkuInsight, ...]
     by_sku: Mapping[str, SkuInsight] = field(default_factory=dict)
+    # Set by the computation: (sku_id, hours ahead) -> (expected, busy, quiet) stock lists.
+    projector: Callable[[str, Sequence[float]], StockProjection] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def projected_stock(self, sku_id: str, hours: Sequence[float]) -> StockProjection:
+        """Projected stock of a SKU at `computed_at + hours[i]` hours, for the stock-flow
+        chart: the expected depletion and the band around it (busy: falls faster; quiet:
+        slower), never below zero. Flat at the current stock without a forecast."""
+        if self.projector is None:
+            stock = float(self.by_sku[sku_id].available) if sku_id in self.by_sku else 0.0
+            flat = [max(stock, 0.0)] * len(hours)
+            return StockProjection(flat, list(flat), list(flat))
+        return self.projector(sku_id, hours)
+
+    # Every SKU's level and attributed video, also those left out by `top`.
+    level_by_sku: Mapping[str, AlertLevel] = field(default_factory=dict)
+    video_by_sku: Mapping[str, str] = field(default_factory=dict)
 
     def levels(self) -> dict[str, AlertLevel]:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
+        if self.level_by_sku:
+            return dict(self.level_by_sku)
         return {item.sku_id: item.level for item in self.skus}
+
+    def videos(self) -> dict[str, str]:
+        """The attributed videos to pass back in as `previous_videos` next time."""
+        if self.video_by_sku or self.level_by_sku:
+            return dict(self.video_by_sku)
+        return {
+            item.sku_id: item.attribution.video_id
+            for item in self.skus
+            if item.attribution is not None
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +375,8 @@ class InsightParams:
     # The level-plus-trend model runs on bins of this size over the trailing model window.
     bin_hours: float = 0.25
     model_hours: float = 48.0
+    # Holt runs over the last part of the model window only (8 level time constants is plenty).
+    holt_hours: float = 24.0
     # Holt smoothing as time constants (independent of the bin size).
     level_tau_hours: float = 1.5
     trend_tau_hours: float = 3.0
@@ -310,6 +392,8 @@ class InsightParams:
     min_correlation: float = 0.6
     # ... or r >= this for a video that lists the SKU's product (TikTok's video-product link).
     min_correlation_linked: float = 0.4
+    # A SKU keeps last computation's video down to this fraction of those thresholds.
+    sticky_fraction: float = 0.75
     min_view_growth: float = 100.0
     min_units_for_correlation: float = 5.0
     # Order intelligence: hourly series length and the "close to ship-by" threshold.
