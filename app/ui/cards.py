@@ -24,7 +24,7 @@ from app.ui import fmt
 from app.ui.charts import CoverLandscape, FunnelWidget, OrdersChart, ShareRing, StockFlowChart
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
-from app.ui.viewmodel import StockHistory, SyncPerformance
+from app.ui.viewmodel import Projector, StockHistory, SyncPerformance
 from app.ui.widgets import Card, Chip, ElidedLabel, KpiTile, muted, set_level_property
 
 ALERT_ROWS = 5
@@ -273,6 +273,7 @@ class InventoryCard(Card):
         self.body_layout.addWidget(self.landscape, 2)
         self.landscape.sku_clicked.connect(self.select)
         self.selected: str | None = None
+        self._projector: Projector | None = None
         self._last: (
             tuple[
                 tuple[SkuInsight, ...],
@@ -292,7 +293,9 @@ class InventoryCard(Card):
         now: float,
         defaults: SkuSettings,
         per_sku: dict[str, SkuSettings] | None = None,
+        projector: Projector | None = None,
     ) -> None:
+        self._projector = projector
         self._last = (insights, histories, now, defaults, per_sku or {})
         self.open_button.setVisible(bool(insights))
         if not insights:
@@ -317,7 +320,9 @@ class InventoryCard(Card):
         insights, histories, now, defaults, per_sku = self._last
         item = next((s for s in insights if s.sku_id == self.selected), None)
         settings = per_sku.get(self.selected, defaults)
-        self.flow.update_from(histories.get(self.selected), item, now, settings.lead_time_hours)
+        self.flow.update_from(
+            histories.get(self.selected), item, now, settings.lead_time_hours, self._projector
+        )
         if item is not None:
             self.set_subtitle(
                 f"{sku_title(item)} · {fmt.units(item.available)} in stock · "

@@ -18,7 +18,7 @@ from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
 from app.ui import fmt
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.theme import Palette, load_palettes
-from app.ui.viewmodel import StockHistory
+from app.ui.viewmodel import Projector, StockHistory
 
 HOUR = 3600.0
 # Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
@@ -116,10 +116,12 @@ class StockFlowChart(QWidget):
         item.addItem(self.now_line, ignoreBounds=True)
         item.addItem(self.arrival_line, ignoreBounds=True)
         self.band.setZValue(-5)
-        self._pending: tuple[StockHistory | None, SkuInsight | None, float, float] | None = None
+        self._pending: (
+            tuple[StockHistory | None, SkuInsight | None, float, float, Projector | None] | None
+        ) = None
         self._range: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._history_key: tuple[object, ...] | None = None
-        self._peak = 0.0
+        self._peak_cache: tuple[float, float] = (-1.0, 0.0)
         self.sku_id: str | None = None
         self.apply_palette(load_palettes()["dark"])
 
@@ -129,16 +131,19 @@ class StockFlowChart(QWidget):
         insight: SkuInsight | None,
         now: float,
         lead_time_hours: float,
+        projector: Projector | None = None,
     ) -> None:
-        """Take new data (cheap); drawing waits for the repaint tick."""
+        """Take new data (cheap); drawing waits for the repaint tick. `projector` is
+        `ShopInsight.projected_stock` when the snapshot has it: the chart then draws insight's
+        own expected depletion and band instead of its straight-line approximation."""
         self.sku_id = insight.sku_id if insight else (history.sku_id if history else None)
-        self._pending = (history, insight, now, lead_time_hours)
+        self._pending = (history, insight, now, lead_time_hours, projector)
         self._scheduler.mark_dirty(self)
 
     def flush(self) -> None:
         if self._pending is None:
             return
-        history, insight, now, lead_hours = self._pending
+        history, insight, now, lead_hours, projector = self._pending
         self._pending = None
         if history is not None and len(history.times):
             key = (id(history), len(history.times))
@@ -152,7 +157,7 @@ class StockFlowChart(QWidget):
                 if self.history.opts.get("fillLevel") != fill:
                     self.history.setFillLevel(fill)
                 self.history.setData(x, y)
-                self._peak = float(np.max(y))
+                self._peak_cache = (-1.0, 0.0)
             start = float(self._hist_x.data[0])
             if insight is not None:
                 # A short bridge from the last recorded level to "now" meets the projection.
@@ -163,7 +168,7 @@ class StockFlowChart(QWidget):
                 self.bridge.setData([], [])
         else:
             self._history_key = None
-            self._peak = 0.0
+            self._peak_cache = (-1.0, 0.0)
             self.history.setData([], [])
             self.bridge.setData([], [])
             start = now - 24 * HOUR
@@ -175,14 +180,23 @@ class StockFlowChart(QWidget):
             and fc.hours_left is not None
             and fc.hours_left > 0
         ):
-            px, py = projection_curve(now, insight.available, fc.hours_left, fc.trend_per_hour2)
-            self.projection.setData(px, py)
-            low = fc.hours_left_low if fc.hours_left_low is not None else fc.hours_left
-            high = fc.hours_left_high
-            span_high = high if high is not None else max(fc.hours_left * 2, low * 3)
-            self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
-            self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
-            end = now + min(max(fc.hours_left * 1.25, lead_hours * 1.1, 24.0), 24 * 60) * HOUR
+            horizon = min(max(fc.hours_left * 1.25, lead_hours * 1.1, 24.0), 24 * 60)
+            end = now + horizon * HOUR
+            if projector is not None:
+                hs = np.linspace(0.0, horizon, PROJECTION_POINTS)
+                proj = projector(insight.sku_id, hs.tolist())
+                px = insight.computed_at + hs * HOUR
+                self.projection.setData(px, np.asarray(proj.expected, dtype=np.float64))
+                self.band_low.setData(px, np.asarray(proj.busy, dtype=np.float64))
+                self.band_high.setData(px, np.asarray(proj.quiet, dtype=np.float64))
+            else:
+                px, py = projection_curve(now, insight.available, fc.hours_left, fc.trend_per_hour2)
+                self.projection.setData(px, py)
+                low = fc.hours_left_low if fc.hours_left_low is not None else fc.hours_left
+                high = fc.hours_left_high
+                span_high = high if high is not None else max(fc.hours_left * 2, low * 3)
+                self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
+                self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
         else:
             self.projection.setData([], [])
             self.band_low.setData([], [])
@@ -210,7 +224,7 @@ class StockFlowChart(QWidget):
         back = min(max(48 * HOUR, ahead), 14 * 24 * HOUR)
         lo = math.floor(max(start, now - back) / HOUR) * HOUR
         hi = math.ceil(end / (6 * HOUR)) * 6 * HOUR
-        peak = self._peak
+        peak = self._visible_peak(lo)
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
         if (lo, hi, top) != self._range:
             self._range = (lo, hi, top)
@@ -219,6 +233,16 @@ class StockFlowChart(QWidget):
             item.setYRange(0, top, padding=0)
         if stockout is not None:
             self.gap_label.setPos(stockout, top * 0.98)
+
+    def _visible_peak(self, lo: float) -> float:
+        """Highest stock from `lo` on (the level holding at `lo` included), cached per `lo`."""
+        if self._peak_cache[0] == lo or self._hist_x.size == 0:
+            return self._peak_cache[1]
+        x, y = self._hist_x.view(), self._hist_y.view()
+        i = max(int(np.searchsorted(x, lo)) - 1, 0)
+        peak = float(np.max(y[i:])) if i < len(y) else 0.0
+        self._peak_cache = (lo, peak)
+        return peak
 
     def apply_palette(self, p: Palette) -> None:
         style_plot(self.plot, p)

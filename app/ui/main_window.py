@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
             vm.settings_for(sku_id),
             vm.now or time.time(),
             sku_id=sku_id,
+            projector=vm.projector,
         )
         self.stack.setCurrentWidget(self.sku_view)
         checked = self.nav_group.checkedButton()
@@ -289,7 +290,12 @@ class MainWindow(QMainWindow):
         d.performance.update_from(vm.performance)
         d.alerts.update_from(vm.insights)
         d.inventory.update_from(
-            vm.insights, dict(vm.histories), now, vm.default_settings, dict(vm.sku_settings)
+            vm.insights,
+            dict(vm.histories),
+            now,
+            vm.default_settings,
+            dict(vm.sku_settings),
+            vm.projector,
         )
         d.orders.update_from(vm.orders, now)
         # Hidden pages refresh when shown (their tables are the costliest widgets); the log
@@ -301,7 +307,12 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is self.sku_view and self.sku_view.sku_id:
             sku = self.sku_view.sku_id
             self.sku_view.show_sku(
-                vm.insight_for(sku), vm.histories.get(sku), vm.settings_for(sku), now, sku_id=sku
+                vm.insight_for(sku),
+                vm.histories.get(sku),
+                vm.settings_for(sku),
+                now,
+                sku_id=sku,
+                projector=vm.projector,
             )
         self.notifier.update(vm.insights)
         critical = sum(1 for s in vm.insights if s.level.severity == 2)

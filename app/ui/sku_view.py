@@ -23,7 +23,7 @@ from app.ui.cards import sku_title
 from app.ui.charts import StockFlowChart
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
-from app.ui.viewmodel import StockHistory
+from app.ui.viewmodel import Projector, StockHistory
 from app.ui.widgets import Card, Chip, KpiTile, muted
 
 
@@ -188,6 +188,7 @@ class SkuView(QWidget):
         settings: SkuSettings,
         now: float,
         sku_id: str | None = None,
+        projector: Projector | None = None,
     ) -> None:
         """Fill the page; edits in progress are kept when the same SKU refreshes."""
         new_sku = (item.sku_id if item else sku_id) != self.sku_id
@@ -236,7 +237,7 @@ class SkuView(QWidget):
             self._pending = None  # the snapshot caught up with what was saved
         if new_sku or (not self.save_button.isEnabled() and self._pending is None):
             self._load_settings(settings)
-        self.chart.update_from(history, item, now, settings.lead_time_hours)
+        self.chart.update_from(history, item, now, settings.lead_time_hours, projector)
 
     def _load_settings(self, settings: SkuSettings) -> None:
         self._settings = settings

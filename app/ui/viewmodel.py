@@ -9,16 +9,18 @@ numpy float64 so charts can copy them into their preallocated buffers without co
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
-from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings
+from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings, StockProjection
 
 FloatArray = npt.NDArray[np.float64]
+# `ShopInsight.projected_stock`: (sku_id, hours ahead) -> expected, busy and quiet stock.
+Projector = Callable[[str, Sequence[float]], StockProjection]
 
 
 class LinkState(enum.StrEnum):
@@ -137,8 +139,12 @@ class DashboardViewModel:
     performance: SyncPerformance = field(default_factory=SyncPerformance)
     # Insight for every SKU; the UI sorts and filters for each card.
     insights: tuple[SkuInsight, ...] = ()
-    # Stock history per sku_id (only SKUs the seller may open need one).
+    # Stock history per sku_id (only SKUs the seller may open need one). Keep passing the same
+    # StockHistory object while a SKU's history is unchanged: charts re-copy only new objects.
     histories: Mapping[str, StockHistory] = field(default_factory=dict)
+    # The projected depletion and band for the stock-flow chart: pass
+    # `shop_insight.projected_stock`. Without it the chart approximates from the forecast.
+    projector: Projector | None = field(default=None, compare=False)
     orders: OrderIntelligence | None = None
     videos: tuple[VideoRow, ...] = ()
     sku_sales: tuple[SkuSales, ...] = ()

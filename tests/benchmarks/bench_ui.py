@@ -43,7 +43,11 @@ def _variants(base: DashboardViewModel, count: int) -> list[DashboardViewModel]:
     for k in range(count):
         now = synthetic.NOW + 60.0 * (k + 1)
         insight = compute_shop_insight(sim.history, now, default=base.default_settings)
-        out.append(dataclasses.replace(base, insights=insight.skus, now=now))
+        out.append(
+            dataclasses.replace(
+                base, insights=insight.skus, now=now, projector=insight.projected_stock
+            )
+        )
     return out
 
 

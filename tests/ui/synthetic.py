@@ -268,6 +268,7 @@ def viewmodel(
         performance=SyncPerformance(180.0, 420.0, 0.994, 0.31, 1000, 3, 2900.0),
         insights=insight.skus,
         histories=sim.stock_points,
+        projector=insight.projected_stock,
         orders=orders,
         videos=tuple(video_rows),
         sku_sales=tuple(sales_rows),
