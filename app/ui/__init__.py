@@ -1,0 +1,19 @@
+"""ViralStock's desktop UI (PySide6, pyqtgraph). Only this package and app/main.py import Qt.
+
+Public API for the composition root (app/main.py):
+
+- `app.ui.bootstrap.start_ui(argv, data_dir, log_dir=None, theme=None) -> Ui | None`: app,
+  single-instance guard, redacted rotating log, crash dialog, theme, main window. None: another
+  instance owns `data_dir` and was brought to the front (exit 0). `Ui.shutdown()` at the end.
+- Or piece by piece: `application.create_app`, `single_instance.SingleInstance`,
+  `logging_setup.setup_logging`, `crash.CrashHandler` (`.install()`, `.asyncio_handler`),
+  `theme.ThemeManager`, `main_window.MainWindow`, `screenshot.grab_screenshot`.
+- Data in: `MainWindow.apply(viewmodel.DashboardViewModel)` on the main thread (coalesce to a
+  few per second; charts repaint from one 10 Hz timer anyway), `MainWindow.show_progress(
+  viewmodel.Progress | None)`.
+- Signals out of `MainWindow`: `sku_settings_changed(str, SkuSettings)`,
+  `defaults_changed(SkuSettings)`, `notifications_changed(NotificationPrefs)`,
+  `resync_requested()`, `cancel_requested()`, `connect_requested()`, `quit_requested()`.
+- Connect flow: `connect_dialog.ConnectDialog(relay_url, on_connect=async callback)`; the
+  callback raises `ConnectError(ConnectFailure.X, detail)` for each failure kind.
+"""

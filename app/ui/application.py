@@ -1,0 +1,49 @@
+"""Create the QApplication the way a tray app needs it (names for QSettings, icon, quit policy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtGui import QFont, QIcon
+from PySide6.QtWidgets import QApplication
+
+from app.ui.paths import icon_path
+
+APP_NAME = "ViralStock"
+ORG_NAME = "ViralStock"
+ORG_DOMAIN = "viralstock.app"
+DESKTOP_FILE = "viralstock"
+
+
+def app_icon() -> QIcon:
+    """The application icon (SVG, scales to every size)."""
+    return QIcon(str(icon_path("viralstock")))
+
+
+def configure_pyqtgraph() -> None:
+    """Fast-path plotting defaults: no antialiasing, no OpenGL, row-major images."""
+    pg.setConfigOptions(antialias=False, useOpenGL=False, imageAxisOrder="row-major")
+
+
+def create_app(argv: Sequence[str] | None = None) -> QApplication:
+    """Return the configured QApplication (creating it once).
+
+    The app keeps running in the tray when its window closes, so `quitOnLastWindowClosed` is off:
+    the composition root quits explicitly (tray menu "Quit", or aboutToQuit on session end).
+    """
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv or []))
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setOrganizationDomain(ORG_DOMAIN)
+    app.setDesktopFileName(DESKTOP_FILE)
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    font = QFont(app.font())
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    app.setFont(font)
+    configure_pyqtgraph()
+    return app

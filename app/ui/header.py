@@ -1,0 +1,63 @@
+"""The window header: brand, shop, API and relay state, SKU count, last sync."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.ui import fmt
+from app.ui.viewmodel import LinkState, ShopHeader
+from app.ui.widgets import Chip
+
+STATE_LEVEL = {
+    LinkState.ONLINE: ("ok", "online"),
+    LinkState.CONNECTING: ("warning", "connecting"),
+    LinkState.OFFLINE: ("critical", "offline"),
+    LinkState.ERROR: ("critical", "error"),
+    LinkState.DISABLED: ("unknown", "off"),
+}
+
+
+class Header(QFrame):
+    """Shop identity and connection health, always visible."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Header")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(20, 12, 20, 12)
+        layout.setSpacing(14)
+        brand = QLabel("ViralStock")
+        brand.setObjectName("Brand")
+        layout.addWidget(brand)
+        names = QVBoxLayout()
+        names.setSpacing(0)
+        self.shop = QLabel("No shop connected")
+        self.shop.setObjectName("ShopName")
+        self.meta = QLabel("")
+        self.meta.setObjectName("HeaderMeta")
+        names.addWidget(self.shop)
+        names.addWidget(self.meta)
+        layout.addLayout(names, 1)
+        self.api = Chip()
+        self.relay = Chip()
+        layout.addWidget(self.api)
+        layout.addWidget(self.relay)
+        self._last: ShopHeader | None = None
+        self.update_from(ShopHeader())
+
+    def update_from(self, header: ShopHeader, now: float | None = None) -> None:
+        self._last = header
+        name = header.shop_name or "No shop connected"
+        self.shop.setText(f"{name}  ·  demo" if header.demo else name)
+        self.meta.setText(
+            f"{header.sku_count:,} SKUs · last sync {fmt.ago(header.last_sync, now or time.time())}"
+        )
+        for chip, label, state, detail in (
+            (self.api, "API", header.api_state, header.api_detail),
+            (self.relay, "Relay", header.relay_state, header.relay_detail),
+        ):
+            level, word = STATE_LEVEL[state]
+            chip.set_level(level, f"● {label} {word}")
+            chip.setToolTip(detail or f"{label}: {word}")
