@@ -1,0 +1,286 @@
+"""The plain data that goes into and comes out of insight.
+
+Every type here is a frozen dataclass (or an enum) over stdlib values so that the sync layer can
+build the inputs from the store and the UI can read the outputs without importing numpy.
+
+Units, everywhere in `app.insight`:
+- times are UTC epoch seconds (`float`), always *event* times (order create time, stock change
+  time, view sample time); the caller passes `now`, nothing here reads a clock;
+- durations are hours (`float`), named `*_hours`; settings given in days are named `*_days`;
+- rates are units per hour (`per_hour`);
+- stock and quantities are whole units (`int`); demand forecasts are fractional units (`float`);
+- money is `decimal.Decimal` in the shop's currency.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """Units of one SKU sold at one moment (one order's line items for that SKU).
+
+    `video_id` is set when TikTok says which video sold it (affiliate orders' `content_id` with
+    `content_type == "VIDEO"`); that is explicit attribution. Cancelled orders should not be
+    passed as sales.
+    """
+
+    time: float
+    sku_id: str
+    units: int
+    revenue: Decimal = Decimal(0)
+    video_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockPoint:
+    """The available stock of a SKU from `time` on, until the next point for that SKU.
+
+    Only used to know when a SKU was out of stock (`available <= 0`): demand is not observed
+    while the shelf is empty, so that time is left out of velocities and forecasts.
+    """
+
+    time: float
+    sku_id: str
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPoint:
+    """A sample of a video's cumulative view count at `time`."""
+
+    time: float
+    video_id: str
+    views: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """A video and the products it links to (TikTok's `videos[].products[].id`).
+
+    When a video lists products, correlation attribution only considers SKUs of those products;
+    a video with no listed products may be correlated with any SKU.
+    """
+
+    video_id: str
+    title: str = ""
+    product_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SkuState:
+    """What the store knows about a SKU right now."""
+
+    sku_id: str
+    product_id: str
+    product_name: str = ""
+    sku_name: str = ""
+    available: int = 0
+    # Units already ordered from the supplier and not yet received.
+    incoming: int = 0
+    # Used for revenue at risk when the SKU has no recent sales to take a price from.
+    unit_price: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SkuSettings:
+    """Per-SKU (or shop default) replenishment settings the seller can change."""
+
+    # Hours from placing a reorder until the goods are sellable.
+    lead_time_hours: float = 168.0
+    # Reorders come in multiples of this many units.
+    pack_size: int = 1
+    # How long a reorder should last once it arrives.
+    days_of_cover: float = 14.0
+    # Extra demand kept as safety stock, in days of the current rate; also widens the warning
+    # band: warning when stock runs out within lead time + safety days.
+    safety_days: float = 3.0
+    # Critical whenever stock runs out within this many hours, even with a short lead time.
+    critical_hours: float = 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    """One order as order intelligence needs it.
+
+    `video_revenue` is the part of `revenue` attributed to a video (explicitly, or via the
+    SKU's attributed video); zero when none.
+    """
+
+    order_id: str
+    create_time: float
+    status: str
+    revenue: Decimal
+    video_revenue: Decimal = Decimal(0)
+    # TikTok's `rts_sla_time`: ship by then. None when unknown.
+    ship_by: float | None = None
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+
+class AlertLevel(enum.StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def severity(self) -> int:
+        """0 for ok, 1 for warning, 2 for critical: compare levels with this."""
+        return _SEVERITY[self]
+
+
+_SEVERITY: dict[AlertLevel, int] = {
+    AlertLevel.OK: 0,
+    AlertLevel.WARNING: 1,
+    AlertLevel.CRITICAL: 2,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Velocity:
+    """Units sold per hour of *in-stock* time over trailing windows ending at `now`.
+
+    A window in which the SKU was never in stock falls back to the next longer window's rate
+    (demand was not observable), and to 0 for 7 days.
+    `ewma_per_hour` is an exponentially weighted rate (time constant 30 min by default), also
+    over in-stock time only, that follows a spike within minutes.
+    """
+
+    per_hour_1h: float
+    per_hour_6h: float
+    per_hour_24h: float
+    per_hour_7d: float
+    ewma_per_hour: float
+    # In-stock hours inside the 7-day window (168 when never out of stock).
+    in_stock_hours_7d: float = 168.0
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Hours until stock-out from a level-plus-trend model of recent sales.
+
+    `hours_left` is None when there is nothing to forecast from (no sales), and 0 when the SKU
+    is already out of stock. `hours_left_low` is the pessimistic end of the band (stock-out
+    sooner), `hours_left_high` the optimistic one (None when, at the band's low demand, stock
+    would not run out). `stockout_at` is `now + hours_left` in epoch seconds.
+    `rate_per_hour` is the model's current demand level, `trend_per_hour2` its slope (units per
+    hour, per hour; raised by a linked video's view growth).
+    """
+
+    hours_left: float | None
+    hours_left_low: float | None
+    hours_left_high: float | None
+    stockout_at: float | None
+    rate_per_hour: float
+    trend_per_hour2: float
+
+    @property
+    def available(self) -> bool:
+        """True when there is a forecast (the UI shows "N/A" otherwise)."""
+        return self.hours_left is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderSuggestion:
+    """How many units to reorder now, and the sum that led to it.
+
+    quantity = ceil((demand_units + safety_units - available - incoming) / pack_size) * pack_size,
+    or 0 when that is not positive. `demand_units` is the forecast demand over
+    `lead_time_hours + days_of_cover * 24` hours.
+    """
+
+    quantity: int
+    demand_units: float
+    safety_units: float
+    available: int
+    incoming: int
+    pack_size: int
+    lead_time_hours: float
+    days_of_cover: float
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Which video is driving a SKU's sales.
+
+    method "explicit": TikTok named the video on the orders; `score` is the share of the SKU's
+    recent units it sold (0..1). method "correlation": `score` is the Pearson correlation (0..1
+    after thresholding) between the video's hourly view growth and the SKU's hourly sales.
+    """
+
+    video_id: str
+    method: Literal["explicit", "correlation"]
+    score: float
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkuInsight:
+    """Everything the dashboard shows about one SKU, computed at `computed_at`.
+
+    `context` says why ("viral video 'Dance' driving orders"), `headline` is the one-line
+    summary ("viral video 'Dance' driving orders · selling 47/hour, 6 h of stock · reorder 500").
+    `revenue_at_risk` is the revenue of the forecast demand that available plus incoming stock
+    cannot serve before a reorder placed now arrives (lead time), at the recent average price.
+    """
+
+    sku_id: str
+    product_id: str
+    product_name: str
+    available: int
+    velocity: Velocity
+    forecast: Forecast
+    level: AlertLevel
+    reorder: ReorderSuggestion
+    attribution: Attribution | None
+    revenue_at_risk: Decimal
+    context: str
+    headline: str
+    computed_at: float
+    sku_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntelligence:
+    """The order side of the dashboard over the trailing `hours` ending at `computed_at`.
+
+    Series are hourly and aligned: `hour_starts[i]` is the epoch second the i-th hour starts.
+    `funnel` counts orders (in the window) by TikTok status, in the order of the status flow.
+    `viral_revenue_share` is video-attributed revenue / revenue (0 when no revenue), excluding
+    cancelled orders. `near_ship_by` lists (order_id, ship_by) of orders still to ship whose
+    ship-by time is within the threshold or already past, soonest first.
+    """
+
+    computed_at: float
+    hour_starts: tuple[float, ...]
+    orders_per_hour: tuple[int, ...]
+    revenue_per_hour: tuple[Decimal, ...]
+    viral_orders_per_hour: tuple[int, ...]
+    funnel: Mapping[str, int]
+    order_count: int
+    revenue: Decimal
+    viral_revenue: Decimal
+    viral_revenue_share: float
+    near_ship_by: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShopInsight:
+    """Insight for every SKU of a shop, sorted by revenue at risk (highest first)."""
+
+    computed_at: float
+    skus: tuple[SkuInsight, ...]
+    by_sku: Mapping[str, SkuInsight] = field(default_factory=dict)
+
+    def levels(self) -> dict[str, AlertLevel]:
+        """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
+        return {item.sku_id: item.level for item in self.skus}
