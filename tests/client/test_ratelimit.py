@@ -1,0 +1,109 @@
+"""The priority token bucket: lanes, FIFO, the HIGH reserve, adaptation, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
+
+pytestmark = pytest.mark.timeout(20)
+
+KEY = ("app", "shop")
+
+
+async def test_burst_then_paced_at_configured_rate() -> None:
+    limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=6000, burst=5))  # 100/s
+    started = time.monotonic()
+    for _ in range(4):  # burst minus the HIGH reserve (1 token) goes at once
+        assert await limiter.acquire(KEY) == 0.0
+    assert time.monotonic() - started < 0.02
+    for _ in range(20):
+        await limiter.acquire(KEY)
+    elapsed = time.monotonic() - started
+    assert 0.17 < elapsed < 0.5, elapsed  # 20 more tokens at 100/s
+
+
+async def test_fifo_within_lane_and_priority_across_lanes() -> None:
+    limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=3000, burst=2))
+    # drain: NORMAL may take down to the reserve only
+    await limiter.acquire(KEY, Priority.NORMAL)
+    order: list[str] = []
+
+    async def take(name: str, lane: Priority) -> None:
+        await limiter.acquire(KEY, lane)
+        order.append(name)
+
+    tasks = [asyncio.create_task(take(f"low{i}", Priority.LOW)) for i in range(3)]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(take(f"normal{i}", Priority.NORMAL)) for i in range(2)]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(take("high", Priority.HIGH)))
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert order == ["high", "normal0", "normal1", "low0", "low1", "low2"]
+
+
+async def test_high_finds_reserved_token_while_low_is_saturated() -> None:
+    # 600/min = 10/s: a token interval of 100 ms.
+    limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=600, burst=3))
+    stop = asyncio.Event()
+
+    async def backfill() -> None:
+        while not stop.is_set():
+            await limiter.acquire(KEY, Priority.LOW)
+
+    workers = [asyncio.create_task(backfill()) for _ in range(4)]
+    await asyncio.sleep(0.35)
+    assert limiter.queue_depths(KEY)[Priority.LOW] >= 3
+    waits = []
+    for _ in range(3):
+        waits.append(await limiter.acquire(KEY, Priority.HIGH))
+        await asyncio.sleep(0.25)
+    stop.set()
+    for worker in workers:
+        worker.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    assert max(waits) < 0.1 * 1.5, waits
+
+
+async def test_rate_limited_cuts_rate_pauses_and_recovers() -> None:
+    config = LimiterConfig(requests_per_minute=6000, burst=2, recovery_seconds=0.5)
+    limiter = PriorityRateLimiter(config)
+    await limiter.acquire(KEY)
+    limiter.on_rate_limited(KEY, retry_after=0.2)
+    assert limiter.current_rate(KEY) == pytest.approx(50.0, rel=0.05)
+    started = time.monotonic()
+    await limiter.acquire(KEY, Priority.HIGH)
+    assert time.monotonic() - started >= 0.2  # Retry-After honoured
+    limiter.on_rate_limited(KEY)  # within the cooldown: no second cut
+    assert limiter.current_rate(KEY) > 40.0
+    await asyncio.sleep(0.6)
+    assert limiter.current_rate(KEY) == pytest.approx(100.0)
+
+
+async def test_cancelled_waiter_frees_its_place() -> None:
+    limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=600, burst=2))
+    await limiter.acquire(KEY)  # bucket now at the reserve: NORMAL must wait ~100 ms
+    first = asyncio.create_task(limiter.acquire(KEY))
+    second = asyncio.create_task(limiter.acquire(KEY))
+    await asyncio.sleep(0.01)
+    assert limiter.queue_depths(KEY)[Priority.NORMAL] == 2
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert limiter.queue_depths(KEY)[Priority.NORMAL] == 1
+    waited = await asyncio.wait_for(second, 1)
+    assert waited < 0.16  # the cancelled one did not consume the next token
+    assert limiter.granted(KEY) == 2
+
+
+async def test_budgets_are_per_app_and_shop() -> None:
+    limiter = PriorityRateLimiter(LimiterConfig(requests_per_minute=60, burst=2))
+    await limiter.acquire(("app", "a"))
+    # shop a is at its reserve, shop b is untouched
+    assert await asyncio.wait_for(limiter.acquire(("app", "b")), 0.05) == 0.0
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(limiter.acquire(("app", "a")), 0.05)
+    assert limiter.queue_depths() == {Priority.HIGH: 0, Priority.NORMAL: 0, Priority.LOW: 0}
