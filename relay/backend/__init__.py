@@ -1,0 +1,22 @@
+"""Storage backends behind one interface (`relay.backend.base.Backend`)."""
+
+from __future__ import annotations
+
+from relay.backend.base import Backend, BackendError, Incoming, ShopPosition, StoredEvent
+from relay.config import RelayConfig
+
+__all__ = ["Backend", "BackendError", "Incoming", "ShopPosition", "StoredEvent", "open_backend"]
+
+
+def open_backend(config: RelayConfig) -> Backend:
+    """The backend the config names: `bus` (redis://...) or the SQLite file `db`."""
+    if config.bus:
+        raise ValueError("--bus: the Redis Streams backend is not available yet")
+    from relay.backend.sqlite import SQLiteBackend
+
+    return SQLiteBackend(
+        config.db,
+        event_retention=config.event_retention,
+        dedupe_retention=config.dedupe_retention,
+        sync=config.sqlite_sync,
+    )

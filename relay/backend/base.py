@@ -1,0 +1,121 @@
+"""The storage contract every relay backend fulfils (SQLite now, Redis Streams later).
+
+A backend owns four things: the per-shop event log (with an opaque cursor that increases per
+shop), the dedupe ids, the cursor each subscriber token acknowledged per shop, and the hashes of
+subscriber tokens. Everything above it (ingest, stream, vendor endpoints) speaks only this
+interface, so `--bus redis://...` is a new class here and nothing else.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "CommittedListener",
+    "Incoming",
+    "ShopPosition",
+    "StoredEvent",
+]
+
+
+class BackendError(RuntimeError):
+    """Storage failed; the caller answers 503 and the sender retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A verified webhook waiting to be stored.
+
+    `body` is the exact text TikTok sent (validated UTF-8 JSON object); `dedupe_key` is the
+    `tts_notification_id`, or the signature when TikTok left the id out (same bytes, same key).
+    """
+
+    shop_id: str
+    dedupe_key: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event in a shop's log. `cursor` is opaque to clients and increases per shop."""
+
+    shop_id: str
+    cursor: str
+    received_at: float
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShopPosition:
+    """What a shop's log holds: `head` is the newest cursor, `trimmed` the newest cursor that
+    retention removed (a client resuming after an older cursor has missed events: a gap)."""
+
+    head: str | None
+    trimmed: str | None
+
+
+# Called on the event loop with events in commit order, right after they are durable.
+CommittedListener = Callable[[Sequence[StoredEvent]], None]
+
+
+class Backend(abc.ABC):
+    """Asynchronous storage used by one relay process. Methods are called on the event loop."""
+
+    name: str = "backend"
+
+    @abc.abstractmethod
+    async def start(self, on_committed: CommittedListener) -> None:
+        """Open storage; from now on every newly committed event is passed to `on_committed`
+        (for Redis: also events committed by other processes)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and release resources."""
+
+    @abc.abstractmethod
+    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+        """Store one event durably and return it, or None when its dedupe key was already
+        seen. Returns only after the commit: the caller's 200 depends on it."""
+
+    @abc.abstractmethod
+    async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events of a shop with cursor greater than `after` (None: from the
+        oldest held), oldest first."""
+
+    @abc.abstractmethod
+    async def position(self, shop_id: str) -> ShopPosition:
+        """The shop's newest and newest-trimmed cursors."""
+
+    @abc.abstractmethod
+    def cursor_key(self, cursor: str) -> tuple[int, ...]:
+        """A sortable key for a cursor; raises ValueError for a cursor this backend never
+        issues."""
+
+    @abc.abstractmethod
+    async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
+        """Remember that the token durably holds everything up to `cursor` (never moves back)."""
+
+    @abc.abstractmethod
+    async def acked(self, token_hash: str, shop_id: str) -> str | None:
+        """The last cursor the token acknowledged for the shop."""
+
+    @abc.abstractmethod
+    async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
+        """Store a subscriber token's hash with the shops it may read."""
+
+    @abc.abstractmethod
+    async def token_shops(self, token_hash: str) -> frozenset[str] | None:
+        """The shops of a token, or None when the hash is unknown."""
+
+    @abc.abstractmethod
+    async def trim(self, now: float) -> int:
+        """Drop events older than the event retention and dedupe ids older than the dedupe
+        retention; returns how many rows went."""
+
+    async def healthy(self) -> bool:
+        """Whether storage answers; `/healthz` reports it."""
+        return True

@@ -1,0 +1,508 @@
+"""The embedded backend: one SQLite file in WAL mode, written by one thread with group commit.
+
+Why a dedicated writer thread: a commit waits for fsync (milliseconds on ordinary disks), which
+must not stall the event loop. Why group commit: while the writer is busy, new work piles up on
+the loop side and goes to the writer as one batch, so one fsync covers every webhook that
+arrived meanwhile; each caller's future resolves only after the batch's COMMIT returned, so no
+200 is ever sent for an event that is not on disk. Readers use their own connections (WAL lets
+them run beside the writer), so `token create` in another process is seen at once.
+
+Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
+numeric order agree for clients that compare them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from relay.backend.base import (
+    Backend,
+    BackendError,
+    CommittedListener,
+    Incoming,
+    ShopPosition,
+    StoredEvent,
+)
+
+__all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    shop_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_shop_seq ON events (shop_id, seq);
+CREATE TABLE IF NOT EXISTS dedupe (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shops (
+    shop_id TEXT PRIMARY KEY,
+    head INTEGER NOT NULL,
+    trimmed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS acks (
+    token_hash TEXT NOT NULL,
+    shop_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (token_hash, shop_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    shops TEXT NOT NULL,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_TRIM_CHUNK = 5000
+_IN_CHUNK = 500
+
+
+def format_cursor(seq: int) -> str:
+    return f"{seq:016d}"
+
+
+def parse_cursor(cursor: str) -> int:
+    """The sequence number in a cursor; ValueError for anything we never issued."""
+    if not isinstance(cursor, str) or not cursor.isdigit() or not 0 < len(cursor) <= 19:
+        raise ValueError("not a cursor")
+    return int(cursor)
+
+
+def connect(path: str, sync: str = "FULL") -> sqlite3.Connection:
+    """A connection in autocommit mode with WAL, a busy timeout and the schema in place."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    if sync.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError(f"unsupported synchronous mode {sync!r}")
+    conn.execute(f"PRAGMA synchronous = {sync.upper()}")
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+
+
+@dataclass(slots=True)
+class _Append:
+    item: Incoming
+    received_at: float
+    future: asyncio.Future[StoredEvent | None]
+
+
+@dataclass(slots=True)
+class _Ack:
+    token_hash: str
+    shop_id: str
+    seq: int
+
+
+@dataclass(slots=True)
+class _Token:
+    token_hash: str
+    shops: tuple[str, ...]
+    future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Trim:
+    event_cutoff: float
+    dedupe_cutoff: float
+    future: asyncio.Future[int]
+
+
+_Job = _Append | _Ack | _Token | _Trim
+
+
+@dataclass(slots=True)
+class _Outcome:
+    results: list[tuple[asyncio.Future[Any], Any]] = field(default_factory=list)
+    committed: list[StoredEvent] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class SQLiteBackend(Backend):
+    """Event log, dedupe, acks and tokens in one SQLite file."""
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        event_retention: float,
+        dedupe_retention: float,
+        sync: str = "FULL",
+        max_batch: int = 1024,
+    ) -> None:
+        self.path = path
+        self.event_retention = event_retention
+        self.dedupe_retention = dedupe_retention
+        self.sync = sync
+        self.max_batch = max_batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_committed: CommittedListener = lambda events: None
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: list[_Job] = []
+        self._busy = False
+        self._flush_scheduled = False
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-sqlite-read")
+        self._local = threading.local()
+        self._acks: dict[tuple[str, str], int] = {}
+        # Writer-thread state.
+        self._heads: dict[str, int] = {}
+        self._last_received = 0.0
+        self.batches = 0
+        self.batched_events = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, on_committed: CommittedListener) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._on_committed = on_committed
+        conn = connect(self.path, self.sync)
+        ensure_schema(conn)
+        self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
+        row = conn.execute("SELECT max(received_at) FROM events").fetchone()
+        self._last_received = float(row[0] or 0.0)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="relay-sqlite-writer", daemon=True
+        )
+        self._writer.start()
+
+    async def close(self) -> None:
+        # Let queued work finish first, so nothing acknowledged is dropped.
+        for _ in range(200):
+            if not self._pending and not self._busy:
+                break
+            await asyncio.sleep(0.01)
+        self._jobs.put(None)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join, 10.0)
+        self._readers.shutdown(wait=True)
+
+    # --- group commit, loop side ---------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        self._pending.append(job)
+        if not self._busy and not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._busy or not self._pending:
+            return
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        self._busy = True
+        self._jobs.put(batch)
+
+    def _done(self, outcome: _Outcome) -> None:
+        self._busy = False
+        if outcome.committed:
+            try:
+                self._on_committed(outcome.committed)
+            except Exception:  # a listener bug must not lose acknowledgements
+                import logging
+
+                logging.getLogger("relay.backend").exception("commit listener failed")
+        for future, value in outcome.results:
+            if future.done():
+                continue
+            if isinstance(value, BaseException):
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+        if self._pending:
+            self._flush()
+
+    # --- writer thread -------------------------------------------------------------------
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        try:
+            while True:
+                batch = self._jobs.get()
+                if batch is None:
+                    return
+                outcome = self._run_batch(conn, batch)
+                try:
+                    loop.call_soon_threadsafe(self._done, outcome)
+                except RuntimeError:  # loop closed during shutdown
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> _Outcome:
+        outcome = _Outcome()
+        heads: dict[str, int] = {}  # changes of this batch, applied to self._heads after COMMIT
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._apply(conn, batch, heads, outcome)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                conn.execute("ROLLBACK")
+            failure = BackendError(f"storage failed: {exc.__class__.__name__}")
+            return _Outcome(results=[(f, failure) for f in _futures(batch)])
+        self._heads.update(heads)
+        self.batches += 1
+        self.batched_events += len(outcome.committed)
+        return outcome
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[_Job],
+        heads: dict[str, int],
+        outcome: _Outcome,
+    ) -> None:
+        appends = [job for job in batch if isinstance(job, _Append)]
+        if appends:
+            self._apply_appends(conn, appends, heads, outcome)
+        acks = [(job.token_hash, job.shop_id, job.seq) for job in batch if isinstance(job, _Ack)]
+        if acks:
+            conn.executemany(
+                "INSERT INTO acks (token_hash, shop_id, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (token_hash, shop_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+                acks,
+            )
+        for job in batch:
+            if isinstance(job, _Token):
+                conn.execute(
+                    "INSERT OR REPLACE INTO tokens (token_hash, shops, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (job.token_hash, json.dumps(list(job.shops)), time.time()),
+                )
+                outcome.results.append((job.future, None))
+            elif isinstance(job, _Trim):
+                removed = self._trim_chunk(conn, job.event_cutoff, job.dedupe_cutoff)
+                outcome.results.append((job.future, removed))
+
+    def _apply_appends(
+        self,
+        conn: sqlite3.Connection,
+        appends: list[_Append],
+        heads: dict[str, int],
+        outcome: _Outcome,
+    ) -> None:
+        keys = list({job.item.dedupe_key for job in appends})
+        seen: set[str] = set()
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                row[0]
+                for row in conn.execute(f"SELECT key FROM dedupe WHERE key IN ({marks})", chunk)  # noqa: S608
+            )
+        events: list[tuple[str, int, float, str]] = []
+        dedupe: list[tuple[str, float]] = []
+        for job in appends:
+            item = job.item
+            if item.dedupe_key in seen:
+                outcome.results.append((job.future, None))
+                continue
+            seen.add(item.dedupe_key)
+            # Monotonic receive times let trimming find its cut by binary search on id.
+            received = max(job.received_at, self._last_received)
+            self._last_received = received
+            shop = item.shop_id
+            seq = heads.get(shop, self._heads.get(shop, 0)) + 1
+            heads[shop] = seq
+            events.append((shop, seq, received, item.body))
+            dedupe.append((item.dedupe_key, received))
+            stored = StoredEvent(shop, format_cursor(seq), received, item.body)
+            outcome.committed.append(stored)
+            outcome.results.append((job.future, stored))
+        if events:
+            conn.executemany(
+                "INSERT INTO events (shop_id, seq, received_at, body) VALUES (?, ?, ?, ?)", events
+            )
+            conn.executemany("INSERT INTO dedupe (key, received_at) VALUES (?, ?)", dedupe)
+            conn.executemany(
+                "INSERT INTO shops (shop_id, head) VALUES (?, ?) "
+                "ON CONFLICT (shop_id) DO UPDATE SET head = excluded.head",
+                list(heads.items()),
+            )
+
+    def _trim_chunk(
+        self, conn: sqlite3.Connection, event_cutoff: float, dedupe_cutoff: float
+    ) -> int:
+        """Delete at most one chunk of expired events and dedupe ids; returns rows deleted."""
+        cut = _last_id_before(conn, "events", event_cutoff, _TRIM_CHUNK)
+        removed = 0
+        if cut is not None:
+            rows = conn.execute(
+                "SELECT shop_id, max(seq) FROM events WHERE id <= ? GROUP BY shop_id", (cut,)
+            ).fetchall()
+            conn.executemany(
+                "UPDATE shops SET trimmed = max(trimmed, ?) WHERE shop_id = ?",
+                [(seq, shop) for shop, seq in rows],
+            )
+            removed = conn.execute("DELETE FROM events WHERE id <= ?", (cut,)).rowcount
+        dcut = _last_id_before(conn, "dedupe", dedupe_cutoff, _TRIM_CHUNK)
+        if dcut is not None:
+            removed += conn.execute("DELETE FROM dedupe WHERE id <= ?", (dcut,)).rowcount
+        return removed
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self.sync)
+            self._local.conn = conn
+        return conn
+
+    async def _read[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+
+        def run() -> T:
+            return fn(self._reader())
+
+        try:
+            return await loop.run_in_executor(self._readers, run)
+        except sqlite3.Error as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    # --- Backend API ---------------------------------------------------------------------
+
+    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+        assert self._loop is not None
+        future: asyncio.Future[StoredEvent | None] = self._loop.create_future()
+        self._submit(_Append(item, received_at, future))
+        return await future
+
+    async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
+        seq = parse_cursor(after) if after is not None else 0
+
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            rows = conn.execute(
+                "SELECT seq, received_at, body FROM events WHERE shop_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (shop_id, seq, limit),
+            ).fetchall()
+            return [StoredEvent(shop_id, format_cursor(s), r, b) for s, r, b in rows]
+
+        return await self._read(run)
+
+    async def position(self, shop_id: str) -> ShopPosition:
+        def run(conn: sqlite3.Connection) -> ShopPosition:
+            row = conn.execute(
+                "SELECT head, trimmed FROM shops WHERE shop_id = ?", (shop_id,)
+            ).fetchone()
+            if row is None:
+                return ShopPosition(None, None)
+            head, trimmed = row
+            return ShopPosition(format_cursor(head), format_cursor(trimmed) if trimmed else None)
+
+        return await self._read(run)
+
+    def cursor_key(self, cursor: str) -> tuple[int, ...]:
+        return (parse_cursor(cursor),)
+
+    async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
+        # Not awaited to disk: a lost ack only means a re-delivery (at-least-once). The
+        # in-memory copy makes a reconnect right after an ack resume at the right place.
+        seq = parse_cursor(cursor)
+        key = (token_hash, shop_id)
+        if seq <= self._acks.get(key, 0):
+            return
+        self._acks[key] = seq
+        self._submit(_Ack(token_hash, shop_id, seq))
+
+    async def acked(self, token_hash: str, shop_id: str) -> str | None:
+        memory = self._acks.get((token_hash, shop_id))
+
+        def run(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT seq FROM acks WHERE token_hash = ? AND shop_id = ?", (token_hash, shop_id)
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        stored = await self._read(run)
+        best = max((s for s in (memory, stored) if s is not None), default=None)
+        return None if best is None else format_cursor(best)
+
+    async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._submit(_Token(token_hash, tuple(shops), future))
+        await future
+
+    async def token_shops(self, token_hash: str) -> frozenset[str] | None:
+        def run(conn: sqlite3.Connection) -> frozenset[str] | None:
+            row = conn.execute(
+                "SELECT shops FROM tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+            return None if row is None else frozenset(json.loads(row[0]))
+
+        return await self._read(run)
+
+    async def trim(self, now: float) -> int:
+        assert self._loop is not None
+        total = 0
+        while True:
+            future: asyncio.Future[int] = self._loop.create_future()
+            self._submit(_Trim(now - self.event_retention, now - self.dedupe_retention, future))
+            removed = await future
+            total += removed
+            if removed == 0:
+                return total
+
+    async def healthy(self) -> bool:
+        try:
+            await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+        except BackendError:
+            return False
+        return self._writer is not None and self._writer.is_alive()
+
+
+def _futures(batch: list[_Job]) -> list[asyncio.Future[Any]]:
+    return [job.future for job in batch if not isinstance(job, _Ack)]
+
+
+def _last_id_before(conn: sqlite3.Connection, table: str, cutoff: float, limit: int) -> int | None:
+    """The largest id whose received_at is before `cutoff`, at most `limit` rows past the
+    smallest id. Relies on received_at never decreasing with id (the writer ensures it)."""
+    lo_row = conn.execute(f"SELECT min(id) FROM {table}").fetchone()  # noqa: S608
+    if lo_row is None or lo_row[0] is None:
+        return None
+    lo = int(lo_row[0])
+    first = conn.execute(f"SELECT received_at FROM {table} WHERE id = ?", (lo,)).fetchone()  # noqa: S608
+    if first is None or first[0] >= cutoff:
+        return None
+    hi_row = conn.execute(f"SELECT max(id) FROM {table}").fetchone()  # noqa: S608
+    hi = min(int(hi_row[0]), lo + limit - 1)
+    best = lo
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(
+            f"SELECT id, received_at FROM {table} WHERE id >= ? ORDER BY id LIMIT 1",  # noqa: S608
+            (mid,),
+        ).fetchone()
+        if row is None or row[1] >= cutoff:
+            hi = mid - 1
+        else:
+            best = max(best, int(row[0]))
+            lo = mid + 1
+    return best

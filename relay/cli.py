@@ -1,0 +1,109 @@
+"""`viralstock-relay`: `serve` runs the relay, `token create` mints a subscriber token.
+
+The app key and secret come only from the environment (VIRALSTOCK_RELAY_APP_KEY,
+VIRALSTOCK_RELAY_APP_SECRET): a secret on the command line is visible to every user of the
+machine through `ps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from relay.config import RelayConfig
+
+__all__ = ["main"]
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", help="SQLite file (the embedded backend; default relay.sqlite3)")
+    where.add_argument("--bus", help="redis://HOST:PORT/DB (shared by several relay processes)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="viralstock-relay", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the relay")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    _storage(serve)
+    serve.add_argument(
+        "--sync",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability: full survives power loss, normal survives a killed process",
+    )
+    serve.add_argument("--event-retention", type=float, help="seconds of events kept (7 days)")
+    serve.add_argument("--dedupe-retention", type=float, help="seconds of dedupe ids (48 h)")
+    serve.add_argument("--trim-interval", type=float, help="seconds between trims (60)")
+    serve.add_argument("--ip-rate", type=float, help="webhooks/s per source IP, 0 = no limit")
+    serve.add_argument("--ip-burst", type=float, help="burst per source IP")
+    serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
+    serve.add_argument("--log-level", default="INFO")
+
+    token = commands.add_parser("token", help="subscriber tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="mint a token for some shops")
+    create.add_argument("--shop", action="append", required=True, help="shop id (repeatable)")
+    _storage(create)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> RelayConfig:
+    overrides: dict[str, object] = {"db": args.db, "bus": args.bus}
+    for name in (
+        "host",
+        "port",
+        "event_retention",
+        "dedupe_retention",
+        "trim_interval",
+        "ip_rate",
+        "ip_burst",
+        "sign_rate",
+        "log_level",
+    ):
+        overrides[name] = getattr(args, name, None)
+    if getattr(args, "sync", None):
+        overrides["sqlite_sync"] = args.sync.upper()
+    return RelayConfig.from_env(**overrides)
+
+
+def _serve(config: RelayConfig) -> int:
+    from relay.app import Relay
+    from relay.logs import configure
+    from relay.server import bind_socket, build_server
+
+    configure(config.log_level)
+    if not config.app_key or not config.app_secret:
+        print(
+            "viralstock-relay: set VIRALSTOCK_RELAY_APP_KEY and VIRALSTOCK_RELAY_APP_SECRET",
+            file=sys.stderr,
+        )
+        return 2
+    sock = bind_socket(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"http://{shown}:{port}", flush=True)
+    server = build_server(Relay(config), config)
+    server.run(sockets=[sock])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = _config(args)
+    if args.command == "serve":
+        return _serve(config)
+    from relay.tokens import mint_token
+
+    try:
+        token = mint_token(config, args.shop)
+    except ValueError as exc:
+        print(f"viralstock-relay: {exc}", file=sys.stderr)
+        return 2
+    print(f"token for shops {', '.join(sorted(set(args.shop)))}:")
+    print(token, flush=True)
+    return 0

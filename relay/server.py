@@ -1,0 +1,113 @@
+"""Running the relay: `run_relay` in-process (demo, tests) and `build_server` for the CLI.
+
+`run_relay(config)` starts uvicorn on its own event loop in a background thread, bound to the
+configured host and port (127.0.0.1:0 picks a free port), waits until it accepts connections,
+and stops it on exit. It works from sync code, asyncio tests and the Qt (qasync) app alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+
+from relay.app import Relay
+from relay.config import RelayConfig
+
+__all__ = ["RunningRelay", "build_server", "run_relay"]
+
+
+def build_server(relay: Relay, config: RelayConfig) -> uvicorn.Server:
+    """A uvicorn server tuned for the relay: httptools, uvloop, no access log."""
+    uv_config = uvicorn.Config(
+        relay,
+        host=config.host,
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        ws_ping_interval=config.ws_ping_interval,
+        ws_ping_timeout=config.ws_ping_timeout,
+        ws_max_size=64 * 1024,
+        timeout_keep_alive=30,
+        backlog=2048,
+        server_header=False,
+        date_header=False,
+    )
+    return uvicorn.Server(uv_config)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class RunningRelay:
+    """A relay serving in a background thread."""
+
+    relay: Relay
+    base_url: str
+    ws_url: str
+    loop: asyncio.AbstractEventLoop
+
+    def create_token(self, shops: Sequence[str], timeout: float = 10.0) -> str:
+        """Mint a subscriber token through the running relay (thread-safe)."""
+        future = asyncio.run_coroutine_threadsafe(self.relay.create_token(list(shops)), self.loop)
+        return future.result(timeout)
+
+
+@contextlib.contextmanager
+def run_relay(config: RelayConfig, *, start_timeout: float = 15.0) -> Iterator[RunningRelay]:
+    """Serve `config` in a background thread; yields once the socket accepts connections."""
+    relay = Relay(config)
+    server = build_server(relay, config)
+    sock = bind_socket(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    loop_box: list[asyncio.AbstractEventLoop] = []
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        loop_box.append(loop)
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=serve, name=f"relay-{port}", daemon=True)
+    thread.start()
+    deadline = start_timeout
+    step = 0.01
+    while not server.started and thread.is_alive() and deadline > 0:
+        threading.Event().wait(step)
+        deadline -= step
+    if not server.started:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+        raise RuntimeError("relay did not start") from (failure[0] if failure else None)
+    try:
+        base = f"http://{shown}:{port}"
+        yield RunningRelay(relay, base, f"ws://{shown}:{port}/v1/stream", loop_box[0])
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()

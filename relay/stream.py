@@ -1,0 +1,245 @@
+"""WebSocket `/v1/stream`: subscribe, ready, event, ack, gap, error (DESIGN.md 3).
+
+One task per subscribed shop pulls that shop's events, first from storage (catch-up, in pages)
+and then from the hub's in-memory ring (live), and writes frames under the connection's send
+lock. Backpressure is the socket's: when a subscriber reads slowly its tasks wait on the write
+buffer, so nothing queues up in memory for it and the other subscribers are untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from relay.backend.base import Backend, BackendError, StoredEvent
+from relay.hub import Hub, event_frame
+from relay.logs import log
+from relay.metrics import Metrics
+
+__all__ = ["PAGE", "StreamEndpoint"]
+
+_logger = logging.getLogger("relay.stream")
+
+PAGE = 256
+MAX_SHOPS = 1000
+CLOSE_UNAUTHORIZED = 4401
+
+
+def _error(code: str, message: str) -> str:
+    return json.dumps({"op": "error", "code": code, "message": message})
+
+
+@dataclass
+class _Session:
+    ws: WebSocket
+    token_hash: str
+    allowed: frozenset[str]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shops: list[str] = field(default_factory=list)
+    sent: dict[str, str] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class StreamEndpoint:
+    """The ASGI WebSocket handler; `authenticate` maps a bearer token to (hash, shops)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        hub: Hub,
+        metrics: Metrics,
+        authenticate: Callable[[str | None], Awaitable[tuple[str, frozenset[str]] | None]],
+    ) -> None:
+        self.backend = backend
+        self.hub = hub
+        self.metrics = metrics
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        header = ws.headers.get("authorization", "")
+        bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
+        identity = await self.authenticate(bearer)
+        await ws.accept()
+        if identity is None:
+            log(_logger, logging.INFO, "stream refused", reason="unauthenticated")
+            await ws.close(code=CLOSE_UNAUTHORIZED, reason="missing or invalid token")
+            return
+        session = _Session(ws, identity[0], identity[1])
+        self.metrics.subscribers += 1
+        try:
+            await self._serve(session)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.metrics.subscribers -= 1
+            for task in session.tasks:
+                task.cancel()
+            for task in session.tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            for shop in session.shops:
+                self.hub.unwatch(shop)
+
+    async def _send(self, session: _Session, text: str) -> None:
+        async with session.lock:
+            await session.ws.send_text(text)
+
+    async def _serve(self, session: _Session) -> None:
+        ws = session.ws
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await self._send(session, _error("bad_frame", "send JSON text frames"))
+                continue
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                await self._send(session, _error("bad_frame", "not JSON"))
+                continue
+            op = frame.get("op") if isinstance(frame, dict) else None
+            if op == "subscribe":
+                await self._subscribe(session, frame)
+            elif op == "ack":
+                await self._ack(session, frame)
+            else:
+                await self._send(session, _error("bad_op", "expected subscribe or ack"))
+            if any(task.done() for task in session.tasks):
+                return  # a shop task ended (socket gone or storage failure): close
+
+    async def _subscribe(self, session: _Session, frame: dict[str, Any]) -> None:
+        if session.shops:
+            await self._send(session, _error("already_subscribed", "subscribe once"))
+            return
+        shops = frame.get("shops")
+        after = frame.get("after") or {}
+        if (
+            not isinstance(shops, list)
+            or not shops
+            or len(shops) > MAX_SHOPS
+            or not all(isinstance(s, str) and s for s in shops)
+            or not isinstance(after, dict)
+        ):
+            await self._send(session, _error("bad_subscribe", "shops: non-empty list of ids"))
+            return
+        shops = list(dict.fromkeys(shops))
+        forbidden = [s for s in shops if s not in session.allowed]
+        if forbidden:
+            log(_logger, logging.INFO, "subscribe refused", reason="forbidden_shop")
+            await self._send(
+                session,
+                _error("forbidden_shop", "this token does not cover shop " + forbidden[0]),
+            )
+            return
+        for shop, cursor in after.items():
+            if shop not in shops or not isinstance(cursor, str):
+                await self._send(session, _error("bad_cursor", f"bad cursor for shop {shop}"))
+                return
+            try:
+                self.backend.cursor_key(cursor)
+            except ValueError:
+                await self._send(session, _error("bad_cursor", f"bad cursor for shop {shop}"))
+                return
+        for shop in shops:
+            self.hub.watch(shop)
+        session.shops = shops
+        starts: dict[str, str | None] = {}
+        gaps: list[str] = []
+        for shop in shops:
+            start = after.get(shop)
+            if start is None:
+                start = await self.backend.acked(session.token_hash, shop)
+            start, gap = await self._resolve_start(shop, start)
+            starts[shop] = start
+            if gap:
+                gaps.append(shop)
+        await self._send(session, json.dumps({"op": "ready", "shops": shops}))
+        for shop in gaps:
+            await self._send(session, json.dumps({"op": "gap", "shop_id": shop}))
+        for shop in shops:
+            session.tasks.append(asyncio.create_task(self._pump(session, shop, starts[shop])))
+
+    async def _resolve_start(self, shop: str, start: str | None) -> tuple[str | None, bool]:
+        """Where delivery begins and whether the client missed events (a gap)."""
+        if start is None:
+            return None, False
+        position = await self.backend.position(shop)
+        key = self.backend.cursor_key(start)
+        if position.head is None or key > self.backend.cursor_key(position.head):
+            # A cursor we never issued (storage was replaced): start over, and say so.
+            return None, True
+        if position.trimmed is not None and key < self.backend.cursor_key(position.trimmed):
+            return position.trimmed, True
+        return start, False
+
+    async def _ack(self, session: _Session, frame: dict[str, Any]) -> None:
+        shop = frame.get("shop_id")
+        cursor = frame.get("cursor")
+        if not isinstance(shop, str) or shop not in session.shops or not isinstance(cursor, str):
+            await self._send(session, _error("bad_ack", "ack a subscribed shop's cursor"))
+            return
+        sent = session.sent.get(shop)
+        try:
+            key = self.backend.cursor_key(cursor)
+            if sent is None or key > self.backend.cursor_key(sent):
+                raise ValueError("beyond what was sent")
+        except ValueError:
+            await self._send(session, _error("bad_ack", "cursor was not delivered here"))
+            return
+        await self.backend.ack(session.token_hash, shop, cursor)
+
+    async def _pump(self, session: _Session, shop: str, cursor: str | None) -> None:
+        """Deliver one shop's events in order, forever."""
+        live = False
+        hub = self.hub
+        try:
+            while True:
+                items: list[tuple[StoredEvent, str]] | None
+                if live:
+                    items = hub.after(shop, cursor)
+                    if items is None:
+                        live = False
+                        continue
+                    if not items:
+                        await hub.wait(shop, cursor)
+                        continue
+                else:
+                    events = await self.backend.read(shop, cursor, PAGE)
+                    live = len(events) < PAGE
+                    if not events:
+                        continue
+                    items = [(event, event_frame(event)) for event in events]
+                await self._deliver(session, shop, items)
+                cursor = items[-1][0].cursor
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return  # the socket is gone; the receive loop sees the disconnect
+        except BackendError:
+            log(_logger, logging.ERROR, "stream read failed", shop=shop)
+            with contextlib.suppress(Exception):
+                await self._send(session, _error("storage", "storage unavailable"))
+                await session.ws.close(code=1011)
+
+    async def _deliver(
+        self, session: _Session, shop: str, items: list[tuple[StoredEvent, str]]
+    ) -> None:
+        ws = session.ws
+        metrics = self.metrics
+        async with session.lock:
+            for event, frame in items:
+                if ws.application_state is not WebSocketState.CONNECTED:
+                    raise WebSocketDisconnect(1006)
+                await ws.send_text(frame)
+                session.sent[shop] = event.cursor
+                metrics.delivered += 1
+                metrics.latency.observe(time.time() - event.received_at)
