@@ -284,3 +284,34 @@ class ShopInsight:
     def levels(self) -> dict[str, AlertLevel]:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
         return {item.sku_id: item.level for item in self.skus}
+
+
+@dataclass(frozen=True, slots=True)
+class InsightParams:
+    """Tuning of the models; the defaults are what the benchmark measured. Hours throughout."""
+
+    # Exponentially weighted velocity: time constant. 0.5 h sees a spike within ~10 minutes.
+    ewma_tau_hours: float = 0.5
+    # The level-plus-trend model runs on bins of this size over the trailing model window.
+    bin_hours: float = 0.25
+    model_hours: float = 48.0
+    # Holt smoothing as time constants (independent of the bin size).
+    level_tau_hours: float = 1.5
+    trend_tau_hours: float = 3.0
+    # A trend is extrapolated this far, then the rate is held (viral surges do not grow forever).
+    trend_horizon_hours: float = 12.0
+    # Band: level +- band_z standard errors, and at least +-min_band_fraction of the level.
+    band_z: float = 1.645
+    min_band_fraction: float = 0.1
+    # A level is left for a milder one only when hours left exceed the threshold by this fraction.
+    hysteresis_fraction: float = 0.1
+    # Attribution over the model window: correlation needs r >= this, the video to have gained
+    # at least min_view_growth views and the SKU to have sold min_units in the window.
+    min_correlation: float = 0.6
+    # ... or r >= this for a video that lists the SKU's product (TikTok's video-product link).
+    min_correlation_linked: float = 0.4
+    min_view_growth: float = 100.0
+    min_units_for_correlation: float = 5.0
+    # Order intelligence: hourly series length and the "close to ship-by" threshold.
+    order_hours: int = 48
+    near_ship_by_hours: float = 24.0

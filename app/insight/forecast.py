@@ -1,0 +1,271 @@
+"""Hours until stock-out from a level-plus-trend model of recent sales, with a band.
+
+The model is Holt's linear smoothing run on short bins (15 minutes by default) of sales per
+in-stock hour over the last two days, for all SKUs at once (the loop is over bins, the arrays
+over SKUs). Bins that were mostly out of stock are skipped: no demand was observed there.
+
+Demand ahead is the rate `level + trend * h`, with the trend extrapolated only for a limited
+horizon (a viral surge does not grow forever) and, when falling, never below the long-run rate
+(a surge decays back to the usual sales, not to zero). Hours left is where cumulative demand
+reaches the available stock, solved in closed form. A trend is only believed when it stands out
+of the noise (soft threshold at a few standard errors), so steady sellers get steady forecasts.
+
+A video linked to the SKU (attribution) whose views are accelerating raises the trend: the
+SKU's sales are assumed to follow the video's view rate at the current conversion (units per
+view), and views are far less noisy than sales, so the surge shows up in views first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
+from app.insight.stockouts import HOUR, OutOfStock, out_of_stock_before
+from app.insight.types import Forecast, InsightParams
+
+# Trend is kept only beyond this many standard errors of its own noise.
+_TREND_Z = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class Bins:
+    """The model grid: `edges` (B + 1 epoch seconds, the last one is `now`)."""
+
+    edges: FloatArray
+    width_hours: float
+
+    @property
+    def count(self) -> int:
+        return len(self.edges) - 1
+
+
+def make_bins(now: float, params: InsightParams) -> Bins:
+    count = max(1, round(params.model_hours / params.bin_hours))
+    width = params.bin_hours * HOUR
+    edges = now - width * np.arange(count, -1, -1, dtype=np.float64)
+    return Bins(edges=edges, width_hours=params.bin_hours)
+
+
+@dataclass(frozen=True, eq=False)
+class BinnedSales:
+    """Per SKU and bin: units sold, in-stock hours, the rate and whether it was observed."""
+
+    units: FloatArray
+    in_stock_hours: FloatArray
+    rate: FloatArray
+    valid: BoolArray
+
+
+def bin_sales(history: ShopHistory, oos: OutOfStock, bins: Bins) -> BinnedSales:
+    n, b = len(history.skus), bins.count
+    lo, hi = bins.edges[0], bins.edges[-1]
+    mask = (history.sale_time > lo) & (history.sale_time <= hi)
+    mask &= history.sale_time >= history.since
+    index = np.ceil((history.sale_time[mask] - lo) / (bins.width_hours * HOUR)).astype(np.int64) - 1
+    index = np.clip(index, 0, b - 1)
+    flat = history.sale_sku[mask] * b + index
+    units = np.bincount(flat, weights=history.sale_units[mask], minlength=n * b).reshape(n, b)
+    before = out_of_stock_before(oos, bins.edges)
+    span = np.diff(np.maximum(bins.edges, history.since))
+    in_stock = np.maximum(span[None, :] - np.diff(before, axis=1), 0.0) / HOUR
+    valid = in_stock >= 0.5 * bins.width_hours
+    rate = np.where(valid, units / np.maximum(in_stock, 1e-9), 0.0)
+    return BinnedSales(units=units, in_stock_hours=in_stock, rate=rate, valid=valid)
+
+
+@dataclass(frozen=True, eq=False)
+class Holt:
+    """Smoothed level (per hour), trend (per hour per hour) and the level's standard error."""
+
+    level: FloatArray
+    trend: FloatArray
+    level_se: FloatArray
+
+
+def holt(
+    rate: FloatArray, valid: BoolArray, initial: FloatArray, bin_hours: float, params: InsightParams
+) -> Holt:
+    """Holt's linear method over the columns of `rate`, skipping invalid cells.
+
+    The trend is soft-thresholded at `_TREND_Z` standard errors of its own noise, estimated
+    from the level's step-to-step changes.
+    """
+    alpha = 1.0 - math.exp(-bin_hours / params.level_tau_hours)
+    beta = 1.0 - math.exp(-bin_hours / params.trend_tau_hours)
+    level = np.maximum(initial.astype(np.float64), 0.0)
+    trend = np.zeros_like(level)
+    # One-step residual variance, started at Poisson noise of the initial rate over a bin.
+    var = np.maximum(level, 1.0) / bin_hours
+    step_var = alpha * alpha * var
+    for j in range(rate.shape[1]):
+        ok = valid[:, j]
+        observed = rate[:, j]
+        predicted = level + trend
+        error = observed - predicted
+        new_level = np.maximum(predicted + alpha * error, 0.0)
+        step = new_level - level
+        new_trend = trend + beta * (step - trend)
+        level = np.where(ok, new_level, level)
+        trend = np.where(ok, new_trend, trend)
+        var = np.where(ok, var + alpha * (error * error - var), var)
+        step_var = np.where(ok, step_var + beta * (step * step - step_var), step_var)
+    level_se = np.sqrt(var * alpha / (2.0 - alpha))
+    trend_se = np.sqrt(step_var * beta / (2.0 - beta))
+    shrunk = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)
+    return Holt(level=level, trend=shrunk / bin_hours, level_se=level_se)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoViews:
+    """Per video: view rate per bin (views per hour), observed mask, growth over the window."""
+
+    rate: FloatArray
+    valid: BoolArray
+    growth: FloatArray
+    cumulative: FloatArray  # views at each bin edge (V x B+1)
+
+
+def bin_views(history: ShopHistory, bins: Bins) -> VideoViews:
+    """View rates per bin from cumulative samples, interpolated linearly between samples.
+
+    Bins outside a video's first..last sample are unobserved (views after the last sample are
+    unknown, not zero).
+    """
+    v, b = len(history.videos), bins.count
+    rate = np.zeros((v, b))
+    valid = np.zeros((v, b), dtype=bool)
+    growth = np.zeros(v)
+    totals = np.zeros((v, b + 1))
+    now = bins.edges[-1]
+    mask = history.view_time <= now
+    video, time, count = history.view_video[mask], history.view_time[mask], history.view_count[mask]
+    order = np.lexsort((time, video))
+    video, time, count = video[order], time[order], count[order]
+    starts = np.searchsorted(video, np.arange(v + 1))
+    for i in range(v):
+        lo, hi = starts[i], starts[i + 1]
+        if hi - lo < 2:
+            continue
+        t, c = time[lo:hi], np.maximum.accumulate(count[lo:hi])
+        cumulative = np.interp(bins.edges, t, c)
+        totals[i] = cumulative
+        rate[i] = np.diff(cumulative) / bins.width_hours
+        valid[i] = (bins.edges[:-1] >= t[0]) & (bins.edges[1:] <= t[-1])
+        growth[i] = cumulative[-1] - cumulative[0]
+    return VideoViews(rate=rate, valid=valid, growth=growth, cumulative=totals)
+
+
+@dataclass(frozen=True, eq=False)
+class DemandModel:
+    """rate(h) = level + trend * min(h, h1), constant after h1; see `demand_model`."""
+
+    level: FloatArray
+    trend: FloatArray
+    knee: FloatArray  # h1, hours
+    after: FloatArray  # the rate after h1
+
+    def cumulative(self, hours: FloatArray | float) -> FloatArray:
+        """Units demanded over the next `hours` hours."""
+        h = np.asarray(hours, dtype=np.float64)
+        first = np.minimum(h, self.knee)
+        return (
+            self.level * first
+            + 0.5 * self.trend * first * first
+            + self.after * np.maximum(h - self.knee, 0.0)
+        )
+
+    def hours_until(self, units: FloatArray) -> FloatArray:
+        """Hours until cumulative demand reaches `units` (inf when it never does)."""
+        a = np.maximum(np.asarray(units, dtype=np.float64), 0.0)
+        at_knee = self.cumulative(self.knee)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(np.maximum(self.level**2 + 2.0 * self.trend * a, 0.0))
+            within = 2.0 * a / (self.level + root)
+            beyond = self.knee + (a - at_knee) / self.after
+        hours = np.where(a <= at_knee, within, np.where(self.after > 0, beyond, np.inf))
+        hours = np.where(a <= 0, 0.0, hours)
+        return np.where(np.isnan(hours), np.inf, hours)
+
+
+def demand_model(
+    level: FloatArray, trend: FloatArray, floor: FloatArray, horizon_hours: float
+) -> DemandModel:
+    """Rising trends run for `horizon_hours`; falling ones until the rate meets `floor`."""
+    level = np.maximum(level, 0.0)
+    floor = np.minimum(np.maximum(floor, 0.0), level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_floor = np.where(trend < 0, (level - floor) / -trend, horizon_hours)
+    knee = np.clip(np.nan_to_num(to_floor, nan=0.0, posinf=horizon_hours), 0.0, horizon_hours)
+    after = np.maximum(level + trend * knee, 0.0)
+    return DemandModel(level=level, trend=trend, knee=knee, after=after)
+
+
+@dataclass(frozen=True, eq=False)
+class ForecastColumns:
+    """Per SKU: hours left and its band (nan = no forecast, inf = never), the demand rate now
+    (per hour) and its trend (per hour per hour)."""
+
+    hours_left: FloatArray
+    hours_low: FloatArray
+    hours_high: FloatArray
+    rate: FloatArray
+    trend: FloatArray
+
+    def item(self, i: int, now: float) -> Forecast:
+        def opt(value: float) -> float | None:
+            return None if not math.isfinite(value) else value
+
+        hours = opt(float(self.hours_left[i]))
+        if hours is None:
+            return Forecast(None, None, None, None, float(self.rate[i]), 0.0)
+        return Forecast(
+            hours_left=hours,
+            hours_left_low=opt(float(self.hours_low[i])),
+            hours_left_high=opt(float(self.hours_high[i])),
+            stockout_at=now + hours * HOUR,
+            rate_per_hour=float(self.rate[i]),
+            trend_per_hour2=float(self.trend[i]),
+        )
+
+
+def band_spread(level: FloatArray, level_se: FloatArray, params: InsightParams) -> FloatArray:
+    """Half-width of the demand band, units per hour."""
+    return np.maximum(params.band_z * level_se, params.min_band_fraction * level)
+
+
+def forecast_stockout(
+    available: IntArray,
+    sold_recently: BoolArray,
+    level: FloatArray,
+    trend: FloatArray,
+    floor: FloatArray,
+    level_se: FloatArray,
+    params: InsightParams,
+) -> tuple[ForecastColumns, DemandModel]:
+    """Hours left per SKU at its available stock, with the band from the level's uncertainty.
+
+    The band shifts the whole demand curve (level and floor) by `band_z` standard errors of
+    the level, at least `min_band_fraction` of it. No forecast (nan) for a SKU that has not sold
+    in the 7-day window; 0 hours for one that has and is out of stock.
+    """
+    horizon = params.trend_horizon_hours
+    units = np.maximum(available.astype(np.float64), 0.0)
+    model = demand_model(level, trend, floor, horizon)
+    spread = band_spread(model.level, level_se, params)
+    busy = demand_model(model.level + spread, trend, floor + spread, horizon)
+    quiet = demand_model(
+        np.maximum(model.level - spread, 0.0), trend, np.maximum(floor - spread, 0.0), horizon
+    )
+    hours = model.hours_until(units)
+    none = ~sold_recently
+    columns = ForecastColumns(
+        hours_left=np.where(none, np.nan, hours),
+        hours_low=np.where(none, np.nan, np.minimum(busy.hours_until(units), hours)),
+        hours_high=np.where(none, np.nan, np.maximum(quiet.hours_until(units), hours)),
+        rate=model.level,
+        trend=model.trend,
+    )
+    return columns, model

@@ -1,0 +1,99 @@
+"""Sales velocity: units per in-stock hour over trailing windows, and a fast weighted rate.
+
+The windowed rates answer "how fast does this usually sell"; the exponentially weighted rate
+answers "how fast is it selling right now" and follows a viral spike within minutes, because
+each sale's weight decays with a half-hour time constant instead of being averaged over a day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.insight.history import FloatArray, ShopHistory
+from app.insight.stockouts import (
+    HOUR,
+    OutOfStock,
+    out_of_stock_decayed,
+    out_of_stock_seconds,
+)
+from app.insight.types import InsightParams, Velocity
+
+WINDOWS_HOURS = (1.0, 6.0, 24.0, 168.0)
+
+# Below this much in-stock time a window says nothing about demand.
+_MIN_IN_STOCK_SECONDS = 60.0
+
+
+@dataclass(frozen=True, eq=False)
+class VelocityColumns:
+    """Velocities of every SKU (arrays indexed like `ShopHistory.skus`), units per hour."""
+
+    per_hour_1h: FloatArray
+    per_hour_6h: FloatArray
+    per_hour_24h: FloatArray
+    per_hour_7d: FloatArray
+    ewma_per_hour: FloatArray
+    in_stock_hours_7d: FloatArray
+    units_7d: FloatArray
+    revenue_7d: FloatArray
+
+    def item(self, i: int) -> Velocity:
+        return Velocity(
+            per_hour_1h=float(self.per_hour_1h[i]),
+            per_hour_6h=float(self.per_hour_6h[i]),
+            per_hour_24h=float(self.per_hour_24h[i]),
+            per_hour_7d=float(self.per_hour_7d[i]),
+            ewma_per_hour=float(self.ewma_per_hour[i]),
+            in_stock_hours_7d=float(self.in_stock_hours_7d[i]),
+        )
+
+
+def compute_velocities(
+    history: ShopHistory, now: float, oos: OutOfStock, params: InsightParams
+) -> VelocityColumns:
+    """Velocities at `now` for all SKUs; sales after `now` or before `since` are ignored."""
+    n = len(history.skus)
+    mask = (history.sale_time <= now) & (history.sale_time >= history.since)
+    sku, time = history.sale_sku[mask], history.sale_time[mask]
+    units, revenue = history.sale_units[mask], history.sale_revenue[mask]
+
+    rates: list[FloatArray] = []
+    in_stock_7d = np.zeros(n)
+    units_7d = np.zeros(n)
+    revenue_7d = np.zeros(n)
+    # Longest window first, so a window with no in-stock time can fall back to the longer one.
+    fallback = np.zeros(n)
+    for hours in reversed(WINDOWS_HOURS):
+        lo = max(now - hours * HOUR, history.since)
+        inside = time > lo
+        sold = np.bincount(sku[inside], weights=units[inside], minlength=n)
+        in_stock = max(now - lo, 0.0) - out_of_stock_seconds(oos, lo, now)
+        observed = in_stock >= _MIN_IN_STOCK_SECONDS
+        rate = np.where(observed, sold / np.maximum(in_stock, 1.0) * HOUR, fallback)
+        if hours == WINDOWS_HOURS[-1]:
+            in_stock_7d = np.maximum(in_stock, 0.0) / HOUR
+            units_7d = sold
+            revenue_7d = np.bincount(sku[inside], weights=revenue[inside], minlength=n)
+        rates.append(rate)
+        fallback = rate
+    per_7d, per_24h, per_6h, per_1h = rates
+
+    tau = params.ewma_tau_hours * HOUR
+    weights = np.exp(-(now - time) / tau)
+    decayed_sales = np.bincount(sku, weights=units * weights, minlength=n)
+    decayed_time = tau * (1.0 - np.exp(-(now - history.since) / tau))
+    decayed_in_stock = decayed_time - out_of_stock_decayed(oos, now, tau)
+    enough = decayed_in_stock >= _MIN_IN_STOCK_SECONDS
+    ewma = np.where(enough, decayed_sales / np.maximum(decayed_in_stock, 1.0) * HOUR, per_1h)
+    return VelocityColumns(
+        per_hour_1h=per_1h,
+        per_hour_6h=per_6h,
+        per_hour_24h=per_24h,
+        per_hour_7d=per_7d,
+        ewma_per_hour=np.maximum(ewma, 0.0),
+        in_stock_hours_7d=in_stock_7d,
+        units_7d=units_7d,
+        revenue_7d=revenue_7d,
+    )
