@@ -1,0 +1,206 @@
+"""First-connection backfill: products, SKUs and stock, then the last 30 days of orders.
+
+Everything goes through the client's low lane, so real-time work (the high and normal lanes)
+never waits behind it. Progress (done/total, rate, time left) is reported after every page.
+Orders are read oldest first by `create_time`; after each page the page's orders and the
+highest `create_time` seen are committed together, so after a crash or quit the next run starts
+at that watermark (minus nothing: re-reading one boundary second is harmless, upserts are
+idempotent) instead of from the beginning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.store.catalog import upsert_products
+from app.store.orders import upsert_orders
+from app.store.types import StockCause
+from app.sync.database import Database
+from app.sync.progress import get_watermark, set_watermark
+from app.sync.shops import ShopContext
+from app.sync.state import BackfillProgress
+from app.tiktok.client import TikTokShopClient
+from app.tiktok.models import Order, Product
+from app.tiktok.ratelimit import Priority
+
+__all__ = ["BACKFILL_DAYS", "Backfill", "BackfillResult"]
+
+log = logging.getLogger(__name__)
+
+BACKFILL_DAYS = 30
+PRODUCTS_DONE = "backfill_products"
+ORDERS_FROM = "backfill_orders"  # watermark: the create_time to resume from
+ORDERS_UNTIL = "backfill_until"  # the fixed end of the window, chosen at the first run
+ORDERS_DONE = "backfill_done"
+ORDERS_RESOURCE = "orders"  # the reconciler's watermark
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    products: int
+    orders: int
+    resumed: bool
+    seconds: float
+    touched: frozenset[str]
+
+
+class _Meter:
+    """done/total, items per second and time left for one phase."""
+
+    def __init__(
+        self, phase: str, report: Callable[[BackfillProgress], None], total: int = 0
+    ) -> None:
+        self.phase = phase
+        self.report = report
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self.total = max(self.total, self.done)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else None
+        self.report(BackfillProgress(self.phase, self.done, self.total, rate, left, False))
+
+
+class Backfill:
+    def __init__(
+        self,
+        db: Database,
+        api: TikTokShopClient,
+        now: Callable[[], float],
+        report: Callable[[BackfillProgress], None],
+        *,
+        days: int = BACKFILL_DAYS,
+        page_size: int = 100,
+        priority: Priority = Priority.LOW,
+    ) -> None:
+        self._db = db
+        self._api = api
+        self._now = now
+        self._report = report
+        self.days = days
+        self.page_size = page_size
+        self.priority = priority
+
+    async def done(self, shop_id: str) -> bool:
+        return await self._db.read(lambda s: get_watermark(s, shop_id, ORDERS_DONE)) is not None
+
+    async def run(self, ctx: ShopContext) -> BackfillResult:
+        started = time.monotonic()
+        shop = ctx.shop
+        touched: set[str] = set()
+        state = await self._db.read(lambda s: _state(s, shop.id))
+        resumed = any(value is not None for value in state.values())
+        if state[ORDERS_DONE] is not None:
+            self._report(BackfillProgress("done", 0, 0, 0.0, 0.0, True))
+            return BackfillResult(0, 0, True, 0.0, frozenset())
+        products = 0
+        if state[PRODUCTS_DONE] is None:
+            products, skus = await self._products(ctx)
+            touched |= skus
+        now = self._now()
+        until = state[ORDERS_UNTIL]
+        if until is None:
+            until = int(now) + 1
+        start = state[ORDERS_FROM]
+        if start is None:
+            start = int(until) - self.days * 86_400
+        orders, order_skus = await self._orders(ctx, int(start), int(until))
+        touched |= order_skus
+
+        def finish(session: Session) -> None:
+            set_watermark(session, shop.id, ORDERS_DONE, int(until), self._now())
+            # Reconciliation takes over from where the backfill's window ended.
+            if get_watermark(session, shop.id, ORDERS_RESOURCE) is None:
+                set_watermark(session, shop.id, ORDERS_RESOURCE, int(until), self._now())
+
+        await self._db.write(finish)
+        seconds = time.monotonic() - started
+        self._report(BackfillProgress("done", orders, orders, 0.0, 0.0, True))
+        return BackfillResult(products, orders, resumed, seconds, frozenset(touched))
+
+    async def _products(self, ctx: ShopContext) -> tuple[int, set[str]]:
+        shop = ctx.shop
+        meter = _Meter("products", self._report)
+        count = 0
+        touched: set[str] = set()
+        token: str | None = None
+        while True:
+            page = await self._api.search_products_page(
+                shop, page_size=self.page_size, page_token=token, priority=self.priority
+            )
+            meter.total = max(meter.total, page.total_count)
+            batch: list[Product] = list(page.products)
+            at = int(self._now())
+            last = not page.next_page_token
+
+            def commit(
+                session: Session, batch: list[Product] = batch, last: bool = last, at: int = at
+            ) -> None:
+                upsert_products(session, shop.id, batch, at, StockCause.SYNC)
+                if last:
+                    set_watermark(session, shop.id, PRODUCTS_DONE, at, self._now())
+
+            await self._db.write(commit)
+            touched.update(sku.id for product in batch for sku in product.skus)
+            count += len(batch)
+            meter.add(len(batch))
+            if last:
+                return count, touched
+            token = page.next_page_token
+
+    async def _orders(self, ctx: ShopContext, start: int, until: int) -> tuple[int, set[str]]:
+        shop = ctx.shop
+        meter = _Meter("orders", self._report)
+        filters = {"create_time_ge": start, "create_time_lt": until}
+        count = 0
+        touched: set[str] = set()
+        token: str | None = None
+        mark = start
+        while True:
+            page = await self._api.search_orders_page(
+                shop,
+                page_size=self.page_size,
+                page_token=token,
+                sort_field="create_time",
+                sort_order="ASC",
+                filters=filters,
+                priority=self.priority,
+            )
+            if meter.total == 0:
+                meter.total = page.total_count
+            orders = list(page.orders)
+            if orders:
+                mark = max(mark, max(order.create_time for order in orders))
+            at = int(self._now())
+
+            def commit(
+                session: Session, orders: list[Order] = orders, resume_at: int = mark, at: int = at
+            ) -> None:
+                if orders:
+                    upsert_orders(session, shop.id, orders, at)
+                set_watermark(session, shop.id, ORDERS_FROM, resume_at, self._now())
+                set_watermark(session, shop.id, ORDERS_UNTIL, until, self._now())
+
+            await self._db.write(commit)
+            touched.update(item.sku_id for order in orders for item in order.line_items)
+            count += len(orders)
+            meter.add(len(orders))
+            if not page.next_page_token:
+                return count, touched
+            token = page.next_page_token
+
+
+def _state(session: Session, shop_id: str) -> dict[str, int | None]:
+    return {
+        name: get_watermark(session, shop_id, name)
+        for name in (PRODUCTS_DONE, ORDERS_FROM, ORDERS_UNTIL, ORDERS_DONE)
+    }
