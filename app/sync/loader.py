@@ -61,7 +61,7 @@ def _explicit(session: Session, shop_id: str) -> dict[tuple[str, str], str]:
         select(AttributionRow.order_id, AttributionRow.sku_id, AttributionRow.video_id)
         .where(AttributionRow.shop_id == shop_id, AttributionRow.method == "explicit")
         .order_by(AttributionRow.video_id)
-    ).tuples()
+    )
     return {(order_id, sku_id): video_id for order_id, sku_id, video_id in rows}
 
 
@@ -98,20 +98,20 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
             .join(SkuRow, SkuRow.id == StockHistoryRow.sku_id)
             .where(SkuRow.shop_id == shop_id, StockHistoryRow.at >= since)
             .order_by(StockHistoryRow.at, StockHistoryRow.id)
-        ).tuples()
+        )
     ]
     links: defaultdict[str, set[str]] = defaultdict(set)
     for video_id, product_id in session.execute(
         select(VideoProductRow.video_id, VideoProductRow.product_id)
         .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
         .where(VideoRow.shop_id == shop_id)
-    ).tuples():
+    ):
         links[video_id].add(product_id)
     videos = [
         VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
         for vid, title in session.execute(
             select(VideoRow.id, VideoRow.title).where(VideoRow.shop_id == shop_id)
-        ).tuples()
+        )
     ]
     views = [
         ViewPoint(time=float(at), video_id=vid, views=count)
@@ -120,7 +120,7 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
             .join(VideoRow, VideoRow.id == VideoViewRow.video_id)
             .where(VideoRow.shop_id == shop_id, VideoViewRow.at >= since)
             .order_by(VideoViewRow.at)
-        ).tuples()
+        )
     ]
     history = ShopHistory.from_records(skus, sales, stock, views, videos, since=float(since))
     orders = _order_facts(session, shop_id, now, explicit)
@@ -145,7 +145,7 @@ def _order_facts(
             OrderRow.shop_id == shop_id,
             (OrderRow.create_time >= since) | OrderRow.status.in_(_TO_SHIP),
         )
-    ).tuples()
+    )
     facts: dict[str, list[object]] = {}
     for order_id, created, status, ship_by, sku_id, price in rows:
         fact = facts.setdefault(order_id, [created, status, ship_by, Decimal(0), Decimal(0)])
@@ -180,7 +180,7 @@ def load_order_totals(session: Session, shop_id: str) -> OrderTotals:
         select(LineItemRow.order_id, LineItemRow.sku_id, LineItemRow.sale_price)
         .join(OrderRow, OrderRow.id == LineItemRow.order_id)
         .where(OrderRow.shop_id == shop_id, OrderRow.status != CANCELLED)
-    ).tuples():
+    ):
         revenue += price
         if (order_id, sku_id) in explicit:
             video += price

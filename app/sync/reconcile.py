@@ -52,7 +52,7 @@ def _stored_versions(session: Session, ids: list[str]) -> dict[str, tuple[int, s
         part = ids[start : start + 500]
         for order_id, update_time, status in session.execute(
             select(OrderRow.id, OrderRow.update_time, OrderRow.status).where(OrderRow.id.in_(part))
-        ).tuples():
+        ):
             found[order_id] = (update_time, status)
     return found
 
