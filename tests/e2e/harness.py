@@ -104,13 +104,15 @@ def fast_settings(**changes: Any) -> EngineSettings:
 
 
 @contextlib.contextmanager
-def world(folder: Path, *, seed: int = 1, speed: float = 600.0, **sandbox: Any) -> Iterator[World]:
+def world(
+    folder: Path, *, seed: int = 1, speed: float = 600.0, webhooks: bool = True, **sandbox: Any
+) -> Iterator[World]:
     port = free_port()
     config = SandboxConfig(
         seed=seed,
         scenario=sandbox.pop("scenario", "viral"),
         speed=speed,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/tiktok",
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/tiktok" if webhooks else None,
         **sandbox,
     )
     with run_sandbox(config) as box:
