@@ -10,6 +10,7 @@ idempotent) instead of from the beginning.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from app.sync.progress import get_watermark, set_watermark
 from app.sync.shops import ShopContext
 from app.sync.state import BackfillProgress
 from app.tiktok.client import TikTokShopClient
-from app.tiktok.models import Order, Product
+from app.tiktok.models import Order, OrderPage, Product
 from app.tiktok.ratelimit import Priority
 
 __all__ = ["BACKFILL_DAYS", "Backfill", "BackfillResult"]
@@ -158,15 +159,17 @@ class Backfill:
             token = page.next_page_token
 
     async def _orders(self, ctx: ShopContext, start: int, until: int) -> tuple[int, set[str]]:
+        """Pages oldest first; the next page is fetched while the previous one is committed,
+        so the backfill runs at the pace of the rate limit, not of round trip plus write."""
         shop = ctx.shop
         meter = _Meter("orders", self._report)
         filters = {"create_time_ge": start, "create_time_lt": until}
         count = 0
         touched: set[str] = set()
-        token: str | None = None
         mark = start
-        while True:
-            page = await self._api.search_orders_page(
+
+        async def fetch(token: str | None) -> OrderPage:
+            return await self._api.search_orders_page(
                 shop,
                 page_size=self.page_size,
                 page_token=token,
@@ -175,8 +178,10 @@ class Backfill:
                 filters=filters,
                 priority=self.priority,
             )
-            if meter.total == 0:
-                meter.total = page.total_count
+
+        page = await fetch(None)
+        meter.total = page.total_count
+        while True:
             orders = list(page.orders)
             if orders:
                 mark = max(mark, max(order.create_time for order in orders))
@@ -190,13 +195,22 @@ class Backfill:
                 set_watermark(session, shop.id, ORDERS_FROM, resume_at, self._now())
                 set_watermark(session, shop.id, ORDERS_UNTIL, until, self._now())
 
-            await self._db.write(commit)
+            writing = asyncio.ensure_future(self._db.write(commit))
+            following: asyncio.Future[OrderPage] | None = None
+            if page.next_page_token:
+                following = asyncio.ensure_future(fetch(page.next_page_token))
+            try:
+                await writing
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
             touched.update(item.sku_id for order in orders for item in order.line_items)
             count += len(orders)
             meter.add(len(orders))
-            if not page.next_page_token:
+            if following is None:
                 return count, touched
-            token = page.next_page_token
+            page = await following
 
 
 def _state(session: Session, shop_id: str) -> dict[str, int | None]:

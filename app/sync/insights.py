@@ -40,7 +40,13 @@ def compute(
     data: ShopData, previous: dict[str, AlertLevel]
 ) -> tuple[ShopInsight, OrderIntelligence]:
     """The pure part (runs on an executor thread)."""
-    insight = compute_shop_insight(data.history, data.now, previous_levels=previous)
+    insight = compute_shop_insight(
+        data.history,
+        data.now,
+        settings=data.settings,
+        default=data.default,
+        previous_levels=previous,
+    )
     orders = order_intelligence(data.orders, data.now)
     return insight, orders
 
