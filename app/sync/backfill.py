@@ -2,10 +2,11 @@
 
 Everything goes through the client's low lane, so real-time work (the high and normal lanes)
 never waits behind it. Progress (done/total, rate, time left) is reported after every page.
-Orders are read oldest first by `create_time`; after each page the page's orders and the
-highest `create_time` seen are committed together, so after a crash or quit the next run starts
-at that watermark (minus nothing: re-reading one boundary second is harmless, upserts are
-idempotent) instead of from the beginning.
+The 30-day window is cut into a few create_time ranges read concurrently (each one oldest
+first), so the backfill runs at the pace of the rate limit rather than of one round trip at a
+time. After each page, the page's orders and its range's highest `create_time` are committed
+together, so after a crash or quit the next run resumes every range at its watermark
+(re-reading the boundary second is harmless: upserts are idempotent) instead of starting over.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 
 BACKFILL_DAYS = 30
 PRODUCTS_DONE = "backfill_products"
-ORDERS_FROM = "backfill_orders"  # watermark: the create_time to resume from
+ORDERS_FROM = "backfill_orders"  # per slice (":i"): the create_time to resume from
+ORDERS_SLICE_DONE = "backfill_slice_done"
 ORDERS_UNTIL = "backfill_until"  # the fixed end of the window, chosen at the first run
 ORDERS_DONE = "backfill_done"
 ORDERS_RESOURCE = "orders"  # the reconciler's watermark
@@ -82,6 +84,7 @@ class Backfill:
         days: int = BACKFILL_DAYS,
         page_size: int = 100,
         priority: Priority = Priority.LOW,
+        slices: int = 4,
     ) -> None:
         self._db = db
         self._api = api
@@ -90,6 +93,7 @@ class Backfill:
         self.days = days
         self.page_size = page_size
         self.priority = priority
+        self.slices = slices
 
     async def done(self, shop_id: str) -> bool:
         return await self._db.read(lambda s: get_watermark(s, shop_id, ORDERS_DONE)) is not None
@@ -111,9 +115,7 @@ class Backfill:
         until = state[ORDERS_UNTIL]
         if until is None:
             until = int(now) + 1
-        start = state[ORDERS_FROM]
-        if start is None:
-            start = int(until) - self.days * 86_400
+        start = int(until) - self.days * 86_400
         orders, order_skus = await self._orders(ctx, int(start), int(until))
         touched |= order_skus
 
@@ -159,14 +161,47 @@ class Backfill:
             token = page.next_page_token
 
     async def _orders(self, ctx: ShopContext, start: int, until: int) -> tuple[int, set[str]]:
-        """Pages oldest first; the next page is fetched while the previous one is committed,
-        so the backfill runs at the pace of the rate limit, not of round trip plus write."""
-        shop = ctx.shop
+        """The window is cut into `slices` create_time ranges paged concurrently: paging is
+        sequential within a range (page tokens), so one range alone would run at the pace of
+        a round trip plus parsing, not at the pace of the rate limit."""
+        slices = max(1, self.slices)
+        bounds = [start + (until - start) * i // slices for i in range(slices + 1)]
         meter = _Meter("orders", self._report)
-        filters = {"create_time_ge": start, "create_time_lt": until}
+        states = await self._db.read(lambda s: _slice_state(s, ctx.id, slices))
+        results = await asyncio.gather(
+            *(
+                self._slice(ctx, i, bounds[i], bounds[i + 1], until, states[i], meter)
+                for i in range(slices)
+            )
+        )
+        touched: set[str] = set()
+        for _, skus in results:
+            touched |= skus
+        return sum(count for count, _ in results), touched
+
+    async def _slice(
+        self,
+        ctx: ShopContext,
+        index: int,
+        low: int,
+        high: int,
+        until: int,
+        state: tuple[int | None, int | None],
+        meter: _Meter,
+    ) -> tuple[int, set[str]]:
+        """One create_time range, oldest first; the next page is fetched while the previous
+        one is committed together with the range's resume point."""
+        shop = ctx.shop
+        resume, done = state
+        if done is not None or low >= high:
+            return 0, set()
+        low = max(low, resume) if resume is not None else low
+        filters = {"create_time_ge": low, "create_time_lt": high}
         count = 0
         touched: set[str] = set()
-        mark = start
+        mark = low
+        resource = f"{ORDERS_FROM}:{index}"
+        finished = f"{ORDERS_SLICE_DONE}:{index}"
 
         async def fetch(token: str | None) -> OrderPage:
             return await self._api.search_orders_page(
@@ -180,24 +215,31 @@ class Backfill:
             )
 
         page = await fetch(None)
-        meter.total = page.total_count
+        meter.total += page.total_count
         while True:
             orders = list(page.orders)
             if orders:
                 mark = max(mark, max(order.create_time for order in orders))
             at = int(self._now())
+            last = not page.next_page_token
 
             def commit(
-                session: Session, orders: list[Order] = orders, resume_at: int = mark, at: int = at
+                session: Session,
+                orders: list[Order] = orders,
+                resume_at: int = mark,
+                at: int = at,
+                last: bool = last,
             ) -> None:
                 if orders:
                     upsert_orders(session, shop.id, orders, at)
-                set_watermark(session, shop.id, ORDERS_FROM, resume_at, self._now())
+                set_watermark(session, shop.id, resource, resume_at, self._now())
                 set_watermark(session, shop.id, ORDERS_UNTIL, until, self._now())
+                if last:
+                    set_watermark(session, shop.id, finished, high, self._now())
 
             writing = asyncio.ensure_future(self._db.write(commit))
             following: asyncio.Future[OrderPage] | None = None
-            if page.next_page_token:
+            if not last:
                 following = asyncio.ensure_future(fetch(page.next_page_token))
             try:
                 await writing
@@ -213,8 +255,22 @@ class Backfill:
             page = await following
 
 
+def _slice_state(
+    session: Session, shop_id: str, slices: int
+) -> list[tuple[int | None, int | None]]:
+    return [
+        (
+            get_watermark(session, shop_id, f"{ORDERS_FROM}:{i}"),
+            get_watermark(session, shop_id, f"{ORDERS_SLICE_DONE}:{i}"),
+        )
+        for i in range(slices)
+    ]
+
+
 def _state(session: Session, shop_id: str) -> dict[str, int | None]:
-    return {
+    state = {
         name: get_watermark(session, shop_id, name)
-        for name in (PRODUCTS_DONE, ORDERS_FROM, ORDERS_UNTIL, ORDERS_DONE)
+        for name in (PRODUCTS_DONE, ORDERS_UNTIL, ORDERS_DONE)
     }
+    state[ORDERS_FROM] = get_watermark(session, shop_id, f"{ORDERS_FROM}:0")
+    return state

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.store.catalog import mark_shop_deauthorized, upsert_inventory, upsert_products
 from app.store.orders import upsert_orders
-from app.store.schema import WebhookEventRow
+from app.store.schema import OrderRow, WebhookEventRow
 from app.store.types import StockCause
 from app.store.webhooks import get_cursors, record_webhook
 from app.sync.consumer import RelayEvent
@@ -69,6 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ORDER_TYPES = frozenset({1, 3, 11, 12})
+STOCK_ORDER_TYPES = frozenset({11, 12})
 PACKAGE_TYPE = 4
 PRODUCT_TYPE = 5
 DEAUTHORIZATION_TYPE = 6
@@ -128,6 +129,8 @@ class Plan:
     products: dict[str, set[str]] = field(default_factory=dict)
     deauthorized: set[str] = field(default_factory=set)
     expiring: dict[str, float | None] = field(default_factory=dict)
+    # Orders named by cancellation (11) and return (12) events: their stock is re-read.
+    stock_orders: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, bucket: dict[str, set[str]], shop_id: str, ids: Iterable[str]) -> None:
         items = [item for item in ids if item]
@@ -148,6 +151,8 @@ def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
         data = data if isinstance(data, dict) else {}
         if kind in ORDER_TYPES:
             plan.add(plan.orders, shop_id, _ids([data.get("order_id")]))
+            if kind in STOCK_ORDER_TYPES:
+                plan.add(plan.stock_orders, shop_id, _ids([data.get("order_id")]))
         elif kind == PACKAGE_TYPE:
             packages = data.get("package_list")
             for package in packages if isinstance(packages, list) else []:
@@ -203,8 +208,13 @@ async def fetch_plan(
     orders: set[str],
     skus: set[str],
     products: set[str],
+    stored: dict[str, str] | None = None,
+    stock_orders: set[str] | None = None,
 ) -> Fetched:
-    """Re-read what a plan names for one shop: orders first (their SKUs' stock moved too)."""
+    """Re-read what a plan names for one shop: orders first, then the stock of the SKUs whose
+    available quantity those orders moved (`moves_stock`), of inventory events' SKUs."""
+    stored = stored or {}
+    stock_orders = stock_orders or set()
     fetched = Fetched()
     hot = bool(ctx.hot_skus)
     order_lane = Priority.HIGH if hot else Priority.NORMAL
@@ -222,7 +232,8 @@ async def fetch_plan(
                 log.warning("product %s could not be re-read: %s", product_id, exc)
         stock = set(skus)
         for order in fetched.orders:
-            stock.update(item.sku_id for item in order.line_items)
+            if moves_stock(order, stored.get(order.id), order.id in stock_orders):
+                stock.update(item.sku_id for item in order.line_items)
         for product in fetched.products:
             stock.difference_update(sku.id for sku in product.skus)
         if stock:
@@ -231,6 +242,30 @@ async def fetch_plan(
     except ReauthorizationRequired:
         fetched = Fetched(deauthorized=True)
     return fetched
+
+
+def moves_stock(order: Order, stored_status: str | None, flagged: bool) -> bool:
+    """Whether this version of the order can have changed its SKUs' available stock.
+
+    TikTok takes available units when an order is created and gives them back when it is
+    cancelled; shipping and delivery move committed units, not available ones. So stock is
+    re-read for orders we had not seen, orders that just became cancelled, and orders named by
+    a cancellation or return event. Anything else is caught by inventory webhooks and by
+    reconciliation, which re-reads every SKU's stock.
+    """
+    if stored_status is None or flagged:
+        return True
+    return order.status.value == "CANCELLED" and stored_status != "CANCELLED"
+
+
+def stored_statuses(session: Session, order_ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(order_ids), 500):
+        part = list(order_ids[start : start + 500])
+        found.update(
+            session.execute(select(OrderRow.id, OrderRow.status).where(OrderRow.id.in_(part))).all()
+        )
+    return found
 
 
 def apply_fetched(
@@ -342,12 +377,22 @@ class WebhookSink:
                 fresh.append(entry)
         plan = plan_events((entry.event.shop_id, entry.event.webhook) for entry in fresh)
         fetched: dict[str, Fetched] = {}
+        all_orders = sorted({o for ids in plan.orders.values() for o in ids})
+        stored = await self._db.read(lambda s: stored_statuses(s, all_orders)) if all_orders else {}
         for shop_id, ctx in self._shops.items():
             orders = plan.orders.get(shop_id, set())
             skus = plan.skus.get(shop_id, set())
             products = plan.products.get(shop_id, set())
             if (orders or skus or products) and not ctx.deauthorized:
-                fetched[shop_id] = await fetch_plan(self._api, ctx, orders, skus, products)
+                fetched[shop_id] = await fetch_plan(
+                    self._api,
+                    ctx,
+                    orders,
+                    skus,
+                    products,
+                    stored,
+                    plan.stock_orders.get(shop_id, set()),
+                )
         at = int(self._now())
         now_wall = time.time()
 
