@@ -1,0 +1,190 @@
+"""The webhook inbox and the relay cursor per shop.
+
+Exactly-once on top of the relay's at-least-once delivery (DESIGN.md section 3): the caller
+records each delivered event *and* whatever it changed in one transaction, which also moves
+the shop's cursor. Only after that commit does it ack the cursor to the relay. A crash before
+the commit loses nothing (the relay resends from the old cursor); a crash after it loses
+nothing either (the resent events are recognised by `tts_notification_id` and skipped).
+
+    with store.write() as session:
+        if record_webhook(session, shop_id, cursor, event.tts_notification_id, event.type,
+                          raw, received_at):
+            ... apply the event with the same session ...
+    # committed: now send {"op": "ack", "shop_id": shop_id, "cursor": cursor}
+
+An event whose handling needs the network (re-fetching the order) can be recorded first and
+marked processed later: `pending_webhooks` lists what a crash left unhandled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.store.schema import Base, RelayCursorRow, WebhookEventRow
+
+__all__ = [
+    "StoredWebhook",
+    "get_cursor",
+    "get_cursors",
+    "mark_webhook_processed",
+    "pending_webhooks",
+    "prune_webhooks",
+    "record_webhook",
+    "set_cursor",
+]
+
+Payload = str | bytes | Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWebhook:
+    id: int
+    shop_id: str
+    tts_notification_id: str
+    cursor: str | None
+    type: int
+    payload: str
+    received_at: float
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a webhook payload")
+
+
+def _payload_text(payload: Payload) -> str:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8")
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, default=_json_default, separators=(",", ":"), sort_keys=True)
+
+
+def _synthetic_id(shop_id: str, kind: int, text: str) -> str:
+    """A stable key for the rare webhook without `tts_notification_id`: TikTok retries the
+    same body, so the same shop, type and body is the same notification."""
+    digest = hashlib.sha256(f"{shop_id}\0{kind}\0{text}".encode()).hexdigest()
+    return f"body-sha256:{digest}"
+
+
+# Built once: a statement rebuilt per event costs more than the SQL it runs.
+_EVENTS = Base.metadata.tables[WebhookEventRow.__tablename__]
+_CURSORS = Base.metadata.tables[RelayCursorRow.__tablename__]
+_INSERT_EVENT = (
+    sqlite_insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=[_EVENTS.c.tts_notification_id])
+    .returning(_EVENTS.c.id)
+)
+_upsert_cursor = sqlite_insert(_CURSORS)
+_UPSERT_CURSOR = _upsert_cursor.on_conflict_do_update(
+    index_elements=[_CURSORS.c.shop_id],
+    set_={
+        "cursor": _upsert_cursor.excluded.cursor,
+        "updated_at": _upsert_cursor.excluded.updated_at,
+    },
+)
+
+
+def set_cursor(session: Session, shop_id: str, cursor: str, at: float) -> None:
+    """Store the shop's relay cursor (the last delivered event stored)."""
+    session.execute(_UPSERT_CURSOR, {"shop_id": shop_id, "cursor": cursor, "updated_at": at})
+
+
+def record_webhook(
+    session: Session,
+    shop_id: str,
+    cursor: str | None,
+    notification_id: str | None,
+    type: int,
+    payload: Payload,
+    received_at: float,
+    *,
+    processed: bool = True,
+) -> bool:
+    """Store one delivered webhook once; True if it is new (the caller should apply it).
+
+    The shop's relay cursor moves to `cursor` even for a duplicate, since the relay delivered
+    it and must not send it again. `payload` is the webhook JSON as TikTok sent it (raw text
+    preferred; a decoded mapping is re-serialised with Decimals as strings). The shop must
+    already be stored (`upsert_shop`). Pass `processed=False` when the event will be
+    handled after this transaction (it then shows in `pending_webhooks` until marked).
+    """
+    text = _payload_text(payload)
+    key = notification_id or _synthetic_id(shop_id, type, text)
+    row = {
+        "shop_id": shop_id,
+        "tts_notification_id": key,
+        "cursor": cursor,
+        "type": type,
+        "payload": text,
+        "received_at": received_at,
+        "processed_at": received_at if processed else None,
+    }
+    new = session.execute(_INSERT_EVENT, row).scalar() is not None
+    if cursor is not None:
+        set_cursor(session, shop_id, cursor, received_at)
+    return new
+
+
+def get_cursor(session: Session, shop_id: str) -> str | None:
+    """The cursor to resume the shop's relay stream after, or None to start fresh."""
+    return session.execute(
+        select(RelayCursorRow.cursor).where(RelayCursorRow.shop_id == shop_id)
+    ).scalar()
+
+
+def get_cursors(session: Session) -> dict[str, str]:
+    """Every shop's cursor, ready for the subscribe frame's `after`."""
+    rows = session.execute(select(RelayCursorRow.shop_id, RelayCursorRow.cursor))
+    return {shop_id: cursor for shop_id, cursor in rows}
+
+
+def mark_webhook_processed(session: Session, notification_id: str, at: float) -> None:
+    session.execute(
+        update(WebhookEventRow)
+        .where(WebhookEventRow.tts_notification_id == notification_id)
+        .values(processed_at=at)
+    )
+
+
+def pending_webhooks(session: Session, shop_id: str, limit: int = 1000) -> list[StoredWebhook]:
+    """Recorded but not yet processed webhooks of a shop, in delivery order."""
+    rows = session.execute(
+        select(
+            WebhookEventRow.id,
+            WebhookEventRow.shop_id,
+            WebhookEventRow.tts_notification_id,
+            WebhookEventRow.cursor,
+            WebhookEventRow.type,
+            WebhookEventRow.payload,
+            WebhookEventRow.received_at,
+        )
+        .where(WebhookEventRow.shop_id == shop_id, WebhookEventRow.processed_at.is_(None))
+        .order_by(WebhookEventRow.id)
+        .limit(limit)
+    )
+    return [StoredWebhook(*row) for row in rows]
+
+
+def prune_webhooks(session: Session, before: float) -> int:
+    """Delete processed webhooks received before `before`; returns how many.
+
+    Keep at least the relay's dedupe retention (48 h by default; TikTok retries for 15.5 h):
+    a notification id deleted earlier could be applied twice if redelivered.
+    """
+    result = session.execute(
+        delete(WebhookEventRow).where(
+            WebhookEventRow.received_at < before, WebhookEventRow.processed_at.is_not(None)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
