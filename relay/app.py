@@ -80,6 +80,7 @@ class Relay:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def startup(self) -> None:
+        self.backend.on_reset(self.hub.reset)
         await self.backend.start(self.hub.publish)
         await self.vendor.start()
         self._trimmer = asyncio.create_task(self._trim_forever())

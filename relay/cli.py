@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ip-rate", type=float, help="webhooks/s per source IP, 0 = no limit")
     serve.add_argument("--ip-burst", type=float, help="burst per source IP")
     serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
+    serve.add_argument(
+        "--no-ws-compression",
+        dest="ws_compression",
+        action="store_false",
+        default=None,
+        help="turn off permessage-deflate on /v1/stream (less relay CPU, more bandwidth)",
+    )
     serve.add_argument("--log-level", default="INFO")
 
     token = commands.add_parser("token", help="subscriber tokens")
@@ -64,6 +71,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "ip_burst",
         "sign_rate",
         "log_level",
+        "ws_compression",
     ):
         overrides[name] = getattr(args, name, None)
     if getattr(args, "sync", None):

@@ -48,6 +48,8 @@ class RelayConfig:
     trim_interval: float = 60.0
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0
+    # permessage-deflate roughly halves a desktop's bandwidth and costs relay CPU per frame.
+    ws_compression: bool = True
     # How many recent events per shop stay in memory for live fan-out without a read.
     recent_per_shop: int = 2048
     log_level: str = "INFO"

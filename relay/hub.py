@@ -66,6 +66,8 @@ class Hub:
         self._capacity = capacity
         self._max_bytes = max_bytes
         self._rings: dict[str, _Ring] = {}
+        # Bumped by `reset`: a subscriber whose last storage read predates it must read again.
+        self.generation = 0
 
     def watch(self, shop_id: str) -> None:
         """Start keeping a shop's events (call before reading storage, so nothing falls
@@ -84,6 +86,18 @@ class Hub:
             del self._rings[shop_id]
             if ring.waiter is not None and not ring.waiter.done():
                 ring.waiter.set_result(None)
+
+    def reset(self) -> None:
+        """Notifications may have been missed: forget every ring's content and wake everyone,
+        so subscribers re-read storage before trusting the ring again."""
+        self.generation += 1
+        for ring in self._rings.values():
+            ring.entries.clear()
+            ring.size = 0
+            ring.floor = None
+            if ring.waiter is not None and not ring.waiter.done():
+                ring.waiter.set_result(None)
+            ring.waiter = None
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
         """Committed events, in commit order (the backend's listener)."""

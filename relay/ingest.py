@@ -47,6 +47,10 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every request: `json.loads` with options builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _id(value: object, field: str) -> str:
     if isinstance(value, str) and value and len(value) <= 128:
         return value
@@ -62,7 +66,7 @@ def parse_envelope(text: str) -> tuple[str, str | None, int]:
     neither has no subscriber to reach and is refused as malformed.
     """
     try:
-        data = json.loads(text, parse_constant=_no_constants)
+        data = _DECODER.decode(text)
     except (ValueError, RecursionError):
         raise Refused("malformed") from None
     if not isinstance(data, dict):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure", "log"]
+__all__ = ["JsonFormatter", "RedactQuery", "configure", "log", "redact_library_logs"]
 
 _SECRET_FIELDS = frozenset(
     {"app_secret", "access_token", "refresh_token", "sign", "token", "authorization", "code"}
@@ -36,6 +37,32 @@ class JsonFormatter(logging.Formatter):
 
 def redact(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: ("[redacted]" if k.lower() in _SECRET_FIELDS else v) for k, v in fields.items()}
+
+
+_SECRET_QUERY = re.compile(
+    r"((?:app_secret|access_token|refresh_token|sign|auth_code|code)=)[^&\s\"']+"
+)
+
+
+class RedactQuery(logging.Filter):
+    """Rewrites a record whose text contains secret query parameters. httpx logs every request
+    URL at INFO, and TikTok's token endpoints take the app secret in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = _SECRET_QUERY.sub(r"\1[redacted]", text)
+        if cleaned != text:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+def redact_library_logs() -> None:
+    """Install `RedactQuery` on the HTTP client's loggers (once)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQuery) for f in logger.filters):
+            logger.addFilter(RedactQuery())
 
 
 def configure(level: str = "INFO") -> None:

@@ -37,6 +37,7 @@ def build_server(relay: Relay, config: RelayConfig) -> uvicorn.Server:
         ws_ping_interval=config.ws_ping_interval,
         ws_ping_timeout=config.ws_ping_timeout,
         ws_max_size=64 * 1024,
+        ws_per_message_deflate=config.ws_compression,
         timeout_keep_alive=30,
         backlog=2048,
         server_header=False,

@@ -193,9 +193,12 @@ class StreamEndpoint:
         try:
             key = self.backend.cursor_key(cursor)
             if sent is None or key > self.backend.cursor_key(sent):
-                raise ValueError("beyond what was sent")
+                # Not sent on this connection (maybe on an earlier one): it must exist.
+                head = (await self.backend.position(shop)).head
+                if head is None or key > self.backend.cursor_key(head):
+                    raise ValueError("beyond the shop's newest event")
         except ValueError:
-            await self._send(session, _error("bad_ack", "cursor was not delivered here"))
+            await self._send(session, _error("bad_ack", "no such cursor for this shop"))
             return
         await self.backend.ack(session.token_hash, shop, cursor)
 
@@ -203,9 +206,12 @@ class StreamEndpoint:
         """Deliver one shop's events in order, forever."""
         live = False
         hub = self.hub
+        generation = hub.generation
         try:
             while True:
                 items: list[tuple[StoredEvent, str]] | None
+                if live and hub.generation != generation:
+                    live = False
                 if live:
                     items = hub.after(shop, cursor)
                     if items is None:
@@ -215,6 +221,8 @@ class StreamEndpoint:
                         await hub.wait(shop, cursor)
                         continue
                 else:
+                    generation = hub.generation
+                    cursor = await self._check_trimmed(session, shop, cursor)
                     events = await self.backend.read(shop, cursor, PAGE)
                     live = len(events) < PAGE
                     if not events:
@@ -229,6 +237,19 @@ class StreamEndpoint:
             with contextlib.suppress(Exception):
                 await self._send(session, _error("storage", "storage unavailable"))
                 await session.ws.close(code=1011)
+
+    async def _check_trimmed(self, session: _Session, shop: str, cursor: str | None) -> str | None:
+        """During catch-up, retention may overtake a slow reader: say `gap` and skip ahead
+        rather than silently jumping over trimmed events."""
+        if cursor is None:
+            return None
+        trimmed = (await self.backend.position(shop)).trimmed
+        if trimmed is not None and self.backend.cursor_key(trimmed) > self.backend.cursor_key(
+            cursor
+        ):
+            await self._send(session, json.dumps({"op": "gap", "shop_id": shop}))
+            return trimmed
+        return cursor
 
     async def _deliver(
         self, session: _Session, shop: str, items: list[tuple[StoredEvent, str]]

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from app.tiktok.signing import sign_request
 from relay.backend.base import Backend
 from relay.config import RelayConfig
-from relay.logs import log
+from relay.logs import log, redact_library_logs
 from relay.metrics import Metrics
 from relay.ratelimit import Buckets
 from relay.tokens import create_token
@@ -77,6 +77,7 @@ class Vendor:
         self.http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
+        redact_library_logs()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
 
     async def close(self) -> None:
@@ -95,9 +96,11 @@ class Vendor:
         try:
             payload = response.json()
         except ValueError:
-            raise Upstream(502, "tiktok_bad_response", {"status": response.status_code}) from None
+            raise Upstream(
+                502, "tiktok_bad_response", {"upstream_status": response.status_code}
+            ) from None
         if not isinstance(payload, dict):
-            raise Upstream(502, "tiktok_bad_response", {"status": response.status_code})
+            raise Upstream(502, "tiktok_bad_response", {"upstream_status": response.status_code})
         code = payload.get("code")
         if response.status_code != 200 or code not in (0, None):
             message = payload.get("message")
@@ -107,12 +110,12 @@ class Vendor:
                 {
                     "code": code,
                     "message": message if isinstance(message, str) else "",
-                    "status": response.status_code,
+                    "upstream_status": response.status_code,
                 },
             )
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise Upstream(502, "tiktok_bad_response", {"status": response.status_code})
+            raise Upstream(502, "tiktok_bad_response", {"upstream_status": response.status_code})
         return data
 
     async def _token_call(self, path: str, params: _Params) -> dict[str, Any]:
@@ -186,6 +189,9 @@ class Vendor:
             return await handlers[request.url.path](request)
         except Upstream as exc:
             return _json_error(exc.status, exc.error, **exc.detail)
+        except Exception as exc:  # never let an exception's text (maybe a URL) reach a log
+            log(_logger, logging.ERROR, "vendor endpoint failed", kind=exc.__class__.__name__)
+            return _json_error(500, "internal")
 
     async def oauth_token(self, request: Request) -> Response:
         body = await self._body(request)

@@ -32,8 +32,12 @@ __all__ = [
     "KeyringCredentialStore",
     "MemoryCredentialStore",
     "keyring_problem",
+    "load_app_secret",
+    "load_subscriber_token",
     "load_tokens",
     "open_credential_store",
+    "save_app_secret",
+    "save_subscriber_token",
     "save_tokens",
 ]
 
@@ -208,3 +212,24 @@ def load_tokens(store: CredentialStore, app_key: str, shop_id: str) -> TokenSet 
     register_secret(tokens.access_token.get_secret_value())
     register_secret(tokens.refresh_token.get_secret_value())
     return tokens
+
+
+def save_app_secret(store: CredentialStore, app_key: str, app_secret: str) -> None:
+    """Own-app mode: the secret the seller typed in, under the app (not a shop)."""
+    store.set(app_key, APP_ACCOUNT, APP_SECRET, app_secret)
+
+
+def load_app_secret(store: CredentialStore, app_key: str) -> str | None:
+    return store.get(app_key, APP_ACCOUNT, APP_SECRET)
+
+
+def save_subscriber_token(
+    store: CredentialStore, app_key: str, shop_ids: list[str], token: str
+) -> None:
+    """Vendor mode: the relay's subscriber token, under each shop it covers."""
+    for shop_id in shop_ids:
+        store.set(app_key, shop_id, SUBSCRIBER_TOKEN, token)
+
+
+def load_subscriber_token(store: CredentialStore, app_key: str, shop_id: str) -> str | None:
+    return store.get(app_key, shop_id, SUBSCRIBER_TOKEN)

@@ -53,8 +53,18 @@ _REAUTHORIZE = frozenset({DEAUTHORIZED, MISSING_SCOPE})
 _TRANSIENT = frozenset({INTERNAL_ERROR, REQUEST_TIMEOUT})
 # Codes that can only mean our request was built wrong: invalid sign, shop_cipher missing,
 # invalid path or method, wrong content type or body format, invalid version.
+# 101000 (token and shop do not match) is a shop_cipher wired to the wrong authorization.
 _BUG = frozenset(
-    {INVALID_SIGN, MISSING_SHOP_CIPHER, 36009009, 36009010, 36009022, 36009023, 36009014}
+    {
+        INVALID_SIGN,
+        MISSING_SHOP_CIPHER,
+        TOKEN_SHOP_MISMATCH,
+        36009009,
+        36009010,
+        36009022,
+        36009023,
+        36009014,
+    }
 )
 
 

@@ -41,7 +41,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.models import PayloadError, Shop, TokenSet, loads, parse
-from app.tiktok.redact import redact, register_secret
+from app.tiktok.redact import install_redaction, redact, register_secret
 
 __all__ = [
     "DirectTokenExchanger",
@@ -94,14 +94,14 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
 
 
 def _code_from_query(query: dict[str, list[str]], expected_state: str) -> str:
-    error = _first(query, "error")
-    code = _first(query, "code")
-    if error or code in (None, "", "null"):
-        raise AuthorizationDenied(f"authorization not granted ({error or 'no code'})")
+    # The state first, for denials too: a forged "denied" must not end a real authorization.
     state = _first(query, "state") or ""
     if not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise OAuthStateMismatch("the redirect's state does not match this authorization")
-    assert code is not None
+    error = _first(query, "error")
+    code = _first(query, "code")
+    if error or code is None or code in ("", "null"):
+        raise AuthorizationDenied(f"authorization not granted ({error or 'no code'})")
     return code
 
 
@@ -270,6 +270,7 @@ class DirectTokenExchanger:
         self.__secret = app_secret
         register_secret(app_secret)
         self._base = auth_base_url.rstrip("/")
+        install_redaction()  # the secret travels in this URL, which httpx logs at INFO
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout
@@ -386,7 +387,7 @@ class RelayTokenExchanger:
         if status == 200 and isinstance(payload, dict):
             return payload
         detail = redact(response.text[:200])
-        if status >= 500 or status == 502:
+        if status >= 500:
             raise TransientError(f"relay error: {detail}", http_status=status, path=path)
         if status == 429:
             raise RateLimitedError("relay rate limit", http_status=status, path=path)
@@ -444,27 +445,34 @@ class TokenManager:
     def __init__(
         self,
         app_key: str,
-        shop_ids: Sequence[str],
         exchanger: TokenExchanger,
         store: CredentialStore,
         *,
+        shop_ids: Sequence[str] = (),
         tokens: TokenSet | None = None,
         refresh_ahead: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not shop_ids:
-            raise ValueError("a TokenManager needs at least one shop id to key its storage")
         self.app_key = app_key
         self.shop_ids = list(shop_ids)
         self._exchanger = exchanger
         self._store = store
         self._refresh_ahead = refresh_ahead
         self._clock = clock
-        self._tokens = tokens if tokens is not None else load_tokens(store, app_key, shop_ids[0])
+        if tokens is None and self.shop_ids:
+            tokens = load_tokens(store, app_key, self.shop_ids[0])
+        elif tokens is not None:
+            self._save(tokens)
+        self._tokens = tokens
         self._inflight: asyncio.Task[TokenSet] | None = None
         self.refresh_count = 0
-        if tokens is not None:
-            self._save(tokens)
+
+    def bind_shops(self, shop_ids: Sequence[str]) -> None:
+        """Record which shops this authorization covers (learnt from `authorized_shops`) and
+        store the tokens under each of them."""
+        self.shop_ids = list(dict.fromkeys([*self.shop_ids, *shop_ids]))
+        if self._tokens is not None:
+            self._save(self._tokens)
 
     @property
     def tokens(self) -> TokenSet | None:
@@ -485,10 +493,20 @@ class TokenManager:
         return self._tokens
 
     async def access_token(self) -> str:
+        """The access token, refreshed first when it expires within `refresh_ahead` seconds.
+
+        A refresh *ahead* of expiry that fails transiently is not fatal: the current token is
+        still good, so it is used and the refresh is tried again on the next call.
+        """
         tokens = self._current()
         now = self._clock()
         if tokens.access_expires_within(self._refresh_ahead, now):
-            tokens = await self._refresh_from(tokens.access_token.get_secret_value())
+            try:
+                tokens = await self._refresh_from(tokens.access_token.get_secret_value())
+            except TikTokError as exc:
+                if not exc.retryable or tokens.access_expires_within(0, self._clock()):
+                    raise
+                log.warning("early token refresh failed, using the current token: %s", exc)
         return tokens.access_token.get_secret_value()
 
     async def refresh(self, stale: str | None = None) -> str:
@@ -517,7 +535,7 @@ class TokenManager:
         try:
             new = await self._exchanger.refresh(tokens.refresh_token.get_secret_value())
         except ReauthorizationRequired:
-            log.warning("token refresh refused for shop %s: re-authorization needed", self.shop_ids)
+            log.warning("token refresh refused for shops %s: authorize again", self.shop_ids)
             raise
         except TikTokError as exc:
             log.warning("token refresh failed: %s", exc)

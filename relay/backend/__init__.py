@@ -11,7 +11,15 @@ __all__ = ["Backend", "BackendError", "Incoming", "ShopPosition", "StoredEvent",
 def open_backend(config: RelayConfig) -> Backend:
     """The backend the config names: `bus` (redis://...) or the SQLite file `db`."""
     if config.bus:
-        raise ValueError("--bus: the Redis Streams backend is not available yet")
+        if config.bus.startswith(("redis://", "rediss://", "unix://")):
+            from relay.backend.redis import RedisBackend
+
+            return RedisBackend(
+                config.bus,
+                event_retention=config.event_retention,
+                dedupe_retention=config.dedupe_retention,
+            )
+        raise ValueError("--bus must be a redis:// URL")
     from relay.backend.sqlite import SQLiteBackend
 
     return SQLiteBackend(

@@ -116,6 +116,11 @@ class Backend(abc.ABC):
         """Drop events older than the event retention and dedupe ids older than the dedupe
         retention; returns how many rows went."""
 
+    def on_reset(self, callback: Callable[[], None]) -> None:
+        """Register a call for when commit notifications may have been missed (a shared
+        backend's notification channel reconnected); the hub then drops its rings."""
+        del callback  # a backend that notifies in-process never misses a notification
+
     async def healthy(self) -> bool:
         """Whether storage answers; `/healthz` reports it."""
         return True

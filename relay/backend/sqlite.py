@@ -179,8 +179,8 @@ class SQLiteBackend(Backend):
         conn = connect(self.path, self.sync)
         ensure_schema(conn)
         self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
-        row = conn.execute("SELECT max(received_at) FROM events").fetchone()
-        self._last_received = float(row[0] or 0.0)
+        row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        self._last_received = float(row[0]) if row else 0.0
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="relay-sqlite-writer", daemon=True
         )

@@ -63,6 +63,10 @@ async def test_loopback_catcher_reports_denial() -> None:
     async with LoopbackRedirectCatcher(state) as catcher:
         waiter = asyncio.create_task(catcher.wait(5))
         async with httpx.AsyncClient(timeout=5) as http:
-            await http.get(catcher.redirect_uri, params={"code": "null", "error": "auth_denied"})
+            forged = {"code": "null", "error": "auth_denied", "state": "forged"}
+            assert (await http.get(catcher.redirect_uri, params=forged)).status_code == 400
+            assert not waiter.done()
+            denied = {"code": "null", "error": "auth_denied", "state": state}
+            await http.get(catcher.redirect_uri, params=denied)
         with pytest.raises(AuthorizationDenied):
             await waiter

@@ -1,0 +1,317 @@
+"""The shared backend: Redis Streams, for any number of relay processes behind one balancer.
+
+Layout (hash tags keep each shop's keys in one cluster slot):
+- `vs:{shop}:ev`  the shop's event stream; cursor = stream id (fields `r` received_at, `b` body);
+- `vs:{shop}:dd:<key>`  a dedupe id, `SET NX` with the dedupe retention as expiry;
+- `vs:{shop}:tr`  the newest id that retention trimmed (for `gap`);
+- `vs:shops`  every shop with a stream (what the trimmer walks);
+- `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON).
+
+Appending is one Lua script: dedupe check, XADD, SADD and PUBLISH run atomically, so a dedupe
+id never exists without its event (a retry after a failed write is not mistaken for a
+duplicate) and the notification order on `vs:events` is the commit order. Every process learns
+of every new event from that channel (its own included), so a subscriber connected anywhere
+gets it at once without polling. Pub/sub is at-most-once: when the listener reconnects, the
+hub is reset and subscribers re-read the streams, so a missed notification delays but never
+loses an event.
+
+"A 200 means it is stored" needs Redis to persist every write before answering: `appendonly
+yes` and `appendfsync always`. `start()` checks both and logs a clear warning otherwise.
+
+Cursors are the stream ids zero-padded (`0001700000000000-0000000003`) so that string order and
+numeric order agree for clients that compare them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from relay.backend.base import (
+    Backend,
+    BackendError,
+    CommittedListener,
+    Incoming,
+    ShopPosition,
+    StoredEvent,
+)
+from relay.logs import log
+
+__all__ = ["RedisBackend", "format_cursor", "parse_cursor"]
+
+_logger = logging.getLogger("relay.backend.redis")
+
+CHANNEL = "vs:events"
+SHOPS = "vs:shops"
+
+# KEYS: dedupe key, stream key, shops set. ARGV: ttl seconds, received_at, body, shop id.
+_APPEND = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return false
+end
+local id = redis.call('XADD', KEYS[2], '*', 'r', ARGV[2], 'b', ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PUBLISH', KEYS[4], cjson.encode({ARGV[4], id, ARGV[2], ARGV[3]}))
+return id
+"""
+
+# KEYS: ack hash. ARGV: shop, ms, seq. Moves the ack forward only.
+_ACK = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local dash = string.find(old, '-')
+  local oms = tonumber(string.sub(old, 1, dash - 1))
+  local oseq = tonumber(string.sub(old, dash + 1))
+  local ms = tonumber(ARGV[2])
+  local seq = tonumber(ARGV[3])
+  if oms > ms or (oms == ms and oseq >= seq) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '-' .. ARGV[3])
+return 1
+"""
+
+# KEYS: stream, trimmed key. ARGV: min id to keep. Records the newest removed id, then trims.
+_TRIM = """
+local last = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
+if #last == 0 then
+  return 0
+end
+redis.call('SET', KEYS[2], last[1][1])
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+"""
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    if not isinstance(cursor, str) or len(cursor) > 40:
+        raise ValueError("not a cursor")
+    ms, dash, seq = cursor.partition("-")
+    if not dash or not ms.isdigit() or not seq.isdigit():
+        raise ValueError("not a cursor")
+    return int(ms), int(seq)
+
+
+def format_cursor(stream_id: str | bytes) -> str:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, seq = parse_cursor(text)
+    return f"{ms:016d}-{seq:010d}"
+
+
+def _redis_id(cursor: str) -> str:
+    ms, seq = parse_cursor(cursor)
+    return f"{ms}-{seq}"
+
+
+def _stream(shop: str) -> str:
+    return f"vs:{{{shop}}}:ev"
+
+
+class RedisBackend(Backend):
+    """Event log, dedupe, acks and tokens in Redis, shared by every relay process."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        event_retention: float,
+        dedupe_retention: float,
+        max_connections: int = 64,
+    ) -> None:
+        self.url = url
+        self.event_retention = event_retention
+        self.dedupe_retention = dedupe_retention
+        # Typed as Any: redis-py's stubs return unions for every reply type.
+        self._redis: Any = aioredis.Redis.from_url(
+            url, max_connections=max_connections, socket_timeout=10, socket_connect_timeout=5
+        )
+        self._append: Any = self._redis.register_script(_APPEND)
+        self._ack_script: Any = self._redis.register_script(_ACK)
+        self._trim_script: Any = self._redis.register_script(_TRIM)
+        self._listener: asyncio.Task[None] | None = None
+        self._on_committed: CommittedListener = lambda events: None
+        self._on_reset: Callable[[], None] = lambda: None
+        self._listening = asyncio.Event()
+        self.durability_warning: str | None = None
+
+    def on_reset(self, callback: Callable[[], None]) -> None:
+        """Called when notifications may have been missed (the hub drops its rings)."""
+        self._on_reset = callback
+
+    async def start(self, on_committed: CommittedListener) -> None:
+        self._on_committed = on_committed
+        try:
+            await self._redis.ping()
+            await self._check_durability()
+        except RedisError as exc:
+            raise BackendError(f"redis unavailable: {exc.__class__.__name__}") from None
+        self._listening = asyncio.Event()
+        self._listener = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self._listening.wait(), 10)
+
+    async def _check_durability(self) -> None:
+        config = await self._redis.config_get("append*")
+        appendonly = _text(config.get(b"appendonly", config.get("appendonly", b"")))
+        fsync = _text(config.get(b"appendfsync", config.get("appendfsync", b"")))
+        if appendonly != "yes" or fsync != "always":
+            self.durability_warning = (
+                f"Redis has appendonly={appendonly or '?'} appendfsync={fsync or '?'}: a 200 "
+                "does not guarantee the webhook survives a Redis crash. Set `appendonly yes` "
+                "and `appendfsync always`."
+            )
+            log(_logger, logging.WARNING, self.durability_warning)
+
+    async def _listen(self) -> None:
+        """Forward every notification to the hub, reconnecting (and resetting) on failure."""
+        first = True
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                # Wait for the confirmation so nothing published after this point is missed.
+                while True:
+                    message = await pubsub.get_message(timeout=5)
+                    if message is None and pubsub.subscribed:
+                        break
+                if not first:
+                    self._on_reset()
+                first = False
+                self._listening.set()
+                while True:
+                    message = await pubsub.get_message(timeout=30)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    self._deliver(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log(_logger, logging.WARNING, "redis notifications lost", kind=type(exc).__name__)
+                await asyncio.sleep(0.2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _deliver(self, data: bytes) -> None:
+        try:
+            shop, stream_id, received, body = json.loads(data)
+            event = StoredEvent(shop, format_cursor(stream_id), float(received), body)
+        except (ValueError, TypeError):
+            return
+        self._on_committed([event])
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(BaseException):
+                await self._listener
+        await self._redis.aclose()
+
+    # --- Backend API ---------------------------------------------------------------------
+
+    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+        shop = item.shop_id
+        keys = [f"vs:{{{shop}}}:dd:{item.dedupe_key}", _stream(shop), SHOPS, CHANNEL]
+        args = [max(1, int(self.dedupe_retention)), repr(received_at), item.body, shop]
+        try:
+            stream_id = await self._append(keys=keys, args=args)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        if stream_id is None:
+            return None
+        return StoredEvent(shop, format_cursor(stream_id), received_at, item.body)
+
+    async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
+        start = "-" if after is None else "(" + _redis_id(after)
+        try:
+            rows = await self._redis.xrange(_stream(shop_id), min=start, max="+", count=limit)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        events = []
+        for stream_id, fields in rows:
+            events.append(
+                StoredEvent(
+                    shop_id,
+                    format_cursor(stream_id),
+                    float(fields[b"r"]),
+                    fields[b"b"].decode("utf-8"),
+                )
+            )
+        return events
+
+    async def position(self, shop_id: str) -> ShopPosition:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xrevrange(_stream(shop_id), max="+", min="-", count=1)
+                pipe.get(f"vs:{{{shop_id}}}:tr")
+                newest, trimmed = await pipe.execute()
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        head = format_cursor(newest[0][0]) if newest else None
+        trimmed_cursor = format_cursor(trimmed) if trimmed else None
+        if head is None and trimmed_cursor is not None:
+            head = trimmed_cursor  # everything was trimmed: the newest id is the trimmed one
+        return ShopPosition(head, trimmed_cursor)
+
+    def cursor_key(self, cursor: str) -> tuple[int, ...]:
+        return parse_cursor(cursor)
+
+    async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
+        ms, seq = parse_cursor(cursor)
+        try:
+            await self._ack_script(keys=[f"vs:ack:{token_hash}"], args=[shop_id, ms, seq])
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def acked(self, token_hash: str, shop_id: str) -> str | None:
+        try:
+            value = await self._redis.hget(f"vs:ack:{token_hash}", shop_id)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else format_cursor(value)
+
+    async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
+        try:
+            await self._redis.set(f"vs:tok:{token_hash}", json.dumps(list(shops)))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def token_shops(self, token_hash: str) -> frozenset[str] | None:
+        try:
+            value = await self._redis.get(f"vs:tok:{token_hash}")
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else frozenset(json.loads(value))
+
+    async def trim(self, now: float) -> int:
+        """XTRIM MINID per shop. Dedupe ids expire by themselves (SET ... EX)."""
+        minid = f"{int((now - self.event_retention) * 1000)}-0"
+        removed = 0
+        try:
+            async for raw in self._redis.sscan_iter(SHOPS, count=500):
+                shop = raw.decode()
+                removed += int(
+                    await self._trim_script(keys=[_stream(shop), f"vs:{{{shop}}}:tr"], args=[minid])
+                )
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return removed
+
+    async def healthy(self) -> bool:
+        try:
+            await self._redis.ping()
+        except RedisError:
+            return False
+        return self._listener is not None and not self._listener.done()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")

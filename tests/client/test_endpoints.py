@@ -1,0 +1,143 @@
+"""Every endpoint the sandbox serves, over real HTTP, with typed results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.tiktok.client import InventoryItemErrors
+from app.tiktok.errors import ApiError
+from app.tiktok.models import Order, OrderPage, Product
+from tests.client.conftest import connect_own_app, sandbox_requests
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_orders_all_pages_and_detail_batches(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        first = await client.search_orders_page(conn.shop, page_size=10)
+        total = first.total_count
+        assert total > 0
+        orders = [order async for order in client.iter_orders(conn.shop, page_size=7)]
+        assert len(orders) == total
+        assert len({order.id for order in orders}) == total
+        assert all(isinstance(order, Order) for order in orders)
+        # filters travel in the body and are applied by the sandbox
+        newest = max(order.create_time for order in orders)
+        recent = [
+            order
+            async for order in client.iter_orders(
+                conn.shop, filters={"create_time_ge": newest}, sort_field="update_time"
+            )
+        ]
+        assert recent and all(order.create_time >= newest for order in recent)
+
+        ids = [order.id for order in orders]
+        wanted = (ids * (1 + 120 // len(ids)))[:120]  # duplicates are dropped
+        before = sandbox_requests(sandbox)
+        detail = await client.get_orders(conn.shop, list(reversed(wanted)))
+        calls = sandbox_requests(sandbox) - before
+        unique = list(dict.fromkeys(reversed(wanted)))
+        assert [order.id for order in detail] == unique
+        assert calls == -(-len(unique) // 50)  # ceil: batches of at most 50, comma-joined
+
+
+async def test_products_inventory_and_per_item_errors(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        products = [p async for p in client.iter_products(conn.shop, page_size=5)]
+        assert len(products) == 12 and all(isinstance(p, Product) for p in products)
+        product = await client.get_product(conn.shop, products[0].id)
+        assert product.id == products[0].id and product.skus
+
+        found = await client.search_inventory(conn.shop, product_ids=[product.id])
+        assert [entry.product_id for entry in found.inventory] == [product.id]
+        sku = found.inventory[0].skus[0]
+        stock = [
+            {"warehouse_id": w.warehouse_id, "quantity": w.available_quantity + 5}
+            for w in sku.warehouse_inventory
+        ]
+        result = await client.update_inventory(
+            conn.shop, product.id, [{"id": sku.id, "inventory": stock}]
+        )
+        assert result.errors == []
+        after = await client.search_inventory(conn.shop, sku_ids=[sku.id])
+        assert after.inventory[0].skus[0].total_available_quantity == (
+            sku.total_available_quantity + 5 * len(stock)
+        )
+
+        # code 0 with a refused SKU: surfaced, not swallowed
+        bad = [{"id": sku.id, "inventory": [{"warehouse_id": "999", "quantity": 1}]}]
+        with pytest.raises(InventoryItemErrors) as caught:
+            await client.update_inventory(conn.shop, product.id, bad)
+        assert caught.value.result.errors[0].detail.sku_id == sku.id
+        assert caught.value.request_id
+        lenient = await client.update_inventory(
+            conn.shop, product.id, bad, raise_on_item_errors=False
+        )
+        assert len(lenient.errors) == 1
+
+
+async def test_packages_videos_affiliates_and_shops(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        assert conn.shop.cipher and conn.shop.id
+        packages = [p async for p in client.iter_packages(conn.shop, page_size=3)]
+        assert packages
+        shippable = [p for p in packages if p.status == "TO_FULFILL"]
+        if shippable:
+            request_id = await client.ship_package(conn.shop, shippable[0].id)
+            assert request_id
+            with pytest.raises(ApiError):  # shipping twice is refused, not retried
+                await client.ship_package(conn.shop, shippable[0].id)
+
+        videos = [
+            v
+            async for v in client.iter_video_performance(
+                conn.shop, start_date_ge="2025-12-01", end_date_lt="2026-02-01", page_size=2
+            )
+        ]
+        assert all(v.id for v in videos)
+        affiliate = [o async for o in client.iter_affiliate_orders(conn.shop, page_size=5)]
+        assert all(order.id for order in affiliate)
+
+        with pytest.raises(ApiError) as caught:
+            await client.get_orders(conn.shop, ["1"])
+        assert caught.value.code == 21008111 and caught.value.request_id
+
+
+async def test_metrics_snapshot(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        for _ in range(5):
+            await client.search_orders_page(conn.shop, page_size=5)
+        snap = client.snapshot()
+    assert snap.attempts >= 6 and snap.calls >= 6
+    assert snap.avg_latency_ms is not None and snap.p95_latency_ms is not None
+    assert snap.p95_latency_ms >= snap.avg_latency_ms * 0.5
+    assert snap.error_rate == 0.0 and snap.success_rate == 1.0
+    assert 0.0 < snap.budget_utilisation < 1.0
+    assert snap.queue_depth == {"high": 0, "normal": 0, "low": 0}
+
+
+async def test_exact_bytes_signed_non_ascii_body_and_list_query(sandbox: Any) -> None:
+    """The sandbox checks the HMAC over the bytes it received: a body with non-ASCII text
+    (sent as raw UTF-8, not \\u escapes) and a comma-joined list both have to match."""
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        page = await client.search_orders_page(
+            conn.shop, filters={"buyer_user_id": "Zoë-🛍", "order_status": None}
+        )
+        assert page.total_count == 0  # accepted (signature good), nobody matches
+        orders = [order async for order in client.iter_orders(conn.shop, page_size=3)][:3]
+        data, request_id = await client.call(
+            "GET",
+            "/order/202309/orders",
+            OrderPage,
+            shop=conn.shop,
+            query={"ids": tuple(order.id for order in orders)},
+        )
+        assert [order.id for order in data.orders] == [order.id for order in orders]
+        assert request_id

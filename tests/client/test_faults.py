@@ -1,0 +1,281 @@
+"""Recovery from the sandbox's injected faults, and no request lost or sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from app.tiktok.client import TikTokShopClient
+from app.tiktok.credentials import MemoryCredentialStore
+from app.tiktok.errors import (
+    AmbiguousWriteError,
+    ClientBugError,
+    ReauthorizationRequired,
+    TransientError,
+)
+from app.tiktok.models import Shop
+from app.tiktok.oauth import DirectTokenExchanger, TokenManager
+from app.tiktok.ratelimit import Priority
+from app.tiktok.signer import LocalSigner
+from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
+from tests.client.proxy import GarblingProxy
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def _first_sku(conn: Connected) -> tuple[str, str, list[dict[str, Any]]]:
+    products = [p async for p in conn.client.iter_products(conn.shop)]
+    product = products[0]
+    found = await conn.client.search_inventory(conn.shop, product_ids=[product.id])
+    sku = found.inventory[0].skus[0]
+    stock = [
+        {"warehouse_id": w.warehouse_id, "quantity": w.available_quantity}
+        for w in sku.warehouse_inventory
+    ]
+    return product.id, sku.id, stock
+
+
+async def test_5xx_reads_are_retried_and_none_lost(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        products = [p async for p in client.iter_products(conn.shop)]
+        sandbox.faults.error_rate = 0.4
+        wanted = [products[i % len(products)].id for i in range(30)]
+        got = await asyncio.gather(*(client.get_product(conn.shop, pid) for pid in wanted))
+        snap = client.snapshot()
+    assert [product.id for product in got] == wanted
+    assert snap.error_rate > 0.1
+    assert snap.success_rate == 1.0
+
+
+async def test_persistent_5xx_gives_up_after_max_attempts(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox, settings=fast_settings(sandbox.base_url, max_attempts=3))
+    async with conn.client as client:
+        sandbox.faults.error_rate = 1.0
+        before = sandbox_requests(sandbox)
+        with pytest.raises(TransientError) as caught:
+            await client.search_orders_page(conn.shop)
+        assert sandbox_requests(sandbox) - before == 3
+        assert caught.value.code == 36009003 and caught.value.request_id
+
+
+async def test_write_is_not_replayed_after_a_5xx(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        product_id, sku_id, stock = await _first_sku(conn)
+        skus = [{"id": sku_id, "inventory": stock}]
+        sandbox.faults.error_rate = 1.0
+        before = sandbox_requests(sandbox)
+        with pytest.raises(AmbiguousWriteError) as caught:
+            await client.update_inventory(conn.shop, product_id, skus)
+        assert sandbox_requests(sandbox) - before == 1
+        assert caught.value.request_id
+
+
+async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
+    settings = fast_settings(sandbox.base_url, timeout=0.15, max_attempts=2)
+    conn = await connect_own_app(sandbox, settings=settings)
+    async with conn.client as client:
+        product_id, sku_id, stock = await _first_sku(conn)
+        skus = [{"id": sku_id, "inventory": stock}]
+        sandbox.faults.latency = 0.4
+        before = sandbox_requests(sandbox)
+        with pytest.raises(TransientError):
+            await client.search_orders_page(conn.shop)
+        await asyncio.sleep(0.5)  # let the sandbox finish the abandoned requests
+        assert sandbox_requests(sandbox) - before == 2
+        before = sandbox_requests(sandbox)
+        with pytest.raises(AmbiguousWriteError):
+            await client.update_inventory(conn.shop, product_id, skus)
+        await asyncio.sleep(0.5)
+        assert sandbox_requests(sandbox) - before == 1
+
+
+async def test_429_burst_slows_down_and_retries_even_writes(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        product_id, sku_id, stock = await _first_sku(conn)
+        budget = (sandbox.app_key, conn.shop.id)
+        configured = client.limiter.current_rate(budget)
+        sandbox.faults.burst_429(3)
+        before = sandbox_requests(sandbox)
+        page = await client.search_orders_page(conn.shop)
+        assert page.total_count > 0
+        assert sandbox_requests(sandbox) - before == 4
+        assert client.snapshot().rate_limited == 3
+        assert client.limiter.current_rate(budget) < configured
+        # a throttled write was not processed, so it is safe (and right) to send it again
+        sandbox.faults.burst_429(2)
+        before = sandbox_requests(sandbox)
+        result = await client.update_inventory(
+            conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
+        )
+        assert result.errors == []
+        assert sandbox_requests(sandbox) - before == 3
+
+
+async def test_expired_token_refreshes_once_for_many_callers(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    tokens = conn.tokens
+    # Our clock lags TikTok's (the token looks fresh to us), so TikTok answers 105002.
+    frozen = sandbox.clock.now()
+    tokens._clock = lambda: frozen
+    sandbox.clock.advance(8 * 86_400)
+    async with conn.client as client:
+        pages = await asyncio.gather(
+            *(client.search_orders_page(conn.shop, page_size=5) for _ in range(20))
+        )
+        assert all(page.total_count > 0 for page in pages)
+        assert tokens.refresh_count == 1
+        # the refreshed token went to the store, keyed by app and shop
+        stored = conn.store.get(sandbox.app_key, conn.shop.id, "tokens")
+        assert stored is not None
+        assert tokens.tokens is not None
+        assert tokens.tokens.access_token.get_secret_value() in stored
+
+
+async def test_refresh_ahead_of_expiry_avoids_105002(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox, refresh_ahead=3600)
+    assert conn.tokens.tokens is not None
+    expiry = conn.tokens.tokens.access_token_expire_in
+    sandbox.clock.advance(expiry - sandbox.clock.now() - 600)  # 10 minutes left
+    async with conn.client as client:
+        await asyncio.gather(*(client.search_orders_page(conn.shop) for _ in range(5)))
+        assert conn.tokens.refresh_count == 1
+        assert client.snapshot().error_rate == 0.0
+
+
+async def test_revoked_authorization_asks_to_reauthorize(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        sandbox.revoke(conn.shop.id)
+        before = sandbox_requests(sandbox)
+        with pytest.raises(ReauthorizationRequired) as caught:
+            await client.search_orders_page(conn.shop)
+        assert sandbox_requests(sandbox) - before == 1
+        assert caught.value.code == 105001 and caught.value.request_id
+        # and a refresh cannot bring it back
+        with pytest.raises(ReauthorizationRequired):
+            await conn.tokens.refresh()
+
+
+async def test_bugs_are_loud_and_never_retried(
+    sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = await connect_own_app(sandbox)
+    wrong = TikTokShopClient(
+        LocalSigner(sandbox.app_key, "not-the-secret"), conn.tokens, fast_settings(sandbox.base_url)
+    )
+    async with conn.client as client, wrong:
+        before = sandbox_requests(sandbox)
+        with (
+            caplog.at_level(logging.ERROR, logger="app.tiktok.client"),
+            pytest.raises(ClientBugError) as caught,
+        ):
+            await wrong.search_orders_page(conn.shop)
+        assert caught.value.code == 106001
+        assert sandbox_requests(sandbox) - before == 1
+        assert "106001" in caplog.text
+        # shop_cipher where none is accepted, and missing where it is required
+        with pytest.raises(ClientBugError, match="shop_cipher"):
+            await client.call("GET", "/authorization/202309/shops", Shop, shop=conn.shop)
+        with pytest.raises(ClientBugError) as missing:
+            await client.call("POST", "/order/202309/orders/search", Shop, query={"page_size": 5})
+        assert missing.value.code == 106013
+
+
+async def test_malformed_answers_are_logged_and_retried(
+    sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with GarblingProxy(sandbox.base_url) as proxy:
+        settings = fast_settings(proxy.base_url)
+        conn = await connect_own_app(sandbox, settings=settings)
+        async with conn.client as client:
+            product_id, sku_id, stock = await _first_sku(conn)
+            proxy.forwarded.clear()
+            proxy.garble = 2
+            with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
+                page = await client.search_orders_page(conn.shop)
+            assert page.total_count > 0
+            assert proxy.forwarded["/order/202309/orders/search"] == 3
+            assert caplog.text.count("malformed response") == 2
+            proxy.truncate = True
+            proxy.garble = 1
+            assert (await client.search_orders_page(conn.shop)).total_count > 0
+            # a write whose answer is garbled may have happened: not replayed
+            proxy.forwarded.clear()
+            proxy.garble = 1
+            path = f"/product/202309/products/{product_id}/inventory/update"
+            with pytest.raises(AmbiguousWriteError):
+                await client.update_inventory(
+                    conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
+                )
+            assert proxy.forwarded[path] == 1
+
+
+async def test_cancelled_callers_free_their_place_and_send_nothing(sandbox: Any) -> None:
+    settings = fast_settings(sandbox.base_url, requests_per_minute=120, burst=2)  # 2 per second
+    conn = await connect_own_app(sandbox, settings=settings)
+    async with conn.client as client:
+        await client.search_orders_page(conn.shop)  # the bucket is now down to the HIGH reserve
+        before = sandbox_requests(sandbox)
+        queued = [
+            asyncio.create_task(client.search_orders_page(conn.shop, priority=Priority.LOW))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.05)
+        assert client.snapshot().queue_depth["low"] == 10
+        for task in queued:
+            task.cancel()
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert all(isinstance(result, asyncio.CancelledError) for result in results)
+        assert client.snapshot().queue_depth == {"high": 0, "normal": 0, "low": 0}
+        assert sandbox_requests(sandbox) == before  # nothing was sent for them
+        started = time.monotonic()
+        await client.search_orders_page(conn.shop, priority=Priority.HIGH)
+        assert time.monotonic() - started < 1.0  # the reserve was still there (no 0.5 s wait)
+
+
+async def test_failed_early_refresh_keeps_the_still_valid_token(sandbox: Any) -> None:
+    conn = await connect_own_app(sandbox)
+    with socket.socket() as probe:  # a port nobody listens on: the auth host is "down"
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    unreachable = DirectTokenExchanger(sandbox.app_key, sandbox.app_secret, auth_base_url=dead)
+    tokens = TokenManager(
+        sandbox.app_key,
+        unreachable,
+        MemoryCredentialStore(),
+        tokens=conn.tokens.tokens,
+        refresh_ahead=30 * 86_400,  # always "about to expire"
+        clock=sandbox.clock.now,
+    )
+    settings = fast_settings(sandbox.base_url, max_attempts=2)
+    client = TikTokShopClient(conn.client.signer, tokens, settings)
+    async with client, conn.client:
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+        assert tokens.refresh_count == 0
+        sandbox.clock.advance(8 * 86_400)  # now it has really expired: no way around a refresh
+        with pytest.raises(TransientError):
+            await client.search_orders_page(conn.shop)
+    await unreachable.aclose()
+
+
+async def test_retry_after_is_honoured(sandbox: Any) -> None:
+    async with GarblingProxy(sandbox.base_url) as proxy:
+        conn = await connect_own_app(sandbox, settings=fast_settings(proxy.base_url))
+        async with conn.client as client:
+            proxy.forwarded.clear()
+            proxy.throttle, proxy.retry_after = 1, "0.6"
+            started = time.monotonic()
+            page = await client.search_orders_page(conn.shop)
+            waited = time.monotonic() - started
+            assert page.total_count > 0
+            assert waited >= 0.6  # not before the server said so
+            assert proxy.forwarded["/order/202309/orders/search"] == 1
+            assert client.snapshot().rate_limited == 1

@@ -1,0 +1,246 @@
+"""Vendor mode against the real sandbox over HTTP: OAuth exchange + pairing, refresh, signing
+(the sandbox accepts the relay's signatures), pairing by access token, and the refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.sandbox import RunningSandbox, SandboxConfig, run_sandbox
+from relay.server import RunningRelay, run_relay
+from tests.relay.conftest import Subscriber, make_config
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with run_sandbox(SandboxConfig(seed=7, shops=2, products=5, qps=0)) as running:
+        yield running
+
+
+@pytest.fixture
+def vendor_relay(sandbox: RunningSandbox, tmp_path: Path) -> Iterator[RunningRelay]:
+    config = make_config(
+        tmp_path,
+        app_key=sandbox.app_key,
+        app_secret=sandbox.app_secret,
+        tiktok_api=sandbox.base_url,
+        tiktok_auth=sandbox.base_url,
+        sign_rate=1.0,
+        sign_burst=10.0,
+    )
+    with run_relay(config) as running:
+        yield running
+
+
+@pytest.fixture
+def api(vendor_relay: RunningRelay) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=vendor_relay.base_url, timeout=15) as client:
+        yield client
+
+
+def _oauth(api: httpx.Client, sandbox: RunningSandbox) -> dict:  # type: ignore[type-arg]
+    response = api.post("/v1/oauth/token", json={"code": sandbox.authorize_code()})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _sign(api: httpx.Client, token: str, payload: dict) -> httpx.Response:  # type: ignore[type-arg]
+    return api.post("/v1/sign", json=payload, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_oauth_exchange_pairs_with_the_authorized_shops(
+    api: httpx.Client, sandbox: RunningSandbox, vendor_relay: RunningRelay
+) -> None:
+    result = _oauth(api, sandbox)
+    assert result["tokens"]["access_token"] and result["tokens"]["refresh_token"]
+    expected = sorted((s["id"], s["name"], s["cipher"]) for s in sandbox.shops)
+    assert sorted((s["id"], s["name"], s["cipher"]) for s in result["shops"]) == expected
+    shop_ids = [s["id"] for s in result["shops"]]
+    sub = await Subscriber.connect(vendor_relay.ws_url, result["token"])
+    assert (await sub.subscribe(shop_ids))["op"] == "ready"
+    await sub.close()
+    sub = await Subscriber.connect(vendor_relay.ws_url, result["token"])
+    assert (await sub.subscribe(["999"]))["code"] == "forbidden_shop"
+    await sub.close()
+    # A code is single-use: TikTok (the sandbox) refuses the second exchange.
+    code = sandbox.authorize_code()
+    assert api.post("/v1/oauth/token", json={"code": code}).status_code == 200
+    again = api.post("/v1/oauth/token", json={"code": code})
+    assert again.status_code == 400
+    assert again.json()["error"] == "tiktok_refused"
+    assert api.post("/v1/oauth/token", json={"nope": 1}).status_code == 400
+
+
+def test_refresh_needs_a_subscriber_token(api: httpx.Client, sandbox: RunningSandbox) -> None:
+    result = _oauth(api, sandbox)
+    payload = {"refresh_token": result["tokens"]["refresh_token"]}
+    assert api.post("/v1/oauth/refresh", json=payload).status_code == 401
+    refreshed = api.post(
+        "/v1/oauth/refresh", json=payload, headers={"Authorization": f"Bearer {result['token']}"}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    data = refreshed.json()
+    assert data["access_token"] and data["refresh_token"]
+    bad = api.post(
+        "/v1/oauth/refresh",
+        json={"refresh_token": "not-a-real-one"},
+        headers={"Authorization": f"Bearer {result['token']}"},
+    )
+    assert bad.status_code == 400
+
+
+def test_relay_signatures_are_accepted_by_the_sandbox(
+    api: httpx.Client, sandbox: RunningSandbox
+) -> None:
+    result = _oauth(api, sandbox)
+    access = result["tokens"]["access_token"]
+    shop = result["shops"][0]
+    path = "/order/202309/orders/search"
+    raw = json.dumps({"order_status": "AWAITING_SHIPMENT"}).encode()
+    query = [
+        ["app_key", sandbox.app_key],
+        ["timestamp", str(int(time.time()))],
+        ["shop_cipher", shop["cipher"]],
+        ["page_size", "10"],
+    ]
+    signed = _sign(
+        api,
+        result["token"],
+        {
+            "path": path,
+            "query": query,
+            "body": base64.b64encode(raw).decode(),
+            "content_type": "application/json",
+        },
+    )
+    assert signed.status_code == 200, signed.text
+    params = [*map(tuple, query), ("sign", signed.json()["sign"])]
+    headers = {"x-tts-access-token": access, "content-type": "application/json"}
+    answer = httpx.post(sandbox.base_url + path, params=params, content=raw, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["code"] == 0
+    # A GET without a body, too.
+    shops_query = [["app_key", sandbox.app_key], ["timestamp", str(int(time.time()))]]
+    signed = _sign(
+        api,
+        result["token"],
+        {"path": "/authorization/202309/shops", "query": shops_query, "body": None},
+    )
+    params = [*map(tuple, shops_query), ("sign", signed.json()["sign"])]
+    answer = httpx.get(
+        sandbox.base_url + "/authorization/202309/shops", params=params, headers=headers
+    )
+    assert answer.json()["code"] == 0
+    # A signature for different bytes is refused by the sandbox: the test can fail.
+    answer = httpx.post(sandbox.base_url + path, params=params, content=raw, headers=headers)
+    assert answer.json()["code"] != 0
+
+
+def test_sign_refusals(api: httpx.Client, sandbox: RunningSandbox) -> None:
+    token = _oauth(api, sandbox)["token"]
+    now = int(time.time())
+
+    def payload(path: str = "/order/202309/orders", stamp: int = now, key: str = "") -> dict:  # type: ignore[type-arg]
+        query = [["app_key", key or sandbox.app_key], ["timestamp", str(stamp)]]
+        return {"path": path, "query": query, "body": None}
+
+    assert api.post("/v1/sign", json=payload()).status_code == 401
+    assert _sign(api, "vsr_" + "n" * 43, payload()).status_code == 401
+    for path in (
+        "/api/v2/token/get",
+        "/order/../api/v2/token/get",
+        "https://x/order/202309/o",
+        "/order/202309/orders?x=1",
+        "/order",
+    ):
+        refused = _sign(api, token, payload(path=path))
+        assert (refused.status_code, refused.json()["error"]) == (400, "path_not_allowed"), path
+    assert _sign(api, token, payload(stamp=now - 3600)).json()["error"] == "bad_timestamp"
+    assert _sign(api, token, payload(stamp=now + 120)).json()["error"] == "bad_timestamp"
+    assert _sign(api, token, payload(key="other-app")).json()["error"] == "bad_app_key"
+    # Budget: burst 10 at 1/s; the refusals above used 8 of it.
+    codes = [_sign(api, token, payload()).status_code for _ in range(4)]
+    assert codes[0] == 200 and codes[-1] == 429
+
+
+def test_pair_with_access_token(api: httpx.Client, sandbox: RunningSandbox) -> None:
+    access = _oauth(api, sandbox)["tokens"]["access_token"]
+    paired = api.post("/v1/pair", json={"access_token": access})
+    assert paired.status_code == 200, paired.text
+    assert {s["id"] for s in paired.json()["shops"]} == {s["id"] for s in sandbox.shops}
+    assert paired.json()["token"].startswith("vsr_")
+    refused = api.post("/v1/pair", json={"access_token": "forged"})
+    assert refused.status_code in (400, 403)
+    assert "token" not in refused.json()
+
+
+def test_unreachable_tiktok_is_a_clean_502(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    config = make_config(
+        tmp_path,
+        app_key=sandbox.app_key,
+        app_secret=sandbox.app_secret,
+        tiktok_api="http://127.0.0.1:9",
+        tiktok_auth="http://127.0.0.1:9",
+    )
+    with run_relay(config) as running:
+        answer = httpx.post(running.base_url + "/v1/oauth/token", json={"code": "abc"})
+    assert answer.status_code == 502
+    assert answer.json() == {"error": "tiktok_unreachable"}
+    assert sandbox.app_secret not in answer.text
+
+
+def test_nothing_secret_is_logged(
+    api: httpx.Client, sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = _oauth(api, sandbox)
+    api.post("/v1/pair", json={"access_token": result["tokens"]["access_token"]})
+    api.post(
+        "/v1/oauth/refresh",
+        json={"refresh_token": result["tokens"]["refresh_token"]},
+        headers={"Authorization": f"Bearer {result['token']}"},
+    )
+    logged = caplog.text + " ".join(repr(getattr(r, "fields", "")) for r in caplog.records)
+    for secret in (
+        sandbox.app_secret,
+        result["token"],
+        result["tokens"]["access_token"],
+        result["tokens"]["refresh_token"],
+    ):
+        assert secret not in logged
+
+
+async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
+    """End to end: the sandbox signs and pushes webhooks, the relay verifies, stores and
+    streams them; each arrives intact and parses as the desktop will parse it."""
+    from app.tiktok.models import parse_webhook
+
+    config = make_config(tmp_path)
+    with run_relay(config) as running:
+        sandbox_config = SandboxConfig(
+            seed=3,
+            products=5,
+            orders_per_hour=2400.0,
+            webhook_url=running.base_url + "/webhooks/tiktok",
+            app_key=config.app_key,
+            app_secret=config.app_secret,
+        )
+        with run_sandbox(sandbox_config) as sandbox:
+            shop = sandbox.shops[0]["id"]
+            token = running.create_token([shop])
+            sub = await Subscriber.connect(running.ws_url, token)
+            assert (await sub.subscribe([shop]))["op"] == "ready"
+            frames = await sub.events(3, timeout=20)
+            await sub.close()
+    for frame in frames:
+        event = parse_webhook(json.dumps(frame["webhook"]))
+        assert event.shop_id == shop
+    cursors = [f["cursor"] for f in frames]
+    assert cursors == sorted(cursors)
