@@ -47,15 +47,16 @@ def _explicit(history: ShopHistory, lo: float, now: float) -> tuple[IntArray, Fl
     n, v = len(history.skus), len(history.videos)
     video = np.full(n, -1, dtype=np.int64)
     score = np.zeros(n)
-    window = (history.sale_time > lo) & (history.sale_time <= now)
-    window &= history.sale_time >= history.since
-    total = np.bincount(history.sale_sku[window], weights=history.sale_units[window], minlength=n)
-    tagged = window & (history.sale_video >= 0)
+    window = history.sales_between(max(lo, np.nextafter(history.since, -np.inf)), now)
+    sale_sku, sale_units = history.sale_sku[window], history.sale_units[window]
+    sale_video = history.sale_video[window]
+    total = np.bincount(sale_sku, weights=sale_units, minlength=n)
+    tagged = sale_video >= 0
     if not tagged.any() or v == 0:
         return video, score
-    key = history.sale_sku[tagged] * v + history.sale_video[tagged]
+    key = sale_sku[tagged] * v + sale_video[tagged]
     keys, inverse = np.unique(key, return_inverse=True)
-    units = np.bincount(inverse, weights=history.sale_units[tagged])
+    units = np.bincount(inverse, weights=sale_units[tagged])
     sku, vid = keys // v, keys % v
     # Per SKU, the video with the most units (ties: the lowest index, deterministic).
     order = np.lexsort((-vid, units, sku))
@@ -69,10 +70,12 @@ def _explicit(history: ShopHistory, lo: float, now: float) -> tuple[IntArray, Fl
 
 
 def _hourly(matrix: FloatArray, per_hour: int) -> FloatArray:
-    """Sum consecutive columns in groups of `per_hour` (dropping a ragged head)."""
-    rows, cols = matrix.shape
-    usable = cols - cols % per_hour
-    return matrix[:, cols - usable :].reshape(rows, usable // per_hour, per_hour).sum(axis=2)
+    """Bin-major [bin, column] to [column, hour]: sum groups of `per_hour` bins (dropping a
+    ragged head)."""
+    bins, cols = matrix.shape
+    usable = bins - bins % per_hour
+    grouped = matrix[bins - usable :].reshape(usable // per_hour, per_hour, cols).sum(axis=1)
+    return np.ascontiguousarray(grouped.T)
 
 
 def _standardized(matrix: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -82,14 +85,17 @@ def _standardized(matrix: FloatArray) -> tuple[FloatArray, FloatArray]:
     return centered / safe[:, None], norm
 
 
-def _links(history: ShopHistory, videos: IntArray) -> BoolArray:
-    """Matrix [sku, candidate video]: may this video be matched with this SKU."""
-    products = np.array([sku.product_id for sku in history.skus], dtype=object)
-    allowed = np.ones((len(history.skus), len(videos)), dtype=bool)
+def _links(history: ShopHistory, rows: IntArray, videos: IntArray) -> BoolArray:
+    """Matrix [candidate SKU, candidate video]: may this video be matched with this SKU."""
+    allowed = np.ones((len(rows), len(videos)), dtype=bool)
+    by_product = history.skus_by_product
     for column, index in enumerate(videos):
         linked = history.videos[int(index)].product_ids
         if linked:
-            allowed[:, column] = np.isin(products, list(linked))
+            mine = np.zeros(len(history.skus), dtype=bool)
+            for product in linked:
+                mine[by_product.get(product, [])] = True
+            allowed[:, column] = mine[rows]
     return allowed
 
 
@@ -100,7 +106,11 @@ def attribute(
     views: VideoViews,
     bin_hours: float,
     params: InsightParams,
+    previous: IntArray | None = None,
 ) -> AttributionColumns:
+    """Attribution per SKU. `previous` (video index per SKU, -1 for none) makes a link sticky:
+    a SKU keeps last time's video at `sticky_fraction` of the correlation threshold, so the
+    "viral video" context does not blink on and off while the evidence hovers at the bar."""
     lo = now - params.model_hours * 3600.0
     video, score = _explicit(history, lo, now)
     explicit = video >= 0
@@ -108,28 +118,30 @@ def attribute(
     active = np.flatnonzero(views.growth >= max(params.min_view_growth, 1e-9))
     if len(active) == 0:
         return AttributionColumns(video=video, explicit=explicit, score=score)
-    per_hour = max(1, round(1.0 / bin_hours))
-    units = _hourly(sales.units, per_hour)
-    stocked = _hourly(sales.in_stock_hours, per_hour)
-    observed = stocked >= 0.5
-    rate = np.where(observed, units / np.maximum(stocked, 1e-9), 0.0)
-    count = np.maximum(observed.sum(axis=1), 1)
-    mean = rate.sum(axis=1) / count
-    rate = np.where(observed, rate, mean[:, None])
-    growth = _hourly(views.rate[active] * bin_hours, per_hour)
-
-    candidates = ~explicit & (units.sum(axis=1) >= params.min_units_for_correlation)
-    rows = np.flatnonzero(candidates)
+    total = sales.units.sum(axis=0)
+    rows = np.flatnonzero(~explicit & (total >= params.min_units_for_correlation))
     if len(rows) == 0:
         return AttributionColumns(video=video, explicit=explicit, score=score)
-    z_sales, sales_norm = _standardized(rate[rows])
+    per_hour = max(1, round(1.0 / bin_hours))
+    units = _hourly(sales.units[:, rows], per_hour)
+    stocked = _hourly(sales.in_stock_hours[:, rows], per_hour)
+    observed = stocked >= 0.5
+    rate = np.where(observed, units / np.maximum(stocked, 1e-9), 0.0)
+    mean = rate.sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
+    rate = np.where(observed, rate, mean[:, None])
+    growth = _hourly((views.rate[active] * bin_hours).T, per_hour)
+
+    z_sales, sales_norm = _standardized(rate)
     z_views, views_norm = _standardized(growth)
     r = z_sales @ z_views.T
     r = np.where((sales_norm[:, None] > 0) & (views_norm[None, :] > 0), r, -1.0)
-    links = _links(history, active)[rows]
+    links = _links(history, rows, active)
     declared = np.array([bool(history.videos[int(i)].product_ids) for i in active])
     # A video that lists the SKU's product needs less evidence than any video at all.
     needed = np.where(declared[None, :], params.min_correlation_linked, params.min_correlation)
+    if previous is not None:
+        kept = previous[rows][:, None] == active[None, :]
+        needed = np.where(kept, needed * params.sticky_fraction, needed)
     r = np.where(links & (r >= needed), r, -1.0)
     best = np.argmax(r, axis=1)
     best_r = r[np.arange(len(rows)), best]

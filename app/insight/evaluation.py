@@ -14,11 +14,12 @@ that moment only.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from app.insight.history import ShopHistory
+from app.insight.history import IntArray, ShopHistory
 from app.insight.shop import compute_columns
 from app.insight.stockouts import HOUR
 from app.insight.types import AlertLevel, InsightParams, SkuSettings
@@ -60,6 +61,26 @@ def naive_hours_left(history: ShopHistory, index: int, now: float, available: in
     return available / per_hour if per_hour > 0 else None
 
 
+def _stock_timeline(one: ShopHistory) -> Callable[[float], IntArray]:
+    """Available stock of a one-SKU history at any moment.
+
+    From its stock changes when it has them; otherwise rebuilt from sales: the current stock
+    plus every unit sold after the moment (no restocks assumed), which is what a store that
+    keeps orders but not stock snapshots can still answer.
+    """
+    if len(one.stock_time):
+        return one.stock_at
+    times, units = one.sale_time, one.sale_units
+    current = int(one.available[0])
+    sold_after = np.concatenate((np.cumsum(units[::-1])[::-1], [0.0]))
+
+    def at(when: float) -> IntArray:
+        index = int(np.searchsorted(times, when, side="right"))
+        return np.array([current + int(sold_after[index])], dtype=np.int64)
+
+    return at
+
+
 def first_critical_check(
     history: ShopHistory,
     sku_id: str,
@@ -74,14 +95,18 @@ def first_critical_check(
     """Replay `sku_id` from `start` to `end` every `step_seconds`; None if it never turned
     critical before stocking out (or the stock-out is unknown).
 
-    The available stock at each step comes from the history's stock changes. The actual
-    stock-out defaults to the first stock change to zero after the alert.
+    The available stock at each step comes from the history's stock changes (or, without any,
+    from the current stock plus later sales). The actual stock-out defaults to the first stock
+    change to zero after the alert; pass `actual_stockout_at` (e.g. the sandbox truth file's
+    `stockout_at`) to use another source.
     """
     one = history.only([sku_id])
+    stock_at = _stock_timeline(one)
     previous = AlertLevel.OK
+    videos: dict[str, str] = {}
     for now in np.arange(start, end, step_seconds):
         t = float(now)
-        available = one.stock_at(t)
+        available = stock_at(t)
         if available[0] <= 0:
             return None
         columns = compute_columns(
@@ -89,8 +114,10 @@ def first_critical_check(
             t,
             settings={sku_id: settings},
             previous_levels={sku_id: previous},
+            previous_videos=videos,
             params=params,
         )
+        videos = columns.videos(one)
         severity = int(columns.severity[0])
         previous = (AlertLevel.OK, AlertLevel.WARNING, AlertLevel.CRITICAL)[severity]
         if previous is not AlertLevel.CRITICAL:

@@ -51,7 +51,8 @@ def make_bins(now: float, params: InsightParams) -> Bins:
 
 @dataclass(frozen=True, eq=False)
 class BinnedSales:
-    """Per SKU and bin: units sold, in-stock hours, the rate and whether it was observed."""
+    """Per bin and SKU (bin-major: row = bin, column = SKU, so a bin is contiguous memory for
+    the model's loop over bins): units sold, in-stock hours, the rate and whether observed."""
 
     units: FloatArray
     in_stock_hours: FloatArray
@@ -62,17 +63,22 @@ class BinnedSales:
 def bin_sales(history: ShopHistory, oos: OutOfStock, bins: Bins) -> BinnedSales:
     n, b = len(history.skus), bins.count
     lo, hi = bins.edges[0], bins.edges[-1]
-    mask = (history.sale_time > lo) & (history.sale_time <= hi)
-    mask &= history.sale_time >= history.since
-    index = np.ceil((history.sale_time[mask] - lo) / (bins.width_hours * HOUR)).astype(np.int64) - 1
+    window = history.sales_between(max(lo, np.nextafter(history.since, -np.inf)), hi)
+    times = history.sale_time[window]
+    index = np.ceil((times - lo) / (bins.width_hours * HOUR)).astype(np.int64) - 1
     index = np.clip(index, 0, b - 1)
-    flat = history.sale_sku[mask] * b + index
-    units = np.bincount(flat, weights=history.sale_units[mask], minlength=n * b).reshape(n, b)
-    before = out_of_stock_before(oos, bins.edges)
-    span = np.diff(np.maximum(bins.edges, history.since))
-    in_stock = np.maximum(span[None, :] - np.diff(before, axis=1), 0.0) / HOUR
+    flat = index * n + history.sale_sku[window]
+    units = np.bincount(flat, weights=history.sale_units[window], minlength=n * b).reshape(b, n)
+    span = np.diff(np.maximum(bins.edges, history.since)) / HOUR
+    in_stock = np.repeat(span[:, None], n, axis=1)
+    if len(oos.sku):
+        before = out_of_stock_before(oos, bins.edges)
+        touched = np.flatnonzero(before[:, -1] > before[:, 0])
+        in_stock[:, touched] -= np.diff(before[touched], axis=1).T / HOUR
+        np.maximum(in_stock, 0.0, out=in_stock)
     valid = in_stock >= 0.5 * bins.width_hours
-    rate = np.where(valid, units / np.maximum(in_stock, 1e-9), 0.0)
+    rate = units / np.maximum(in_stock, 1e-9)
+    rate[~valid] = 0.0
     return BinnedSales(units=units, in_stock_hours=in_stock, rate=rate, valid=valid)
 
 
@@ -88,7 +94,8 @@ class Holt:
 def holt(
     rate: FloatArray, valid: BoolArray, initial: FloatArray, bin_hours: float, params: InsightParams
 ) -> Holt:
-    """Holt's linear method over the columns of `rate`, skipping invalid cells.
+    """Holt's linear method down the rows of `rate` (bin-major: rows are bins, columns series),
+    skipping invalid cells.
 
     The trend is soft-thresholded at `_TREND_Z` standard errors of its own noise, estimated
     from the level's step-to-step changes.
@@ -100,18 +107,14 @@ def holt(
     # One-step residual variance, started at Poisson noise of the initial rate over a bin.
     var = np.maximum(level, 1.0) / bin_hours
     step_var = alpha * alpha * var
-    for j in range(rate.shape[1]):
-        ok = valid[:, j]
-        observed = rate[:, j]
-        predicted = level + trend
-        error = observed - predicted
-        new_level = np.maximum(predicted + alpha * error, 0.0)
-        step = new_level - level
-        new_trend = trend + beta * (step - trend)
-        level = np.where(ok, new_level, level)
-        trend = np.where(ok, new_trend, trend)
-        var = np.where(ok, var + alpha * (error * error - var), var)
-        step_var = np.where(ok, step_var + beta * (step * step - step_var), step_var)
+    weights = valid.astype(np.float64)
+    for observed, ok in zip(rate, weights, strict=True):
+        error = observed - level - trend
+        step = ok * (np.maximum(level + trend + alpha * error, 0.0) - level)
+        level += step
+        trend += ok * beta * (step - trend)
+        var += ok * alpha * (error * error - var)
+        step_var += ok * beta * (step * step - step_var)
     level_se = np.sqrt(var * alpha / (2.0 - alpha))
     trend_se = np.sqrt(step_var * beta / (2.0 - beta))
     shrunk = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)

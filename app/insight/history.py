@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -78,15 +79,43 @@ class ShopHistory:
                 raise ValueError(f"{name} out of range")
         if len(self.sale_video) and (self.sale_video.min() < -1 or self.sale_video.max() >= v):
             raise ValueError("sale_video out of range")
+        # Sales are kept in time order, so a time window is a slice (`sales_between`). Data
+        # read with ORDER BY time is already sorted and costs one pass to check.
+        if len(self.sale_time) > 1 and bool(np.any(np.diff(self.sale_time) < 0)):
+            order = np.argsort(self.sale_time, kind="stable")
+            for name in ("sale_sku", "sale_time", "sale_units", "sale_revenue", "sale_video"):
+                object.__setattr__(self, name, getattr(self, name)[order])
+
+    def sales_between(self, lo: float, hi: float) -> slice:
+        """The sales with lo < time <= hi, as a slice of the sale columns."""
+        start = int(np.searchsorted(self.sale_time, lo, side="right"))
+        stop = int(np.searchsorted(self.sale_time, hi, side="right"))
+        return slice(start, max(start, stop))
 
     @property
     def sku_ids(self) -> tuple[str, ...]:
         return tuple(sku.sku_id for sku in self.skus)
 
-    @property
+    @cached_property
     def available(self) -> IntArray:
-        """Current available stock per SKU, from `skus`."""
+        """Current available stock per SKU, from `skus` (do not modify the array)."""
         return _ints(sku.available for sku in self.skus)
+
+    @cached_property
+    def skus_by_product(self) -> dict[str, list[int]]:
+        """product_id -> positions of its SKUs."""
+        result: dict[str, list[int]] = {}
+        for i, sku in enumerate(self.skus):
+            result.setdefault(sku.product_id, []).append(i)
+        return result
+
+    @cached_property
+    def incoming(self) -> IntArray:
+        return _ints(sku.incoming for sku in self.skus)
+
+    @cached_property
+    def unit_price(self) -> FloatArray:
+        return _floats(float(sku.unit_price) for sku in self.skus)
 
     def with_available(self, available: Sequence[int] | IntArray) -> ShopHistory:
         """The same history with other current stock levels (for replays and what-ifs)."""
@@ -100,7 +129,7 @@ class ShopHistory:
 
     def stock_at(self, when: float) -> IntArray:
         """Each SKU's available stock at `when` from the stock changes (current value if none)."""
-        result = self.available.copy()
+        result = np.array(self.available, copy=True)
         mask = self.stock_time <= when
         if not mask.any():
             return result

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 
@@ -28,22 +29,21 @@ from app.insight.forecast import (
     make_bins,
 )
 from app.insight.history import FloatArray, IntArray, ShopHistory
-from app.insight.reorder import ReorderColumns, reorder_quantities, suggestion
-from app.insight.stockouts import out_of_stock_intervals
-from app.insight.text import context, headline
+from app.insight.reorder import ReorderColumns, reorder_quantities
+from app.insight.stockouts import HOUR, out_of_stock_intervals
 from app.insight.types import (
     AlertLevel,
+    Attribution,
+    Forecast,
     InsightParams,
+    ReorderSuggestion,
     ShopInsight,
     SkuInsight,
     SkuSettings,
+    Velocity,
 )
 from app.insight.velocity import VelocityColumns, compute_velocities
-from app.insight.viral import ViralDemand, viral_demand
-
-_CENT = Decimal("0.01")
-# A trend "rises" (for the context text) when it adds this share of the level within 6 hours.
-_RISING_SHARE = 0.25
+from app.insight.viral import ViralCurves, viral_curves
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,9 +59,18 @@ class SettingsColumns:
 def settings_columns(
     history: ShopHistory, settings: Mapping[str, SkuSettings] | None, default: SkuSettings
 ) -> SettingsColumns:
-    rows = [
-        (settings or {}).get(sku.sku_id, default) if settings else default for sku in history.skus
-    ]
+    n = len(history.skus)
+    if not settings:
+        critical, warning = thresholds(default)
+        return SettingsColumns(
+            lead_time_hours=np.full(n, default.lead_time_hours),
+            pack_size=np.full(n, default.pack_size, dtype=np.int64),
+            days_of_cover=np.full(n, default.days_of_cover),
+            safety_days=np.full(n, default.safety_days),
+            critical=np.full(n, critical),
+            warning=np.full(n, warning),
+        )
+    rows = [settings.get(sku.sku_id, default) for sku in history.skus]
     limits = [thresholds(row) for row in rows]
     return SettingsColumns(
         lead_time_hours=np.array([row.lead_time_hours for row in rows], dtype=np.float64),
@@ -74,11 +83,11 @@ def settings_columns(
 
 
 def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatArray:
-    """Pull the fast level toward the steadier 24-hour rate unless it clearly differs.
+    """Pull the fast level toward the steady 7-day rate unless it clearly differs.
 
     Weight d^2 / (d^2 + (2 se)^2) on the difference d: noise (d ~ se) mostly goes, a real
-    change (d >> se) passes nearly whole. Steady sellers get steady forecasts, surges do not
-    wait for the 24-hour average to catch up.
+    change (d >> se) passes nearly whole. Steady and slow sellers get steady forecasts, surges
+    do not wait for the weekly average to catch up.
     """
     d = level - anchor
     noise = (2.0 * se) ** 2
@@ -93,29 +102,22 @@ def _viral_rows(
     attribution: AttributionColumns,
     bin_hours: float,
     params: InsightParams,
-) -> dict[int, ViralDemand]:
-    """Demand curves of the SKUs a video is driving (few, so one by one)."""
-    rows = np.flatnonzero(attribution.video >= 0)
+) -> ViralCurves | None:
+    """Demand curves of the SKUs attributed to a video whose views are growing."""
+    video = attribution.video
+    growing = np.zeros(len(video), dtype=bool)
+    linked = video >= 0
+    growing[linked] = views.growth[video[linked]] >= params.min_view_growth
+    rows = np.flatnonzero(growing)
     if len(rows) == 0:
-        return {}
+        return None
     first = np.argmax(views.valid, axis=1)
     start = views.rate[np.arange(len(history.videos)), first]
-    view_model = holt(views.rate, views.valid, start, bin_hours, params)
-    result: dict[int, ViralDemand] = {}
-    for row in rows:
-        video = int(attribution.video[row])
-        demand = viral_demand(
-            binned,
-            int(row),
-            views,
-            video,
-            bin_hours,
-            float(view_model.trend[video]),
-            params.trend_horizon_hours,
-        )
-        if demand is not None:
-            result[int(row)] = demand
-    return result
+    view_model = holt(views.rate.T, views.valid.T, start, bin_hours, params)
+    curves = viral_curves(
+        binned, rows, video[rows], views, bin_hours, view_model.trend, params.trend_horizon_hours
+    )
+    return curves if len(curves.rows) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +133,19 @@ class InsightColumns:
     revenue_at_risk: FloatArray
     settings: SettingsColumns
 
+    def levels(self, history: ShopHistory) -> dict[str, AlertLevel]:
+        return {
+            sku.sku_id: LEVELS[level]
+            for sku, level in zip(history.skus, self.severity.tolist(), strict=True)
+        }
+
+    def videos(self, history: ShopHistory) -> dict[str, str]:
+        return {
+            sku.sku_id: history.videos[video].video_id
+            for sku, video in zip(history.skus, self.attribution.video.tolist(), strict=True)
+            if video >= 0
+        }
+
 
 def compute_columns(
     history: ShopHistory,
@@ -139,9 +154,15 @@ def compute_columns(
     settings: Mapping[str, SkuSettings] | None = None,
     default: SkuSettings = SkuSettings(),  # noqa: B008 - frozen, so sharing it is safe
     previous_levels: Mapping[str, AlertLevel] | None = None,
+    previous_videos: Mapping[str, str] | None = None,
     params: InsightParams = InsightParams(),  # noqa: B008
 ) -> InsightColumns:
-    """All numbers for all SKUs at `now` (epoch seconds of the event clock)."""
+    """All numbers for all SKUs at `now` (epoch seconds of the event clock).
+
+    `previous_levels` / `previous_videos` come from the last computation (`ShopInsight.levels()`
+    and `.videos()`, or `InsightColumns.levels()` / `.videos()`) and give alert levels and
+    attributions their hysteresis.
+    """
     n = len(history.skus)
     config = settings_columns(history, settings, default)
     oos = out_of_stock_intervals(history, now)
@@ -149,12 +170,26 @@ def compute_columns(
     bins = make_bins(now, params)
     binned = bin_sales(history, oos, bins)
     views = bin_views(history, bins)
-    attribution = attribute(history, now, binned, views, bins.width_hours, params)
+    sticky = None
+    if previous_videos:
+        index = {video.video_id: i for i, video in enumerate(history.videos)}
+        sticky = np.array(
+            [index.get(previous_videos.get(sku.sku_id, ""), -1) for sku in history.skus],
+            dtype=np.int64,
+        )
+    attribution = attribute(history, now, binned, views, bins.width_hours, params, sticky)
 
-    sales_model = holt(binned.rate, binned.valid, velocity.per_hour_7d, bins.width_hours, params)
-    level = _shrink_to(sales_model.level, velocity.per_hour_24h, sales_model.level_se)
+    recent = max(1, round(params.holt_hours / bins.width_hours))
+    sales_model = holt(
+        binned.rate[-recent:],
+        binned.valid[-recent:],
+        velocity.per_hour_7d,
+        bins.width_hours,
+        params,
+    )
+    level = _shrink_to(sales_model.level, velocity.per_hour_7d, sales_model.level_se)
     available = history.available
-    incoming = np.array([sku.incoming for sku in history.skus], dtype=np.int64)
+    incoming = history.incoming
     sold = velocity.units_7d > 0
     forecast, model = forecast_stockout(
         available,
@@ -167,15 +202,21 @@ def compute_columns(
     )
     viral = _viral_rows(history, binned, views, attribution, bins.width_hours, params)
     spread = band_spread(model.level, sales_model.level_se, params)
-    for i, curve in viral.items():
-        if not sold[i]:
-            continue
-        units = float(max(available[i], 0))
-        forecast.hours_left[i] = curve.hours_until(units)
-        forecast.hours_low[i] = curve.shifted(spread[i]).hours_until(units)
-        forecast.hours_high[i] = curve.shifted(-spread[i]).hours_until(units)
-        forecast.rate[i] = curve.rate[0]
-        forecast.trend[i] = (curve.rate[1] - curve.rate[0]) / curve.step_hours
+    if viral is not None:
+        rows = viral.rows[sold[viral.rows]]
+        units = np.maximum(available[rows], 0).astype(np.float64)
+        keep = sold[viral.rows]
+        curves = ViralCurves(
+            viral.rows[keep], viral.rate[keep], viral.step_hours, viral.logistic[keep]
+        )
+        forecast.hours_left[rows] = curves.hours_until(units)
+        # The band: the same curve moved by the level's uncertainty, at least 10% of its rate.
+        shift = np.maximum(spread[rows], params.min_band_fraction * curves.rate[:, 0])
+        forecast.hours_low[rows] = curves.hours_until(units, shift)
+        forecast.hours_high[rows] = curves.hours_until(units, -shift)
+        forecast.rate[rows] = curves.rate[:, 0]
+        forecast.trend[rows] = (curves.rate[:, 1] - curves.rate[:, 0]) / curves.step_hours
+        viral = curves
 
     previous = np.zeros(n, dtype=np.int64)
     if previous_levels:
@@ -190,16 +231,16 @@ def compute_columns(
     horizon = config.lead_time_hours + 24.0 * config.days_of_cover
     demand = np.where(sold, model.cumulative(horizon), 0.0)
     lead_demand = np.where(sold, model.cumulative(config.lead_time_hours), 0.0)
-    for i, curve in viral.items():
-        if sold[i]:
-            demand[i] = curve.cumulative(float(horizon[i]))
-            lead_demand[i] = curve.cumulative(float(config.lead_time_hours[i]))
+    if viral is not None:
+        demand[viral.rows] = viral.cumulative(horizon[viral.rows])
+        lead_demand[viral.rows] = viral.cumulative(config.lead_time_hours[viral.rows])
     safety = np.where(sold, 24.0 * config.safety_days * forecast.rate, 0.0)
     reorder = reorder_quantities(demand, safety, available, incoming, config.pack_size)
 
-    price = np.array([float(sku.unit_price) for sku in history.skus], dtype=np.float64)
     price = np.where(
-        velocity.units_7d > 0, velocity.revenue_7d / np.maximum(velocity.units_7d, 1e-12), price
+        velocity.units_7d > 0,
+        velocity.revenue_7d / np.maximum(velocity.units_7d, 1e-12),
+        history.unit_price,
     )
     short = np.maximum(lead_demand - np.maximum(available, 0) - np.maximum(incoming, 0), 0.0)
     return InsightColumns(
@@ -214,71 +255,104 @@ def compute_columns(
     )
 
 
-def _money(value: float) -> Decimal:
-    return Decimal(repr(float(value))).quantize(_CENT, rounding=ROUND_HALF_UP)
+_ZERO = Decimal("0.00")
+_CENT = Decimal("0.01")
+
+
+def _finite_or_none(values: FloatArray) -> list[float | None]:
+    finite = np.isfinite(values)
+    return [v if ok else None for v, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+
+
+def sort_order(history: ShopHistory, columns: InsightColumns) -> IntArray:
+    """Revenue at risk (cents) high to low, then severity high to low, then hours left, sku_id."""
+    cents = np.round(columns.revenue_at_risk * 100.0)
+    hours = np.nan_to_num(columns.forecast.hours_left, nan=np.inf)
+    ids = np.array(history.sku_ids)
+    return np.lexsort((ids, hours, -columns.severity, -cents)).astype(np.int64)
 
 
 def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
-    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left)."""
+    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left).
+
+    Columns are turned into Python lists once: indexing numpy scalars one by one would cost
+    more than all the numbers did.
+    """
     now = columns.now
+    f, v, r, cfg = columns.forecast, columns.velocity, columns.reorder, columns.settings
+    hours_left = _finite_or_none(f.hours_left)
+    hours_low = _finite_or_none(f.hours_low)
+    hours_high = _finite_or_none(f.hours_high)
+    rate, trend = f.rate.tolist(), f.trend.tolist()
+    velocity_rows = zip(
+        v.per_hour_1h.tolist(),
+        v.per_hour_6h.tolist(),
+        v.per_hour_24h.tolist(),
+        v.per_hour_7d.tolist(),
+        v.ewma_per_hour.tolist(),
+        v.in_stock_hours_7d.tolist(),
+        strict=True,
+    )
+    quantity, demand, safety = r.quantity.tolist(), r.demand_units.tolist(), r.safety_units.tolist()
+    pack, lead, cover = (
+        cfg.pack_size.tolist(),
+        cfg.lead_time_hours.tolist(),
+        cfg.days_of_cover.tolist(),
+    )
+    severity = columns.severity.tolist()
+    cents = np.round(columns.revenue_at_risk * 100.0).astype(np.int64).tolist()
+    video, explicit, score = (
+        columns.attribution.video.tolist(),
+        columns.attribution.explicit.tolist(),
+        columns.attribution.score.tolist(),
+    )
     items: list[SkuInsight] = []
-    for i, sku in enumerate(history.skus):
-        forecast = columns.forecast.item(i, now)
-        attribution = columns.attribution.item(i, history)
-        rate = forecast.rate_per_hour
-        has_forecast = forecast.hours_left is not None
-        reorder = suggestion(
-            columns.reorder,
-            i,
-            available=sku.available,
-            incoming=sku.incoming,
-            pack_size=int(columns.settings.pack_size[i]),
-            lead_time_hours=float(columns.settings.lead_time_hours[i]),
-            days_of_cover=float(columns.settings.days_of_cover[i]),
-            rate_per_hour=rate,
-            has_forecast=has_forecast,
+    for i, (sku, velocity) in enumerate(zip(history.skus, velocity_rows, strict=True)):
+        left = hours_left[i]
+        has_forecast = left is not None
+        forecast = (
+            Forecast(left, hours_low[i], hours_high[i], now + left * HOUR, rate[i], trend[i])
+            if left is not None
+            else Forecast(None, None, None, None, rate[i], 0.0)
         )
-        rising = bool(columns.forecast.trend[i] * 6.0 > _RISING_SHARE * max(rate, 1e-9))
-        context_text = context(
-            attribution=attribution,
-            available=sku.available,
-            has_forecast=has_forecast,
-            rising=rising,
+        attribution = None
+        if video[i] >= 0:
+            info = history.videos[video[i]]
+            method: Literal["explicit", "correlation"] = (
+                "explicit" if explicit[i] else "correlation"
+            )
+            attribution = Attribution(info.video_id, method, score[i], info.title)
+        # Positional arguments, in field order: a third cheaper than keywords at 10,000 SKUs.
+        reorder = ReorderSuggestion(
+            quantity[i],
+            demand[i],
+            safety[i],
+            sku.available,
+            sku.incoming,
+            pack[i],
+            lead[i],
+            cover[i],
+            rate[i],
+            has_forecast,
         )
         items.append(
             SkuInsight(
-                sku_id=sku.sku_id,
-                product_id=sku.product_id,
-                product_name=sku.product_name,
-                sku_name=sku.sku_name,
-                available=sku.available,
-                velocity=columns.velocity.item(i),
-                forecast=forecast,
-                level=LEVELS[int(columns.severity[i])],
-                reorder=reorder,
-                attribution=attribution,
-                revenue_at_risk=_money(columns.revenue_at_risk[i]),
-                context=context_text,
-                headline=headline(
-                    context_text=context_text,
-                    rate=rate,
-                    hours=forecast.hours_left,
-                    reorder=reorder.quantity,
-                ),
-                computed_at=now,
+                sku.sku_id,
+                sku.product_id,
+                sku.product_name,
+                sku.available,
+                Velocity(*velocity),
+                forecast,
+                LEVELS[severity[i]],
+                reorder,
+                attribution,
+                _ZERO if cents[i] == 0 else Decimal(cents[i]) * _CENT,
+                now,
+                sku.sku_name,
             )
         )
-    items.sort(
-        key=lambda item: (
-            -item.revenue_at_risk,
-            -item.level.severity,
-            item.forecast.hours_left if item.forecast.hours_left is not None else float("inf"),
-            item.sku_id,
-        )
-    )
-    return ShopInsight(
-        computed_at=now, skus=tuple(items), by_sku={item.sku_id: item for item in items}
-    )
+    ordered = tuple(items[i] for i in sort_order(history, columns).tolist())
+    return ShopInsight(computed_at=now, skus=ordered, by_sku={item.sku_id: item for item in items})
 
 
 def compute_shop_insight(
@@ -288,12 +362,14 @@ def compute_shop_insight(
     settings: Mapping[str, SkuSettings] | None = None,
     default: SkuSettings = SkuSettings(),  # noqa: B008
     previous_levels: Mapping[str, AlertLevel] | None = None,
+    previous_videos: Mapping[str, str] | None = None,
     params: InsightParams = InsightParams(),  # noqa: B008
 ) -> ShopInsight:
     """Insight for every SKU of `history` at `now`.
 
     `settings` maps sku_id to its settings (others use `default`); `previous_levels` are the
-    levels from the last computation (`ShopInsight.levels()`), for hysteresis.
+    levels from the last computation (`ShopInsight.levels()`), `previous_videos` its attributed
+    videos (`ShopInsight.videos()`), for hysteresis.
     """
     columns = compute_columns(
         history,
@@ -301,6 +377,7 @@ def compute_shop_insight(
         settings=settings,
         default=default,
         previous_levels=previous_levels,
+        previous_videos=previous_videos,
         params=params,
     )
     return materialize(history, columns)

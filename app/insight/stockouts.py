@@ -56,11 +56,17 @@ def out_of_stock_seconds(oos: OutOfStock, lo: float, hi: float) -> FloatArray:
 
 
 def out_of_stock_before(oos: OutOfStock, edges: FloatArray) -> FloatArray:
-    """Matrix [sku, edge]: seconds out of stock before each edge (cumulative)."""
+    """Matrix [sku, edge]: seconds out of stock before each edge (cumulative), counting only
+    intervals that reach past the first edge (differences between edges are exact)."""
+    reach = oos.end > edges[0]
+    oos = OutOfStock(oos.sku[reach], oos.start[reach], oos.end[reach], oos.count)
     result = np.zeros((oos.count, len(edges)), dtype=np.float64)
     if len(oos.sku):
-        covered = np.clip(edges[None, :] - oos.start[:, None], 0.0, (oos.end - oos.start)[:, None])
-        np.add.at(result, oos.sku, covered)
+        order = np.argsort(oos.sku, kind="stable")
+        sku, start, end = oos.sku[order], oos.start[order], oos.end[order]
+        covered = np.clip(edges[None, :] - start[:, None], 0.0, (end - start)[:, None])
+        first = np.flatnonzero(np.concatenate(([True], sku[1:] != sku[:-1])))
+        result[sku[first]] = np.add.reduceat(covered, first, axis=0)
     return result
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from app.insight import text
+
 # --- inputs ------------------------------------------------------------------------------------
 
 
@@ -205,7 +207,25 @@ class ReorderSuggestion:
     pack_size: int
     lead_time_hours: float
     days_of_cover: float
-    explanation: str
+    # The demand rate the forecast started from, and whether there was a forecast at all.
+    rate_per_hour: float = 0.0
+    has_forecast: bool = True
+
+    @property
+    def explanation(self) -> str:
+        """The sum as a plain-language sentence (built on demand: most are never shown)."""
+        return text.explain_reorder(
+            quantity=self.quantity,
+            demand_units=self.demand_units,
+            safety_units=self.safety_units,
+            available=self.available,
+            incoming=self.incoming,
+            pack_size=self.pack_size,
+            lead_time_hours=self.lead_time_hours,
+            days_of_cover=self.days_of_cover,
+            rate_per_hour=self.rate_per_hour,
+            has_forecast=self.has_forecast,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +263,30 @@ class SkuInsight:
     reorder: ReorderSuggestion
     attribution: Attribution | None
     revenue_at_risk: Decimal
-    context: str
-    headline: str
     computed_at: float
     sku_name: str = ""
+
+    @property
+    def context(self) -> str:
+        """Why it sells like this: the driving video, out of stock, accelerating, steady."""
+        forecast = self.forecast
+        rising = forecast.trend_per_hour2 * 6.0 > 0.25 * max(forecast.rate_per_hour, 1e-9)
+        return text.context(
+            attribution=self.attribution,
+            available=self.available,
+            has_forecast=forecast.hours_left is not None,
+            rising=rising,
+        )
+
+    @property
+    def headline(self) -> str:
+        """One line for the alert card and the tray notification."""
+        return text.headline(
+            context_text=self.context,
+            rate=self.forecast.rate_per_hour,
+            hours=self.forecast.hours_left,
+            reorder=self.reorder.quantity,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +325,14 @@ class ShopInsight:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
         return {item.sku_id: item.level for item in self.skus}
 
+    def videos(self) -> dict[str, str]:
+        """The attributed videos to pass back in as `previous_videos` next time."""
+        return {
+            item.sku_id: item.attribution.video_id
+            for item in self.skus
+            if item.attribution is not None
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class InsightParams:
@@ -295,6 +343,8 @@ class InsightParams:
     # The level-plus-trend model runs on bins of this size over the trailing model window.
     bin_hours: float = 0.25
     model_hours: float = 48.0
+    # Holt runs over the last part of the model window only (8 level time constants is plenty).
+    holt_hours: float = 24.0
     # Holt smoothing as time constants (independent of the bin size).
     level_tau_hours: float = 1.5
     trend_tau_hours: float = 3.0
@@ -310,6 +360,8 @@ class InsightParams:
     min_correlation: float = 0.6
     # ... or r >= this for a video that lists the SKU's product (TikTok's video-product link).
     min_correlation_linked: float = 0.4
+    # A SKU keeps last computation's video down to this fraction of those thresholds.
+    sticky_fraction: float = 0.75
     min_view_growth: float = 100.0
     min_units_for_correlation: float = 5.0
     # Order intelligence: hourly series length and the "close to ship-by" threshold.

@@ -55,9 +55,12 @@ def compute_velocities(
 ) -> VelocityColumns:
     """Velocities at `now` for all SKUs; sales after `now` or before `since` are ignored."""
     n = len(history.skus)
-    mask = (history.sale_time <= now) & (history.sale_time >= history.since)
-    sku, time = history.sale_sku[mask], history.sale_time[mask]
-    units, revenue = history.sale_units[mask], history.sale_revenue[mask]
+    # Only the longest window's sales matter; cutting them out first makes the rest cheap.
+    oldest = max(now - WINDOWS_HOURS[-1] * HOUR, history.since)
+    # A sale exactly at `since` belongs to the history.
+    window = history.sales_between(max(oldest, np.nextafter(history.since, -np.inf)), now)
+    sku, time = history.sale_sku[window], history.sale_time[window]
+    units, revenue = history.sale_units[window], history.sale_revenue[window]
 
     rates: list[FloatArray] = []
     in_stock_7d = np.zeros(n)
@@ -67,7 +70,7 @@ def compute_velocities(
     fallback = np.zeros(n)
     for hours in reversed(WINDOWS_HOURS):
         lo = max(now - hours * HOUR, history.since)
-        inside = time > lo
+        inside = slice(int(np.searchsorted(time, lo, side="right")), len(time))
         sold = np.bincount(sku[inside], weights=units[inside], minlength=n)
         in_stock = max(now - lo, 0.0) - out_of_stock_seconds(oos, lo, now)
         observed = in_stock >= _MIN_IN_STOCK_SECONDS
@@ -81,8 +84,10 @@ def compute_velocities(
     per_7d, per_24h, per_6h, per_1h = rates
 
     tau = params.ewma_tau_hours * HOUR
-    weights = np.exp(-(now - time) / tau)
-    decayed_sales = np.bincount(sku, weights=units * weights, minlength=n)
+    # Older than 40 time constants weighs less than 1e-17: leave it out.
+    recent = slice(int(np.searchsorted(time, now - 40.0 * tau, side="right")), len(time))
+    weights = units[recent] * np.exp(-(now - time[recent]) / tau)
+    decayed_sales = np.bincount(sku[recent], weights=weights, minlength=n)
     decayed_time = tau * (1.0 - np.exp(-(now - history.since) / tau))
     decayed_in_stock = decayed_time - out_of_stock_decayed(oos, now, tau)
     enough = decayed_in_stock >= _MIN_IN_STOCK_SECONDS

@@ -13,13 +13,12 @@ Only the few attributed SKUs get here, so this works SKU by SKU on a fine time g
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.insight.forecast import BinnedSales, VideoViews
-from app.insight.history import FloatArray
+from app.insight.history import BoolArray, FloatArray, IntArray
 
 # The forecast grid: steps of 6 minutes for 4 days, then the last rate is held.
 GRID_STEP_HOURS = 0.1
@@ -32,58 +31,70 @@ MAX_GROWTH = 10.0
 
 
 @dataclass(frozen=True, eq=False)
-class ViralDemand:
-    """Projected demand for one SKU: rate per hour on the grid 0, step, 2*step, ..."""
+class ViralCurves:
+    """Projected demand rates (per hour) of some SKUs on the grid 0, step, 2 * step, ...
 
+    Row `j` belongs to SKU `rows[j]`; after the grid the last rate is held.
+    """
+
+    rows: IntArray
     rate: FloatArray
     step_hours: float
-    logistic: bool  # True when the views' S-curve was identified
+    logistic: BoolArray  # per row: the video's S-curve was identified
 
     @property
-    def cumulative_grid(self) -> FloatArray:
-        # Trapezoids: cumulative[0] = 0, cumulative[j] = demand over j steps.
-        areas = 0.5 * (self.rate[1:] + self.rate[:-1]) * self.step_hours
-        return np.concatenate(([0.0], np.cumsum(areas)))
+    def span(self) -> float:
+        return self.step_hours * float(self.rate.shape[1] - 1)
 
-    def shifted(self, delta: float) -> ViralDemand:
-        """The same curve moved up or down by `delta` units per hour (never below zero)."""
-        return ViralDemand(np.maximum(self.rate + delta, 0.0), self.step_hours, self.logistic)
+    def _cumulative_grid(self, rate: FloatArray) -> FloatArray:
+        areas = 0.5 * (rate[:, 1:] + rate[:, :-1]) * self.step_hours
+        return np.concatenate((np.zeros((len(rate), 1)), np.cumsum(areas, axis=1)), axis=1)
 
-    def cumulative(self, hours: float) -> float:
-        grid = self.cumulative_grid
-        span = self.step_hours * (len(self.rate) - 1)
-        if hours <= span:
-            return float(np.interp(hours, np.arange(len(grid)) * self.step_hours, grid))
-        return float(grid[-1] + self.rate[-1] * (hours - span))
+    def cumulative(self, hours: FloatArray) -> FloatArray:
+        """Units demanded over the next `hours[j]` hours, per row."""
+        grid = self._cumulative_grid(self.rate)
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
+        last = grid.shape[1] - 1
+        j = np.minimum(np.floor(h / self.step_hours).astype(np.int64), last - 1)
+        rows = np.arange(len(grid))
+        frac = np.clip(h / self.step_hours - j, 0.0, 1.0)
+        inside = grid[rows, j] + frac * (grid[rows, j + 1] - grid[rows, j])
+        beyond = grid[:, -1] + self.rate[:, -1] * (h - self.span)
+        return np.where(h <= self.span, inside, beyond)
 
-    def hours_until(self, units: float) -> float:
-        if units <= 0:
-            return 0.0
-        grid = self.cumulative_grid
-        span = self.step_hours * (len(self.rate) - 1)
-        if units <= grid[-1]:
-            j = int(np.searchsorted(grid, units))
-            lo, hi = float(grid[j - 1]), float(grid[j])
-            part = (units - lo) / (hi - lo) if hi > lo else 0.0
-            return (j - 1 + part) * self.step_hours
-        last_rate = float(self.rate[-1])
-        if last_rate <= 0:
-            return math.inf
-        return span + (units - float(grid[-1])) / last_rate
+    def hours_until(self, units: FloatArray, delta: FloatArray | float = 0.0) -> FloatArray:
+        """Hours until cumulative demand reaches `units[j]`, with every rate moved by `delta`
+        (never below zero); inf when it never does."""
+        rate = np.maximum(self.rate + np.asarray(delta, dtype=np.float64).reshape(-1, 1), 0.0)
+        grid = self._cumulative_grid(rate)
+        a = np.maximum(np.asarray(units, dtype=np.float64), 0.0)
+        rows = np.arange(len(grid))
+        j = np.clip((grid < a[:, None]).sum(axis=1), 1, grid.shape[1] - 1)
+        lo, hi = grid[rows, j - 1], grid[rows, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = (j - 1 + np.where(hi > lo, (a - lo) / (hi - lo), 0.0)) * self.step_hours
+            beyond = self.span + (a - grid[:, -1]) / rate[:, -1]
+        result = np.where(a <= grid[:, -1], inside, np.where(rate[:, -1] > 0, beyond, np.inf))
+        return np.where(a <= 0, 0.0, result)
 
 
-def _conversion(sales: FloatArray, views: FloatArray) -> tuple[float, float] | None:
-    """(base, per_view) from least squares of sales rate on view rate; None without signal."""
-    if len(sales) < 4:
-        return None
-    mean_v, mean_s = views.mean(), sales.mean()
-    var = float(((views - mean_v) ** 2).sum())
-    if var <= 0:
-        return None
-    per_view = float(((views - mean_v) * (sales - mean_s)).sum()) / var
-    if per_view <= 0:
-        return None
-    return max(mean_s - per_view * mean_v, 0.0), per_view
+def _conversion(
+    sales: FloatArray, views: FloatArray, mask: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per row (base, per_view) from least squares of sales rate on view rate over `mask`;
+    per_view <= 0 means no usable link."""
+    weight = mask.astype(np.float64)
+    count = weight.sum(axis=1)
+    enough = count >= 4
+    n = np.maximum(count, 1.0)
+    mean_v = (weight * views).sum(axis=1) / n
+    mean_s = (weight * sales).sum(axis=1) / n
+    dv = (views - mean_v[:, None]) * weight
+    var = (dv * dv).sum(axis=1)
+    cov = (dv * (sales - mean_s[:, None])).sum(axis=1)
+    per_view = np.where(enough & (var > 0), cov / np.maximum(var, 1e-300), 0.0)
+    base = np.maximum(mean_s - per_view * mean_v, 0.0)
+    return base, per_view
 
 
 def _logistic(
@@ -143,44 +154,76 @@ def _exponential(
     return slope, float(np.exp(log_mean + slope * (last - t_mean)))
 
 
-def viral_demand(
-    sales: BinnedSales,
-    row: int,
+def project_views(
     views: VideoViews,
     video: int,
     bin_hours: float,
     view_trend: float,
     horizon_hours: float,
-) -> ViralDemand | None:
-    """The projected demand of SKU `row` driven by video `video`, or None without a link."""
-    both = sales.valid[row] & views.valid[video]
-    conversion = _conversion(sales.rate[row][both], views.rate[video][both])
-    if conversion is None:
-        return None
-    base, per_view = conversion
-    rates = views.rate[video]
-    recent = max(1, round(1.0 / bin_hours))
-    usable = rates[views.valid[video]]
+    hours: FloatArray,
+) -> tuple[FloatArray, bool] | None:
+    """The video's view rate (per hour) on the grid `hours` ahead, and whether it is an
+    identified S-curve; None without views to go on."""
+    rates, valid = views.rate[video], views.valid[video]
+    usable = rates[valid]
     if len(usable) == 0:
         return None
-    rate_now = float(usable[-recent:].mean())
-    hours = np.arange(0.0, GRID_HOURS + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
-    fit = _logistic(views.cumulative[video], rates, views.valid[video].copy(), bin_hours)
-    growth = None if fit is not None else _exponential(rates, views.valid[video], bin_hours)
+    fit = _logistic(views.cumulative[video], rates, valid.copy(), bin_hours)
     if fit is not None:
         r, k, w_now = fit
         w = k / (1.0 + (k - w_now) / w_now * np.exp(-r * hours))
-        view_rate = r * w * (1.0 - w / k)
-    elif growth is not None:
+        return r * w * (1.0 - w / k), True
+    growth = _exponential(rates, valid, bin_hours)
+    if growth is not None:
         # Still in the exponential phase: grow at the measured pace, for at most the trend
         # horizon and at most MAX_GROWTH-fold (where the curve will bend is not known yet).
         pace, fitted_now = growth
         factor = np.minimum(np.exp(pace * np.minimum(hours, horizon_hours)), MAX_GROWTH)
-        view_rate = fitted_now * factor
-    else:
-        view_rate = np.maximum(rate_now + view_trend * np.minimum(hours, horizon_hours), 0.0)
-    return ViralDemand(
-        rate=np.maximum(base + per_view * view_rate, 0.0),
+        return fitted_now * factor, False
+    recent = max(1, round(1.0 / bin_hours))
+    rate_now = float(usable[-recent:].mean())
+    return np.maximum(rate_now + view_trend * np.minimum(hours, horizon_hours), 0.0), False
+
+
+def viral_curves(
+    sales: BinnedSales,
+    rows: IntArray,
+    videos: IntArray,
+    views: VideoViews,
+    bin_hours: float,
+    view_trend: FloatArray,
+    horizon_hours: float,
+) -> ViralCurves:
+    """Demand curves of SKUs `rows`, each driven by video `videos[j]`.
+
+    Rows whose sales do not rise with the video's views (no positive conversion) are dropped.
+    """
+    hours = np.arange(0.0, GRID_HOURS + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
+    projected: dict[int, tuple[FloatArray, bool]] = {}
+    for video in np.unique(videos):
+        result = project_views(
+            views, int(video), bin_hours, float(view_trend[video]), horizon_hours, hours
+        )
+        if result is not None:
+            projected[int(video)] = result
+    known = np.array([int(v) in projected for v in videos], dtype=bool)
+    rows, videos = rows[known], videos[known]
+    mask = sales.valid[:, rows].T & views.valid[videos]
+    base, per_view = _conversion(sales.rate[:, rows].T, views.rate[videos], mask)
+    linked = per_view > 0
+    rows, videos, base, per_view = rows[linked], videos[linked], base[linked], per_view[linked]
+    if len(rows) == 0:
+        return ViralCurves(
+            rows=rows,
+            rate=np.zeros((0, len(hours))),
+            step_hours=GRID_STEP_HOURS,
+            logistic=np.zeros(0, dtype=bool),
+        )
+    view_rate = np.stack([projected[int(v)][0] for v in videos])
+    logistic = np.array([projected[int(v)][1] for v in videos], dtype=bool)
+    return ViralCurves(
+        rows=rows,
+        rate=np.maximum(base[:, None] + per_view[:, None] * view_rate, 0.0),
         step_hours=GRID_STEP_HOURS,
-        logistic=fit is not None,
+        logistic=logistic,
     )

@@ -99,3 +99,125 @@ def viral_case(
         [sku], sales, points, view_points, [video], since=start
     ).with_available([stock])
     return ViralCase(history, sku.sku_id, "video-1", start, surge_at, stockout_at, end)
+
+
+def large_shop(
+    skus: int = 10_000, days: float = 30.0, seed: int = 0, videos: int = 50, viral: int = 5
+) -> tuple[ShopHistory, float]:
+    """A big shop built straight as columns: (history, now).
+
+    Sales rates are log-normal (median ~0.1/hour, a long tail of best sellers), one SKU in ten
+    ran out of stock for a while, and `viral` of the `videos` go viral in the last day, each
+    linked to one product (a fifth of its SKU's sales name the video, as affiliate orders do).
+    Views are sampled every 10 minutes.
+    """
+    rng = np.random.default_rng(seed)
+    start = EPOCH
+    now = start + days * DAY
+    rates = rng.lognormal(mean=np.log(0.1), sigma=1.2, size=skus)
+    counts = rng.poisson(rates * days * 24)
+    sale_sku = np.repeat(np.arange(skus, dtype=np.int64), counts)
+    sale_time = rng.uniform(start, now, size=len(sale_sku))
+    price = rng.uniform(5, 60, size=skus)
+    products = [f"p{i // 3}" for i in range(skus)]
+    states = tuple(
+        SkuState(
+            f"s{i}",
+            products[i],
+            f"Product {i // 3}",
+            available=int(a),
+            unit_price=Decimal(f"{price[i]:.2f}"),
+        )
+        for i, a in enumerate(rng.integers(0, 500, size=skus))
+    )
+    out = rng.choice(skus, size=skus // 10, replace=False)
+    gone = rng.uniform(start, now - DAY, size=len(out))
+    back = gone + rng.uniform(HOUR, 3 * DAY, size=len(out))
+    stock_sku = np.concatenate([out, out]).astype(np.int64)
+    stock_time = np.concatenate([gone, back])
+    stock_available = np.concatenate([np.zeros(len(out)), np.full(len(out), 100.0)])
+    infos = []
+    view_video, view_time, view_count = [], [], []
+    samples = np.arange(start, now + 1, 600.0)
+    # Affiliate orders name the video that sold the unit: a fifth of a featured SKU's sales.
+    sale_video = np.full(len(sale_sku), -1, dtype=np.int64)
+    for v in range(videos):
+        featured = int(rng.integers(skus))
+        linked = frozenset({products[featured]})
+        tagged = (sale_sku == featured) & (rng.random(len(sale_sku)) < 0.2)
+        sale_video[tagged] = v
+        infos.append(VideoInfo(f"v{v}", f"Video {v}", linked))
+        base = rng.uniform(10, 200) * (samples - start) / HOUR
+        if v < viral:
+            middle = now - rng.uniform(0, 12) * HOUR
+            base = base + 1e6 / (1 + np.exp(-(samples - middle) / (2 * HOUR)))
+        view_video.append(np.full(len(samples), v, dtype=np.int64))
+        view_time.append(samples)
+        view_count.append(np.floor(base))
+    history = ShopHistory(
+        skus=states,
+        since=start,
+        sale_sku=sale_sku,
+        sale_time=sale_time,
+        sale_units=np.ones(len(sale_sku)),
+        sale_revenue=price[sale_sku],
+        sale_video=sale_video,
+        stock_sku=stock_sku,
+        stock_time=stock_time,
+        stock_available=stock_available,
+        videos=tuple(infos),
+        view_video=np.concatenate(view_video),
+        view_time=np.concatenate(view_time),
+        view_count=np.concatenate(view_count),
+    )
+    return history, now
+
+
+def even_sales(
+    sku_id: str, per_hour: float, start: float, end: float, *, price: str = "10.00"
+) -> list[Sale]:
+    """One unit every 1/per_hour hours in (start, end]: a rate known exactly.
+
+    Sales sit in the middle of their slots (the last one half a gap before `end`), so every
+    window and the weighted rate see the rate without a phase bias.
+    """
+    if per_hour <= 0:
+        return []
+    gap = HOUR / per_hour
+    times = np.arange(end - gap / 2, start, -gap)[::-1]
+    return [Sale(float(t), sku_id, 1, Decimal(price)) for t in times if start < t <= end]
+
+
+def one_sku(
+    sales: list[Sale],
+    *,
+    available: int = 100,
+    stock: list[StockPoint] | None = None,
+    since: float = EPOCH,
+    incoming: int = 0,
+    price: str = "10.00",
+) -> ShopHistory:
+    sku = SkuState(
+        "sku-1",
+        "prod-1",
+        "Gadget",
+        available=available,
+        incoming=incoming,
+        unit_price=Decimal(price),
+    )
+    return ShopHistory.from_records([sku], sales, stock or [], since=since)
+
+
+def steady_shop(
+    skus: int = 200, days: float = 14.0, cover_hours: float = 48.0, seed: int = 7
+) -> ShopHistory:
+    """Poisson sellers (0.5-20/hour) with stock for `cover_hours` at their true rate: an
+    alert that fires well before that is a false alarm."""
+    rng = np.random.default_rng(seed)
+    states, sales = [], []
+    for i in range(skus):
+        rate = float(rng.uniform(0.5, 20.0))
+        states.append(SkuState(f"s{i}", f"p{i}", available=int(rate * cover_hours)))
+        times = np.sort(rng.uniform(EPOCH, EPOCH + days * DAY, rng.poisson(rate * 24 * days)))
+        sales += [Sale(float(t), f"s{i}", 1, Decimal(1)) for t in times]
+    return ShopHistory.from_records(states, sales, since=EPOCH)

@@ -1,0 +1,51 @@
+"""Order intelligence: hourly series, funnel, viral share, ship-by risk."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.insight import OrderFact, order_intelligence
+from tests.insight.synthetic import EPOCH, HOUR
+
+NOW = EPOCH + 10 * HOUR + 1800  # half past ten
+
+
+def test_order_intelligence() -> None:
+    orders = [
+        OrderFact(
+            "a",
+            NOW - 600,
+            "AWAITING_SHIPMENT",
+            Decimal("10.00"),
+            Decimal("10.00"),
+            ship_by=NOW + 2 * HOUR,
+        ),
+        OrderFact("b", NOW - HOUR, "COMPLETED", Decimal("5.50")),
+        OrderFact("c", NOW - HOUR - 60, "CANCELLED", Decimal("99.00"), Decimal("99.00")),
+        OrderFact("d", NOW - 40 * HOUR, "AWAITING_SHIPMENT", Decimal("1.00"), ship_by=NOW - HOUR),
+        OrderFact(
+            "e", NOW - 2 * HOUR, "IN_TRANSIT", Decimal("4.50"), Decimal("2.25"), ship_by=NOW - HOUR
+        ),
+        OrderFact("future", NOW + 60, "UNPAID", Decimal("1000")),
+    ]
+    result = order_intelligence(orders, NOW, hours=24, near_ship_by_hours=24)
+    assert len(result.hour_starts) == len(result.orders_per_hour) == 24
+    assert result.hour_starts[-1] == EPOCH + 10 * HOUR
+    assert result.orders_per_hour[-1] == 1  # "a"
+    assert result.orders_per_hour[-2] == 2  # "b" and "c" (cancelled orders still count)
+    assert result.revenue_per_hour[-2] == Decimal("5.50")  # cancelled revenue does not
+    assert result.order_count == 4  # "d" is older than 24 h, "future" is ignored
+    assert result.revenue == Decimal("20.00")
+    assert result.viral_revenue == Decimal("12.25")
+    assert abs(result.viral_revenue_share - 12.25 / 20.0) < 1e-12
+    assert result.funnel["CANCELLED"] == 1 and result.funnel["UNPAID"] == 0
+    assert list(result.funnel)[:3] == ["UNPAID", "ON_HOLD", "AWAITING_SHIPMENT"]
+    # Still to ship and due within 24 h (or overdue), soonest first; shipped "e" is not at risk.
+    assert result.near_ship_by == (("d", NOW - HOUR), ("a", NOW + 2 * HOUR))
+    assert sum(result.viral_orders_per_hour) == 2
+
+
+def test_no_orders() -> None:
+    result = order_intelligence([], NOW)
+    assert result.order_count == 0 and result.viral_revenue_share == 0.0
+    assert sum(result.orders_per_hour) == 0

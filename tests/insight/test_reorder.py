@@ -1,0 +1,73 @@
+"""Reorder quantity: the sum, the pack rounding and the explanation."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.insight import SkuSettings, compute_shop_insight
+from app.insight.reorder import reorder_quantities
+from tests.insight.synthetic import DAY, EPOCH, even_sales, one_sku
+
+NOW = EPOCH + 30 * DAY
+
+
+def test_reorder_from_a_constant_rate() -> None:
+    history = one_sku(even_sales("sku-1", 2.0, NOW - 10 * DAY, NOW), available=100, incoming=20)
+    config = SkuSettings(lead_time_hours=72, pack_size=25, days_of_cover=7, safety_days=2)
+    item = compute_shop_insight(history, NOW, default=config).by_sku["sku-1"]
+    r = item.reorder
+    # Demand over 3 + 7 days at 2/hour = 480, safety 2 days = 96, minus 100 + 20 = 456 -> 475.
+    assert r.demand_units == np.float64(r.demand_units)
+    assert abs(r.demand_units - 480) < 15
+    assert abs(r.safety_units - 96) < 4
+    assert r.quantity % 25 == 0
+    assert r.quantity - 25 < r.demand_units + r.safety_units - 120 <= r.quantity
+    assert (r.available, r.incoming, r.pack_size) == (100, 20, 25)
+    text = r.explanation
+    assert "lead time" in text and "packs of 25" in text and f"reorder {r.quantity:,}" in text
+
+
+def test_enough_stock_means_no_reorder() -> None:
+    history = one_sku(even_sales("sku-1", 0.5, NOW - 10 * DAY, NOW), available=10_000)
+    item = compute_shop_insight(history, NOW).by_sku["sku-1"]
+    assert item.reorder.quantity == 0
+    assert "no reorder is needed" in item.reorder.explanation
+    assert item.headline.endswith("no reorder needed")
+
+
+def test_headline_reads_like_the_card() -> None:
+    history = one_sku(even_sales("sku-1", 47.0, NOW - 3 * DAY, NOW), available=282)
+    config = SkuSettings(lead_time_hours=24, pack_size=100, days_of_cover=7, safety_days=1)
+    item = compute_shop_insight(history, NOW, default=config).by_sku["sku-1"]
+    assert item.level.value == "critical"
+    assert item.headline.startswith("steady sales · selling 47/hour, 6 h of stock · reorder ")
+    assert item.revenue_at_risk > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    demand=st.floats(min_value=0, max_value=1e6),
+    safety=st.floats(min_value=0, max_value=1e5),
+    available=st.integers(min_value=-50, max_value=10**6),
+    incoming=st.integers(min_value=0, max_value=10**5),
+    pack=st.integers(min_value=1, max_value=500),
+)
+def test_reorder_is_a_multiple_of_the_pack_and_covers_the_shortfall(
+    demand: float, safety: float, available: int, incoming: int, pack: int
+) -> None:
+    out = reorder_quantities(
+        np.array([demand]),
+        np.array([safety]),
+        np.array([available]),
+        np.array([incoming]),
+        np.array([pack]),
+    )
+    quantity = int(out.quantity[0])
+    shortfall = demand + safety - max(available, 0) - incoming
+    assert quantity >= 0
+    assert quantity % pack == 0
+    assert quantity >= shortfall - 1e-6
+    # Never a whole pack more than needed.
+    assert quantity < max(shortfall, 0) + pack + 1e-6
