@@ -68,7 +68,12 @@ def vendor_client(
     )
     exchanger = RelayTokenExchanger(relay_url, subscriber_token=subscriber_token, http=relay_http)
     manager = TokenManager(
-        app_key, [shop.id for shop in shops], exchanger, credentials, tokens=tokens, clock=now
+        app_key,
+        exchanger,
+        credentials,
+        shop_ids=[shop.id for shop in shops],
+        tokens=tokens,
+        clock=now,
     )
     signer = RelaySigner(relay_url, app_key, subscriber_token, http=relay_http)
     settings = ClientSettings(

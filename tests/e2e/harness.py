@@ -62,7 +62,7 @@ class World:
     def stream_url(self) -> str:
         return f"ws://127.0.0.1:{self.relay_config.port}/v1/stream"
 
-    async def connect(self) -> VendorConnection:
+    async def connect(self, rate_share: float = 0.9) -> VendorConnection:
         """Authorize in vendor mode: code -> relay /v1/oauth/token -> tokens, shops, token."""
         return await connect_vendor(
             relay_url=self.relay_url,
@@ -70,7 +70,7 @@ class World:
             app_key=self.sandbox.app_key,
             code=self.sandbox.authorize_code(),
             now=self.sandbox.clock.now,
-            requests_per_minute=self.sandbox.config.qps * 60 * 0.9,
+            requests_per_minute=self.sandbox.config.qps * 60 * rate_share,
         )
 
     def engine(
