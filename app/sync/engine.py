@@ -314,6 +314,11 @@ class SyncEngine:
                 except ReauthorizationRequired:
                     self._deauthorized(ctx.id)
                     continue
+                except TikTokError as exc:
+                    # Resumable: the next start continues from the stored watermarks.
+                    log.warning("backfill stopped: %s", type(exc).__name__)
+                    self._api_link(ctx.id, LinkState.ERROR, type(exc).__name__, None)
+                    continue
                 self.backfill_results[ctx.id] = result
                 self._api_link(ctx.id, LinkState.CONNECTED, "", None)
                 self._changed(ctx.id, set(result.touched))
@@ -337,6 +342,11 @@ class SyncEngine:
         except ReauthorizationRequired:
             self._deauthorized(ctx.id)
             return None
+        except TikTokError as exc:
+            # The client already retried what can be retried: show it, try again next time.
+            self._api_link(ctx.id, LinkState.ERROR, type(exc).__name__, None)
+            raise
+        self._api_link(ctx.id, LinkState.CONNECTED, "", None)
         self.counters.reconciled += result.corrected
         self.counters.last_sync_at = self.clock.now()
         self._changed(ctx.id, set(result.touched))

@@ -154,3 +154,27 @@ async def test_expiry_warning_and_deauthorization_show_in_the_connection_state(
             await engine.stop()
             await connection.aclose()
             engine.db.close()
+
+
+async def test_an_unreachable_api_shows_as_error_until_it_recovers(tmp_path: Path) -> None:
+    from app.tiktok.errors import TikTokError
+
+    with world(tmp_path, seed=1, speed=60.0) as w:
+        connection = await w.connect()
+        engine = w.engine(connection)
+        shop_id = connection.shops[0].id
+        try:
+            await engine.start()
+            await wait_until(lambda: engine.backfill_done.is_set(), 20)
+            assert engine.snapshot(shop_id).api.state is LinkState.CONNECTED
+            w.sandbox.faults.error_rate = 1.0  # every Open API call answers 5xx
+            with pytest.raises(TikTokError):
+                await engine.resync(shop_id)
+            assert engine.snapshot(shop_id).api.state is LinkState.ERROR
+            w.sandbox.faults.error_rate = 0.0
+            await engine.resync(shop_id)
+            assert engine.snapshot(shop_id).api.state is LinkState.CONNECTED
+        finally:
+            await engine.stop()
+            await connection.aclose()
+            engine.db.close()
