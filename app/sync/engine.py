@@ -215,6 +215,15 @@ class SyncEngine:
         if ctx is None or ctx.deauthorized:
             return
         log.info("relay reported a gap; resyncing the shop through the Open API")
+        try:
+            touched = await self.reconciler.refresh_products(ctx)
+        except ReauthorizationRequired:
+            self._deauthorized(ctx.id)
+            return
+        except TikTokError as exc:
+            self._api_link(ctx.id, LinkState.ERROR, type(exc).__name__, None)
+            raise
+        self._changed(ctx.id, touched)
         await self._reconcile(ctx)
 
     # --- reading ---------------------------------------------------------------------------

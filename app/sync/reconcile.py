@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.store.catalog import upsert_inventory
+from app.store.catalog import upsert_inventory, upsert_products
 from app.store.orders import upsert_orders
 from app.store.schema import OrderRow, ProductRow
 from app.store.types import StockCause
@@ -127,6 +127,21 @@ class Reconciler:
                 stock_fixed,
             )
         return ReconcileResult(len(orders), corrected_orders, stock_fixed, frozenset(touched))
+
+    async def refresh_products(self, ctx: ShopContext) -> set[str]:
+        """Re-read the whole catalogue (status, SKUs, prices, stock): after a `gap` a product
+        event may be among what was missed, and orders polling does not cover products."""
+        shop = ctx.shop
+        products = [
+            product async for product in self._api.iter_products(shop, priority=self.priority)
+        ]
+        at = int(self._now())
+
+        def commit(session: Session) -> set[str]:
+            changes = upsert_products(session, shop.id, products, at, StockCause.SYNC)
+            return {change.sku_id for change in changes}
+
+        return await self._db.write(commit)
 
     async def _all_inventory(self, ctx: ShopContext) -> InventorySearchResult:
         shop_id = ctx.shop.id

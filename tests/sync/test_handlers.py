@@ -26,7 +26,7 @@ from app.sync.handlers import WebhookSink
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.signing import webhook_signature
-from tests.e2e.harness import wait_until, world
+from tests.e2e.harness import fast_settings, wait_until, world
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -161,7 +161,9 @@ async def test_an_unreachable_api_shows_as_error_until_it_recovers(tmp_path: Pat
 
     with world(tmp_path, seed=1, speed=60.0) as w:
         connection = await w.connect()
-        engine = w.engine(connection)
+        # No scheduled passes: only the resyncs below touch the API link state.
+        quiet = fast_settings(reconcile_interval=3600.0, video_interval=3600.0)
+        engine = w.engine(connection, settings=quiet)
         shop_id = connection.shops[0].id
         try:
             await engine.start()
