@@ -244,7 +244,9 @@ async def bench_priority() -> None:
     qps = RATE_PER_MINUTE / 60.0
     interval = 1.0 / qps
     limiter = RecordingLimiter(LimiterConfig(requests_per_minute=RATE_PER_MINUTE))
-    with sandbox_process(qps=qps) as (base_url, service_id):
+    # The sandbox enforces 10% above the client's rate here: this measures the lanes, not the
+    # reaction to a jitter-induced 429 on a loaded machine (budget use covers 429s).
+    with sandbox_process(qps=qps * 1.1) as (base_url, service_id):
         client, shop = await _client(base_url, service_id, rate=RATE_PER_MINUTE, limiter=limiter)
         product_id = next(iter((await client.search_products_page(shop, page_size=1)).products)).id
         stop = asyncio.Event()
@@ -257,6 +259,7 @@ async def bench_priority() -> None:
         workers = [asyncio.create_task(backfill()) for _ in range(60)]
         await asyncio.sleep(2.0)
         limiter.waits[Priority.HIGH].clear()
+        limited_before = _stats(base_url)["rate_limited"]
         depth = []
         rng = random.Random(7)
         deadline = time.monotonic() + PRIORITY_SECONDS
@@ -272,7 +275,7 @@ async def bench_priority() -> None:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        limited = _stats(base_url)["rate_limited"]
+        limited = _stats(base_url)["rate_limited"] - limited_before
         await client.aclose()
     waits = limiter.waits[Priority.HIGH]
     print(f"priority: low lane saturated (median queue depth {statistics.median(depth):.0f}),")
@@ -282,7 +285,7 @@ async def bench_priority() -> None:
         f"  high wait p50 {p50:.2f}, p99 {p99:.2f}, max {max(waits) / interval:.2f}"
         " token intervals   (target p99 <= 1.5)"
     )
-    print(f"  HTTP 429 from the sandbox during the run: {limited}")
+    print(f"  HTTP 429 from the sandbox (enforcing 1.1x the rate) during the run: {limited}")
 
 
 # --- 3. CPU overhead ---------------------------------------------------------------------------
