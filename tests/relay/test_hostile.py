@@ -95,7 +95,7 @@ def test_deep_json(client: httpx.Client, depth: int, opener: bytes) -> None:
 
 
 @_SETTINGS
-@given(position=st.integers(0, 63), swap=st.sampled_from("0123456789abcdefABCDEF "))
+@given(position=st.integers(0, 63), swap=st.sampled_from("0123456789abcdefABCDEFx-"))
 def test_signature_near_misses(client: httpx.Client, position: int, swap: str) -> None:
     raw = json.dumps(
         {"type": 1, "shop_id": SHOP_A, "timestamp": int(time.time()), "data": {"x": position}}
