@@ -71,14 +71,18 @@ def bin_sales(history: ShopHistory, oos: OutOfStock, bins: Bins) -> BinnedSales:
     units = np.bincount(flat, weights=history.sale_units[window], minlength=n * b).reshape(b, n)
     span = np.diff(np.maximum(bins.edges, history.since)) / HOUR
     in_stock = np.repeat(span[:, None], n, axis=1)
-    if len(oos.sku):
-        before = out_of_stock_before(oos, bins.edges)
-        touched = np.flatnonzero(before[:, -1] > before[:, 0])
-        in_stock[:, touched] -= np.diff(before[touched], axis=1).T / HOUR
-        np.maximum(in_stock, 0.0, out=in_stock)
-    valid = in_stock >= 0.5 * bins.width_hours
-    rate = units / np.maximum(in_stock, 1e-9)
-    rate[~valid] = 0.0
+    observed = span >= 0.5 * bins.width_hours  # bins mostly before `since` are not
+    valid = np.repeat(observed[:, None], n, axis=1)
+    inverse = np.where(observed, 1.0 / np.maximum(span, 1e-9), 0.0)
+    rate = units * inverse[:, None]
+    touched, before = out_of_stock_before(oos, bins.edges)
+    if len(touched):
+        # Only SKUs that were out of stock inside the window need their own arithmetic.
+        stocked = np.maximum(span[:, None] - np.diff(before, axis=1).T / HOUR, 0.0)
+        ok = stocked >= 0.5 * bins.width_hours
+        in_stock[:, touched] = stocked
+        valid[:, touched] = ok
+        rate[:, touched] = np.where(ok, units[:, touched] / np.maximum(stocked, 1e-9), 0.0)
     return BinnedSales(units=units, in_stock_hours=in_stock, rate=rate, valid=valid)
 
 

@@ -8,7 +8,7 @@ any earlier moment (`app.insight.evaluation`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -19,11 +19,13 @@ from app.insight.alerts import LEVELS, alert_levels, thresholds
 from app.insight.attribution import AttributionColumns, attribute
 from app.insight.forecast import (
     BinnedSales,
+    DemandModel,
     ForecastColumns,
     VideoViews,
     band_spread,
     bin_sales,
     bin_views,
+    demand_model,
     forecast_stockout,
     holt,
     make_bins,
@@ -40,6 +42,7 @@ from app.insight.types import (
     ShopInsight,
     SkuInsight,
     SkuSettings,
+    StockProjection,
     Velocity,
 )
 from app.insight.velocity import VelocityColumns, compute_velocities
@@ -132,6 +135,42 @@ class InsightColumns:
     reorder: ReorderColumns
     revenue_at_risk: FloatArray
     settings: SettingsColumns
+    # The demand curves behind the forecast, for drawing the projected depletion.
+    demand: DemandModel
+    floor: FloatArray
+    spread: FloatArray
+    horizon: float
+    viral: ViralCurves | None = None
+
+    def projected_stock(
+        self, index: int, available: int, hours: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(expected, low, high) stock of SKU `index` at `now + hours` (never below zero), for
+        the stock-flow chart's projected depletion and its band. "low" is the busy end of the
+        band (stock falls faster). Flat when there is no forecast."""
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
+        units = float(max(available, 0))
+        if np.isnan(self.forecast.hours_left[index]):
+            flat = np.full(len(h), units)
+            return flat, flat.copy(), flat.copy()
+        spread = float(self.spread[index])
+        rows = self.viral.rows.tolist() if self.viral is not None else []
+        if self.viral is not None and index in rows:
+            row = rows.index(index)
+            spread = max(spread, 0.1 * float(self.viral.rate[row, 0]))
+            used = [self.viral.cumulative_row(row, h, delta) for delta in (0.0, spread, -spread)]
+        else:
+            level = self.demand.level[index : index + 1]
+            trend = self.demand.trend[index : index + 1]
+            floor = self.floor[index : index + 1]
+            used = [
+                demand_model(
+                    np.maximum(level + d, 0.0), trend, np.maximum(floor + d, 0.0), self.horizon
+                ).cumulative(h[:, None])[:, 0]
+                for d in (0.0, spread, -spread)
+            ]
+        central, busy, quiet = (np.maximum(units - u, 0.0) for u in used)
+        return central, busy, quiet
 
     def levels(self, history: ShopHistory) -> dict[str, AlertLevel]:
         return {
@@ -252,6 +291,11 @@ def compute_columns(
         reorder=reorder,
         revenue_at_risk=short * price,
         settings=config,
+        demand=model,
+        floor=velocity.per_hour_7d,
+        spread=spread,
+        horizon=params.trend_horizon_hours,
+        viral=viral,
     )
 
 
@@ -272,26 +316,35 @@ def sort_order(history: ShopHistory, columns: InsightColumns) -> IntArray:
     return np.lexsort((ids, hours, -columns.severity, -cents)).astype(np.int64)
 
 
-def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
-    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left).
+def materialize(
+    history: ShopHistory, columns: InsightColumns, top: int | None = None
+) -> ShopInsight:
+    """The per-SKU result objects, sorted by revenue at risk (then severity, then hours left);
+    only the first `top` of them when given (the alert cards need a few; a frozen object per
+    SKU costs more than all the numbers for 10,000 SKUs).
 
     Columns are turned into Python lists once: indexing numpy scalars one by one would cost
     more than all the numbers did.
     """
     now = columns.now
+    order = sort_order(history, columns).tolist()
+    if top is not None:
+        order = order[: max(top, 0)]
     f, v, r, cfg = columns.forecast, columns.velocity, columns.reorder, columns.settings
     hours_left = _finite_or_none(f.hours_left)
     hours_low = _finite_or_none(f.hours_low)
     hours_high = _finite_or_none(f.hours_high)
     rate, trend = f.rate.tolist(), f.trend.tolist()
-    velocity_rows = zip(
-        v.per_hour_1h.tolist(),
-        v.per_hour_6h.tolist(),
-        v.per_hour_24h.tolist(),
-        v.per_hour_7d.tolist(),
-        v.ewma_per_hour.tolist(),
-        v.in_stock_hours_7d.tolist(),
-        strict=True,
+    velocity_rows = list(
+        zip(
+            v.per_hour_1h.tolist(),
+            v.per_hour_6h.tolist(),
+            v.per_hour_24h.tolist(),
+            v.per_hour_7d.tolist(),
+            v.ewma_per_hour.tolist(),
+            v.in_stock_hours_7d.tolist(),
+            strict=True,
+        )
     )
     quantity, demand, safety = r.quantity.tolist(), r.demand_units.tolist(), r.safety_units.tolist()
     pack, lead, cover = (
@@ -307,7 +360,9 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
         columns.attribution.score.tolist(),
     )
     items: list[SkuInsight] = []
-    for i, (sku, velocity) in enumerate(zip(history.skus, velocity_rows, strict=True)):
+    skus = history.skus
+    for i in order:
+        sku = skus[i]
         left = hours_left[i]
         has_forecast = left is not None
         forecast = (
@@ -341,7 +396,7 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
                 sku.product_id,
                 sku.product_name,
                 sku.available,
-                Velocity(*velocity),
+                Velocity(*velocity_rows[i]),
                 forecast,
                 LEVELS[severity[i]],
                 reorder,
@@ -351,8 +406,25 @@ def materialize(history: ShopHistory, columns: InsightColumns) -> ShopInsight:
                 sku.sku_name,
             )
         )
-    ordered = tuple(items[i] for i in sort_order(history, columns).tolist())
-    return ShopInsight(computed_at=now, skus=ordered, by_sku={item.sku_id: item for item in items})
+    ordered = tuple(items)
+    by_sku = {item.sku_id: item for item in items}
+    position = {sku.sku_id: i for i, sku in enumerate(history.skus)}
+
+    def projector(sku_id: str, hours: Sequence[float]) -> StockProjection:
+        index = position[sku_id]
+        expected, busy, quiet = columns.projected_stock(
+            index, history.skus[index].available, np.asarray(hours, dtype=np.float64)
+        )
+        return StockProjection(expected.tolist(), busy.tolist(), quiet.tolist())
+
+    return ShopInsight(
+        computed_at=now,
+        skus=ordered,
+        by_sku=by_sku,
+        projector=projector,
+        level_by_sku=columns.levels(history),
+        video_by_sku=columns.videos(history),
+    )
 
 
 def compute_shop_insight(
@@ -364,12 +436,14 @@ def compute_shop_insight(
     previous_levels: Mapping[str, AlertLevel] | None = None,
     previous_videos: Mapping[str, str] | None = None,
     params: InsightParams = InsightParams(),  # noqa: B008
+    top: int | None = None,
 ) -> ShopInsight:
     """Insight for every SKU of `history` at `now`.
 
     `settings` maps sku_id to its settings (others use `default`); `previous_levels` are the
     levels from the last computation (`ShopInsight.levels()`), `previous_videos` its attributed
-    videos (`ShopInsight.videos()`), for hysteresis.
+    videos (`ShopInsight.videos()`), for hysteresis. `top` keeps only the first SKUs by revenue
+    at risk as objects (all of them by default).
     """
     columns = compute_columns(
         history,
@@ -380,4 +454,4 @@ def compute_shop_insight(
         previous_videos=previous_videos,
         params=params,
     )
-    return materialize(history, columns)
+    return materialize(history, columns, top)

@@ -55,19 +55,19 @@ def out_of_stock_seconds(oos: OutOfStock, lo: float, hi: float) -> FloatArray:
     return np.bincount(oos.sku, weights=np.maximum(overlap, 0.0), minlength=oos.count)
 
 
-def out_of_stock_before(oos: OutOfStock, edges: FloatArray) -> FloatArray:
-    """Matrix [sku, edge]: seconds out of stock before each edge (cumulative), counting only
-    intervals that reach past the first edge (differences between edges are exact)."""
-    reach = oos.end > edges[0]
-    oos = OutOfStock(oos.sku[reach], oos.start[reach], oos.end[reach], oos.count)
-    result = np.zeros((oos.count, len(edges)), dtype=np.float64)
-    if len(oos.sku):
-        order = np.argsort(oos.sku, kind="stable")
-        sku, start, end = oos.sku[order], oos.start[order], oos.end[order]
-        covered = np.clip(edges[None, :] - start[:, None], 0.0, (end - start)[:, None])
-        first = np.flatnonzero(np.concatenate(([True], sku[1:] != sku[:-1])))
-        result[sku[first]] = np.add.reduceat(covered, first, axis=0)
-    return result
+def out_of_stock_before(oos: OutOfStock, edges: FloatArray) -> tuple[IntArray, FloatArray]:
+    """(skus, matrix [their row, edge]): seconds out of stock before each edge (cumulative),
+    for the SKUs out of stock at some point between the first and last edge only (the others
+    have no out-of-stock time there, and differences between edges are all that matter)."""
+    reach = (oos.end > edges[0]) & (oos.start < edges[-1])
+    sku, start, end = oos.sku[reach], oos.start[reach], oos.end[reach]
+    if len(sku) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(edges)))
+    order = np.argsort(sku, kind="stable")
+    sku, start, end = sku[order], start[order], end[order]
+    covered = np.clip(edges[None, :] - start[:, None], 0.0, (end - start)[:, None])
+    first = np.flatnonzero(np.concatenate(([True], sku[1:] != sku[:-1])))
+    return sku[first], np.add.reduceat(covered, first, axis=0)
 
 
 def out_of_stock_decayed(oos: OutOfStock, now: float, tau_seconds: float) -> FloatArray:

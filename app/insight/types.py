@@ -15,7 +15,7 @@ Units, everywhere in `app.insight`:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -314,19 +314,51 @@ class OrderIntelligence:
 
 
 @dataclass(frozen=True, slots=True)
+class StockProjection:
+    """Stock levels at the requested hours ahead: expected, and the band's two ends."""
+
+    expected: list[float]
+    busy: list[float]
+    quiet: list[float]
+
+
+@dataclass(frozen=True, slots=True)
 class ShopInsight:
-    """Insight for every SKU of a shop, sorted by revenue at risk (highest first)."""
+    """Insight for every SKU of a shop (or the `top` first), sorted by revenue at risk, highest
+    first."""
 
     computed_at: float
     skus: tuple[SkuInsight, ...]
     by_sku: Mapping[str, SkuInsight] = field(default_factory=dict)
+    # Set by the computation: (sku_id, hours ahead) -> (expected, busy, quiet) stock lists.
+    projector: Callable[[str, Sequence[float]], StockProjection] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def projected_stock(self, sku_id: str, hours: Sequence[float]) -> StockProjection:
+        """Projected stock of a SKU at `computed_at + hours[i]` hours, for the stock-flow
+        chart: the expected depletion and the band around it (busy: falls faster; quiet:
+        slower), never below zero. Flat at the current stock without a forecast."""
+        if self.projector is None:
+            stock = float(self.by_sku[sku_id].available) if sku_id in self.by_sku else 0.0
+            flat = [max(stock, 0.0)] * len(hours)
+            return StockProjection(flat, list(flat), list(flat))
+        return self.projector(sku_id, hours)
+
+    # Every SKU's level and attributed video, also those left out by `top`.
+    level_by_sku: Mapping[str, AlertLevel] = field(default_factory=dict)
+    video_by_sku: Mapping[str, str] = field(default_factory=dict)
 
     def levels(self) -> dict[str, AlertLevel]:
         """The levels to pass back in as `previous_levels` next time (for hysteresis)."""
+        if self.level_by_sku:
+            return dict(self.level_by_sku)
         return {item.sku_id: item.level for item in self.skus}
 
     def videos(self) -> dict[str, str]:
         """The attributed videos to pass back in as `previous_videos` next time."""
+        if self.video_by_sku or self.level_by_sku:
+            return dict(self.video_by_sku)
         return {
             item.sku_id: item.attribution.video_id
             for item in self.skus

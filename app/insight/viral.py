@@ -1,18 +1,20 @@
 """Demand of a SKU that a video is driving: its sales follow the video's view rate.
 
 For a SKU attributed to a video, sales per hour are modelled as `base + per_view * view_rate`
-(least squares over the model window's bins), and the view rate is projected forward with a
-logistic S-curve fitted to the video's views (viral views grow like an epidemic: fast, then
-saturating). Views are far less noisy than sales and move first, so a surge shows in the
-forecast as soon as the views bend upward, and its end shows when they bend over.
-
-When the S-curve cannot be identified yet (no sign of saturation, or too few points) the view
-rate's Holt trend is used instead, extrapolated for the trend horizon like sales trends.
-Only the few attributed SKUs get here, so this works SKU by SKU on a fine time grid.
+(least squares over the model window's bins), and the view rate is projected forward:
+- once the views' S-curve has visibly bent, by the bell-shaped rate of a logistic curve fitted
+  to the recent view rates (`_bell`);
+- before that, in the exponential phase, by the measured growth pace, for at most the trend
+  horizon and at most MAX_GROWTH-fold, because where the curve will bend is not knowable yet;
+- without steady growth, by the view rate's Holt trend.
+Views are far less noisy than sales and move first, so a surge shows in the forecast as soon as
+the views take off, and its end shows when they bend over. Only the few attributed SKUs get
+here; they are projected together on a fine time grid.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,11 +25,19 @@ from app.insight.history import BoolArray, FloatArray, IntArray
 # The forecast grid: steps of 6 minutes for 4 days, then the last rate is held.
 GRID_STEP_HOURS = 0.1
 GRID_HOURS = 96.0
-# The S-curve is fitted on the last hours of views only (older growth says little).
+# The bell curve is fitted on the last hours of views only (older growth says little).
 FIT_HOURS = 12.0
 # Exponential growth is measured over the last hours, and projected at most this many-fold.
 EXP_FIT_HOURS = 3.0
 MAX_GROWTH = 10.0
+# The bell-curve fit: bins under BELL_FLOOR of the window's peak are ignored, peaks are looked
+# for up to BELL_AHEAD_HOURS ahead, and the bell must leave at most BELL_GAIN of the straight
+# exponential's squared error.
+BELL_FLOOR = 0.05
+BELL_AHEAD_HOURS = 24.0
+BELL_GAIN = 0.5
+# A take-off: the window's peak view rate is at least this many times its median.
+TAKE_OFF = 3.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +71,18 @@ class ViralCurves:
         inside = grid[rows, j] + frac * (grid[rows, j + 1] - grid[rows, j])
         beyond = grid[:, -1] + self.rate[:, -1] * (h - self.span)
         return np.where(h <= self.span, inside, beyond)
+
+    def cumulative_row(self, row: int, hours: FloatArray, delta: float = 0.0) -> FloatArray:
+        """Units demanded by row `row` over each of `hours`, every rate moved by `delta`."""
+        rate = np.maximum(self.rate[row : row + 1] + delta, 0.0)
+        grid = self._cumulative_grid(rate)[0]
+        steps = np.arange(len(grid)) * self.step_hours
+        h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
+        inside = np.interp(h, steps, grid)
+        result: FloatArray = np.where(
+            h <= self.span, inside, grid[-1] + rate[0, -1] * (h - self.span)
+        )
+        return result
 
     def hours_until(self, units: FloatArray, delta: FloatArray | float = 0.0) -> FloatArray:
         """Hours until cumulative demand reaches `units[j]`, with every rate moved by `delta`
@@ -97,61 +119,68 @@ def _conversion(
     return base, per_view
 
 
-def _logistic(
-    cumulative: FloatArray, rate: FloatArray, valid: np.ndarray, bin_hours: float
+def _bell(
+    rate: FloatArray, valid: np.ndarray, bin_hours: float
 ) -> tuple[float, float, float] | None:
-    """(r per hour, K, W now) of the excess views W over the window's first sample.
+    """(peak rate, peak time in hours from now, tau hours) of the view rate's bell curve.
 
-    Per-capita growth of a logistic is linear in its size: rate / W = r - (r / K) * W. Fitted
-    by least squares weighted by the rate (the surge's bins carry the information).
+    A logistic S-curve's rate is peak * sech^2((t - m) / (2 tau)). Fitting the rate rather than
+    the cumulative views makes the fit blind to where counting started (a curve that begins
+    abruptly, or a video first seen mid-flight). Least squares on log rate over a grid of
+    (m, tau), the scale in closed form; bins below 5% of the window's peak (the quiet time
+    before take-off) are left out. None unless the bend is clearly there: the bell must fit
+    far better than a straight exponential, with its peak not beyond the grid.
     """
-    count = max(2, round(FIT_HOURS / bin_hours))
-    base = cumulative[0]
-    middle = 0.5 * (cumulative[1:] + cumulative[:-1]) - base
-    ok = valid & (middle > 0) & (rate > 0)
-    ok[: max(0, len(ok) - count)] = False
+    count = max(6, round(FIT_HOURS / bin_hours))
+    y, ok = rate[-count:], valid[-count:]
+    top = float(y[ok].max()) if ok.any() else 0.0
+    if top <= 0:
+        return None
+    # No take-off in the window (a video ticking along at its usual pace): nothing to fit.
+    if top < TAKE_OFF * float(np.median(y[ok])):
+        return None
+    ok = ok & (y > BELL_FLOOR * top)
     if ok.sum() < 6:
         return None
-    w, y, weight = middle[ok], rate[ok] / middle[ok], rate[ok]
-    mean_w = float(np.average(w, weights=weight))
-    mean_y = float(np.average(y, weights=weight))
-    var = float(np.average((w - mean_w) ** 2, weights=weight))
-    if var <= 0:
+    t = (np.arange(len(y), dtype=np.float64) - len(y) + 0.5)[ok] * bin_hours
+    log = np.log(y[ok])
+    centers = np.arange(t[0], BELL_AHEAD_HOURS + 1e-9, max(bin_hours, 0.5))
+    taus = np.geomspace(0.25, 12.0, 16)
+    shape = -2.0 * np.log(
+        np.cosh((t[None, None, :] - centers[None, :, None]) / (2.0 * taus[:, None, None]))
+    )
+    scale = (log[None, None, :] - shape).mean(axis=2)
+    sse = ((log[None, None, :] - shape - scale[:, :, None]) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
+    slope, intercept = np.polyfit(t, log, 1)
+    straight = float(((log - slope * t - intercept) ** 2).sum())
+    if centers[j] >= centers[-1] - 1e-9 or sse[i, j] > BELL_GAIN * straight:
         return None
-    slope = float(np.average((w - mean_w) * (y - mean_y), weights=weight)) / var
-    r = mean_y - slope * mean_w
-    now = float(cumulative[-1] - base)
-    if r <= 0 or slope >= 0 or now <= 0:
-        return None
-    k = -r / slope
-    # Saturation must be ahead of us, and not absurdly far (then it is not identified yet).
-    if not now < k < 50.0 * now:
-        return None
-    return r, k, now
+    return float(np.exp(scale[i, j])), float(centers[j]), float(taus[i])
 
 
 def _exponential(
     rate: FloatArray, valid: np.ndarray, bin_hours: float
 ) -> tuple[float, float] | None:
-    """(growth per hour, fitted rate now) of the view rate over the last EXP_FIT_HOURS, from a
-    log-linear fit; None unless the rate is clearly growing exponentially (R^2 >= 0.8)."""
+    """(growth per hour, rate now) of the view rate over the last EXP_FIT_HOURS: the median of
+    bin-to-bin log growth since take-off (robust to the jump itself); None unless it grows
+    steadily (at least three quarters of the steps up)."""
     count = max(4, round(EXP_FIT_HOURS / bin_hours))
     y, ok = rate[-count:], valid[-count:] & (rate[-count:] > 0)
-    if ok.sum() < 4:
+    y = y[ok]
+    # Only the take-off counts: the quiet bins before it would drag the median to zero, and
+    # the first bin above them may hold only part of the take-off.
+    if len(y):
+        flying = y > BELL_FLOOR * y.max()
+        first = int(np.argmax(flying))
+        y = y[first + 1 :] if first > 0 else y[flying]
+    if len(y) < 4:
         return None
-    t = np.arange(len(y), dtype=np.float64)[ok] * bin_hours
-    log = np.log(y[ok])
-    t_mean, log_mean = t.mean(), log.mean()
-    var_t = float(((t - t_mean) ** 2).sum())
-    var_log = float(((log - log_mean) ** 2).sum())
-    if var_t <= 0 or var_log <= 0:
+    steps = np.diff(np.log(y)) / bin_hours
+    pace = float(np.median(steps))
+    if pace <= 0 or (steps > 0).mean() < 0.75:
         return None
-    slope = float(((t - t_mean) * (log - log_mean)).sum()) / var_t
-    r2 = slope * slope * var_t / var_log
-    if slope <= 0 or r2 < 0.8:
-        return None
-    last = (len(y) - 0.5) * bin_hours
-    return slope, float(np.exp(log_mean + slope * (last - t_mean)))
+    return pace, float(y[-1]) * math.exp(pace * bin_hours / 2)
 
 
 def project_views(
@@ -168,11 +197,10 @@ def project_views(
     usable = rates[valid]
     if len(usable) == 0:
         return None
-    fit = _logistic(views.cumulative[video], rates, valid.copy(), bin_hours)
-    if fit is not None:
-        r, k, w_now = fit
-        w = k / (1.0 + (k - w_now) / w_now * np.exp(-r * hours))
-        return r * w * (1.0 - w / k), True
+    bell = _bell(rates, valid, bin_hours)
+    if bell is not None:
+        peak, center, tau = bell
+        return peak / np.cosh((hours - center) / (2.0 * tau)) ** 2, True
     growth = _exponential(rates, valid, bin_hours)
     if growth is not None:
         # Still in the exponential phase: grow at the measured pace, for at most the trend

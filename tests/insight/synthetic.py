@@ -41,10 +41,15 @@ def viral_case(
     view_interval: float = 600.0,
     explicit_share: float = 0.0,
     days_before: float = 7.0,
+    scale_hours: float | None = None,
+    total_views: float | None = None,
+    onset_hours: float | None = None,
 ) -> ViralCase:
     """One SKU with steady sales for `days_before` days, then a video going viral.
 
-    Parameters left as None are drawn from the seed: baseline 1-3/hour, a surge peaking at
+    `onset_hours` (before the inflection) starts the S-curve abruptly as the sandbox does;
+    without it the curve runs from the start of the history. Parameters left as None are drawn
+    from the seed: baseline 1-3/hour, a surge peaking at
     30-60 extra units/hour over a 1.5-3 hour logistic scale, and 30-70% of the surge's extra
     units (at least 4 days of the baseline) in stock when it starts: days of stock at the baseline,
     hours in the surge.
@@ -52,8 +57,8 @@ def viral_case(
     rng = np.random.default_rng(seed)
     base = baseline if baseline is not None else float(rng.uniform(1.0, 3.0))
     extra = peak_extra if peak_extra is not None else float(rng.uniform(30.0, 60.0))
-    scale = float(rng.uniform(1.5, 3.0)) * HOUR
-    total_views = float(rng.uniform(1e6, 3e6))
+    scale = (scale_hours if scale_hours is not None else float(rng.uniform(1.5, 3.0))) * HOUR
+    total = total_views if total_views is not None else float(rng.uniform(1e6, 3e6))
     surge_units = extra * 4 * scale / HOUR
     left_at_surge = (
         stock_at_surge
@@ -64,10 +69,18 @@ def viral_case(
     surge_at = start + days_before * DAY
     end = surge_at + 2 * DAY
     # Units per view so that the peak view rate (K / 4s per second) gives `extra` per hour.
-    per_view = extra / (total_views / (4 * scale) * HOUR)
+    per_view = extra / (total / (4 * scale) * HOUR)
+
+    def curve(t: np.ndarray) -> np.ndarray:
+        return total / (1.0 + np.exp(-(t - surge_at) / scale))
 
     def views(t: np.ndarray) -> np.ndarray:
-        return total_views / (1.0 + np.exp(-(t - surge_at) / scale)) + 20.0 * (t - start) / HOUR
+        baseline = 20.0 * (t - start) / HOUR
+        if onset_hours is None:
+            return curve(t) + baseline
+        # The sandbox's shape: nothing viral before the onset, then the S-curve from there.
+        onset = surge_at - onset_hours * HOUR
+        return np.where(t > onset, curve(t) - curve(np.array(onset)), 0.0) + baseline
 
     minutes = np.arange(start, end, 60.0)
     season = 1.0 + 0.3 * np.sin(2 * np.pi * (minutes - start) / DAY)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.insight import compute_shop_insight
+from app.insight import compute_columns, compute_shop_insight
 from app.insight.forecast import demand_model
 from app.insight.types import StockPoint
 from tests.insight.synthetic import DAY, EPOCH, HOUR, even_sales, one_sku, viral_case
@@ -78,3 +78,25 @@ def test_viral_forecast_tracks_the_sell_out(seed: int) -> None:
     assert item.forecast.hours_left == pytest.approx(2.0, rel=0.35)
     naive = int(history.available[0]) / max(item.velocity.per_hour_24h, 1e-9)
     assert abs(item.forecast.hours_left - 2.0) < abs(naive - 2.0)
+
+
+def test_projected_stock_for_the_chart() -> None:
+    history = one_sku(even_sales("sku-1", 10.0, NOW - 10 * DAY, NOW), available=240)
+    columns = compute_columns(history, NOW)
+    hours = np.array([0.0, 12.0, 24.0, 48.0])
+    central, busy, quiet = columns.projected_stock(0, 240, hours)
+    assert central[0] == 240 and central[-1] == 0
+    assert central[1] == pytest.approx(120, rel=0.05)
+    assert np.all(busy <= central) and np.all(central <= quiet)
+    # Viral: the projection follows the demand curve down to zero at the forecast stock-out.
+    case = viral_case(0)
+    now = case.stockout_at - 2 * HOUR
+    viral_history = case.history.with_available(case.history.stock_at(now))
+    cols = compute_columns(viral_history, now)
+    left = float(cols.forecast.hours_left[0])
+    available = int(viral_history.available[0])
+    central, busy, quiet = cols.projected_stock(0, available, np.array([0.0, left / 2, left]))
+    assert central[0] == available and central[-1] == pytest.approx(0, abs=0.5)
+    assert busy[1] <= central[1] <= quiet[1]
+    flat, _, _ = compute_columns(one_sku([], available=7), NOW).projected_stock(0, 7, hours)
+    assert list(flat) == [7, 7, 7, 7]

@@ -35,3 +35,24 @@ def test_a_big_shop_is_consistent() -> None:
     hours = [insight.by_sku[sku.sku_id].forecast.hours_left for sku in history.skus]
     expected = [None if not np.isfinite(h) else float(h) for h in columns.forecast.hours_left]
     assert hours == expected
+
+
+def test_projection_through_the_result_objects() -> None:
+    history, now = large_shop(skus=50, days=10, seed=1, videos=3, viral=1)
+    insight = compute_shop_insight(history, now)
+    item = insight.skus[0]
+    projection = insight.projected_stock(item.sku_id, [0.0, 1.0, 1000.0])
+    assert projection.expected[0] == max(item.available, 0)
+    assert projection.expected == sorted(projection.expected, reverse=True)
+    assert projection.busy[1] <= projection.expected[1] <= projection.quiet[1]
+    if item.forecast.hours_left is not None:
+        assert projection.expected[-1] == 0
+
+
+def test_top_keeps_the_first_objects_and_every_level() -> None:
+    history, now = large_shop(skus=300, days=10, seed=2, videos=5, viral=2)
+    full = compute_shop_insight(history, now)
+    top = compute_shop_insight(history, now, top=10)
+    assert [item.sku_id for item in top.skus] == [item.sku_id for item in full.skus[:10]]
+    assert top.levels() == full.levels() and len(top.levels()) == 300
+    assert top.videos() == full.videos()
