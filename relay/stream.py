@@ -79,6 +79,11 @@ class StreamEndpoint:
             await self._serve(session)
         except WebSocketDisconnect:
             pass
+        except BackendError:
+            log(_logger, logging.ERROR, "stream storage failure")
+            with contextlib.suppress(Exception):
+                await self._send(session, _error("storage", "storage unavailable"))
+                await ws.close(code=1011)
         finally:
             self.metrics.subscribers -= 1
             for task in session.tasks:

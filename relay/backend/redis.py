@@ -7,8 +7,8 @@ Layout (hash tags keep each shop's keys in one cluster slot):
 - `vs:shops`  every shop with a stream (what the trimmer walks);
 - `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON).
 
-Appending is one Lua script: dedupe check, XADD, SADD and PUBLISH run atomically, so a dedupe
-id never exists without its event (a retry after a failed write is not mistaken for a
+Appending is one Lua script per batch: dedupe check, XADD, SADD and PUBLISH run atomically, so
+a dedupe id never exists without its event (a retry after a failed write is not mistaken for a
 duplicate) and the notification order on `vs:events` is the commit order. Every process learns
 of every new event from that channel (its own included), so a subscriber connected anywhere
 gets it at once without polling. Pub/sub is at-most-once: when the listener reconnects, the
@@ -51,15 +51,31 @@ _logger = logging.getLogger("relay.backend.redis")
 CHANNEL = "vs:events"
 SHOPS = "vs:shops"
 
-# KEYS: dedupe key, stream key, shops set. ARGV: ttl seconds, received_at, body, shop id.
+# A batch of appends in one atomic script. For event i: KEYS[2i-1] its dedupe key, KEYS[2i] its
+# stream; ARGV[1] the dedupe ttl, then (received_at, body, shop) per event. Returns one stream id
+# per event ("" for a duplicate) and publishes the stored ones, in order, as one message.
 _APPEND = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return false
+local ttl = ARGV[1]
+local out = {}
+local published = {}
+local n = (#ARGV - 1) / 3
+for i = 1, n do
+  local received = ARGV[3 * i - 1]
+  local body = ARGV[3 * i]
+  local shop = ARGV[3 * i + 1]
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ttl) then
+    local id = redis.call('XADD', KEYS[2 * i], '*', 'r', received, 'b', body)
+    redis.call('SADD', 'vs:shops', shop)
+    out[i] = id
+    published[#published + 1] = {shop, id, received, body}
+  else
+    out[i] = ''
+  end
 end
-local id = redis.call('XADD', KEYS[2], '*', 'r', ARGV[2], 'b', ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('PUBLISH', KEYS[4], cjson.encode({ARGV[4], id, ARGV[2], ARGV[3]}))
-return id
+if #published > 0 then
+  redis.call('PUBLISH', 'vs:events', cjson.encode(published))
+end
+return out
 """
 
 # KEYS: ack hash. ARGV: shop, ms, seq. Moves the ack forward only.
@@ -88,6 +104,9 @@ end
 redis.call('SET', KEYS[2], last[1][1])
 return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 """
+
+
+_Pending = tuple[Incoming, float, "asyncio.Future[StoredEvent | None]"]
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -142,6 +161,11 @@ class RedisBackend(Backend):
         self._on_reset: Callable[[], None] = lambda: None
         self._listening = asyncio.Event()
         self.durability_warning: str | None = None
+        self.max_batch = 256
+        self._pending: list[_Pending] = []
+        self._busy = False
+        self._flush_scheduled = False
+        self._batches: set[asyncio.Task[None]] = set()
 
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Called when notifications may have been missed (the hub drops its rings)."""
@@ -202,13 +226,20 @@ class RedisBackend(Backend):
 
     def _deliver(self, data: bytes) -> None:
         try:
-            shop, stream_id, received, body = json.loads(data)
-            event = StoredEvent(shop, format_cursor(stream_id), float(received), body)
+            events = [
+                StoredEvent(shop, format_cursor(stream_id), float(received), body)
+                for shop, stream_id, received, body in json.loads(data)
+            ]
         except (ValueError, TypeError):
+            log(_logger, logging.ERROR, "unreadable notification")
             return
-        self._on_committed([event])
+        self._on_committed(events)
 
     async def close(self) -> None:
+        for _ in range(200):  # let acknowledged-to-be work finish
+            if not self._pending and not self._busy:
+                break
+            await asyncio.sleep(0.01)
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(BaseException):
@@ -218,16 +249,52 @@ class RedisBackend(Backend):
     # --- Backend API ---------------------------------------------------------------------
 
     async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
-        shop = item.shop_id
-        keys = [f"vs:{{{shop}}}:dd:{item.dedupe_key}", _stream(shop), SHOPS, CHANNEL]
-        args = [max(1, int(self.dedupe_retention)), repr(received_at), item.body, shop]
+        future: asyncio.Future[StoredEvent | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, received_at, future))
+        if not self._busy and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    # Group commit, as for SQLite: while one pipeline is out, new appends wait and go as the
+    # next pipeline, so one round trip (and one AOF fsync on the server) covers many webhooks.
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._busy or not self._pending:
+            return
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
         try:
-            stream_id = await self._append(keys=keys, args=args)
-        except RedisError as exc:
-            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
-        if stream_id is None:
-            return None
-        return StoredEvent(shop, format_cursor(stream_id), received_at, item.body)
+            keys: list[str] = []
+            args: list[str | int] = [max(1, int(self.dedupe_retention))]
+            for item, received_at, _ in batch:
+                keys += [f"vs:{{{item.shop_id}}}:dd:{item.dedupe_key}", _stream(item.shop_id)]
+                args += [repr(received_at), item.body, item.shop_id]
+            results = await self._append(keys=keys, args=args)
+            for (item, received_at, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if not result:
+                    future.set_result(None)
+                else:
+                    future.set_result(
+                        StoredEvent(item.shop_id, format_cursor(result), received_at, item.body)
+                    )
+        except (RedisError, OSError) as exc:
+            failure = BackendError(f"storage failed: {exc.__class__.__name__}")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+        finally:
+            self._busy = False
+            if self._pending:
+                self._flush()
 
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
         start = "-" if after is None else "(" + _redis_id(after)

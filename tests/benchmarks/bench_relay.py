@@ -33,7 +33,7 @@ from app.tiktok.signing import verify_webhook, webhook_signature
 APP_KEY = "benchkey"
 APP_SECRET = "benchsecret"
 SHOP = "7495540735365777507"
-DURATION = 5
+DURATION = 4
 WARMUP = 2
 CONCURRENCY = (1, 16, 64)
 # Anchors from issue 5 (same kind of 2-core machine, loopback).
@@ -173,6 +173,30 @@ def wait_http(url: str, timeout: float = 15.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def wrk_cmd(
+    url: str,
+    script: Path,
+    bodies: Path,
+    connections: int,
+    duration: float,
+    sends: Path | None,
+    delay_ms: int = 0,
+    cores: str = "1",
+) -> list[str]:
+    return [
+        "taskset", "-c", cores, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
+        "--timeout", "10s", "-s", str(script), url + "/webhooks/tiktok", "--",
+        str(bodies), str(sends) if sends else "-", str(delay_ms),
+    ]  # fmt: skip
+
+
+def parse_wrk(stdout: str, stderr: str = "") -> dict[str, int]:
+    for line in stdout.splitlines():
+        if line.startswith("WRK "):
+            return {k: int(v) for k, v in (part.split("=") for part in line[4:].split())}
+    raise RuntimeError("wrk failed: " + stderr[-500:] + stdout[-500:])
+
+
 def run_wrk(
     url: str,
     script: Path,
@@ -182,29 +206,9 @@ def run_wrk(
     sends: Path | None,
     delay_ms: int = 0,
 ) -> dict[str, int]:
-    cmd = [
-        "taskset",
-        "-c",
-        "1",
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url + "/webhooks/tiktok",
-        "--",
-        str(bodies),
-        str(sends) if sends else "-",
-        str(delay_ms),
-    ]
+    cmd = wrk_cmd(url, script, bodies, connections, duration, sends, delay_ms)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
-    for line in result.stdout.splitlines():
-        if line.startswith("WRK "):
-            return {k: int(v) for k, v in (part.split("=") for part in line[4:].split())}
-    raise RuntimeError("wrk failed: " + result.stderr[-500:] + result.stdout[-500:])
+    return parse_wrk(result.stdout, result.stderr)
 
 
 def read_sends(path: Path) -> dict[str, float]:
@@ -268,45 +272,48 @@ class Subscriber:
                     await ws.send(json.dumps({"op": "ack", "shop_id": SHOP, "cursor": last_cursor}))
 
 
-@contextlib.contextmanager
-def relay_process(db: Path, sync: str, *extra: str) -> Iterator[tuple[str, str]]:
-    env = {
+def relay_env() -> dict[str, str]:
+    return {
         **os.environ,
         "VIRALSTOCK_RELAY_APP_KEY": APP_KEY,
         "VIRALSTOCK_RELAY_APP_SECRET": APP_SECRET,
     }
-    py = sys.executable
+
+
+def mint(where: list[str]) -> str:
+    """A token through `viralstock-relay token create` (storage options only)."""
     out = subprocess.run(
-        [py, "-m", "relay", "token", "create", "--shop", SHOP, "--db", str(db)],
-        env=env,
+        [sys.executable, "-m", "relay", "token", "create", "--shop", SHOP, *where[:2]],
+        env=relay_env(),
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    token = out.stdout.strip().splitlines()[-1]
+    return out.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def relay_process(where: list[str], core: int = 0) -> Iterator[tuple[str, int]]:
+    """`viralstock-relay serve` pinned to `core`; yields (base URL, pid)."""
     proc = subprocess.Popen(
         [
             "taskset",
             "-c",
-            "0",
-            py,
+            str(core),
+            sys.executable,
             "-m",
             "relay",
             "serve",
             "--port",
             "0",
-            "--db",
-            str(db),
             "--ip-rate",
             "0",
-            "--sync",
-            sync,
             "--log-level",
             "WARNING",
-            *extra,
+            *where,
         ],
-        env=env,
+        env=relay_env(),
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -315,13 +322,19 @@ def relay_process(db: Path, sync: str, *extra: str) -> Iterator[tuple[str, str]]
         assert proc.stdout is not None
         base = proc.stdout.readline().strip()
         wait_http(base + "/healthz")
-        yield base, token
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -368,8 +381,9 @@ def pct(values: list[float], q: float) -> float:
 
 def measure_relay(work: Path, sync: str, *extra: str) -> None:
     script = work / "load.lua"
-    db = work / f"relay-{sync}{len(extra)}.sqlite3"
-    with relay_process(db, sync, *extra) as (base, token):
+    where = ["--db", str(work / f"relay-{sync}{len(extra)}.sqlite3"), "--sync", sync, *extra]
+    token = mint(where)
+    with relay_process(where) as (base, _pid):
         ws_url = base.replace("http://", "ws://") + "/v1/stream"
         with Subscriber(ws_url, token) as sub:
             warm = work / "warm.txt"
@@ -443,6 +457,136 @@ def measure_ceiling(work: Path) -> None:
             )
 
 
+@contextlib.contextmanager
+def redis_server(work: Path) -> Iterator[tuple[str, int]]:
+    """A throwaway redis-server with production durability (AOF, fsync always)."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(work),
+         "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=port, socket_timeout=1).ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def drain(subs: list[Subscriber], expected: int, before: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        counts = [len(s.arrivals) for s in subs]
+        time.sleep(0.3)
+        if [len(s.arrivals) for s in subs] == counts and all(
+            c - b >= expected for c, b in zip(counts, before, strict=True)
+        ):
+            return
+
+
+def shared_run(
+    work: Path, label: str, bases: list[str], pids: list[int], redis_pid: int | None, token: str
+) -> tuple[float, float]:
+    """16 webhooks in flight spread over `bases`, one subscriber per process; prints the
+    figures and returns delivered/s (the slowest subscriber's) and relay CPU s per 1,000."""
+    script = work / "load.lua"
+    tag = "".join(ch for ch in label if ch.isalnum())
+    subs = [Subscriber(b.replace("http://", "ws://") + "/v1/stream", token) for b in bases]
+    with contextlib.ExitStack() as stack:
+        for sub in subs:
+            stack.enter_context(sub)
+        per = 16 // len(bases)
+        warm = [work / f"warm-{tag}-{i}.txt" for i in range(len(bases))]
+        for i, path in enumerate(warm):
+            make_bodies(path, f"w{tag}{i}", 10000)
+        procs = [
+            subprocess.Popen(wrk_cmd(b, script, w, per, WARMUP, None, cores="0,1"),
+                             stdout=subprocess.PIPE, text=True)
+            for b, w in zip(bases, warm, strict=True)
+        ]  # fmt: skip
+        for proc in procs:
+            proc.communicate(timeout=60)
+        bodies = [work / f"bodies-{tag}-{i}.txt" for i in range(len(bases))]
+        sends = [work / f"sends-{tag}-{i}.txt" for i in range(len(bases))]
+        for i, path in enumerate(bodies):
+            make_bodies(path, f"{tag}{i}n", 60000)
+        before = [len(s.arrivals) for s in subs]
+        watched = [*pids, redis_pid] if redis_pid else pids
+        cpu_before = [cpu_seconds(p) for p in watched]
+        procs = [
+            subprocess.Popen(wrk_cmd(b, script, body, per, DURATION, snd, cores="0,1"),
+                             stdout=subprocess.PIPE, text=True)
+            for b, body, snd in zip(bases, bodies, sends, strict=True)
+        ]  # fmt: skip
+        results = [parse_wrk(proc.communicate(timeout=DURATION + 60)[0]) for proc in procs]
+        accepted = sum(r["requests"] - r["non2xx"] for r in results)
+        seconds = max(r["duration_us"] for r in results) / 1e6
+        drain(subs, accepted, before)
+        cpu_after = [cpu_seconds(p) for p in watched]
+        sent: dict[str, float] = {}
+        for path in sends:
+            sent.update(read_sends(path))
+        first = min(sent.values(), default=0.0)
+        rates = []
+        lat: list[float] = []
+        for sub in subs:
+            got = [n for n in sent if n in sub.arrivals]
+            last = max((sub.arrivals[n] for n in got), default=first)
+            rates.append(len(got) / max(last - first, seconds))
+            lat += [(sub.arrivals[n] - sent[n]) * 1000 for n in got]
+        delivered = min(rates)
+        per_1000 = [
+            (a - b) / max(delivered * seconds, 1) * 1000
+            for a, b in zip(cpu_after, cpu_before, strict=True)
+        ]
+        relays = per_1000[: len(pids)]
+        cpu_text = " + ".join(f"{c:.2f}" for c in relays)
+        redis_text = f", redis-server {per_1000[-1]:.2f}" if redis_pid else ""
+        print(
+            f"  {label:22}: accepted {accepted / seconds:6.0f}/s, delivered {delivered:6.0f}/s "
+            f"to each subscriber, p50 {pct(lat, 0.5):5.1f} ms, p99 {pct(lat, 0.99):6.1f} ms; "
+            f"CPU s per 1,000 delivered: relay {cpu_text}{redis_text}",
+            flush=True,
+        )
+        return delivered, sum(relays)
+
+
+def measure_shared(work: Path) -> None:
+    where = ["--db", str(work / "shared-sqlite.sqlite3")]
+    token = mint(where)
+    with relay_process(where, core=0) as (base, pid):
+        _, sqlite_cpu = shared_run(work, "one process, SQLite", [base], [pid], None, token)
+    if shutil.which("redis-server") is None:
+        print("  (redis-server not installed: Redis runs skipped)")
+        return
+    with redis_server(work) as (url, redis_pid):
+        where = ["--bus", url]
+        token = mint(where)
+        with relay_process(where, core=0) as (base, pid):
+            one, redis_cpu = shared_run(work, "one process, Redis", [base], [pid], redis_pid, token)
+        with relay_process(where, core=0) as (a, pa), relay_process(where, core=1) as (b, pb):
+            two, _ = shared_run(work, "two processes, Redis", [a, b], [pa, pb], redis_pid, token)
+    print(
+        f"  relay CPU per webhook, Redis / SQLite: x{redis_cpu / max(sqlite_cpu, 1e-9):.2f} "
+        "(target <= 1.5)\n"
+        f"  delivered, two processes / one (Redis): x{two / max(one, 1e-9):.2f} (target: never "
+        "below 1; >= 1.6 needs a free core per process, and here wrk, redis-server and the "
+        "subscribers share the two cores with the relays)",
+        flush=True,
+    )
+
+
 def main() -> None:
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         print("bench_relay: needs wrk and taskset (apt-get install wrk util-linux); skipped")
@@ -466,6 +610,10 @@ def main() -> None:
             "Relay, SQLite synchronous=NORMAL (a 200 survives a killed process, not an OS crash):"
         )
         measure_relay(work, "normal")
+        print(
+            "SQLite vs a shared Redis bus (issue 9): 16 in flight, durable settings, wrk unpinned"
+        )
+        measure_shared(work)
 
 
 if __name__ == "__main__":

@@ -287,3 +287,37 @@ async def test_ack_of_a_cursor_from_an_earlier_connection(
     post(http, body("e-3"))
     assert nids(await sub.events(1)) == ["e-3"]
     await sub.close()
+
+
+async def test_silent_peer_is_dropped_by_ping_timeout(tmp_path: Path) -> None:
+    """A peer that completes the handshake and then never answers pings is disconnected."""
+    import base64
+    import os
+
+    config = make_config(tmp_path, ws_ping_interval=0.2, ws_ping_timeout=0.3)
+    with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
+        token = running.create_token([SHOP_A])
+        port = int(running.base_url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+            ).encode()
+        )
+        response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert response.startswith(b"HTTP/1.1 101")
+        for _ in range(40):
+            if "relay_subscribers_connected 1" in http.get("/metrics").text:
+                break
+            await asyncio.sleep(0.05)
+        assert "relay_subscribers_connected 1" in http.get("/metrics").text
+        # Never read, never pong: the relay must give up on us within a second or so.
+        for _ in range(60):
+            if "relay_subscribers_connected 0" in http.get("/metrics").text:
+                break
+            await asyncio.sleep(0.05)
+        assert "relay_subscribers_connected 0" in http.get("/metrics").text
+        writer.close()

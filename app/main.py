@@ -1,0 +1,201 @@
+"""The composition root: command line and wiring (DESIGN.md section 1).
+
+Headless parts live here; the Qt desktop (`viralstock` and `viralstock --demo` without
+`--headless`) is wired by the UI work. This module is the only place that starts the sandbox
+and the relay in-process for the demo, because it is the only one allowed to know every part.
+
+    viralstock --demo --headless --run-for SECONDS --report PATH [--demo-speed X] [--seed N]
+               [--sandbox-truth PATH] [--data-dir DIR]
+    viralstock sync [--data-dir DIR] [--relay URL] [--run-for SECONDS] [--report PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "demo_world", "main"]
+
+DEFAULT_RELAY_URL = "https://relay.viralstock.app"
+DEFAULT_API_BASE = "https://open-api.tiktokglobalshop.com"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="viralstock",
+        description="Live stock, sales velocity and viral-video alerts for TikTok Shop sellers.",
+    )
+    parser.add_argument("--demo", action="store_true", help="run on a simulated shop")
+    parser.add_argument("--headless", action="store_true", help="no window: run and report")
+    parser.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this long")
+    parser.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report here")
+    parser.add_argument(
+        "--demo-speed",
+        type=float,
+        default=60.0,
+        metavar="X",
+        help="simulated seconds per real second (default 60)",
+    )
+    parser.add_argument("--seed", type=int, default=1, metavar="N", help="demo scenario seed")
+    parser.add_argument(
+        "--sandbox-truth",
+        type=Path,
+        metavar="PATH",
+        help="the demo sandbox writes its ground truth here",
+    )
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where the database lives")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    sub = parser.add_subparsers(dest="command")
+    sync = sub.add_parser("sync", help="sync the connected shops headless (stored credentials)")
+    sync.add_argument("--data-dir", type=Path, metavar="DIR", dest="sync_data_dir")
+    sync.add_argument("--relay", default=os.environ.get("VIRALSTOCK_RELAY_URL", DEFAULT_RELAY_URL))
+    sync.add_argument(
+        "--api-base", default=os.environ.get("VIRALSTOCK_TIKTOK_API", DEFAULT_API_BASE)
+    )
+    sync.add_argument("--run-for", type=float, metavar="SECONDS", dest="sync_run_for")
+    sync.add_argument("--report", type=Path, metavar="PATH", dest="sync_report")
+    return parser
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def demo_world(
+    *, seed: int = 1, speed: float = 60.0, relay_dir: Path | None = None, **sandbox: object
+) -> Iterator[object]:
+    """Sandbox (viral scenario) and relay in-process on loopback, wired to each other.
+
+    The relay's port is chosen first because the sandbox needs the webhook URL at start and
+    the relay needs the sandbox's URL for OAuth and pairing. Yields an `app.sync.headless.
+    DemoWorld`; `.sandbox` and `.relay` are attached for tests.
+    """
+    from app.sandbox import SandboxConfig, run_sandbox
+    from app.sync.headless import DemoWorld
+    from relay.config import RelayConfig
+    from relay.server import run_relay
+
+    port = _free_port()
+    with contextlib.ExitStack() as stack:
+        folder = relay_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="viralstock-demo-"))
+        )
+        config = SandboxConfig(
+            seed=seed,
+            scenario="viral",
+            speed=speed,
+            webhook_url=f"http://127.0.0.1:{port}/webhooks/tiktok",
+            **sandbox,  # type: ignore[arg-type]
+        )
+        box = stack.enter_context(run_sandbox(config))
+        relay_config = RelayConfig(
+            db=str(folder / "relay.sqlite3"),
+            host="127.0.0.1",
+            port=port,
+            app_key=box.app_key,
+            app_secret=box.app_secret,
+            tiktok_api=box.base_url,
+            tiktok_auth=box.base_url,
+            sqlite_sync="NORMAL",
+            log_level="WARNING",
+            sign_rate=10_000.0,
+            sign_burst=10_000.0,
+        )
+        relay = stack.enter_context(run_relay(relay_config))
+        world = DemoWorld(
+            api_base_url=box.base_url,
+            relay_base_url=relay.base_url,
+            relay_stream_url=relay.ws_url,
+            app_key=box.app_key,
+            authorize_code=box.authorize_code,
+            now=box.clock.now,
+            stop_clock=box.clock.pause,
+            write_truth=box.write_truth,
+            speed=speed,
+            qps=config.qps,
+        )
+        world.sandbox = box  # type: ignore[attr-defined]
+        world.relay = relay  # type: ignore[attr-defined]
+        world.relay_config = relay_config  # type: ignore[attr-defined]
+        yield world
+
+
+def _demo_headless(args: argparse.Namespace) -> int:
+    from app.sync.headless import DemoOptions, run_demo
+
+    if args.run_for is None or args.report is None:
+        print(
+            "viralstock: --demo --headless needs --run-for SECONDS and --report PATH",
+            file=sys.stderr,
+        )
+        return 2
+    with contextlib.ExitStack() as stack:
+        data_dir = args.data_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="viralstock-data-"))
+        )
+        with demo_world(seed=args.seed, speed=args.demo_speed) as world:
+            options = DemoOptions(args.run_for, args.report, data_dir, args.sandbox_truth)
+            asyncio.run(run_demo(world, options))  # type: ignore[arg-type]
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from app.sync.headless import StoredOptions, run_stored
+
+    options = StoredOptions(
+        data_dir=args.sync_data_dir or args.data_dir,
+        relay_url=args.relay,
+        api_base_url=args.api_base,
+        app_key=os.environ.get("VIRALSTOCK_APP_KEY", ""),
+        run_for=args.sync_run_for if args.sync_run_for is not None else args.run_for,
+        report=args.sync_report or args.report,
+    )
+    try:
+        return asyncio.run(run_stored(options))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _gui(args: argparse.Namespace) -> int:
+    """The Qt desktop; wired by the UI work (app/ui), imported only here."""
+    try:
+        run_ui = importlib.import_module("app.ui.application").run
+    except (ImportError, AttributeError):
+        print(
+            "viralstock: the desktop UI is not part of this build; use --demo --headless",
+            file=sys.stderr,
+        )
+        return 2
+    return int(run_ui(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "sync":
+        return _sync(args)
+    if args.demo and args.headless:
+        return _demo_headless(args)
+    if args.headless:
+        print("viralstock: --headless without --demo: use `viralstock sync`", file=sys.stderr)
+        return 2
+    return _gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

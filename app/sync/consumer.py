@@ -1,0 +1,315 @@
+"""The relay stream consumer (DESIGN.md section 3, client side).
+
+One WebSocket to the relay carries every shop the subscriber token covers. The consumer:
+- subscribes with the cursor stored for each shop, so a restart resumes exactly where the last
+  committed batch ended (the relay may replay a little; handlers are idempotent);
+- hands events to a `Sink` in small batches (whatever has arrived while the previous batch was
+  being applied, up to `max_batch`), which commits data and cursor in one transaction;
+- acknowledges a shop's last cursor only after that commit returned;
+- on `gap` asks the sink to resync the shop through the Open API before going on;
+- reconnects with exponential backoff and full jitter when the relay goes away, and gives up only
+  when the relay refuses the token (close code 4401), which no retry can fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from app.sync.backoff import Backoff
+from app.sync.state import LinkState
+from app.tiktok.models import loads
+
+__all__ = ["RelayConsumer", "RelayEvent", "Sink", "StreamAuthError"]
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED_CLOSE = 4401
+
+
+@dataclass(frozen=True, slots=True)
+class RelayEvent:
+    """One webhook as the relay delivered it."""
+
+    shop_id: str
+    cursor: str
+    # Relay wall-clock time of arrival (epoch seconds): the start of "webhook to store".
+    received_at: float
+    webhook: dict[str, Any]
+    # Local wall-clock time the frame was read.
+    arrived_at: float = field(default_factory=time.time)
+
+
+class Sink(Protocol):
+    """Where events go. `apply` must commit the events' effects and their cursors together."""
+
+    async def apply(self, events: Sequence[RelayEvent]) -> None: ...
+
+    async def resync(self, shop_id: str) -> None: ...
+
+    def cursors(self) -> dict[str, str]: ...
+
+
+class StreamAuthError(RuntimeError):
+    """The relay refused the subscriber token: re-pair or re-authorize."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    shop_id: str
+
+
+StateCallback = Callable[[LinkState, str], None]
+
+
+class RelayConsumer:
+    """Keeps one WebSocket to the relay for `shop_ids` and feeds a `Sink`."""
+
+    def __init__(
+        self,
+        stream_url: str,
+        token: str,
+        shop_ids: Sequence[str],
+        sink: Sink,
+        *,
+        on_state: StateCallback | None = None,
+        max_batch: int = 200,
+        backoff: Backoff | None = None,
+        open_timeout: float = 5.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 10.0,
+    ) -> None:
+        self.stream_url = stream_url
+        self._token = token
+        self.shop_ids = list(shop_ids)
+        self._sink = sink
+        self._on_state = on_state
+        self.max_batch = max_batch
+        self._backoff = backoff or Backoff()
+        self._open_timeout = open_timeout
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._stopping = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._pending: asyncio.Queue[RelayEvent | _Gap] = asyncio.Queue()
+        self._busy = False
+        self.last_frame_at = 0.0
+        self.connected = asyncio.Event()
+        self.frames = 0
+        self.connects = 0
+        self.gaps = 0
+        self.fatal: BaseException | None = None
+        self.apply_failures = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until `stop()`; reconnects on any failure except a refused token."""
+        first = True
+        while not self._stopping.is_set():
+            self._state(LinkState.CONNECTING if first else LinkState.RECONNECTING, "")
+            first = False
+            try:
+                await self._session()
+            except StreamAuthError as exc:
+                self.fatal = exc
+                self._state(LinkState.ERROR, str(exc))
+                return
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                log.info("relay stream lost (%s); reconnecting", type(exc).__name__)
+            finally:
+                self.connected.clear()
+                self._ws = None
+            if self._stopping.is_set():
+                break
+            self._state(LinkState.RECONNECTING, "relay unreachable")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._backoff.next_delay())
+        self._state(LinkState.STOPPED, "")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def drained(self, quiet: float = 0.3, limit: float = 30.0) -> bool:
+        """Wait (at most `limit` s) until nothing is queued or applied and no frame came for
+        `quiet` s."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            idle = self._pending.empty() and not self._busy
+            if idle and time.monotonic() - self.last_frame_at >= quiet:
+                return True
+            await asyncio.sleep(min(0.05, quiet / 4))
+        return False
+
+    @property
+    def queue_depth(self) -> int:
+        return self._pending.qsize() + (1 if self._busy else 0)
+
+    # --- one connection --------------------------------------------------------------------
+
+    def _state(self, state: LinkState, detail: str) -> None:
+        if self._on_state is not None:
+            self._on_state(state, detail)
+
+    async def _session(self) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            ws = await connect(
+                self.stream_url,
+                additional_headers=headers,
+                proxy=None,
+                open_timeout=self._open_timeout,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                max_size=4 * 1024 * 1024,
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            if exc.response.status_code in (401, 403):
+                raise StreamAuthError("the relay refused the subscriber token") from None
+            raise
+        self._ws = ws
+        self.connects += 1
+        # Whatever a previous connection left unapplied will be replayed after the cursor.
+        while not self._pending.empty():
+            self._pending.get_nowait()
+        try:
+            stored = self._sink.cursors()
+            after = {shop: cur for shop, cur in stored.items() if shop in self.shop_ids}
+            frame: dict[str, Any] = {"op": "subscribe", "shops": self.shop_ids}
+            if after:
+                frame["after"] = after
+            await ws.send(json.dumps(frame))
+            processor = asyncio.create_task(self._process(ws), name="relay-apply")
+            try:
+                await self._read(ws)
+            finally:
+                # Let the processor finish what it has (it commits; acks may fail harmlessly).
+                await self._pending.put(_STOP)
+                with contextlib.suppress(Exception):
+                    await processor
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code == UNAUTHORIZED_CLOSE:
+                raise StreamAuthError("the relay refused the subscriber token") from None
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for message in ws:
+            self.last_frame_at = time.monotonic()
+            self.frames += 1
+            try:
+                frame = loads(message)
+            except (ValueError, UnicodeDecodeError):
+                log.warning("relay sent a frame that is not JSON; ignored")
+                continue
+            if not isinstance(frame, dict):
+                continue
+            op = frame.get("op")
+            if op == "event":
+                event = _event(frame)
+                if event is not None:
+                    await self._pending.put(event)
+            elif op == "ready":
+                self._backoff.reset()
+                self.connected.set()
+                self._state(LinkState.CONNECTED, "")
+            elif op == "gap":
+                self.gaps += 1
+                await self._pending.put(_Gap(str(frame.get("shop_id", ""))))
+            elif op == "error":
+                code = str(frame.get("code", ""))
+                log.warning("relay error frame: %s %s", code, frame.get("message", ""))
+                if code in {"unauthorized", "forbidden", "forbidden_shop", "invalid_token"}:
+                    raise StreamAuthError(f"relay refused the subscription ({code})")
+        if ws.close_code == UNAUTHORIZED_CLOSE:
+            raise StreamAuthError("the relay refused the subscriber token")
+
+    async def _process(self, ws: ClientConnection) -> None:
+        while True:
+            item = await self._pending.get()
+            if item is _STOP:
+                return
+            batch: list[RelayEvent] = []
+            gap: _Gap | None = None
+            stop_after = False
+            if isinstance(item, _Gap):
+                gap = item
+            else:
+                batch.append(item)
+                while len(batch) < self.max_batch:
+                    try:
+                        nxt = self._pending.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if nxt is _STOP:
+                        stop_after = True
+                        break
+                    if isinstance(nxt, _Gap):
+                        gap = nxt
+                        break
+                    batch.append(nxt)
+            self._busy = True
+            try:
+                if batch:
+                    await self._apply(ws, batch)
+                if gap is not None:
+                    await self._sink.resync(gap.shop_id)
+            except Exception:
+                # Nothing was acknowledged past the last commit: reconnecting replays the rest.
+                log.exception("applying relay events failed; reconnecting to replay them")
+                self.apply_failures += 1
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                return
+            finally:
+                self._busy = False
+            if stop_after:
+                return
+
+    async def _apply(self, ws: ClientConnection, batch: list[RelayEvent]) -> None:
+        await self._sink.apply(batch)
+        last: dict[str, str] = {}
+        for event in batch:
+            last[event.shop_id] = event.cursor
+        for shop_id, cursor in last.items():
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps({"op": "ack", "shop_id": shop_id, "cursor": cursor}))
+
+
+class _Stop:
+    pass
+
+
+_STOP: Any = _Stop()
+
+
+def _event(frame: dict[str, Any]) -> RelayEvent | None:
+    webhook = frame.get("webhook")
+    shop_id = frame.get("shop_id")
+    cursor = frame.get("cursor")
+    if not isinstance(webhook, dict) or shop_id is None or cursor is None:
+        log.warning("relay event frame without shop_id, cursor or webhook; ignored")
+        return None
+    received = frame.get("received_at")
+    received_at = float(received) if isinstance(received, int | float) else time.time()
+    return RelayEvent(str(shop_id), str(cursor), received_at, webhook)
+
+
+ResyncFn = Callable[[str], Awaitable[None]]

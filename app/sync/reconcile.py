@@ -1,0 +1,164 @@
+"""Reconciliation: webhooks can be lost, so polling stays the source of truth.
+
+Each pass lists the orders updated since the last watermark minus an overlap (sorted by
+`update_time`, through the normal lane), stores every one that is missing or older locally, and
+re-reads the stock of every SKU. What it had to fix is counted: that number is how much the
+real-time stream missed. The watermark moves in the same transaction as the orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.store.catalog import upsert_inventory, upsert_products
+from app.store.orders import upsert_orders
+from app.store.schema import OrderRow, ProductRow
+from app.store.types import StockCause
+from app.sync.database import Database
+from app.sync.progress import get_watermark, set_watermark
+from app.sync.shops import ShopContext
+from app.tiktok.client import TikTokShopClient
+from app.tiktok.models import InventorySearchResult, Order
+from app.tiktok.ratelimit import Priority
+
+__all__ = ["ORDERS_RESOURCE", "ReconcileResult", "Reconciler"]
+
+log = logging.getLogger(__name__)
+
+ORDERS_RESOURCE = "orders"
+MAX_INVENTORY_PRODUCTS = 100
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    orders_seen: int
+    orders_corrected: int
+    stock_corrected: int
+    touched: frozenset[str]
+
+    @property
+    def corrected(self) -> int:
+        return self.orders_corrected + self.stock_corrected
+
+
+def _stored_versions(session: Session, ids: list[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for order_id, update_time, status in session.execute(
+            select(OrderRow.id, OrderRow.update_time, OrderRow.status).where(OrderRow.id.in_(part))
+        ):
+            found[order_id] = (update_time, status)
+    return found
+
+
+class Reconciler:
+    def __init__(
+        self,
+        db: Database,
+        api: TikTokShopClient,
+        now: Callable[[], float],
+        *,
+        overlap: float = 300.0,
+        priority: Priority = Priority.NORMAL,
+    ) -> None:
+        self._db = db
+        self._api = api
+        self._now = now
+        self.overlap = overlap
+        self.priority = priority
+
+    async def run_once(self, ctx: ShopContext, *, full_stock: bool = True) -> ReconcileResult:
+        shop = ctx.shop
+        now = self._now()
+        watermark = await self._db.read(lambda s: get_watermark(s, shop.id, ORDERS_RESOURCE))
+        until = int(now) + 1
+        filters: dict[str, int] = {"update_time_lt": until}
+        if watermark is not None:
+            filters["update_time_ge"] = max(0, int(watermark - self.overlap))
+        orders: list[Order] = []
+        async for order in self._api.iter_orders(
+            shop,
+            page_size=100,
+            sort_field="update_time",
+            sort_order="ASC",
+            filters=filters,
+            priority=self.priority,
+        ):
+            orders.append(order)
+        ids = [order.id for order in orders]
+        stored = await self._db.read(lambda s: _stored_versions(s, ids))
+        corrected_orders = sum(
+            1
+            for order in orders
+            if order.id not in stored or stored[order.id][0] < order.update_time
+        )
+        inventory: InventorySearchResult | None = None
+        if full_stock:
+            inventory = await self._all_inventory(ctx)
+        at = int(now)
+        high = max((order.update_time for order in orders), default=None)
+        new_mark = min(until - 1, high if high is not None else until - 1)
+        if watermark is not None:
+            new_mark = max(new_mark, watermark)
+
+        def commit(session: Session) -> tuple[set[str], int]:
+            touched: set[str] = set()
+            if orders:
+                touched.update(upsert_orders(session, shop.id, orders, at).skus)
+            stock_fixed = 0
+            if inventory is not None:
+                changes = upsert_inventory(session, shop.id, inventory, at, StockCause.SYNC)
+                stock_fixed = sum(1 for change in changes if change.before is not None)
+                touched.update(change.sku_id for change in changes)
+            set_watermark(session, shop.id, ORDERS_RESOURCE, new_mark, now)
+            return touched, stock_fixed
+
+        touched, stock_fixed = await self._db.write(commit)
+        if corrected_orders or stock_fixed:
+            log.info(
+                "reconciliation corrected %d orders and %d stock levels",
+                corrected_orders,
+                stock_fixed,
+            )
+        return ReconcileResult(len(orders), corrected_orders, stock_fixed, frozenset(touched))
+
+    async def refresh_products(self, ctx: ShopContext) -> set[str]:
+        """Re-read the whole catalogue (status, SKUs, prices, stock): after a `gap` a product
+        event may be among what was missed, and orders polling does not cover products."""
+        shop = ctx.shop
+        products = [
+            product async for product in self._api.iter_products(shop, priority=self.priority)
+        ]
+        at = int(self._now())
+
+        def commit(session: Session) -> set[str]:
+            changes = upsert_products(session, shop.id, products, at, StockCause.SYNC)
+            return {change.sku_id for change in changes}
+
+        return await self._db.write(commit)
+
+    async def _all_inventory(self, ctx: ShopContext) -> InventorySearchResult:
+        shop_id = ctx.shop.id
+        product_ids = await self._db.read(
+            lambda s: list(
+                s.execute(
+                    select(ProductRow.id)
+                    .where(ProductRow.shop_id == shop_id)
+                    .order_by(ProductRow.id)
+                ).scalars()
+            )
+        )
+        result = []
+        for start in range(0, len(product_ids), MAX_INVENTORY_PRODUCTS):
+            part = product_ids[start : start + MAX_INVENTORY_PRODUCTS]
+            found = await self._api.search_inventory(
+                ctx.shop, product_ids=part, priority=self.priority
+            )
+            result.extend(found.inventory)
+        return InventorySearchResult(inventory=result)

@@ -1,0 +1,117 @@
+"""The pure pieces of app.sync: event planning, notification keys, percentiles, backoff,
+the published state and its change stream."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from app.sync.backoff import Backoff
+from app.sync.clock import FunctionClock, WallClock
+from app.sync.handlers import notification_key, payload_text, plan_events
+from app.sync.latency import LatencyRecorder, percentile
+from app.sync.state import ChangeKind, LinkState, LinkStatus, Publisher, ShopRef
+
+SHOP = "7495540735365777507"
+
+
+def test_plan_names_what_each_type_touches() -> None:
+    events = [
+        (SHOP, {"type": 1, "data": {"order_id": "1", "order_status": "UNPAID"}}),
+        (SHOP, {"type": 11, "data": {"order_id": "2"}}),
+        (SHOP, {"type": 12, "data": {"order_id": "3"}}),
+        (
+            SHOP,
+            {"type": 4, "data": {"package_list": [{"package_id": "p", "order_id_list": ["4", 5]}]}},
+        ),
+        (SHOP, {"type": 27, "data": {"product_id": "9", "sku_id": "s1"}}),
+        (SHOP, {"type": 71, "data": {"sku_id": "s2"}}),
+        (SHOP, {"type": 5, "data": {"product_id": 576486316948490000}}),
+        (SHOP, {"type": 7, "data": {"expiration_time": "1767600000"}}),
+        ("other", {"type": 6, "data": {"message": "bye"}}),
+        (SHOP, {"type": 99, "data": {"anything": True}}),
+    ]
+    plan = plan_events(events)
+    assert plan.orders == {SHOP: {"1", "2", "3", "4", "5"}}
+    assert plan.skus == {SHOP: {"s1", "s2"}}
+    assert plan.products == {SHOP: {"576486316948490000"}}
+    assert plan.deauthorized == {"other"}
+    assert plan.expiring == {SHOP: 1767600000.0}
+
+
+def test_plan_is_order_independent_and_idempotent() -> None:
+    events = [(SHOP, {"type": 1, "data": {"order_id": str(i)}}) for i in range(20)]
+    shuffled = events * 2
+    random.Random(4).shuffle(shuffled)
+    assert plan_events(events).orders == plan_events(shuffled).orders
+
+
+def test_notification_key_prefers_tiktoks_id_and_is_stable_without_it() -> None:
+    with_id = {"type": 1, "tts_notification_id": "7380066284010030890", "data": {}}
+    assert notification_key(SHOP, with_id, payload_text(with_id)) == "7380066284010030890"
+    a = {"type": 3, "timestamp": 1, "data": {"order_id": "1"}}
+    b = {"data": {"order_id": "1"}, "timestamp": 1, "type": 3}  # same body, other key order
+    assert notification_key(SHOP, a, payload_text(a)) == notification_key(SHOP, b, payload_text(b))
+    c = {"type": 3, "timestamp": 2, "data": {"order_id": "1"}}
+    assert notification_key(SHOP, a, payload_text(a)) != notification_key(SHOP, c, payload_text(c))
+
+
+def test_percentiles_by_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    recorder = LatencyRecorder(capacity=10)
+    for v in range(100):
+        recorder.add(v)
+    assert recorder.count == 100
+    assert recorder.samples() == [float(v) for v in range(90, 100)]
+
+
+def test_backoff_grows_is_capped_and_resets() -> None:
+    backoff = Backoff(base=0.1, cap=1.0, floor=0.0, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(20)]
+    assert all(0.0 <= d <= 1.0 for d in delays)
+    assert max(delays[8:]) > 0.2  # the ceiling grew
+    backoff.reset()
+    assert backoff.next_delay() <= 0.1
+
+
+def test_clocks() -> None:
+    assert abs(WallClock().now() - __import__("time").time()) < 5
+    assert FunctionClock(lambda: 42.0).now() == 42.0
+
+
+async def test_publisher_snapshots_and_change_stream() -> None:
+    publisher = Publisher(queue_size=2)
+    seen: list[ChangeKind] = []
+    remove = publisher.add_listener(lambda change: seen.append(change.kind))
+    with publisher.subscribe() as queue:
+        publisher.ensure_shop(ShopRef(SHOP, "Demo"), 1.0)
+        status = LinkStatus(LinkState.DEAUTHORIZED, "revoked", 2.0)
+        publisher.update(SHOP, ChangeKind.CONNECTION, 2.0, api=status)
+        publisher.update(SHOP, ChangeKind.ALERT, 3.0, sku_ids=("s1",))
+        # Bounded: the oldest change was dropped, the latest snapshot is always readable.
+        assert queue.qsize() == 2
+        first = queue.get_nowait()
+        assert first.kind is ChangeKind.CONNECTION
+        assert first.snapshot.api.state is LinkState.DEAUTHORIZED
+        last = await asyncio.wait_for(queue.get(), 1)
+        assert last.sku_ids == ("s1",)
+    remove()
+    publisher.update(SHOP, ChangeKind.METRICS, 4.0)
+    assert seen == [ChangeKind.SHOP, ChangeKind.CONNECTION, ChangeKind.ALERT]
+    assert publisher.snapshot(SHOP).shop.name == "Demo"
+    assert publisher.snapshot(SHOP).updated_at == 4.0
+
+
+def test_a_failing_listener_does_not_break_publishing() -> None:
+    publisher = Publisher()
+
+    def broken(change: object) -> None:
+        raise RuntimeError("listener bug")
+
+    publisher.add_listener(broken)
+    publisher.ensure_shop(ShopRef(SHOP), 0.0)
+    publisher.update(SHOP, ChangeKind.METRICS, 1.0)
+    assert publisher.snapshot(SHOP).updated_at == 1.0
