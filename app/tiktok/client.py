@@ -66,6 +66,7 @@ from app.tiktok.models import (
     Shop,
     VideoPage,
     VideoPerformance,
+    validate_json,
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
 from app.tiktok.redact import install_redaction, redact, register_secret
@@ -444,7 +445,7 @@ class TikTokShopClient:
         envelope: _Envelope[M] | _Loose | None = None
         problem = ""
         try:
-            envelope = envelope_model.model_validate_json(content)
+            envelope = validate_json(envelope_model, content)
         except ValidationError as exc:
             problem = PayloadError.from_validation(envelope_model.__name__, exc).args[0]
             try:
