@@ -102,7 +102,7 @@ async def test_lost_notification_channel_delays_but_loses_nothing(bus: str, tmp_
 
 
 async def test_gap_after_retention_on_redis(bus: str, tmp_path: Path) -> None:
-    config = make_config(tmp_path, bus=bus, event_retention=0.5, trim_interval=0.1)
+    config = make_config(tmp_path, bus=bus, event_retention=1.0, trim_interval=0.1)
     with (
         run_relay(config) as running,
         httpx.Client(base_url=running.base_url) as http,
@@ -113,7 +113,7 @@ async def test_gap_after_retention_on_redis(bus: str, tmp_path: Path) -> None:
         post(http, body("old"))
         (old,) = await sub.events(1)
         await sub.close()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.5)
         post(http, body("new"))
         sub = await Subscriber.connect(running.ws_url, token)
         await sub.subscribe([SHOP_A], after={SHOP_A: old["cursor"]})

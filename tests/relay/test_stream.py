@@ -106,7 +106,7 @@ async def test_ack_survives_restart(tmp_path: Path) -> None:
 
 
 async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
-    config = make_config(tmp_path, event_retention=0.5, trim_interval=0.1)
+    config = make_config(tmp_path, event_retention=1.0, trim_interval=0.1)
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
         token = running.create_token([SHOP_A])
         sub = await Subscriber.connect(running.ws_url, token)
@@ -115,7 +115,7 @@ async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
         post(http, body("old-2"))
         first = await sub.events(2)
         await sub.close()
-        await asyncio.sleep(1.0)  # both events fall out of retention and are trimmed
+        await asyncio.sleep(1.5)  # both events fall out of retention and are trimmed
         post(http, body("new-1"))
         sub = await Subscriber.connect(running.ws_url, token)
         ready = await sub.subscribe([SHOP_A], after={SHOP_A: first[0]["cursor"]})
