@@ -5,7 +5,7 @@ Public API (kept stable for the client, relay, sync and demo code):
 - `run_sandbox(config)`: context manager yielding a `RunningSandbox` with `.base_url` (Open API,
   auth host and `/open/authorize` on one origin), `.app_key`, `.app_secret`, `.service_id`,
   `.clock`, `.faults`, `.truth()`, `.stats()`, `.revoke(shop_id)`, `.authorize_code()`,
-  `.shops` and `.wait_webhooks()`.
+  `.shops`, `.webhook_url` (settable) and `.wait_webhooks()`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -35,6 +36,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Response = tuple[int, bytes, list[tuple[bytes, bytes]], float]
 
+_log = logging.getLogger(__name__)
 _JSON = [(b"content-type", b"application/json")]
 _AUTH_PATHS = ("/api/v2/token/get", "/api/v2/token/refresh")
 
@@ -201,6 +203,9 @@ class SandboxApp:
             return response
         except ApiError as error:
             return self._error(error, delay)
+        except Exception:  # a sandbox bug: answer like TikTok's internal error, and say so
+            _log.exception("sandbox handler failed for %s %s", method, path)
+            return self._error(ApiError(Code.INTERNAL_ERROR, "Internal error.", 500), delay)
 
     # --- seller authorization and the auth host ------------------------------------------------
 

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--qps", type=float, default=50.0, help="per app x shop; 0 disables")
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--truth-file", type=Path, default=None)
+    parser.add_argument(
+        "--start-time",
+        default=None,
+        help="simulated epoch seconds at start, or 'now' for the wall clock "
+        "(default: a fixed moment, so that a seed reproduces a run exactly)",
+    )
     parser.add_argument("--shops", type=int, default=1)
     parser.add_argument("--products", type=int, default=40)
     faults = parser.add_argument_group("fault injection")
@@ -51,7 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    start_time: float | None = None
+    if args.start_time == "now":
+        start_time = float(int(time.time()))
+    elif args.start_time is not None:
+        try:
+            start_time = float(args.start_time)
+        except ValueError:
+            parser.error("--start-time takes epoch seconds or 'now'")
     config = SandboxConfig(
         seed=args.seed,
         scenario=args.scenario,
@@ -63,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         app_secret=os.environ.get("VIRALSTOCK_SANDBOX_APP_SECRET") or DEFAULT_APP_SECRET,
         shops=args.shops,
         products=args.products,
+        start_time=start_time,
     )
     stop = threading.Event()
 

@@ -49,7 +49,7 @@ class SandboxConfig:
     speed: float = DEFAULT_SPEED
     qps: float = 50.0
     webhook_url: str | None = None
-    truth_file: Path | None = None
+    truth_file: Path | str | None = None
     app_key: str = DEFAULT_APP_KEY
     app_secret: str = DEFAULT_APP_SECRET
     service_id: str = DEFAULT_SERVICE_ID

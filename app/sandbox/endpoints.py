@@ -434,6 +434,31 @@ def ship_package(world: World, request: Request) -> dict[str, Any]:
     return {}
 
 
+def get_package(world: World, request: Request) -> dict[str, Any]:
+    package = world.packages.get(request.params[0])
+    if package is None or package.shop_id != _shop(request).id:
+        raise ApiError(Code.PACKAGE_NOT_FOUND, "Package not found.")
+    return package_json(world, package)
+
+
+def get_warehouses(world: World, request: Request) -> dict[str, Any]:
+    shop = _shop(request)
+    return {
+        "warehouses": [
+            {
+                "id": warehouse.id,
+                "name": warehouse.name,
+                "effect_status": "ENABLED",
+                "type": "SALES_WAREHOUSE",
+                "sub_type": "DOMESTIC_WAREHOUSE",
+                "is_default": index == 0,
+                "address": {"region_code": "US", "state": "CA", "city": "Los Angeles"},
+            }
+            for index, warehouse in enumerate(shop.warehouses)
+        ]
+    }
+
+
 # --- analytics and affiliate -------------------------------------------------------------------
 
 
@@ -534,11 +559,13 @@ ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "/fulfillment/202309/packages/search": {"POST": (search_packages, True)},
     "/analytics/202409/shop_videos/performance": {"GET": (video_performance, True)},
     "/affiliate_seller/202410/orders/search": {"POST": (affiliate_orders, True)},
+    "/logistics/202309/warehouses": {"GET": (get_warehouses, True)},
 }
 
 # (prefix, suffix) around one numeric id -> method -> (handler, needs shop_cipher)
 PATTERN_ROUTES: list[tuple[str, str, dict[str, tuple[Handler, bool]]]] = [
     ("/product/202309/products/", "/inventory/update", {"POST": (update_inventory, True)}),
     ("/fulfillment/202309/packages/", "/ship", {"POST": (ship_package, True)}),
+    ("/fulfillment/202309/packages/", "", {"GET": (get_package, True)}),
     ("/product/202309/products/", "", {"GET": (get_product, True)}),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -33,6 +34,7 @@ from app.sandbox.world import World
 __all__ = ["RunningSandbox", "run_sandbox"]
 
 _START_TIMEOUT = 10.0
+_log = logging.getLogger(__name__)
 
 
 class RunningSandbox:
@@ -87,6 +89,15 @@ class RunningSandbox:
             {"id": shop.id, "name": shop.name, "cipher": shop.cipher}
             for shop in self.world.shops.values()
         ]
+
+    @property
+    def webhook_url(self) -> str | None:
+        return self.webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        """Point webhooks somewhere else (or nowhere) while running."""
+        self.webhooks.url = url
 
     def truth(self) -> dict[str, Any]:
         """The ground truth now (and written to `truth_file` when one is configured)."""
@@ -210,8 +221,11 @@ class RunningSandbox:
         interval = self.config.ticker_interval
         world = self.world
         while not self._stopping:
-            with world.lock:
-                world.advance_to(self.clock.now())
+            try:
+                with world.lock:
+                    world.advance_to(self.clock.now())
+            except Exception:  # a bug in one event must not freeze the whole simulation
+                _log.exception("sandbox simulation step failed")
             await asyncio.sleep(interval)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from app.tiktok.signing import webhook_signature
 
 __all__ = ["RETRY_DELAYS", "WebhookDispatcher"]
 
+_log = logging.getLogger(__name__)
 RETRY_DELAYS = (120.0, 1_800.0, 10_800.0, 43_200.0)
 _ACK_STATUSES = (200, 401)  # TikTok accepts 200, or 401 for a refused signature
 _POLL = 0.02
@@ -91,12 +93,13 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         """Deliver until stopped: fresh notifications in order, then any retry that is due."""
-        if self.url is None:
-            return
         async with httpx.AsyncClient(timeout=3.0, trust_env=False) as client:
             while not self._stopping:
-                await self._drain(client)
-                await self._run_due_retries(client)
+                try:
+                    await self._drain(client)
+                    await self._run_due_retries(client)
+                except Exception:  # keep delivering whatever one notification did
+                    _log.exception("sandbox webhook delivery failed")
                 await asyncio.sleep(_POLL)
 
     async def _drain(self, client: httpx.AsyncClient) -> None:
@@ -132,12 +135,17 @@ class WebhookDispatcher:
         if not due:
             return
         self._retries = [d for d in self._retries if d.due > now]
-        for delivery in due:
-            self._counters.inc("webhooks_retried")
-            await self._attempt(client, delivery)
+        self._in_flight += 1
+        try:
+            for delivery in due:
+                self._counters.inc("webhooks_retried")
+                await self._attempt(client, delivery)
+        finally:
+            self._in_flight -= 1
 
     async def _send(self, client: httpx.AsyncClient, body: bytes) -> bool:
-        assert self.url is not None
+        if self.url is None:  # the URL was removed meanwhile: a failed delivery
+            return False
         headers = {
             "Content-Type": "application/json",
             "Authorization": webhook_signature(self._app_key, self._app_secret, body),

@@ -186,13 +186,6 @@ class World:
                 },
             )
 
-    def set_stock(self, sku: SkuState, warehouse_id: str, quantity: int) -> None:
-        """A seller sets a warehouse's available quantity (Update Inventory)."""
-        sku.available[warehouse_id] = quantity
-        product = self.products[sku.product_id]
-        product.update_time = int(self.now)
-        self.stock_changed(sku)
-
     def _take_unit(self, sku: SkuState) -> str | None:
         best: str | None = None
         for warehouse_id, quantity in sku.available.items():

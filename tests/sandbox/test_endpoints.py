@@ -1,0 +1,291 @@
+"""The business endpoints: paging, filters, detail limits, stock changes, shipping, analytics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sandbox import RunningSandbox
+from tests.sandbox.helpers import Api, assert_refused, find_nulls
+
+SEARCH = "/order/202309/orders/search"
+HOUR = 3_600
+
+
+def _all_orders(api: Api, query: dict[str, str], body: Any = None) -> list[dict[str, Any]]:
+    orders: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        params = dict(query)
+        if token:
+            params["page_token"] = token
+        data = api.ok("POST", SEARCH, params, body)
+        orders.extend(data["orders"])
+        token = data["next_page_token"]
+        if not token:
+            assert len(orders) == data["total_count"]
+            return orders
+
+
+def test_order_search_pages_through_everything_once(api: Api, sandbox: RunningSandbox) -> None:
+    sandbox.clock.advance(12 * HOUR)
+    orders = _all_orders(api, {"page_size": "7"})
+    assert len(orders) > 20
+    ids = [o["id"] for o in orders]
+    assert len(set(ids)) == len(ids)
+    times = [o["create_time"] for o in orders]
+    assert times == sorted(times, reverse=True)  # create_time DESC by default
+    assert find_nulls(orders) == []
+    truth = sandbox.truth()
+    assert truth["orders"]["count"] == len(orders)
+
+
+def test_order_search_filters_and_sort(api: Api, sandbox: RunningSandbox) -> None:
+    start = int(sandbox.clock.now())
+    sandbox.clock.advance(12 * HOUR)
+    everything = _all_orders(api, {"page_size": "100"})
+    window = {"create_time_ge": start + 3 * HOUR, "create_time_lt": start + 6 * HOUR}
+    windowed = _all_orders(api, {"page_size": "100"}, window)
+    assert windowed
+    assert {o["id"] for o in windowed} == {
+        o["id"] for o in everything if start + 3 * HOUR <= o["create_time"] < start + 6 * HOUR
+    }
+    by_update = _all_orders(
+        api,
+        {"page_size": "50", "sort_field": "update_time", "sort_order": "ASC"},
+        {"update_time_ge": start},
+    )
+    updates = [o["update_time"] for o in by_update]
+    assert updates == sorted(updates)
+    awaiting = _all_orders(api, {"page_size": "100"}, {"order_status": "AWAITING_SHIPMENT"})
+    assert awaiting and all(o["status"] == "AWAITING_SHIPMENT" for o in awaiting)
+    assert all("recipient_address" in o and o["packages"] for o in awaiting)
+    unpaid = [o for o in everything if o["status"] in ("UNPAID", "ON_HOLD")]
+    assert all("recipient_address" not in o for o in unpaid)
+    assert_refused(
+        api.call("POST", SEARCH, {"page_size": "10"}, {"order_status": "CANCEL"}), 400, 36009004
+    )
+    assert_refused(api.call("POST", SEARCH, {"page_size": "10", "sort_field": "id"}), 400, 36009004)
+    assert_refused(
+        api.call("POST", SEARCH, {"page_size": "10", "page_token": "garbage!"}), 400, 36009004
+    )
+
+
+def test_order_detail_limits_and_ownership(api: Api, sandbox: RunningSandbox) -> None:
+    sandbox.clock.advance(24 * HOUR)
+    orders = _all_orders(api, {"page_size": "100"})
+    ids = [o["id"] for o in orders[:50]]
+    for version in ("202309", "202507"):
+        data = api.ok("GET", f"/order/{version}/orders", {"ids": ",".join(ids)})
+        assert [o["id"] for o in data["orders"]] == ids
+        assert data["orders"][0] == orders[0]
+    too_many = ",".join([o["id"] for o in orders[:51]])
+    assert len(orders) > 50
+    assert_refused(api.call("GET", "/order/202309/orders", {"ids": too_many}), 400, 36009004, "50")
+    response = api.call("GET", "/order/202309/orders", {"ids": "5764999999999999999"})
+    assert response.status_code == 200
+    assert response.json()["code"] == 21008111 and response.json()["data"] is None
+    line = orders[0]["line_items"][0]
+    assert {"id", "sku_id", "product_id", "sale_price", "seller_sku"} <= set(line)
+    assert "quantity" not in line  # one unit per line item
+
+
+def test_products_search_and_detail(api: Api, sandbox: RunningSandbox) -> None:
+    for version in ("202309", "202502"):
+        path = f"/product/{version}/products/search"
+        first = api.ok("POST", path, {"page_size": "30"})
+        second = api.ok("POST", path, {"page_size": "30", "page_token": first["next_page_token"]})
+        assert first["total_count"] == 40
+        assert len(first["products"]) + len(second["products"]) == 40
+        assert second["next_page_token"] == ""
+    product = first["products"][0]
+    sku = product["skus"][0]
+    assert set(sku) == {"id", "seller_sku", "price", "inventory"}
+    detail = api.ok("GET", f"/product/202309/products/{product['id']}")
+    assert detail["id"] == product["id"] and detail["skus"][0]["id"] == sku["id"]
+    found = api.ok(
+        "POST", "/product/202502/products/search", {"page_size": "10"}, {"sku_ids": [sku["id"]]}
+    )
+    assert [p["id"] for p in found["products"]] == [product["id"]]
+    response = api.call("GET", "/product/202309/products/1729000000000000000")
+    assert response.json()["code"] == 12052048
+
+
+def _inventory(api: Api, sku_id: str) -> dict[str, Any]:
+    data = api.ok("POST", "/product/202309/inventory/search", None, {"sku_ids": [sku_id]})
+    skus: dict[str, Any] = data["inventory"][0]["skus"][0]
+    return skus
+
+
+def test_inventory_update_and_per_item_errors(api: Api, sandbox: RunningSandbox) -> None:
+    products = api.ok("POST", "/product/202309/products/search", {"page_size": "100"})["products"]
+    product = next(p for p in products if len(p["skus"]) >= 2)
+    other = next(p for p in products if p["id"] != product["id"])
+    sku = product["skus"][0]
+    warehouses = [entry["warehouse_id"] for entry in sku["inventory"]]
+    path = f"/product/202309/products/{product['id']}/inventory/update"
+    full = {
+        "id": sku["id"],
+        "inventory": [{"warehouse_id": w, "quantity": 7 + i} for i, w in enumerate(warehouses)],
+    }
+    assert api.ok("POST", path, None, {"skus": [full]}) == {}
+    stock = _inventory(api, sku["id"])
+    expected = sum(7 + i for i in range(len(warehouses)))
+    assert stock["total_available_quantity"] == expected
+    truth = {s["sku_id"]: s for s in sandbox.truth()["skus"]}
+    assert truth[sku["id"]]["available"] == expected
+
+    errors = api.ok(
+        "POST",
+        path,
+        None,
+        {
+            "skus": [
+                {
+                    "id": other["skus"][0]["id"],
+                    "inventory": [{"warehouse_id": warehouses[0], "quantity": 1}],
+                },
+                {
+                    "id": sku["id"],
+                    "inventory": [{"warehouse_id": "7300000000000000000", "quantity": 1}],
+                },
+                {
+                    "id": sku["id"],
+                    "inventory": [{"warehouse_id": warehouses[0], "quantity": 100_000}],
+                },
+            ]
+        },
+    )["errors"]
+    assert [e["code"] for e in errors] == [12052230, 12052097, 12052217]
+    assert errors[1]["detail"]["sku_id"] == sku["id"]
+    assert errors[1]["detail"]["extra_errors"][0]["warehouse_id"] == "7300000000000000000"
+    if len(warehouses) > 1:
+        partial = {"id": sku["id"], "inventory": [{"warehouse_id": warehouses[0], "quantity": 1}]}
+        errors = api.ok("POST", path, None, {"skus": [partial]})["errors"]
+        assert errors[0]["code"] == 12019028
+    assert _inventory(api, sku["id"])["total_available_quantity"] == expected  # unchanged
+
+
+def test_packages_search_and_ship(api: Api, sandbox: RunningSandbox) -> None:
+    sandbox.clock.advance(3 * HOUR)
+    search = "/fulfillment/202309/packages/search"
+    data = api.ok("POST", search, {"page_size": "50"}, {"package_status": "TO_FULFILL"})
+    assert data["packages"], "orders should be awaiting shipment after 3 hours"
+    package = data["packages"][0]
+    order_id = package["orders"][0]["id"]
+    order = api.ok("GET", "/order/202309/orders", {"ids": order_id})["orders"][0]
+    sku_id = order["line_items"][0]["sku_id"]
+    before = _inventory(api, sku_id)
+    assert (
+        api.ok(
+            "POST",
+            f"/fulfillment/202309/packages/{package['id']}/ship",
+            None,
+            {"handover_method": "DROP_OFF"},
+        )
+        == {}
+    )
+    order = api.ok("GET", "/order/202309/orders", {"ids": order_id})["orders"][0]
+    assert order["status"] == "AWAITING_COLLECTION" and order["tracking_number"]
+    after = _inventory(api, sku_id)
+    units = sum(1 for item in order["line_items"] if item["sku_id"] == sku_id)
+    assert after["total_committed_quantity"] == before["total_committed_quantity"] - units
+    assert after["total_available_quantity"] == before["total_available_quantity"]
+    again = api.call(
+        "POST",
+        f"/fulfillment/202309/packages/{package['id']}/ship",
+        None,
+        {"handover_method": "DROP_OFF"},
+    )
+    assert again.json()["code"] == 21009002
+    bad = api.call(
+        "POST",
+        f"/fulfillment/202309/packages/{package['id']}/ship",
+        None,
+        {"handover_method": "THROW"},
+    )
+    assert_refused(bad, 400, 36009004)
+
+
+def test_video_analytics_and_affiliate_attribution(make_sandbox: Any, client: Any) -> None:
+    from tests.sandbox.helpers import get_token
+
+    with make_sandbox(scenario="viral") as sandbox:
+        api = Api(sandbox, client, get_token(sandbox, client)["access_token"])
+        sandbox.clock.advance(6 * HOUR)
+        videos = api.ok(
+            "GET",
+            "/analytics/202409/shop_videos/performance",
+            {
+                "start_date_ge": "2026-01-05",
+                "end_date_lt": "2026-01-06",
+                "page_size": "10",
+                "sort_field": "views",
+            },
+        )
+        top = videos["videos"][0]
+        assert top["views"] > 500_000 and top["units_sold"] > 20
+        assert {
+            "id",
+            "gmv",
+            "sku_orders",
+            "units_sold",
+            "views",
+            "products",
+            "video_post_time",
+        } <= set(top)
+        assert videos["latest_available_date"] == "2026-01-05"
+        truth_views = {v["video_id"]: v["views"] for v in sandbox.truth()["videos"]}
+        assert truth_views[top["id"]] >= top["views"]
+        assert_refused(
+            api.call(
+                "GET",
+                "/analytics/202409/shop_videos/performance",
+                {"start_date_ge": "05/01/2026", "end_date_lt": "2026-01-06", "page_size": "10"},
+            ),
+            400,
+            36009004,
+        )
+        affiliate: list[dict[str, Any]] = []
+        query = {"page_size": "100"}
+        while True:
+            page = api.ok(
+                "POST", "/affiliate_seller/202410/orders/search", query, {"create_time_ge": 0}
+            )
+            affiliate.extend(page["orders"])
+            if not page["next_page_token"]:
+                break
+            query["page_token"] = page["next_page_token"]
+        assert len(affiliate) == page["total_count"]
+        viral_skus = [s for o in affiliate for s in o["skus"] if s.get("content_id") == top["id"]]
+        assert len(viral_skus) > 20
+        assert all(s["content_type"] == "VIDEO" for s in viral_skus)
+        assert sum(s["quantity"] for s in viral_skus) >= top["units_sold"]  # cancelled too
+
+
+def test_no_endpoint_sends_a_null(make_sandbox: Any, client: Any) -> None:
+    from tests.sandbox.helpers import get_token
+
+    with make_sandbox(scenario="viral") as sandbox:
+        api = Api(sandbox, client, get_token(sandbox, client)["access_token"])
+        sandbox.clock.advance(3 * 86_400)
+        answers = [
+            api.ok("POST", SEARCH, {"page_size": "100"}),
+            api.ok("POST", "/product/202502/products/search", {"page_size": "100"}),
+            api.ok("POST", "/product/202309/inventory/search", None, {}),
+            api.ok("POST", "/fulfillment/202309/packages/search", {"page_size": "50"}),
+            api.ok("GET", "/logistics/202309/warehouses"),
+            api.ok(
+                "GET",
+                "/analytics/202409/shop_videos/performance",
+                {"start_date_ge": "2026-01-01", "end_date_lt": "2026-01-09", "page_size": "100"},
+            ),
+            api.ok("POST", "/affiliate_seller/202410/orders/search", {"page_size": "100"}),
+        ]
+        packages = answers[3]["packages"]
+        answers.append(api.ok("GET", f"/fulfillment/202309/packages/{packages[0]['id']}"))
+        product_id = answers[1]["products"][0]["id"]
+        answers.append(api.ok("GET", f"/product/202309/products/{product_id}"))
+        assert find_nulls(answers) == []
+        shipped = [p for p in packages if p["status"] != "TO_FULFILL" and "tracking_number" in p]
+        assert shipped
+        assert_refused(api.call("GET", "/logistics/202309/warehouses", cipher=None), 400, 106013)
