@@ -231,3 +231,50 @@ async def test_redis_restart_mid_burst_loses_nothing_acknowledged(
     missing = set(ids) - set(delivered)
     assert not missing, f"{len(missing)} acknowledged webhooks never delivered"
     assert len(delivered) == len(ids)  # and none was stored twice
+
+
+async def test_sigkill_one_of_two_processes_mid_burst(bus: str) -> None:
+    """Two relays share Redis; one is SIGKILLed during a burst it is taking. The subscriber on
+    the other one gets every webhook that got a 200, once; TikTok's retries (sent to the
+    survivor) fill in the rest."""
+    ids = [f"k2-{i:04d}" for i in range(1500)]
+    ok: set[str] = set()
+
+    def answered(index: int, status: int) -> None:
+        if status == 200:
+            ok.add(ids[index])
+
+    with RelayProcess("--bus", bus) as survivor:
+        victim = RelayProcess("--bus", bus)
+        token = cli("token", "create", "--shop", SHOP_A, "--bus", bus).stdout.split()[-1]
+        client = ReconnectingClient(survivor.ws_url, token)
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(client.run(stop))
+        killed = asyncio.Event()
+        burst = asyncio.create_task(
+            post_all(victim.base_url, [body(n) for n in ids], 16, answered, killed)
+        )
+        for _ in range(1000):
+            if len(ok) >= 300:
+                break
+            await asyncio.sleep(0.01)
+        assert not burst.done()
+        victim.kill()
+        killed.set()
+        await asyncio.wait_for(burst, 30)
+        victim.stop()
+        assert 300 <= len(ok) < len(ids)
+        acknowledged_before_kill = set(ok)
+        missing = [n for n in ids if n not in ok]
+        statuses = await post_all(survivor.base_url, [body(n) for n in missing], 8)
+        assert set(statuses) == {200}
+        for _ in range(400):
+            if len(client.by_cursor) >= len(ids):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(consumer, 10)
+    delivered = list(client.by_cursor.values())
+    assert acknowledged_before_kill <= set(delivered)
+    assert sorted(delivered) == sorted(ids)  # all of them, none twice

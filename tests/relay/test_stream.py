@@ -15,6 +15,7 @@ from relay.server import RunningRelay, run_relay
 from tests.relay.conftest import (
     SHOP_A,
     SHOP_B,
+    RedisServer,
     Subscriber,
     body,
     make_config,
@@ -205,8 +206,15 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     await sub.close()
 
 
-async def test_slow_subscriber_is_bounded_and_does_not_slow_others(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_slow_subscriber_is_bounded_and_does_not_slow_others(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     config = make_config(tmp_path, recent_per_shop=64)
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.flush()
+        config = config.with_(bus=server.url)
     with run_relay(config) as running:
         token = running.create_token([SHOP_A])
         fast = await Subscriber.connect(running.ws_url, token)
