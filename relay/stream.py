@@ -111,7 +111,7 @@ class StreamEndpoint:
                 continue
             try:
                 frame = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 await self._send(session, _error("bad_frame", "not JSON"))
                 continue
             op = frame.get("op") if isinstance(frame, dict) else None

@@ -197,6 +197,10 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     assert (await sub.recv())["code"] == "bad_op"
     await sub.ws.send("{not json")
     assert (await sub.recv())["code"] == "bad_frame"
+    await sub.ws.send("[" * 60000)  # deep enough to exhaust the JSON parser's recursion
+    assert (await sub.recv())["code"] == "bad_frame"
+    await sub.ws.send(b"binary")
+    assert (await sub.recv())["code"] == "bad_frame"
     bad = await sub.subscribe([SHOP_A], after={SHOP_A: "not-a-cursor"})
     assert bad["code"] == "bad_cursor"
     await sub.subscribe([SHOP_A])
