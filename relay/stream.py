@@ -31,6 +31,7 @@ _logger = logging.getLogger("relay.stream")
 PAGE = 256
 MAX_SHOPS = 1000
 CLOSE_UNAUTHORIZED = 4401
+STORAGE_RETRIES = 30  # about 25 s of retrying a failing storage read before `storage`
 
 
 def _error(code: str, message: str) -> str:
@@ -110,7 +111,7 @@ class StreamEndpoint:
                 continue
             try:
                 frame = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 await self._send(session, _error("bad_frame", "not JSON"))
                 continue
             op = frame.get("op") if isinstance(frame, dict) else None
@@ -205,13 +206,18 @@ class StreamEndpoint:
         except ValueError:
             await self._send(session, _error("bad_ack", "no such cursor for this shop"))
             return
-        await self.backend.ack(session.token_hash, shop, cursor)
+        try:
+            await self.backend.ack(session.token_hash, shop, cursor)
+        except BackendError:
+            # A lost ack only means a re-delivery later; keep the subscriber connected.
+            log(_logger, logging.WARNING, "ack not stored", shop=shop)
 
     async def _pump(self, session: _Session, shop: str, cursor: str | None) -> None:
         """Deliver one shop's events in order, forever."""
         live = False
         hub = self.hub
         generation = hub.generation
+        failures = 0
         try:
             while True:
                 items: list[tuple[StoredEvent, str]] | None
@@ -227,8 +233,18 @@ class StreamEndpoint:
                         continue
                 else:
                     generation = hub.generation
-                    cursor = await self._check_trimmed(session, shop, cursor)
-                    events = await self.backend.read(shop, cursor, PAGE)
+                    try:
+                        cursor = await self._check_trimmed(session, shop, cursor)
+                        events = await self.backend.read(shop, cursor, PAGE)
+                    except BackendError:
+                        # Storage blips (a Redis restart) should not cost the subscriber its
+                        # connection: retry for a while, then give up with `storage`.
+                        failures += 1
+                        if failures > STORAGE_RETRIES:
+                            raise
+                        await asyncio.sleep(min(0.05 * 2**failures, 1.0))
+                        continue
+                    failures = 0
                     live = len(events) < PAGE
                     if not events:
                         continue

@@ -32,7 +32,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from relay.backend.base import (
     Backend,
@@ -151,7 +153,11 @@ class RedisBackend(Backend):
         self.dedupe_retention = dedupe_retention
         # Typed as Any: redis-py's stubs return unions for every reply type.
         self._redis: Any = aioredis.Redis.from_url(
-            url, max_connections=max_connections, socket_timeout=10, socket_connect_timeout=5
+            url,
+            max_connections=max_connections,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            health_check_interval=1,
         )
         self._append: Any = self._redis.register_script(_APPEND)
         self._ack_script: Any = self._redis.register_script(_ACK)
@@ -161,6 +167,7 @@ class RedisBackend(Backend):
         self._on_reset: Callable[[], None] = lambda: None
         self._listening = asyncio.Event()
         self.durability_warning: str | None = None
+        self.resets = 0
         self.max_batch = 256
         self._pending: list[_Pending] = []
         self._busy = False
@@ -195,23 +202,35 @@ class RedisBackend(Backend):
             log(_logger, logging.WARNING, self.durability_warning)
 
     async def _listen(self) -> None:
-        """Forward every notification to the hub, reconnecting (and resetting) on failure."""
+        """Forward every notification to the hub; on any reconnection, reset the hub.
+
+        The channel has its own client without redis-py's silent retries: a reconnect that
+        went unnoticed would let the hub serve events after a hole. A health-check PING finds
+        a dead connection within seconds even when no event is flowing.
+        """
         first = True
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            client: Any = aioredis.Redis.from_url(
+                self.url,
+                retry=Retry(NoBackoff(), 0),
+                socket_connect_timeout=5,
+                health_check_interval=2,
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(CHANNEL)
-                # Wait for the confirmation so nothing published after this point is missed.
+                # Wait for the confirmation: everything published from now on reaches us.
                 while True:
                     message = await pubsub.get_message(timeout=5)
-                    if message is None and pubsub.subscribed:
+                    if message is not None and message.get("type") == "subscribe":
                         break
                 if not first:
+                    self.resets += 1
                     self._on_reset()
                 first = False
                 self._listening.set()
                 while True:
-                    message = await pubsub.get_message(timeout=30)
+                    message = await pubsub.get_message(timeout=1)
                     if message is None or message.get("type") != "message":
                         continue
                     self._deliver(message["data"])
@@ -219,10 +238,12 @@ class RedisBackend(Backend):
                 raise
             except (RedisError, OSError) as exc:
                 log(_logger, logging.WARNING, "redis notifications lost", kind=type(exc).__name__)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.1)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
 
     def _deliver(self, data: bytes) -> None:
         try:

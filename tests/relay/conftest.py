@@ -117,6 +117,15 @@ class RedisServer:
                 self.proc.wait(5)
             self.proc = None
 
+    def kill_and_restart(self) -> None:
+        """SIGKILL the server (no chance to flush anything more) and start it again on the
+        same port and directory: what a crash and a supervisor restart look like."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+        self.start()
+
     def flush(self) -> None:
         redis.Redis(port=self.port, socket_timeout=5).flushall()
 

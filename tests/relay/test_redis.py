@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+import websockets
 
 from relay.server import RunningRelay, run_relay
 from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body, make_config, nids, post
@@ -101,7 +102,7 @@ async def test_lost_notification_channel_delays_but_loses_nothing(bus: str, tmp_
 
 
 async def test_gap_after_retention_on_redis(bus: str, tmp_path: Path) -> None:
-    config = make_config(tmp_path, bus=bus, event_retention=0.5, trim_interval=0.1)
+    config = make_config(tmp_path, bus=bus, event_retention=1.0, trim_interval=0.1)
     with (
         run_relay(config) as running,
         httpx.Client(base_url=running.base_url) as http,
@@ -112,7 +113,7 @@ async def test_gap_after_retention_on_redis(bus: str, tmp_path: Path) -> None:
         post(http, body("old"))
         (old,) = await sub.events(1)
         await sub.close()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.5)
         post(http, body("new"))
         sub = await Subscriber.connect(running.ws_url, token)
         await sub.subscribe([SHOP_A], after={SHOP_A: old["cursor"]})
@@ -152,3 +153,128 @@ def test_durability_is_checked_at_start(
         assert any("appendfsync" in record.getMessage() for record in caplog.records)
     finally:
         client.config_set("appendfsync", "always")
+
+
+class ReconnectingClient:
+    """A desktop's consumer: keeps events by cursor, acks, reconnects whenever it is cut off."""
+
+    def __init__(self, ws_url: str, token: str) -> None:
+        self.ws_url = ws_url
+        self.token = token
+        self.by_cursor: dict[str, str] = {}
+        self.reconnects = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sub = await Subscriber.connect(self.ws_url, self.token)
+                ready = await sub.subscribe([SHOP_A])
+                if ready.get("op") != "ready":
+                    raise ConnectionError(str(ready))
+                while not stop.is_set():
+                    try:
+                        frame = await sub.recv(0.2)
+                    except TimeoutError:
+                        continue
+                    if frame["op"] != "event":
+                        continue
+                    nid = frame["webhook"]["tts_notification_id"]
+                    assert self.by_cursor.setdefault(frame["cursor"], nid) == nid
+                    await sub.ack(SHOP_A, frame["cursor"])
+                await sub.close()
+            except (OSError, TimeoutError, websockets.ConnectionClosed, ConnectionError):
+                self.reconnects += 1
+                await asyncio.sleep(0.1)
+
+
+async def test_redis_restart_mid_burst_loses_nothing_acknowledged(
+    redis_server: RedisServer, bus: str, tmp_path: Path
+) -> None:
+    ids = [f"rr-{i:04d}" for i in range(1500)]
+    ok: set[str] = set()
+
+    def answered(index: int, status: int) -> None:
+        if status == 200:
+            ok.add(ids[index])
+
+    with run_relay(make_config(tmp_path, bus=bus)) as running:
+        client = ReconnectingClient(running.ws_url, running.create_token([SHOP_A]))
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(client.run(stop))
+        burst = asyncio.create_task(
+            post_all(running.base_url, [body(n) for n in ids], 16, answered)
+        )
+        for _ in range(500):
+            if len(ok) >= 300:
+                break
+            await asyncio.sleep(0.01)
+        assert not burst.done()  # the crash lands in the middle of the burst
+        redis_server.kill_and_restart()
+        await asyncio.wait_for(burst, 60)
+        # TikTok retries whatever got no 200; a stored one comes back as a duplicate (200).
+        for _ in range(20):
+            missing = [n for n in ids if n not in ok]
+            if not missing:
+                break
+            statuses = await post_all(running.base_url, [body(n) for n in missing], 8)
+            ok.update(n for n, s in zip(missing, statuses, strict=True) if s == 200)
+            await asyncio.sleep(0.2)
+        assert ok == set(ids), f"{len(ids) - len(ok)} never acknowledged"
+        for _ in range(300):
+            if len(client.by_cursor) >= len(ids):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(consumer, 10)
+    delivered = list(client.by_cursor.values())
+    missing = set(ids) - set(delivered)
+    assert not missing, f"{len(missing)} acknowledged webhooks never delivered"
+    assert len(delivered) == len(ids)  # and none was stored twice
+
+
+async def test_sigkill_one_of_two_processes_mid_burst(bus: str) -> None:
+    """Two relays share Redis; one is SIGKILLed during a burst it is taking. The subscriber on
+    the other one gets every webhook that got a 200, once; TikTok's retries (sent to the
+    survivor) fill in the rest."""
+    ids = [f"k2-{i:04d}" for i in range(1500)]
+    ok: set[str] = set()
+
+    def answered(index: int, status: int) -> None:
+        if status == 200:
+            ok.add(ids[index])
+
+    with RelayProcess("--bus", bus) as survivor:
+        victim = RelayProcess("--bus", bus)
+        token = cli("token", "create", "--shop", SHOP_A, "--bus", bus).stdout.split()[-1]
+        client = ReconnectingClient(survivor.ws_url, token)
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(client.run(stop))
+        killed = asyncio.Event()
+        burst = asyncio.create_task(
+            post_all(victim.base_url, [body(n) for n in ids], 16, answered, killed)
+        )
+        for _ in range(1000):
+            if len(ok) >= 300:
+                break
+            await asyncio.sleep(0.01)
+        assert not burst.done()
+        victim.kill()
+        killed.set()
+        await asyncio.wait_for(burst, 30)
+        victim.stop()
+        assert 300 <= len(ok) < len(ids)
+        acknowledged_before_kill = set(ok)
+        missing = [n for n in ids if n not in ok]
+        statuses = await post_all(survivor.base_url, [body(n) for n in missing], 8)
+        assert set(statuses) == {200}
+        for _ in range(400):
+            if len(client.by_cursor) >= len(ids):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(consumer, 10)
+    delivered = list(client.by_cursor.values())
+    assert acknowledged_before_kill <= set(delivered)
+    assert sorted(delivered) == sorted(ids)  # all of them, none twice

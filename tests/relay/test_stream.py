@@ -15,6 +15,7 @@ from relay.server import RunningRelay, run_relay
 from tests.relay.conftest import (
     SHOP_A,
     SHOP_B,
+    RedisServer,
     Subscriber,
     body,
     make_config,
@@ -106,7 +107,7 @@ async def test_ack_survives_restart(tmp_path: Path) -> None:
 
 
 async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
-    config = make_config(tmp_path, event_retention=0.5, trim_interval=0.1)
+    config = make_config(tmp_path, event_retention=1.0, trim_interval=0.1)
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
         token = running.create_token([SHOP_A])
         sub = await Subscriber.connect(running.ws_url, token)
@@ -115,7 +116,7 @@ async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
         post(http, body("old-2"))
         first = await sub.events(2)
         await sub.close()
-        await asyncio.sleep(1.0)  # both events fall out of retention and are trimmed
+        await asyncio.sleep(1.5)  # both events fall out of retention and are trimmed
         post(http, body("new-1"))
         sub = await Subscriber.connect(running.ws_url, token)
         ready = await sub.subscribe([SHOP_A], after={SHOP_A: first[0]["cursor"]})
@@ -196,6 +197,10 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     assert (await sub.recv())["code"] == "bad_op"
     await sub.ws.send("{not json")
     assert (await sub.recv())["code"] == "bad_frame"
+    await sub.ws.send("[" * 60000)  # deep enough to exhaust the JSON parser's recursion
+    assert (await sub.recv())["code"] == "bad_frame"
+    await sub.ws.send(b"binary")
+    assert (await sub.recv())["code"] == "bad_frame"
     bad = await sub.subscribe([SHOP_A], after={SHOP_A: "not-a-cursor"})
     assert bad["code"] == "bad_cursor"
     await sub.subscribe([SHOP_A])
@@ -205,8 +210,15 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     await sub.close()
 
 
-async def test_slow_subscriber_is_bounded_and_does_not_slow_others(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_slow_subscriber_is_bounded_and_does_not_slow_others(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     config = make_config(tmp_path, recent_per_shop=64)
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.flush()
+        config = config.with_(bus=server.url)
     with run_relay(config) as running:
         token = running.create_token([SHOP_A])
         fast = await Subscriber.connect(running.ws_url, token)
