@@ -37,11 +37,23 @@ lint: $(STAMP)
 package: $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean packaging/viralstock.spec
 
+# `make relay` and `make sandbox` form a local pair: the sandbox sends its webhooks to the relay,
+# and the relay talks to the sandbox instead of TikTok. Without your own credentials in the
+# environment both use the sandbox's public demo app (never a real secret).
+DEMO_APP_KEY := 6a1b2c3d4e5f6
+DEMO_APP_SECRET := sandbox-demo-secret-0b7f3c9e1d2a4f68
+relay: export VIRALSTOCK_RELAY_APP_KEY ?= $(DEMO_APP_KEY)
+relay: export VIRALSTOCK_RELAY_APP_SECRET ?= $(DEMO_APP_SECRET)
+relay: export VIRALSTOCK_RELAY_TIKTOK_API ?= http://127.0.0.1:8686
+relay: export VIRALSTOCK_RELAY_TIKTOK_AUTH ?= http://127.0.0.1:8686
 relay: $(STAMP)
 	$(VENV)/bin/viralstock-relay serve --host 127.0.0.1 --port 8787 --db relay.sqlite3
 
+sandbox: export VIRALSTOCK_SANDBOX_APP_KEY ?= $(DEMO_APP_KEY)
+sandbox: export VIRALSTOCK_SANDBOX_APP_SECRET ?= $(DEMO_APP_SECRET)
 sandbox: $(STAMP)
-	$(VENV)/bin/viralstock-sandbox --port 8686 --scenario viral
+	$(VENV)/bin/viralstock-sandbox --port 8686 --scenario viral \
+	  --webhook-url http://127.0.0.1:8787/webhooks/tiktok
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
