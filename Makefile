@@ -2,7 +2,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: run test bench lint package relay sandbox venv clean
 
@@ -21,8 +20,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	QT_QPA_PLATFORM= $(VENV)/bin/viralstock --demo
+	$(VENV)/bin/viralstock --demo
 
+# Tests and benchmarks run Qt offscreen: no display needed, and deterministic rendering.
+test bench: export QT_QPA_PLATFORM ?= offscreen
 test: $(STAMP)
 	$(PY) -m pytest
 
