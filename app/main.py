@@ -1,11 +1,15 @@
 """The composition root: command line and wiring (DESIGN.md section 1).
 
-Headless parts live here; the Qt desktop (`viralstock` and `viralstock --demo` without
-`--headless`) is wired by the UI work. This module is the only place that starts the sandbox
-and the relay in-process for the demo, because it is the only one allowed to know every part.
+Headless parts live here; the Qt desktop (`viralstock`, `viralstock --demo`, `--screenshot`,
+`--self-test`) lives in `app.ui.desktop`, which gets `demo_world` from here. This module is the
+only place that starts the sandbox and the relay in-process for the demo, because it is the only
+one allowed to know every part.
 
     viralstock --demo --headless --run-for SECONDS --report PATH [--demo-speed X] [--seed N]
                [--sandbox-truth PATH] [--data-dir DIR]
+    viralstock [--demo] [--theme dark|light] [--data-dir DIR]
+    viralstock --screenshot PATH --run-for SECONDS [--theme dark|light]
+    viralstock --self-test
     viralstock sync [--data-dir DIR] [--relay URL] [--run-for SECONDS] [--report PATH]
 """
 
@@ -54,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where the database lives")
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PATH",
+        help="run the demo for --run-for seconds, save the main window as PNG, exit",
+    )
+    parser.add_argument(
+        "--theme", choices=("dark", "light"), help="theme for this run (default: remembered)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen demo, check database, sandbox, relay and charts, exit 0 or 1",
+    )
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="show the authorization link without opening a browser",
+    )
     sub = parser.add_subparsers(dest="command")
     sync = sub.add_parser("sync", help="sync the connected shops headless (stored credentials)")
     sync.add_argument("--data-dir", type=Path, metavar="DIR", dest="sync_data_dir")
@@ -169,16 +192,16 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    """The Qt desktop; wired by the UI work (app/ui), imported only here."""
+    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
     try:
-        run_ui = importlib.import_module("app.ui.application").run
-    except (ImportError, AttributeError):
+        run_desktop = importlib.import_module("app.ui.desktop").run
+    except ImportError as exc:
         print(
-            "viralstock: the desktop UI is not part of this build; use --demo --headless",
+            f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
             file=sys.stderr,
         )
         return 2
-    return int(run_ui(args))
+    return int(run_desktop(args, demo_world))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
