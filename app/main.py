@@ -31,6 +31,8 @@ __all__ = ["build_parser", "demo_world", "main"]
 
 DEFAULT_RELAY_URL = "https://relay.viralstock.app"
 DEFAULT_API_BASE = "https://open-api.tiktokglobalshop.com"
+DEMO_SPEED = 60.0
+QUICK_DEMO_SPEED = 600.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo-speed",
         type=float,
-        default=60.0,
+        default=None,
         metavar="X",
-        help="simulated seconds per real second (default 60)",
+        help="simulated seconds per real second (default 60; 600 for --screenshot/--self-test)",
     )
     parser.add_argument("--seed", type=int, default=1, metavar="N", help="demo scenario seed")
     parser.add_argument(
@@ -206,6 +208,10 @@ def _gui(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.demo_speed is None:
+        # Checks see minutes of a viral surge in seconds; a seller's demo runs at a calm pace.
+        quick = args.screenshot is not None or args.self_test
+        args.demo_speed = QUICK_DEMO_SPEED if quick and not args.headless else DEMO_SPEED
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

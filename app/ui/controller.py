@@ -71,7 +71,8 @@ class DashboardController(QObject):
     async def aclose(self) -> None:
         """Disconnect from the window, cancel and await every task (inside the loop)."""
         for signal, slot in self._connections:
-            with contextlib.suppress(RuntimeError, TypeError):
+            # The window may already be gone (deleted before the loop's clean-up ran).
+            with contextlib.suppress(RuntimeError, TypeError, SystemError):
                 signal.disconnect(slot)
         await self.adapter.stop()
         for task in list(self._tasks):
@@ -128,24 +129,23 @@ class DashboardController(QObject):
         self.window.show_progress(
             Progress("Resyncing the shop", 0, None, "Re-reading products, stock and orders")
         )
-        self._resync = self._spawn(self._run_resync(), "resync")
-        return self._resync
+        task = self._spawn(self.engine.resync(self.shop_id), "resync")
+        task.add_done_callback(self._resynced)
+        self._resync = task
+        return task
 
-    async def _run_resync(self) -> None:
-        try:
-            await self.engine.resync(self.shop_id)
-        except asyncio.CancelledError:
+    def _resynced(self, task: asyncio.Task[None]) -> None:
+        """Runs however the resync ended (even when cancelled before it started)."""
+        self._resync = None
+        self.window.show_progress(None)
+        self.adapter.mark_extras_dirty()
+        if task.cancelled():
             self.window.set_status("Resync cancelled")
-            raise
-        except Exception as exc:
-            self.window.set_status(f"Resync failed: {type(exc).__name__}; the log has details")
-            raise
+        elif task.exception() is not None:
+            name = type(task.exception()).__name__
+            self.window.set_status(f"Resync failed: {name}; the Sync page log has details")
         else:
             self.window.set_status("Resync finished: the shop matches TikTok again")
-        finally:
-            self._resync = None
-            self.window.show_progress(None)
-            self.adapter.mark_extras_dirty()
 
     def cancel(self) -> None:
         """Cancel the running resync, or the first sync (backfill; it resumes later)."""
