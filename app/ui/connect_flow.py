@@ -120,6 +120,7 @@ class ConnectService:
         credentials: CredentialStore | None = None,
         keyring_backend: Any | None = None,
         on_connected: Callable[[Connected], Any] | None = None,
+        pasted: Callable[[], str] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -127,6 +128,8 @@ class ConnectService:
         self._credentials = credentials
         self._backend = keyring_backend
         self.on_connected = on_connected
+        # The text the seller pasted (the dialog's code field), for the state check.
+        self.pasted = pasted
         self.state = ""
         self.catcher: LoopbackRedirectCatcher | None = None
         self._waiter: asyncio.Task[None] | None = None
@@ -183,9 +186,14 @@ class ConnectService:
             raise ConnectError(ConnectFailure.NO_KEYRING, f"({problem})")
         return KeyringCredentialStore(backend=self._backend)
 
-    def _code(self, text: str) -> str:
+    def _code(self, code: str) -> str:
+        """The code to exchange. A pasted address is checked against this attempt's `state`
+        (the dialog hands over only the code, so the raw text comes from `pasted`)."""
+        raw = self.pasted().strip() if self.pasted is not None else ""
         try:
-            return parse_redirect(text, self.state) if self.state else text.strip()
+            if raw and "state=" in raw and (self.state or "code=" in raw):
+                return parse_redirect(raw, self.state)
+            return parse_redirect(code, "")
         except TikTokError as exc:
             raise _failure(exc) from None
 

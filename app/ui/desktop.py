@@ -314,6 +314,7 @@ class DesktopApp:
         )
         self.connect_service = service
         dialog = ConnectDialog(settings.relay_url, on_connect=service.connect, parent=self.window)
+        service.pasted = dialog.code.text
 
         def authorize(_relay: str, _own: bool, _key: str) -> None:
             async def link() -> None:
