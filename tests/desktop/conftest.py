@@ -86,6 +86,10 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     yield event_loop
     for task in asyncio.all_tasks(event_loop):
         task.cancel()
+    # qasync's default executor runs QThreads: stop them before Qt goes away.
+    executor = getattr(event_loop, "_QEventLoop__default_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
     asyncio.set_event_loop(None)
 
 
