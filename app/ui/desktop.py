@@ -381,11 +381,18 @@ class DesktopApp:
         await asyncio.sleep(0.05)
 
     async def screenshot(self, path: Path, seconds: float) -> None:
-        from app.ui.screenshot import grab_screenshot
-
+        """Save the window as PNG. Not `grab_screenshot`: its `processEvents()` inside a
+        coroutine would run other tasks re-entrantly; here the loop itself lets Qt lay out
+        and paint (the short sleep), then `grab()` renders synchronously."""
         self.window.resize(1440, 960)
         await self.settle(seconds)
-        grab_screenshot(self.window, path)
+        self.window.flush_charts()
+        await asyncio.sleep(0.2)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.window.grab().save(str(path)):
+            self.exit_code = 1
+            print(f"viralstock: could not write {path}", file=sys.stderr, flush=True)
+            return
         print(f"viralstock: screenshot written to {path}", flush=True)
 
     async def self_test(self, seconds: float) -> None:
