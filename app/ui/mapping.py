@@ -191,11 +191,11 @@ class LogBook:
             self._corrections.append(
                 Correction(
                     time=self._clock(),
-                    sku_id="",
-                    what="orders and stock",
+                    sku_id="(several)",
+                    what="orders, stock",
                     local_value=f"{fixed} stale",
-                    remote_value="re-read from the Open API",
-                    note="polling by update_time with overlap",
+                    remote_value="re-read",
+                    note="scheduled poll by update_time",
                 )
             )
         if m.resyncs > self._resyncs:

@@ -40,6 +40,9 @@ def live(
     engine, connection = drive(qtbot, open_demo_engine(world, tmp_path / "data"))
     shop_id = connection.shops[0].id
     controller = DashboardController(window, engine, shop_id, demo=True)
+    progress: list[Any] = []
+    controller.adapter.progress.connect(progress.append)
+    controller.progress_seen = progress  # type: ignore[attr-defined]
     controller.start()
     drive(qtbot, engine.start())
     yield window, controller, engine
@@ -72,6 +75,10 @@ def test_webhook_reaches_the_screen(qtbot: QtBot, live: Any) -> None:
     assert x is not None and len(x) > 0
     # The Sync page log is fed from the change stream.
     qtbot.waitUntil(lambda: any(e.source == "webhook" for e in window.vm.log), timeout=5_000)
+    # The first sync showed its progress strip, and hid it when done.
+    seen = controller.progress_seen
+    assert any(p is not None and p.title.startswith("First sync") for p in seen)
+    assert seen[-1] is None and window.progress.isHidden()
     assert any(e.source == "relay" for e in window.vm.log)
 
 
