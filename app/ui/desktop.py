@@ -85,6 +85,7 @@ class DesktopApp:
 
     async def main(self) -> int:
         self._wire_quit()
+        self.window.connect_requested.connect(self.open_connect)
         args = self.args
         offscreen_check = args.screenshot is not None or args.self_test
         self.window.show()
@@ -199,7 +200,6 @@ class DesktopApp:
         from app.store.db import open_store
         from app.tiktok.credentials import keyring_problem
 
-        self.window.connect_requested.connect(self.open_connect)
         store = await asyncio.get_running_loop().run_in_executor(None, open_store, self.data_dir)
         self._stack.callback(store.close)
         self.store = store
