@@ -1,11 +1,15 @@
 """The composition root: command line and wiring (DESIGN.md section 1).
 
-Headless parts live here; the Qt desktop (`viralstock` and `viralstock --demo` without
-`--headless`) is wired by the UI work. This module is the only place that starts the sandbox
-and the relay in-process for the demo, because it is the only one allowed to know every part.
+Headless parts live here; the Qt desktop (`viralstock`, `viralstock --demo`, `--screenshot`,
+`--self-test`) lives in `app.ui.desktop`, which gets `demo_world` from here. This module is the
+only place that starts the sandbox and the relay in-process for the demo, because it is the only
+one allowed to know every part.
 
     viralstock --demo --headless --run-for SECONDS --report PATH [--demo-speed X] [--seed N]
                [--sandbox-truth PATH] [--data-dir DIR]
+    viralstock [--demo] [--theme dark|light] [--data-dir DIR]
+    viralstock --screenshot PATH --run-for SECONDS [--theme dark|light]
+    viralstock --self-test
     viralstock sync [--data-dir DIR] [--relay URL] [--run-for SECONDS] [--report PATH]
 """
 
@@ -27,6 +31,8 @@ __all__ = ["build_parser", "demo_world", "main"]
 
 DEFAULT_RELAY_URL = "https://relay.viralstock.app"
 DEFAULT_API_BASE = "https://open-api.tiktokglobalshop.com"
+DEMO_SPEED = 60.0
+QUICK_DEMO_SPEED = 600.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo-speed",
         type=float,
-        default=60.0,
+        default=None,
         metavar="X",
-        help="simulated seconds per real second (default 60)",
+        help="simulated seconds per real second (default 60; 600 for --screenshot/--self-test)",
     )
     parser.add_argument("--seed", type=int, default=1, metavar="N", help="demo scenario seed")
     parser.add_argument(
@@ -54,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where the database lives")
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PATH",
+        help="run the demo for --run-for seconds, save the main window as PNG, exit",
+    )
+    parser.add_argument(
+        "--theme", choices=("dark", "light"), help="theme for this run (default: remembered)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen demo, check database, sandbox, relay and charts, exit 0 or 1",
+    )
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="show the authorization link without opening a browser",
+    )
     sub = parser.add_subparsers(dest="command")
     sync = sub.add_parser("sync", help="sync the connected shops headless (stored credentials)")
     sync.add_argument("--data-dir", type=Path, metavar="DIR", dest="sync_data_dir")
@@ -169,20 +194,24 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    """The Qt desktop; wired by the UI work (app/ui), imported only here."""
+    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
     try:
-        run_ui = importlib.import_module("app.ui.application").run
-    except (ImportError, AttributeError):
+        run_desktop = importlib.import_module("app.ui.desktop").run
+    except ImportError as exc:
         print(
-            "viralstock: the desktop UI is not part of this build; use --demo --headless",
+            f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
             file=sys.stderr,
         )
         return 2
-    return int(run_ui(args))
+    return int(run_desktop(args, demo_world))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.demo_speed is None:
+        # Checks see minutes of a viral surge in seconds; a seller's demo runs at a calm pace.
+        quick = args.screenshot is not None or args.self_test
+        args.demo_speed = QUICK_DEMO_SPEED if quick and not args.headless else DEMO_SPEED
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

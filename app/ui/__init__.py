@@ -15,5 +15,11 @@ Public API for the composition root (app/main.py):
   `defaults_changed(SkuSettings)`, `notifications_changed(NotificationPrefs)`,
   `resync_requested()`, `cancel_requested()`, `connect_requested()`, `quit_requested()`.
 - Connect flow: `connect_dialog.ConnectDialog(relay_url, on_connect=async callback)`; the
-  callback raises `ConnectError(ConnectFailure.X, detail)` for each failure kind.
+  callback raises `ConnectError(ConnectFailure.X, detail)` for each failure kind;
+  `connect_flow.ConnectService(settings, store, now=...).connect` is that callback (vendor mode
+  through the relay, or own app), with `authorization_link()` and a loopback catcher.
+- Wiring (used by `app.main`): `desktop.run(args, demo_world)` runs everything on one qasync
+  loop; `controller.DashboardController(window, engine, shop_id)` carries the window's signals
+  to the engine and store; `adapter.SnapshotAdapter` turns publisher changes into throttled view
+  models (`mapping.build_viewmodel`, `store_reader.read_extras`).
 """

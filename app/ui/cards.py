@@ -273,6 +273,8 @@ class InventoryCard(Card):
         self.body_layout.addWidget(self.landscape, 2)
         self.landscape.sku_clicked.connect(self.select)
         self.selected: str | None = None
+        # Follow the SKU with the most revenue at risk until the seller picks one.
+        self._picked = False
         self._projector: Projector | None = None
         self._last: (
             tuple[
@@ -303,8 +305,8 @@ class InventoryCard(Card):
             return
         self.show_body()
         ids = {s.sku_id for s in insights}
-        if self.selected not in ids:
-            top = next(iter(sorted(insights, key=lambda s: -s.revenue_at_risk)), None)
+        if self.selected not in ids or not self._picked:
+            top = min(insights, key=lambda s: (-s.level.severity, -s.revenue_at_risk), default=None)
             self.selected = top.sku_id if top else None
         self._refresh_flow()
         self.landscape.update_from(insights, defaults.critical_hours, defaults.lead_time_hours)
@@ -312,6 +314,7 @@ class InventoryCard(Card):
     def select(self, sku_id: str) -> None:
         """Show this SKU in the stock-flow chart."""
         self.selected = sku_id
+        self._picked = True
         self._refresh_flow()
 
     def _refresh_flow(self) -> None:

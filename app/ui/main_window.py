@@ -315,11 +315,21 @@ class MainWindow(QMainWindow):
                 projector=vm.projector,
             )
         self.notifier.update(vm.insights)
+        self._retire_stale_banner(vm)
         critical = sum(1 for s in vm.insights if s.level.severity == 2)
         warning = sum(1 for s in vm.insights if s.level.severity == 1)
         self.status_alerts.setText(f"{critical} critical · {warning} warning")
         self.status_events.setText(f"{vm.performance.events_per_minute:.0f} events/min")
         self.updated_label.setText(f"Updated {fmt.clock(now)}")
+
+    def _retire_stale_banner(self, vm: DashboardViewModel) -> None:
+        """Hide a banner whose SKUs have all dropped below the level it announced."""
+        notice = self.banner.notice
+        if notice is None or self.banner.isHidden() or not notice.sku_ids:
+            return
+        levels = {s.sku_id: s.level.severity for s in vm.insights}
+        if all(levels.get(sku, 0) < notice.level.severity for sku in notice.sku_ids):
+            self.banner.hide()
 
     def show_progress(self, progress: Progress | None) -> None:
         """Show long work (backfill, resync) with time left; None hides the strip."""

@@ -1,0 +1,269 @@
+"""Sync snapshot -> dashboard view model, and the Sync page's log from the change stream.
+
+Qt-free and synchronous: the adapter calls `build_viewmodel` on the Qt thread with the latest
+`ShopSnapshot`, the store extras (`store_reader.Extras`) and the rates a `RateMeter` measured.
+Link states of the engine (`app.sync.LinkState`) map onto the header's fewer states here, so the
+UI never imports the sync package's enums.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from app.sync.state import BackfillProgress, Change, ChangeKind, LinkStatus, ShopSnapshot
+from app.sync.state import LinkState as SyncLink
+from app.ui.store_reader import Extras
+from app.ui.viewmodel import (
+    Correction,
+    DashboardViewModel,
+    LinkState,
+    LogEntry,
+    LogLevel,
+    Progress,
+    Projector,
+    ShopHeader,
+    SyncPerformance,
+)
+
+__all__ = ["LogBook", "RateMeter", "build_viewmodel", "link_state", "progress_of"]
+
+_STATES: dict[SyncLink, LinkState] = {
+    SyncLink.IDLE: LinkState.OFFLINE,
+    SyncLink.CONNECTING: LinkState.CONNECTING,
+    SyncLink.CONNECTED: LinkState.ONLINE,
+    SyncLink.RECONNECTING: LinkState.CONNECTING,
+    SyncLink.DEAUTHORIZED: LinkState.ERROR,
+    SyncLink.EXPIRING: LinkState.ONLINE,
+    SyncLink.ERROR: LinkState.ERROR,
+    SyncLink.STOPPED: LinkState.OFFLINE,
+}
+
+_DETAILS: dict[SyncLink, str] = {
+    SyncLink.DEAUTHORIZED: "authorization revoked: reconnect the shop",
+    SyncLink.EXPIRING: "authorization expires soon: reconnect the shop",
+    SyncLink.RECONNECTING: "reconnecting",
+}
+
+
+def link_state(status: LinkStatus) -> tuple[LinkState, str]:
+    """The header's state and a short detail for one connection."""
+    state = _STATES.get(status.state, LinkState.OFFLINE)
+    detail = status.detail or _DETAILS.get(status.state, "")
+    if status.state is SyncLink.DEAUTHORIZED:
+        detail = _DETAILS[SyncLink.DEAUTHORIZED]
+    return state, detail
+
+
+def progress_of(backfill: BackfillProgress) -> Progress | None:
+    """The progress strip for a running backfill; None when there is nothing to show."""
+    if backfill.finished or backfill.phase in ("idle", "done", ""):
+        return None
+    left = ""
+    if backfill.seconds_left is not None and backfill.rate_per_s > 0:
+        left = f" · {backfill.rate_per_s:,.0f}/s"
+    return Progress(
+        title=f"First sync: {backfill.phase}",
+        done=backfill.done,
+        total=backfill.total or None,
+        detail=f"{backfill.done:,} of {backfill.total:,}{left}" if backfill.total else "",
+    )
+
+
+@dataclass
+class RateMeter:
+    """Per-minute rates of the counters in `SyncMetrics`, over the last `window` real seconds."""
+
+    window: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _samples: deque[tuple[float, int, int, int]] = field(default_factory=deque)
+
+    def add(self, received: int, requests: int, rate_limited: int) -> None:
+        now = self.clock()
+        self._samples.append((now, received, requests, rate_limited))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+
+    def per_minute(self) -> tuple[float, float, float]:
+        """(webhooks, API requests, 429s) per minute; zeros until two samples exist."""
+        if len(self._samples) < 2:
+            return 0.0, 0.0, 0.0
+        t0, r0, q0, l0 = self._samples[0]
+        t1, r1, q1, l1 = self._samples[-1]
+        span = max(t1 - t0, 1.0)
+        scale = 60.0 / span
+        return (r1 - r0) * scale, (q1 - q0) * scale, (l1 - l0) * scale
+
+
+class LogBook:
+    """The webhook and sync log the Sync page shows, written from the change stream.
+
+    Webhook traffic is summarised (one line per batch the metrics tick reports) so a viral
+    burst of 50 events a second is a readable log, not a flood. Bounded to `size` entries.
+    """
+
+    def __init__(self, size: int = 500, clock: Callable[[], float] = time.time) -> None:
+        self._entries: deque[LogEntry] = deque(maxlen=size)
+        self._corrections: deque[Correction] = deque(maxlen=200)
+        self._seq = 0
+        self._clock = clock
+        self._received = 0
+        self._applied = 0
+        self._duplicates = 0
+        self._reconciled = 0
+        self._resyncs = 0
+        self._api: SyncLink | None = None
+        self._relay: SyncLink | None = None
+        self._phase = ""
+
+    @property
+    def entries(self) -> tuple[LogEntry, ...]:
+        return tuple(self._entries)
+
+    @property
+    def corrections(self) -> tuple[Correction, ...]:
+        return tuple(self._corrections)
+
+    def add(self, source: str, message: str, level: LogLevel = LogLevel.INFO) -> None:
+        self._seq += 1
+        self._entries.append(LogEntry(self._seq, self._clock(), level, source, message))
+
+    def feed(self, change: Change, names: Callable[[str], str] = str) -> None:
+        snap = change.snapshot
+        if change.kind is ChangeKind.CONNECTION:
+            self._links(snap)
+        elif change.kind is ChangeKind.METRICS:
+            self._metrics(snap)
+        elif change.kind is ChangeKind.BACKFILL:
+            phase = snap.backfill.phase
+            if phase != self._phase:
+                self._phase = phase
+                word = "finished" if snap.backfill.finished else f"{phase}…"
+                self.add("sync", f"First sync {word}")
+        elif change.kind is ChangeKind.ALERT:
+            for sku_id in change.sku_ids:
+                item = next((s for s in snap.skus if s.sku_id == sku_id), None)
+                if item is None:
+                    continue
+                level = LogLevel.ERROR if item.level.severity == 2 else LogLevel.WARNING
+                self.add(
+                    "sync", f"{item.level.value.upper()}: {names(sku_id)}: {item.headline}", level
+                )
+
+    def _links(self, snap: ShopSnapshot) -> None:
+        for source, status, attr in (("api", snap.api, "_api"), ("relay", snap.relay, "_relay")):
+            if getattr(self, attr) is status.state:
+                continue
+            setattr(self, attr, status.state)
+            label = "TikTok Open API" if source == "api" else "Webhook relay"
+            bad = status.state in (SyncLink.ERROR, SyncLink.DEAUTHORIZED)
+            detail = f" ({status.detail})" if status.detail else ""
+            self.add(
+                source,
+                f"{label}: {status.state.value}{detail}",
+                LogLevel.ERROR if bad else LogLevel.INFO,
+            )
+
+    def _metrics(self, snap: ShopSnapshot) -> None:
+        m = snap.metrics
+        new = m.webhooks_received - self._received
+        if new > 0:
+            applied = m.webhooks_applied - self._applied
+            dups = m.duplicates_ignored - self._duplicates
+            extra = f", {dups} duplicate{'s' if dups != 1 else ''} ignored" if dups else ""
+            p50 = m.webhook_to_store_ms_p50
+            latency = f" · p50 {p50:.0f} ms to the store" if p50 is not None else ""
+            self.add(
+                "webhook",
+                f"{new} webhook{'s' if new != 1 else ''} received, "
+                f"{applied} applied{extra}{latency}",
+            )
+        if m.reconciled > self._reconciled:
+            fixed = m.reconciled - self._reconciled
+            self.add(
+                "sync",
+                f"Reconciliation corrected {fixed} item{'s' if fixed != 1 else ''} "
+                "the webhook stream had missed",
+                LogLevel.WARNING,
+            )
+            self._corrections.append(
+                Correction(
+                    time=self._clock(),
+                    sku_id="(several)",
+                    what="orders, stock",
+                    local_value=f"{fixed} stale",
+                    remote_value="re-read",
+                    note="scheduled poll by update_time",
+                )
+            )
+        if m.resyncs > self._resyncs:
+            self.add(
+                "relay",
+                "Relay reported a gap: the shop was re-read through the Open API",
+                LogLevel.WARNING,
+            )
+        self._received = m.webhooks_received
+        self._applied = m.webhooks_applied
+        self._duplicates = m.duplicates_ignored
+        self._reconciled = m.reconciled
+        self._resyncs = m.resyncs
+
+
+def build_viewmodel(
+    snap: ShopSnapshot,
+    extras: Extras | None,
+    *,
+    rates: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    budget_per_minute: int = 1000,
+    log: Iterable[LogEntry] = (),
+    corrections: Iterable[Correction] = (),
+    projector: Projector | None = None,
+    demo: bool = False,
+) -> DashboardViewModel:
+    """The whole view model of one shop."""
+    api, api_detail = link_state(snap.api)
+    relay, relay_detail = link_state(snap.relay)
+    m = snap.metrics
+    events, requests, _limited = rates
+    success = None
+    if m.api_requests:
+        success = max(0.0, 1.0 - m.api_429s / m.api_requests)
+    header = ShopHeader(
+        shop_name=snap.shop.name or snap.shop.id,
+        api_state=api,
+        relay_state=relay,
+        sku_count=snap.sku_count,
+        last_sync=m.last_sync_at or snap.insight_at,
+        api_detail=api_detail,
+        relay_detail=relay_detail,
+        demo=demo,
+    )
+    performance = SyncPerformance(
+        latency_p50_ms=m.webhook_to_store_ms_p50,
+        # The engine keeps p50 and p99; p99 is shown in the p95 slot as its upper bound.
+        latency_p95_ms=m.webhook_to_store_ms_p99,
+        success_rate=success,
+        budget_used=min(1.0, requests / budget_per_minute) if budget_per_minute else 0.0,
+        budget_per_minute=budget_per_minute,
+        queue_depth=m.queue_depth,
+        events_per_minute=events,
+    )
+    return DashboardViewModel(
+        header=header,
+        performance=performance,
+        insights=snap.skus,
+        histories=dict(extras.histories) if extras else {},
+        projector=projector,
+        orders=snap.orders,
+        videos=extras.videos if extras else (),
+        sku_sales=extras.sku_sales if extras else (),
+        log=tuple(log),
+        corrections=tuple(corrections),
+        sku_settings=dict(extras.sku_settings) if extras else {},
+        default_settings=extras.default_settings
+        if extras
+        else DashboardViewModel().default_settings,
+        now=snap.insight_at or snap.updated_at,
+    )
