@@ -90,6 +90,9 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     executor = getattr(event_loop, "_QEventLoop__default_executor", None)
     if executor is not None:
         executor.shutdown(wait=True)
+    # `already_running=True` registered this loop as the thread's running loop; unregister it,
+    # or every later asyncio test in the session finds "another loop is running".
+    asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
 
 
