@@ -45,7 +45,7 @@ from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.client import TikTokShopClient
-from app.tiktok.errors import ReauthorizationRequired, TikTokError
+from app.tiktok.errors import ApiError, ReauthorizationRequired, TikTokError
 from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
@@ -202,6 +202,34 @@ async def fetch_inventory(
     return found
 
 
+async def fetch_orders(
+    api: TikTokShopClient, shop: Shop, order_ids: Sequence[str], priority: Priority
+) -> list[Order]:
+    """Order detail for `order_ids`, skipping ids the API refuses outright.
+
+    Get Order Detail refuses a whole request when one id is not this seller's (21008111), and a
+    webhook can name such an id (a hostile or mistaken sender, a test order, an id in a form the
+    API does not take). Letting that refusal fail the batch would make it a poison pill: the
+    consumer replays the same events after reconnecting, forever, and every later webhook waits
+    behind them. So on a refusal (`ApiError`, never retried) the ids are asked for one by one and
+    the refused ones are logged and skipped; transient failures still fail the batch, to be
+    replayed.
+    """
+    try:
+        return await api.get_orders(shop, order_ids, priority=priority)
+    except ApiError:
+        if len(order_ids) == 1:
+            log.warning("order re-read refused by the API; webhook ignored for it")
+            return []
+    found: list[Order] = []
+    for order_id in order_ids:
+        try:
+            found.extend(await api.get_orders(shop, [order_id], priority=priority))
+        except ApiError:
+            log.warning("order re-read refused by the API; webhook ignored for it")
+    return found
+
+
 async def fetch_plan(
     api: TikTokShopClient,
     ctx: ShopContext,
@@ -220,7 +248,7 @@ async def fetch_plan(
     order_lane = Priority.HIGH if hot else Priority.NORMAL
     try:
         if orders:
-            fetched.orders = await api.get_orders(ctx.shop, sorted(orders), priority=order_lane)
+            fetched.orders = await fetch_orders(api, ctx.shop, sorted(orders), order_lane)
         for product_id in sorted(products):
             try:
                 fetched.products.append(
