@@ -54,6 +54,14 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constants)
 
 def _id(value: object, field: str) -> str:
     if isinstance(value, str) and value and len(value) <= 128:
+        if not value.isascii():
+            try:
+                # A JSON escape of a lone surrogate ("\ud800") decodes to a str that no
+                # storage can encode: refuse it here (400) rather than fail to store it (503,
+                # which TikTok would retry for days).
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Refused("malformed") from None
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)  # big ids as JSON numbers: exact, never via float

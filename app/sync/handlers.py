@@ -113,9 +113,19 @@ def _int(value: object) -> int:
 
 
 def _ids(value: object) -> list[str]:
+    """The ids in `value` that can be TikTok ids: ASCII letters and digits (TikTok's are
+    decimal digits, as a string or a JSON integer).
+
+    Anything else in a webhook (blank, commas, slashes, dots, control or fullwidth characters)
+    would be refused by the API as a malformed request (36009004) for the whole batch, which
+    would then be replayed forever, or would land in a request path; it is dropped here, and
+    the event is only recorded.
+    """
     if isinstance(value, list):
         return [
-            str(item) for item in value if item not in (None, "") and not isinstance(item, bool)
+            text
+            for text in (str(item) for item in value if not isinstance(item, bool))
+            if 0 < len(text) <= 64 and text.isascii() and text.isalnum()
         ]
     return []
 

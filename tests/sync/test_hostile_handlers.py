@@ -376,7 +376,7 @@ def _check_valid(env: Env, state: dict[str, Any]) -> None:
 
 
 _SETTINGS = settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
