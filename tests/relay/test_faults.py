@@ -6,7 +6,9 @@ process. After each, every webhook that got a 200 is delivered once after client
 from __future__ import annotations
 
 import asyncio
+import socket
 
+import httpx
 import pytest
 
 from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body, nids
@@ -107,3 +109,52 @@ async def test_redis_restart_under_a_relay_process_loses_nothing_acknowledged(
         assert proc.proc.poll() is None  # the relay process survived its storage vanishing
     delivered = list(client.by_cursor.values())
     assert sorted(delivered) == sorted(ids)  # all of them, none twice
+
+
+async def test_slow_subscriber_on_one_process_catches_up_and_slows_nobody(bus: str) -> None:
+    """A subscriber that stops reading (tiny receive buffer, no reads) on one process while a
+    burst of large webhooks arrives round-robin on two: the fast subscribers on both processes
+    get everything as it comes; when the slow one reads again it gets everything, in the same
+    order, once."""
+    with RelayProcess("--bus", bus) as one, RelayProcess("--bus", bus) as two:
+        token = cli("token", "create", "--shop", SHOP_A, "--bus", bus).stdout.split()[-1]
+        raw_sock = socket.socket()
+        raw_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        raw_sock.connect(("127.0.0.1", int(one.base_url.rsplit(":", 1)[1])))
+        slow = await Subscriber.connect(
+            one.ws_url, token, max_queue=1, max_size=2**20, sock=raw_sock, compression=None
+        )
+        fast_one = await Subscriber.connect(one.ws_url, token)
+        fast_two = await Subscriber.connect(two.ws_url, token)
+        for sub in (slow, fast_one, fast_two):
+            assert (await sub.subscribe([SHOP_A]))["op"] == "ready"
+        pad = "p" * 10000
+        total = 400
+        order: list[str] = []
+        for start in range(0, total, 50):
+            raws = [
+                body(f"slow-{i:04d}", data={"order_id": str(i), "pad": pad})
+                for i in range(start, start + 50)
+            ]
+            answers = await asyncio.gather(
+                post_all(one.base_url, raws[0::2], 4), post_all(two.base_url, raws[1::2], 4)
+            )
+            assert {s for batch in answers for s in batch} == {200}
+            got_one = nids(await fast_one.events(50))
+            got_two = nids(await fast_two.events(50))
+            assert got_one == got_two
+            order += got_one
+        assert sorted(order) == [f"slow-{i:04d}" for i in range(total)]
+        # The slow one really was held back: process one has not sent it everything yet.
+        metrics = httpx.get(one.base_url + "/metrics", timeout=5).text
+        sent = next(
+            int(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("relay_events_delivered_total ")
+        )
+        assert sent < 2 * total, sent
+        frames = await slow.events(total, timeout=30)
+        await slow.silence(0.3)
+        assert nids(frames) == order
+        for sub in (slow, fast_one, fast_two):
+            await sub.close()
