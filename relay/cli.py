@@ -41,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--trim-interval", type=float, help="seconds between trims (60)")
     serve.add_argument("--ip-rate", type=float, help="webhooks/s per source IP, 0 = no limit")
     serve.add_argument("--ip-burst", type=float, help="burst per source IP")
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        default=None,
+        help="behind a reverse proxy: the per-IP limit uses X-Forwarded-For from trusted proxies",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="ADDR",
+        help="proxy address or CIDR whose X-Forwarded-For is believed (repeatable; "
+        "default 127.0.0.1 and ::1; '*' trusts every peer)",
+    )
     serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
     serve.add_argument(
         "--no-ws-compression",
@@ -72,8 +86,14 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "sign_rate",
         "log_level",
         "ws_compression",
+        "proxy_headers",
     ):
         overrides[name] = getattr(args, name, None)
+    trusted = getattr(args, "trusted_proxies", None)
+    if trusted:
+        overrides["trusted_proxies"] = tuple(
+            part.strip() for entry in trusted for part in entry.split(",") if part.strip()
+        )
     if getattr(args, "sync", None):
         overrides["sqlite_sync"] = args.sync.upper()
     return RelayConfig.from_env(**overrides)
@@ -82,6 +102,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
 def _serve(config: RelayConfig) -> int:
     from relay.app import Relay
     from relay.logs import configure
+    from relay.proxy import ClientAddress
     from relay.server import bind_socket, build_server
 
     configure(config.log_level)
@@ -90,6 +111,11 @@ def _serve(config: RelayConfig) -> int:
             "viralstock-relay: set VIRALSTOCK_RELAY_APP_KEY and VIRALSTOCK_RELAY_APP_SECRET",
             file=sys.stderr,
         )
+        return 2
+    try:
+        ClientAddress(config.proxy_headers, config.trusted_proxies)
+    except ValueError as exc:
+        print(f"viralstock-relay: --trusted-proxy: {exc}", file=sys.stderr)
         return 2
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]

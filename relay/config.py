@@ -39,6 +39,10 @@ class RelayConfig:
     # Per source IP; 0 disables. Generous: TikTok pushes from few addresses at high rates.
     ip_rate: float = 5000.0
     ip_burst: float = 10000.0
+    # Behind a TLS reverse proxy: take the sender's address from X-Forwarded-For, but only on
+    # connections from these proxies (relay/proxy.py). Off: the TCP peer is the sender.
+    proxy_headers: bool = False
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # `/v1/sign` budget per subscriber token (TikTok's own limit is ~1,000/min per shop).
     sign_rate: float = 50.0
     sign_burst: float = 200.0

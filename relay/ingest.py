@@ -20,6 +20,7 @@ from relay.backend.base import Backend, BackendError, Incoming
 from relay.config import RelayConfig
 from relay.logs import log
 from relay.metrics import Metrics
+from relay.proxy import ClientAddress
 from relay.ratelimit import Buckets
 
 __all__ = ["Ingest", "Refused", "parse_envelope"]
@@ -53,6 +54,14 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constants)
 
 def _id(value: object, field: str) -> str:
     if isinstance(value, str) and value and len(value) <= 128:
+        if not value.isascii():
+            try:
+                # A JSON escape of a lone surrogate ("\ud800") decodes to a str that no
+                # storage can encode: refuse it here (400) rather than fail to store it (503,
+                # which TikTok would retry for days).
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Refused("malformed") from None
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)  # big ids as JSON numbers: exact, never via float
@@ -101,6 +110,7 @@ class Ingest:
         self._key = config.app_key
         self._secret = config.app_secret
         self._max = config.max_body
+        self.client_address = ClientAddress(config.proxy_headers, config.trusted_proxies)
 
     async def _reply(self, send: Send, status: int, reason: str | None = None) -> None:
         if reason is None or status == 401:
@@ -122,8 +132,7 @@ class Ingest:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.metrics.received += 1
-        client = scope.get("client")
-        ip = client[0] if client else "-"
+        ip = self.client_address.resolve(scope)
         if not self.ip_limit.allow(ip):
             return await self._refuse(send, 429, "rate_limited", ip)
         authorization: bytes | None = None

@@ -33,6 +33,8 @@ def build_server(relay: Relay, config: RelayConfig) -> uvicorn.Server:
         ws="websockets-sansio",
         lifespan="on",
         access_log=False,
+        # The relay reads X-Forwarded-For itself, only when asked to (relay/proxy.py).
+        proxy_headers=False,
         log_config=None,
         ws_ping_interval=config.ws_ping_interval,
         ws_ping_timeout=config.ws_ping_timeout,

@@ -45,7 +45,7 @@ from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.client import TikTokShopClient
-from app.tiktok.errors import ReauthorizationRequired, TikTokError
+from app.tiktok.errors import ApiError, ReauthorizationRequired, TikTokError
 from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
@@ -113,9 +113,19 @@ def _int(value: object) -> int:
 
 
 def _ids(value: object) -> list[str]:
+    """The ids in `value` that can be TikTok ids: ASCII letters and digits (TikTok's are
+    decimal digits, as a string or a JSON integer).
+
+    Anything else in a webhook (blank, commas, slashes, dots, control or fullwidth characters)
+    would be refused by the API as a malformed request (36009004) for the whole batch, which
+    would then be replayed forever, or would land in a request path; it is dropped here, and
+    the event is only recorded.
+    """
     if isinstance(value, list):
         return [
-            str(item) for item in value if item not in (None, "") and not isinstance(item, bool)
+            text
+            for text in (str(item) for item in value if not isinstance(item, bool))
+            if 0 < len(text) <= 64 and text.isascii() and text.isalnum()
         ]
     return []
 
@@ -202,6 +212,34 @@ async def fetch_inventory(
     return found
 
 
+async def fetch_orders(
+    api: TikTokShopClient, shop: Shop, order_ids: Sequence[str], priority: Priority
+) -> list[Order]:
+    """Order detail for `order_ids`, skipping ids the API refuses outright.
+
+    Get Order Detail refuses a whole request when one id is not this seller's (21008111), and a
+    webhook can name such an id (a hostile or mistaken sender, a test order, an id in a form the
+    API does not take). Letting that refusal fail the batch would make it a poison pill: the
+    consumer replays the same events after reconnecting, forever, and every later webhook waits
+    behind them. So on a refusal (`ApiError`, never retried) the ids are asked for one by one and
+    the refused ones are logged and skipped; transient failures still fail the batch, to be
+    replayed.
+    """
+    try:
+        return await api.get_orders(shop, order_ids, priority=priority)
+    except ApiError:
+        if len(order_ids) == 1:
+            log.warning("order re-read refused by the API; webhook ignored for it")
+            return []
+    found: list[Order] = []
+    for order_id in order_ids:
+        try:
+            found.extend(await api.get_orders(shop, [order_id], priority=priority))
+        except ApiError:
+            log.warning("order re-read refused by the API; webhook ignored for it")
+    return found
+
+
 async def fetch_plan(
     api: TikTokShopClient,
     ctx: ShopContext,
@@ -220,7 +258,7 @@ async def fetch_plan(
     order_lane = Priority.HIGH if hot else Priority.NORMAL
     try:
         if orders:
-            fetched.orders = await api.get_orders(ctx.shop, sorted(orders), priority=order_lane)
+            fetched.orders = await fetch_orders(api, ctx.shop, sorted(orders), order_lane)
         for product_id in sorted(products):
             try:
                 fetched.products.append(
