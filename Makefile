@@ -35,8 +35,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check app relay tests
 	$(VENV)/bin/mypy
 
+# The onedir bundle dist/ViralStock/ plus a tarball of it; prints the unpacked size.
 package: $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean packaging/viralstock.spec
+	@version=$$($(PY) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])'); \
+	tar -C dist -czf dist/ViralStock-$$version-linux-$$(uname -m).tar.gz ViralStock && \
+	echo "bundle: $$(du -sm dist/ViralStock | cut -f1) MB unpacked (target < 180 MB); tarball: $$(du -sm dist/ViralStock-$$version-linux-$$(uname -m).tar.gz | cut -f1) MB"
 
 # `make relay` and `make sandbox` form a local pair: the sandbox sends its webhooks to the relay,
 # and the relay talks to the sandbox instead of TikTok. Without your own credentials in the
