@@ -3,10 +3,9 @@ file), signed webhooks, and a small WebSocket client built on the `websockets` p
 
 from __future__ import annotations
 
-import os
-
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
