@@ -374,7 +374,10 @@ class SyncEngine:
         depth = self.consumer.queue_depth if self.consumer is not None else 0
         if self.consumer is not None:
             self.counters.reconnects = max(0, self.consumer.connects - 1)
-        return self.counters.metrics(self.requests.requests, self.requests.rate_limited, depth)
+        failures = self.consumer.apply_failures if self.consumer is not None else 0
+        return self.counters.metrics(
+            self.requests.requests, self.requests.rate_limited, depth, failures
+        )
 
     async def _publish_metrics(self) -> None:
         metrics = self._metrics()

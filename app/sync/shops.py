@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
 
+from app.store.metrics import ApiCall
 from app.tiktok.models import Shop
 
 __all__ = ["RequestCounter", "ShopContext"]
@@ -18,6 +22,9 @@ class ShopContext:
     shop: Shop
     hot_skus: set[str] = field(default_factory=set)
     deauthorized: bool = False
+    # Held around every stock read *and* its commit (webhooks, reconciliation): stock has no
+    # version, so two reads committed in the wrong order would store the older one.
+    stock_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
     @property
     def id(self) -> str:

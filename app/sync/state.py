@@ -95,6 +95,10 @@ class SyncMetrics:
     reconnects: int = 0
     queue_depth: int = 0
     last_sync_at: float | None = None
+    # Webhooks recorded as processed with an error (TikTok refused their re-read for good).
+    webhooks_failed: int = 0
+    # Batches whose apply failed and will be replayed (retryable errors, storage failures).
+    apply_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
