@@ -108,6 +108,9 @@ class ShopSnapshot:
     shop: ShopRef
     api: LinkStatus = field(default_factory=LinkStatus)
     relay: LinkStatus = field(default_factory=LinkStatus)
+    # The local database: CONNECTED when writes succeed, ERROR with the reason (e.g. "Disk
+    # full: ViralStock can't save new orders") while they fail; sync pauses meanwhile.
+    storage: LinkStatus = field(default_factory=LinkStatus)
     skus: tuple[SkuInsight, ...] = ()
     orders: OrderIntelligence | None = None
     order_count: int = 0
