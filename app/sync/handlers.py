@@ -45,7 +45,13 @@ from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.client import TikTokShopClient
-from app.tiktok.errors import MalformedResponseError, ReauthorizationRequired, TikTokError
+from app.tiktok.errors import (
+    OVERLOADED_PARAMETER_ERROR,
+    ClientBugError,
+    MalformedResponseError,
+    ReauthorizationRequired,
+    TikTokError,
+)
 from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
@@ -97,14 +103,21 @@ def notification_key(shop_id: str, webhook: dict[str, Any], text: str) -> str:
 
 def is_poison(exc: BaseException) -> bool:
     """Whether a re-read failure is final for the events that asked for it: TikTok refused the
-    request itself (`ApiError`, e.g. 21008111 "order does not belong to this seller"),
-    `ClientBugError`, or a response still malformed after the client's retries. Such an event
-    is recorded as processed with an error instead of blocking the stream; timeouts, 5xx and
-    rate limits are retried (the batch is replayed later), and so are storage failures."""
+    request itself (`ApiError`, e.g. 21008111 "order does not belong to this seller"), said a
+    parameter is invalid (36009004), or answered something still malformed after the client's
+    retries. Such an event is recorded as processed with an error instead of blocking the
+    stream; timeouts, 5xx and rate limits are retried (the batch is replayed later), and so are
+    storage failures.
+
+    Other `ClientBugError`s (bad sign, missing shop_cipher, wrong path or version) are not
+    about one event: every request fails alike, so isolating would dead-letter the whole
+    stream. They are replayed with backoff, and the client logs them loudly."""
     if isinstance(exc, ReauthorizationRequired):
         return False
     if isinstance(exc, MalformedResponseError):
         return True
+    if isinstance(exc, ClientBugError):
+        return exc.code == OVERLOADED_PARAMETER_ERROR
     return isinstance(exc, TikTokError) and not exc.retryable
 
 

@@ -24,6 +24,7 @@ from app.insight.orders import order_intelligence
 from app.insight.shop import compute_shop_insight
 from app.insight.types import AlertLevel, OrderIntelligence, ShopInsight
 from app.store.alerts import alert_levels, record_alert_levels
+from app.store.errors import StorageError
 from app.store.types import AlertLevel as StoredLevel
 from app.sync.database import Database
 from app.sync.loader import ShopData, load_shop_data
@@ -106,6 +107,8 @@ class InsightRunner:
             self._dirty.clear()
             try:
                 await self.compute_now()
+            except StorageError as exc:
+                log.warning("insight not recomputed (%s); will retry on the next change", exc.kind)
             except Exception:
                 log.exception("insight recompute failed; will retry on the next change")
 
