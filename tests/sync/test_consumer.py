@@ -241,7 +241,7 @@ async def test_failing_applies_back_off_instead_of_a_reconnect_loop(relay: Runni
     await _stop(consumer, task)
     # Delays of uniform(0, 1), (0, 2), (0, 4) s with a 0.5 s floor: a handful in 4 s, where a
     # reset backoff made it dozens.
-    assert 1 <= failures <= 6, failures
+    assert 1 <= failures <= 8, failures
     assert connects <= failures + 1
     assert "relay unreachable" not in details
     assert sorted(set(sink.ids)) == [f"n{i:06d}" for i in range(3)]

@@ -74,7 +74,8 @@ async def test_a_poisoned_webhook_is_recorded_as_failed_and_the_stream_goes_on(
             engine.db.close()
 
     assert rows["poison-1"][0] is not None and rows["poison-1"][1] == "ApiError"
-    assert all(rows[f"after-{i}"] == (rows[f"after-{i}"][0], None) for i in range(3))
+    assert all(rows[f"after-{i}"][0] is not None for i in range(3))
+    assert all(rows[f"after-{i}"][1] is None for i in range(3))
     assert failed == 1
     assert metrics.webhooks_failed == 1 and metrics.apply_failures == 0
     assert reconnects == 0 and apply_failures == 0

@@ -149,9 +149,9 @@ async def test_a_full_disk_pauses_sync_shows_and_recovers_without_loss(tmp_path:
     print(
         f"full disk, 8 s: {reconnects} reconnects, {failed_applies} failed applies, {calls} calls"
     )
-    # The old hot loop: ~6 reconnects, ~15 API calls per second. Now a growing backoff.
-    assert reconnects <= 6, reconnects
-    assert failed_applies <= 6, failed_applies
+    # The old hot loop: ~6 reconnects and ~15 API calls per second (~50 and ~120 in 8 s).
+    assert reconnects <= 12, reconnects
+    assert failed_applies <= 12, failed_applies
     assert calls <= 80, calls
     assert during.storage.state is LinkState.ERROR
     assert "relay unreachable" not in relay_details
