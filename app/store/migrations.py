@@ -307,8 +307,24 @@ def _to_v2(conn: Connection) -> None:
     conn.exec_driver_sql("UPDATE webhook_events SET processed_at = received_at")
 
 
+# --- version 3: webhooks whose re-read TikTok refused -------------------------------------------
+
+# `error_kind` is set on a webhook recorded as processed although its re-read failed for good
+# (e.g. 21008111 "order does not belong to this seller"): a dead letter, kept out of the way of
+# the events after it. A short class name, never exception text.
+V3_SQL = """
+ALTER TABLE webhook_events ADD COLUMN error_kind TEXT;
+CREATE INDEX ix_webhook_events_failed ON webhook_events (shop_id, id)
+    WHERE error_kind IS NOT NULL;
+"""
+
+
+def _to_v3(conn: Connection) -> None:
+    _run(conn, V3_SQL)
+
+
 #: `MIGRATIONS[n - 1]` brings the schema from version n - 1 to n.
-MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2)
+MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2, _to_v3)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

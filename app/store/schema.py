@@ -187,6 +187,8 @@ class WebhookEventRow(Base):
     payload: Mapped[str]
     received_at: Mapped[float]
     processed_at: Mapped[float | None]
+    # Set when the event was recorded as processed although its re-read failed for good.
+    error_kind: Mapped[str | None]
     __table_args__ = (
         Index("ix_webhook_events_shop", "shop_id", "id"),
         Index(
@@ -194,6 +196,12 @@ class WebhookEventRow(Base):
             "shop_id",
             "id",
             sqlite_where=text("processed_at IS NULL"),
+        ),
+        Index(
+            "ix_webhook_events_failed",
+            "shop_id",
+            "id",
+            sqlite_where=text("error_kind IS NOT NULL"),
         ),
     )
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,12 @@ from app.store.schema import Base, RelayCursorRow, WebhookEventRow
 
 __all__ = [
     "StoredWebhook",
+    "count_failed_webhooks",
     "get_cursor",
     "get_cursors",
     "mark_webhook_processed",
+    "notification_key",
+    "payload_text",
     "pending_webhooks",
     "prune_webhooks",
     "record_webhook",
@@ -62,7 +65,9 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot store {type(value).__name__} in a webhook payload")
 
 
-def _payload_text(payload: Payload) -> str:
+def payload_text(payload: Payload) -> str:
+    """The webhook as stored: raw text kept as is, a mapping as canonical JSON (sorted keys,
+    no spaces, Decimals as strings so big ids and money stay exact)."""
     if isinstance(payload, bytes):
         return payload.decode("utf-8")
     if isinstance(payload, str):
@@ -75,6 +80,12 @@ def _synthetic_id(shop_id: str, kind: int, text: str) -> str:
     same body, so the same shop, type and body is the same notification."""
     digest = hashlib.sha256(f"{shop_id}\0{kind}\0{text}".encode()).hexdigest()
     return f"body-sha256:{digest}"
+
+
+def notification_key(shop_id: str, notification_id: str | None, type: int, text: str) -> str:
+    """The key a webhook is stored (and deduplicated) under: its `tts_notification_id`, or the
+    synthetic body key when it has none. `text` is `payload_text(...)` of the webhook."""
+    return notification_id or _synthetic_id(shop_id, type, text)
 
 
 # Built once: a statement rebuilt per event costs more than the SQL it runs.
@@ -110,6 +121,7 @@ def record_webhook(
     received_at: float,
     *,
     processed: bool = True,
+    error_kind: str | None = None,
 ) -> bool:
     """Store one delivered webhook once; True if it is new (the caller should apply it).
 
@@ -118,9 +130,11 @@ def record_webhook(
     preferred; a decoded mapping is re-serialised with Decimals as strings). The shop must
     already be stored (`upsert_shop`). Pass `processed=False` when the event will be
     handled after this transaction (it then shows in `pending_webhooks` until marked).
+    `error_kind` (a short class name) records an event processed without effect because its
+    re-read failed for good: a dead letter that no longer holds back the events after it.
     """
-    text = _payload_text(payload)
-    key = notification_id or _synthetic_id(shop_id, type, text)
+    text = payload_text(payload)
+    key = notification_key(shop_id, notification_id, type, text)
     row = {
         "shop_id": shop_id,
         "tts_notification_id": key,
@@ -129,6 +143,7 @@ def record_webhook(
         "payload": text,
         "received_at": received_at,
         "processed_at": received_at if processed else None,
+        "error_kind": error_kind,
     }
     new = session.execute(_INSERT_EVENT, row).scalar() is not None
     if cursor is not None:
@@ -188,3 +203,12 @@ def prune_webhooks(session: Session, before: float) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def count_failed_webhooks(session: Session, shop_id: str | None = None) -> int:
+    """How many webhooks were recorded as processed with an error (dead letters)."""
+    query = select(func.count()).select_from(WebhookEventRow)
+    query = query.where(WebhookEventRow.error_kind.is_not(None))
+    if shop_id is not None:
+        query = query.where(WebhookEventRow.shop_id == shop_id)
+    return int(session.execute(query).scalar_one())

@@ -64,7 +64,7 @@ def vendor_client(
     api_http = _http(
         15.0,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-        event_hooks={"response": [counter.on_response]},
+        event_hooks={"request": [counter.on_request], "response": [counter.on_response]},
     )
     exchanger = RelayTokenExchanger(relay_url, subscriber_token=subscriber_token, http=relay_http)
     manager = TokenManager(

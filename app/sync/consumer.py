@@ -8,7 +8,11 @@ One WebSocket to the relay carries every shop the subscriber token covers. The c
 - acknowledges a shop's last cursor only after that commit returned;
 - on `gap` asks the sink to resync the shop through the Open API before going on;
 - reconnects with exponential backoff and full jitter when the relay goes away, and gives up only
-  when the relay refuses the token (close code 4401), which no retry can fix.
+  when the relay refuses the token (close code 4401), which no retry can fix;
+- when applying a batch fails (TikTok down, the disk full), closes the stream and waits on a
+  separate backoff before replaying: that one is *not* reset by the relay's `ready` (a healthy
+  relay says nothing about our ability to apply), only by a batch that commits, so a failure
+  that persists costs a few attempts a minute, not a reconnect and a refetch per second.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from app.store.errors import StorageError
 from app.sync.backoff import Backoff
 from app.sync.state import LinkState
 from app.tiktok.models import loads
@@ -84,6 +89,7 @@ class RelayConsumer:
         on_state: StateCallback | None = None,
         max_batch: int = 200,
         backoff: Backoff | None = None,
+        failure_backoff: Backoff | None = None,
         open_timeout: float = 5.0,
         ping_interval: float = 5.0,
         ping_timeout: float = 10.0,
@@ -95,6 +101,9 @@ class RelayConsumer:
         self._on_state = on_state
         self.max_batch = max_batch
         self._backoff = backoff or Backoff()
+        self._failure_backoff = failure_backoff or Backoff(base=1.0, cap=60.0, floor=0.5)
+        # Set when the last batch failed: the delay before replaying, and why (for the state).
+        self._failed: tuple[float, str] | None = None
         self._open_timeout = open_timeout
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -131,9 +140,15 @@ class RelayConsumer:
                 self._ws = None
             if self._stopping.is_set():
                 break
-            self._state(LinkState.RECONNECTING, "relay unreachable")
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                delay, reason = failed
+                self._state(LinkState.RECONNECTING, reason)
+            else:
+                delay = self._backoff.next_delay()
+                self._state(LinkState.RECONNECTING, "relay unreachable")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._backoff.next_delay())
+                await asyncio.wait_for(self._stopping.wait(), delay)
         self._state(LinkState.STOPPED, "")
 
     async def stop(self) -> None:
@@ -271,15 +286,31 @@ class RelayConsumer:
                     await self._apply(ws, batch)
                 if gap is not None:
                     await self._sink.resync(gap.shop_id)
-            except Exception:
-                # Nothing was acknowledged past the last commit: reconnecting replays the rest.
-                log.exception("applying relay events failed; reconnecting to replay them")
+            except Exception as exc:
+                # Nothing was acknowledged past the last commit: reconnecting replays the rest,
+                # after a delay that grows while the failures go on.
                 self.apply_failures += 1
+                delay = self._failure_backoff.next_delay()
+                if isinstance(exc, StorageError):
+                    reason = f"paused: {exc.text}"
+                    log.warning("relay events not saved (%s); retrying in %.1f s", exc.kind, delay)
+                elif self._failure_backoff.attempt <= 1:
+                    reason = "paused: applying events failed; retrying"
+                    log.exception("applying relay events failed; replaying in %.1f s", delay)
+                else:
+                    reason = "paused: applying events failed; retrying"
+                    log.warning(
+                        "applying relay events failed again (%s); replaying in %.1f s",
+                        type(exc).__name__,
+                        delay,
+                    )
+                self._failed = (delay, reason)
                 with contextlib.suppress(Exception):
                     await ws.close()
                 return
             finally:
                 self._busy = False
+            self._failure_backoff.reset()
             if stop_after:
                 return
 

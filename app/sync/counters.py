@@ -15,17 +15,23 @@ class SyncCounters:
     webhooks_received: int = 0
     webhooks_applied: int = 0
     duplicates_ignored: int = 0
+    # Recorded as processed with an error: TikTok refused their re-read for good.
+    webhooks_failed: int = 0
     reconciled: int = 0
     resyncs: int = 0
     reconnects: int = 0
     last_sync_at: float | None = None
     latency: LatencyRecorder = field(default_factory=LatencyRecorder)
 
-    def metrics(self, api_requests: int, api_429s: int, queue_depth: int) -> SyncMetrics:
+    def metrics(
+        self, api_requests: int, api_429s: int, queue_depth: int, apply_failures: int = 0
+    ) -> SyncMetrics:
         return SyncMetrics(
             webhooks_received=self.webhooks_received,
             webhooks_applied=self.webhooks_applied,
             duplicates_ignored=self.duplicates_ignored,
+            webhooks_failed=self.webhooks_failed,
+            apply_failures=apply_failures,
             reconciled=self.reconciled,
             api_requests=api_requests,
             api_429s=api_429s,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from sqlalchemy.orm import Session
 
 from app.insight.types import AlertLevel
 from app.store.catalog import SkuStock, current_stock, upsert_shop
+from app.store.errors import StorageError
+from app.store.metrics import prune_api_calls, record_api_calls
+from app.store.webhooks import prune_webhooks
 from app.sync.backfill import Backfill, BackfillResult
 from app.sync.clock import Clock
 from app.sync.consumer import RelayConsumer
@@ -75,6 +79,13 @@ class EngineSettings:
     reconcile_interval: float = 60.0
     video_interval: float = 30.0
     metrics_interval: float = 0.5
+    # Real seconds between stores of the API call log and prunes of old rows.
+    housekeeping_interval: float = 10.0
+    # Processed webhooks and API call rows older than this (wall seconds) are deleted; at least
+    # the relay's dedupe retention (48 h), so a redelivered notification is still recognised.
+    retention: float = 7 * 86400.0
+    # Cap of the backoff of scheduled work that keeps failing (e.g. while the disk is full).
+    failure_backoff_cap: float = 300.0
     # Shop seconds of overlap when polling orders by update_time.
     reconcile_overlap: float = 300.0
     insight_debounce: float = 0.25
@@ -152,6 +163,7 @@ class SyncEngine:
         now = clock.now()
         for ctx in self.shops.values():
             self.publisher.ensure_shop(ShopRef(ctx.id, ctx.shop.name), now)
+        db.on_storage(self._storage_link)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -165,6 +177,7 @@ class SyncEngine:
                 upsert_shop(session, shop, now)
 
         await self.db.write(store_shops)
+        self._storage_link(None)
         await self.sink.load_cursors()
         for ctx in self.shops.values():
             self._api_link(ctx.id, LinkState.CONNECTING, "", None)
@@ -177,6 +190,9 @@ class SyncEngine:
         self._spawn(self._every(self.settings.reconcile_interval, self._reconcile_all), "reconcile")
         self._spawn(self._every(self.settings.video_interval, self._videos_all), "videos")
         self._spawn(self._every(self.settings.metrics_interval, self._publish_metrics), "metrics")
+        self._spawn(
+            self._every(self.settings.housekeeping_interval, self._housekeeping), "housekeeping"
+        )
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -303,15 +319,45 @@ class SyncEngine:
             log.error("sync task %s failed", task.get_name(), exc_info=task.exception())
 
     async def _every(self, interval: float, work: Any) -> None:
+        """Run `work` every `interval` s; while it keeps failing, wait twice as long each time
+        (up to `failure_backoff_cap`), so a full disk or a TikTok outage is not hammered."""
         await self.backfill_done.wait()
+        failures = 0
         while True:
-            await asyncio.sleep(interval)
+            delay = interval * (2 ** min(failures, 20))
+            await asyncio.sleep(min(max(interval, self.settings.failure_backoff_cap), delay))
             try:
                 await work()
             except asyncio.CancelledError:
                 raise
+            except StorageError as exc:
+                failures += 1
+                log.warning("scheduled sync work paused: %s (%s)", exc.text, exc.kind)
             except Exception:
-                log.exception("scheduled sync work failed; retrying at the next interval")
+                failures += 1
+                if failures == 1:
+                    log.exception("scheduled sync work failed; retrying with backoff")
+                else:
+                    log.warning("scheduled sync work failed again; retrying with backoff")
+            else:
+                failures = 0
+
+    async def _housekeeping(self) -> None:
+        """Store the API call log (path only, never the query) and prune what is past
+        `retention`: processed webhooks and old API call rows."""
+        calls = self.requests.take_calls()
+        cutoff = time.time() - self.settings.retention
+
+        def work(session: Session) -> None:
+            record_api_calls(session, calls)
+            prune_webhooks(session, cutoff)
+            prune_api_calls(session, cutoff)
+
+        try:
+            await self.db.write(work)
+        except Exception:
+            self.requests.restore_calls(calls)
+            raise
 
     async def _backfill_all(self) -> None:
         try:
@@ -374,7 +420,10 @@ class SyncEngine:
         depth = self.consumer.queue_depth if self.consumer is not None else 0
         if self.consumer is not None:
             self.counters.reconnects = max(0, self.consumer.connects - 1)
-        return self.counters.metrics(self.requests.requests, self.requests.rate_limited, depth)
+        failures = self.consumer.apply_failures if self.consumer is not None else 0
+        return self.counters.metrics(
+            self.requests.requests, self.requests.rate_limited, depth, failures
+        )
 
     async def _publish_metrics(self) -> None:
         metrics = self._metrics()
@@ -431,6 +480,18 @@ class SyncEngine:
         status = LinkStatus(state, detail, self.clock.now(), expires_at)
         if status.state != current.state or status.expires_at != current.expires_at:
             self.publisher.update(shop_id, ChangeKind.CONNECTION, status.since, api=status)
+
+    def _storage_link(self, error: StorageError | None) -> None:
+        """Publish the database's state: what the user must fix (e.g. free disk space)."""
+        now = self.clock.now()
+        if error is None:
+            status = LinkStatus(LinkState.CONNECTED, "", now)
+        else:
+            status = LinkStatus(LinkState.ERROR, error.text, now)
+        for shop_id in self.shops:
+            current = self.publisher.snapshot(shop_id).storage
+            if current.state != status.state or current.detail != status.detail:
+                self.publisher.update(shop_id, ChangeKind.CONNECTION, now, storage=status)
 
     def _deauthorized(self, shop_id: str) -> None:
         self.shops[shop_id].deauthorized = True

@@ -22,13 +22,11 @@ the consumer acknowledges the cursor only after it returns.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -39,13 +37,21 @@ from app.store.orders import upsert_orders
 from app.store.schema import OrderRow, WebhookEventRow
 from app.store.types import StockCause
 from app.store.webhooks import get_cursors, record_webhook
+from app.store.webhooks import notification_key as store_notification_key
+from app.store.webhooks import payload_text as store_payload_text
 from app.sync.consumer import RelayEvent
 from app.sync.counters import SyncCounters
 from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.client import TikTokShopClient
-from app.tiktok.errors import ApiError, ReauthorizationRequired, TikTokError
+from app.tiktok.errors import (
+    OVERLOADED_PARAMETER_ERROR,
+    ClientBugError,
+    MalformedResponseError,
+    ReauthorizationRequired,
+    TikTokError,
+)
 from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
@@ -61,6 +67,7 @@ __all__ = [
     "Plan",
     "WebhookSink",
     "fetch_plan",
+    "is_poison",
     "notification_key",
     "payload_text",
     "plan_events",
@@ -81,25 +88,37 @@ LinkCallback = Callable[[str, LinkState, str, float | None], None]
 ChangedCallback = Callable[[str, set[str]], None]
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def payload_text(webhook: dict[str, Any]) -> str:
     """The webhook as stored: canonical JSON, big ids and decimals intact."""
-    return json.dumps(webhook, default=_json_default, separators=(",", ":"), sort_keys=True)
+    return store_payload_text(webhook)
 
 
 def notification_key(shop_id: str, webhook: dict[str, Any], text: str) -> str:
     """`tts_notification_id`, or the store's synthetic key for a webhook without one."""
     tts_id = webhook.get("tts_notification_id")
-    if tts_id not in (None, ""):
-        return str(tts_id)
-    kind = _int(webhook.get("type"))
-    digest = hashlib.sha256(f"{shop_id}\0{kind}\0{text}".encode()).hexdigest()
-    return f"body-sha256:{digest}"
+    return store_notification_key(
+        shop_id, None if tts_id in (None, "") else str(tts_id), _int(webhook.get("type")), text
+    )
+
+
+def is_poison(exc: BaseException) -> bool:
+    """Whether a re-read failure is final for the events that asked for it: TikTok refused the
+    request itself (`ApiError`, e.g. 21008111 "order does not belong to this seller"), said a
+    parameter is invalid (36009004), or answered something still malformed after the client's
+    retries. Such an event is recorded as processed with an error instead of blocking the
+    stream; timeouts, 5xx and rate limits are retried (the batch is replayed later), and so are
+    storage failures.
+
+    Other `ClientBugError`s (bad sign, missing shop_cipher, wrong path or version) are not
+    about one event: every request fails alike, so isolating would dead-letter the whole
+    stream. They are replayed with backoff, and the client logs them loudly."""
+    if isinstance(exc, ReauthorizationRequired):
+        return False
+    if isinstance(exc, MalformedResponseError):
+        return True
+    if isinstance(exc, ClientBugError):
+        return exc.code == OVERLOADED_PARAMETER_ERROR
+    return isinstance(exc, TikTokError) and not exc.retryable
 
 
 def _int(value: object) -> int:
@@ -212,34 +231,6 @@ async def fetch_inventory(
     return found
 
 
-async def fetch_orders(
-    api: TikTokShopClient, shop: Shop, order_ids: Sequence[str], priority: Priority
-) -> list[Order]:
-    """Order detail for `order_ids`, skipping ids the API refuses outright.
-
-    Get Order Detail refuses a whole request when one id is not this seller's (21008111), and a
-    webhook can name such an id (a hostile or mistaken sender, a test order, an id in a form the
-    API does not take). Letting that refusal fail the batch would make it a poison pill: the
-    consumer replays the same events after reconnecting, forever, and every later webhook waits
-    behind them. So on a refusal (`ApiError`, never retried) the ids are asked for one by one and
-    the refused ones are logged and skipped; transient failures still fail the batch, to be
-    replayed.
-    """
-    try:
-        return await api.get_orders(shop, order_ids, priority=priority)
-    except ApiError:
-        if len(order_ids) == 1:
-            log.warning("order re-read refused by the API; webhook ignored for it")
-            return []
-    found: list[Order] = []
-    for order_id in order_ids:
-        try:
-            found.extend(await api.get_orders(shop, [order_id], priority=priority))
-        except ApiError:
-            log.warning("order re-read refused by the API; webhook ignored for it")
-    return found
-
-
 async def fetch_plan(
     api: TikTokShopClient,
     ctx: ShopContext,
@@ -258,16 +249,13 @@ async def fetch_plan(
     order_lane = Priority.HIGH if hot else Priority.NORMAL
     try:
         if orders:
-            fetched.orders = await fetch_orders(api, ctx.shop, sorted(orders), order_lane)
+            fetched.orders = await api.get_orders(ctx.shop, sorted(orders), priority=order_lane)
+        # Any failure propagates: a retryable one replays the batch later, a final one (see
+        # `is_poison`) makes the sink isolate and record the event that asked for it.
         for product_id in sorted(products):
-            try:
-                fetched.products.append(
-                    await api.get_product(ctx.shop, product_id, priority=Priority.NORMAL)
-                )
-            except ReauthorizationRequired:
-                raise
-            except TikTokError as exc:
-                log.warning("product %s could not be re-read: %s", product_id, exc)
+            fetched.products.append(
+                await api.get_product(ctx.shop, product_id, priority=Priority.NORMAL)
+            )
         stock = set(skus)
         for order in fetched.orders:
             if moves_stock(order, stored.get(order.id), order.id in stock_orders):
@@ -400,8 +388,34 @@ class WebhookSink:
                 )
             )
         self._counters.webhooks_received += len(entries)
-        if not entries:
-            return
+        if entries:
+            await self._apply_isolating(entries)
+
+    async def _apply_isolating(self, entries: list[_Entry]) -> None:
+        """Apply `entries`; if TikTok refuses a re-read for good, split the batch in halves
+        (in delivery order, so cursors still only move forward) until the event that asked
+        for it is alone, and record that one as processed with an error. The rest of the
+        batch is applied normally. Retryable failures propagate: the consumer replays."""
+        try:
+            await self._apply_entries(entries)
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            if len(entries) > 1:
+                middle = len(entries) // 2
+                await self._apply_isolating(entries[:middle])
+                await self._apply_isolating(entries[middle:])
+                return
+            entry = entries[0]
+            log.warning(
+                "webhook type %d could not be applied (%s, code %s); recorded as failed",
+                entry.kind,
+                type(exc).__name__,
+                getattr(exc, "code", None),
+            )
+            await self._apply_entries(entries, failed=type(exc).__name__)
+
+    async def _apply_entries(self, entries: list[_Entry], failed: str | None = None) -> None:
         keys = [entry.key for entry in entries]
         known = await self._db.read(lambda s: known_notifications(s, keys))
         seen: set[str] = set(known)
@@ -413,54 +427,71 @@ class WebhookSink:
             else:
                 seen.add(entry.key)
                 fresh.append(entry)
-        plan = plan_events((entry.event.shop_id, entry.event.webhook) for entry in fresh)
+        # A failed (dead-letter) event is recorded without effect: nothing to re-read.
+        plan = plan_events(
+            (entry.event.shop_id, entry.event.webhook) for entry in ([] if failed else fresh)
+        )
         fetched: dict[str, Fetched] = {}
         all_orders = sorted({o for ids in plan.orders.values() for o in ids})
-        stored = await self._db.read(lambda s: stored_statuses(s, all_orders)) if all_orders else {}
-        for shop_id, ctx in self._shops.items():
-            orders = plan.orders.get(shop_id, set())
-            skus = plan.skus.get(shop_id, set())
-            products = plan.products.get(shop_id, set())
-            if (orders or skus or products) and not ctx.deauthorized:
+        targets = [
+            shop_id
+            for shop_id, ctx in self._shops.items()
+            if (plan.orders.get(shop_id) or plan.skus.get(shop_id) or plan.products.get(shop_id))
+            and not ctx.deauthorized
+        ]
+        async with contextlib.AsyncExitStack() as locks:
+            # Stock is not versioned: a stock read and its commit must not interleave with
+            # the reconciler's, or an older read could be committed over a newer one.
+            for shop_id in sorted(targets):
+                await locks.enter_async_context(self._shops[shop_id].stock_lock)
+            stored = (
+                await self._db.read(lambda s: stored_statuses(s, all_orders)) if all_orders else {}
+            )
+            for shop_id in targets:
+                ctx = self._shops[shop_id]
                 fetched[shop_id] = await fetch_plan(
                     self._api,
                     ctx,
-                    orders,
-                    skus,
-                    products,
+                    plan.orders.get(shop_id, set()),
+                    plan.skus.get(shop_id, set()),
+                    plan.products.get(shop_id, set()),
                     stored,
                     plan.stock_orders.get(shop_id, set()),
                 )
-        at = int(self._now())
-        now_wall = time.time()
+            at = int(self._now())
+            now_wall = time.time()
 
-        def commit(session: Session) -> dict[str, set[str]]:
-            touched: dict[str, set[str]] = {}
-            for shop_id, shop_fetched in fetched.items():
-                touched[shop_id] = apply_fetched(
-                    session, shop_id, shop_fetched, at, StockCause.WEBHOOK
-                )
-            for shop_id in plan.deauthorized:
-                mark_shop_deauthorized(session, shop_id, at)
-            for entry in entries:
-                record_webhook(
-                    session,
-                    entry.event.shop_id,
-                    entry.event.cursor,
-                    entry.tts_id,
-                    entry.kind,
-                    entry.text,
-                    now_wall,
-                )
-            return touched
+            def commit(session: Session) -> dict[str, set[str]]:
+                touched: dict[str, set[str]] = {}
+                for shop_id, shop_fetched in fetched.items():
+                    touched[shop_id] = apply_fetched(
+                        session, shop_id, shop_fetched, at, StockCause.WEBHOOK
+                    )
+                for shop_id in plan.deauthorized:
+                    mark_shop_deauthorized(session, shop_id, at)
+                for entry in entries:
+                    record_webhook(
+                        session,
+                        entry.event.shop_id,
+                        entry.event.cursor,
+                        entry.tts_id,
+                        entry.kind,
+                        entry.text,
+                        now_wall,
+                        error_kind=failed,
+                    )
+                return touched
 
-        touched = await self._db.write(commit)
+            touched = await self._db.write(commit)
         committed = time.time()
         for entry in entries:
             self._cursors[entry.event.shop_id] = entry.event.cursor
-        for entry in fresh:
-            self._counters.latency.add((committed - entry.event.received_at) * 1000.0)
-        self._counters.webhooks_applied += len(fresh)
+        if failed:
+            self._counters.webhooks_failed += len(fresh)
+        else:
+            for entry in fresh:
+                self._counters.latency.add((committed - entry.event.received_at) * 1000.0)
+            self._counters.webhooks_applied += len(fresh)
         self._counters.duplicates_ignored += duplicates
         self._counters.last_sync_at = self._now()
         for shop_id, shop_fetched in fetched.items():

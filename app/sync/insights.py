@@ -4,6 +4,10 @@ Every committed change marks the shop dirty; the runner waits `debounce` seconds
 changes (a burst of webhooks then costs one computation), but never longer than `max_delay`
 after the first one, so a steady stream still refreshes the screen. Loading runs on the store's
 read pool and the numpy work on a thread executor; only publishing happens on the loop.
+
+Alert levels are remembered in the store (`alert_state`): the first computation starts from
+the levels the last run left, and every change of level is written before the result is
+published, so a restart does not announce every warning again as a new escalation.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from dataclasses import dataclass
 from app.insight.orders import order_intelligence
 from app.insight.shop import compute_shop_insight
 from app.insight.types import AlertLevel, OrderIntelligence, ShopInsight
+from app.store.alerts import alert_levels, record_alert_levels
+from app.store.errors import StorageError
+from app.store.types import AlertLevel as StoredLevel
 from app.sync.database import Database
 from app.sync.loader import ShopData, load_shop_data
 
@@ -73,6 +80,7 @@ class InsightRunner:
         self._dirty = asyncio.Event()
         self._first_dirty: float | None = None
         self.levels: dict[str, AlertLevel] = {}
+        self._levels_loaded = False
         self.last: InsightResult | None = None
         self.runs = 0
 
@@ -99,12 +107,18 @@ class InsightRunner:
             self._dirty.clear()
             try:
                 await self.compute_now()
+            except StorageError as exc:
+                log.warning("insight not recomputed (%s); will retry on the next change", exc.kind)
             except Exception:
                 log.exception("insight recompute failed; will retry on the next change")
 
     async def compute_now(self) -> InsightResult:
         started = time.perf_counter()
         now = self._now()
+        if not self._levels_loaded:
+            stored = await self._db.read(lambda s: alert_levels(s, self.shop_id))
+            self.levels = {sku_id: _from_store(level) for sku_id, level in stored.items()}
+            self._levels_loaded = True
         data = await self._db.read(lambda s: load_shop_data(s, self.shop_id, now))
         loop = asyncio.get_running_loop()
         previous = dict(self.levels)
@@ -114,7 +128,17 @@ class InsightRunner:
             for item in insight.skus
             if item.level.severity > previous.get(item.sku_id, AlertLevel.OK).severity
         )
-        self.levels = insight.levels()
+        levels = insight.levels()
+        changed = {
+            sku_id: (_to_store(level), "")
+            for sku_id, level in levels.items()
+            if previous.get(sku_id, AlertLevel.OK) != level
+        }
+        if changed:
+            at = int(now)
+            shop_id = self.shop_id
+            await self._db.write(lambda s: record_alert_levels(s, shop_id, changed, at))
+        self.levels = levels
         self.runs += 1
         result = InsightResult(
             self.shop_id, insight, orders, escalated, (time.perf_counter() - started) * 1000
@@ -122,3 +146,11 @@ class InsightRunner:
         self.last = result
         self._on_result(result)
         return result
+
+
+def _to_store(level: AlertLevel) -> StoredLevel:
+    return StoredLevel.FINE if level is AlertLevel.OK else StoredLevel(level.value)
+
+
+def _from_store(level: StoredLevel) -> AlertLevel:
+    return AlertLevel.OK if level is StoredLevel.FINE else AlertLevel(level.value)

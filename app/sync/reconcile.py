@@ -26,7 +26,7 @@ from app.tiktok.client import TikTokShopClient
 from app.tiktok.models import InventorySearchResult, Order
 from app.tiktok.ratelimit import Priority
 
-__all__ = ["ORDERS_RESOURCE", "ReconcileResult", "Reconciler"]
+__all__ = ["ORDERS_RESOURCE", "ReconcileResult", "Reconciler", "next_watermark"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,19 @@ def _stored_versions(session: Session, ids: list[str]) -> dict[str, tuple[int, s
         ):
             found[order_id] = (update_time, status)
     return found
+
+
+def next_watermark(watermark: int | None, orders: list[Order]) -> int | None:
+    """The newest `update_time` actually observed, never the local clock.
+
+    Our clock and TikTok's differ: a watermark taken from ours (when it runs ahead) would skip
+    the orders TikTok updates between its time and ours. So a pass without orders keeps the
+    old watermark, and a pass with orders moves it to the newest one seen (never backwards).
+    """
+    high = max((order.update_time for order in orders), default=None)
+    if high is None:
+        return watermark
+    return high if watermark is None else max(watermark, high)
 
 
 class Reconciler:
@@ -98,14 +111,8 @@ class Reconciler:
             for order in orders
             if order.id not in stored or stored[order.id][0] < order.update_time
         )
-        inventory: InventorySearchResult | None = None
-        if full_stock:
-            inventory = await self._all_inventory(ctx)
         at = int(now)
-        high = max((order.update_time for order in orders), default=None)
-        new_mark = min(until - 1, high if high is not None else until - 1)
-        if watermark is not None:
-            new_mark = max(new_mark, watermark)
+        new_mark = next_watermark(watermark, orders)
 
         def commit(session: Session) -> tuple[set[str], int]:
             touched: set[str] = set()
@@ -116,10 +123,18 @@ class Reconciler:
                 changes = upsert_inventory(session, shop.id, inventory, at, StockCause.SYNC)
                 stock_fixed = sum(1 for change in changes if change.before is not None)
                 touched.update(change.sku_id for change in changes)
-            set_watermark(session, shop.id, ORDERS_RESOURCE, new_mark, now)
+            if new_mark is not None:
+                set_watermark(session, shop.id, ORDERS_RESOURCE, new_mark, now)
             return touched, stock_fixed
 
-        touched, stock_fixed = await self._db.write(commit)
+        inventory: InventorySearchResult | None = None
+        # Stock has no version: its read and its commit happen under the shop's stock lock,
+        # which the webhook path holds for the same span, so neither commits an older read
+        # over a newer one.
+        async with ctx.stock_lock:
+            if full_stock:
+                inventory = await self._all_inventory(ctx)
+            touched, stock_fixed = await self._db.write(commit)
         if corrected_orders or stock_fixed:
             log.info(
                 "reconciliation corrected %d orders and %d stock levels",
@@ -132,16 +147,17 @@ class Reconciler:
         """Re-read the whole catalogue (status, SKUs, prices, stock): after a `gap` a product
         event may be among what was missed, and orders polling does not cover products."""
         shop = ctx.shop
-        products = [
-            product async for product in self._api.iter_products(shop, priority=self.priority)
-        ]
-        at = int(self._now())
+        async with ctx.stock_lock:  # products carry stock: same rule as `run_once`
+            products = [
+                product async for product in self._api.iter_products(shop, priority=self.priority)
+            ]
+            at = int(self._now())
 
-        def commit(session: Session) -> set[str]:
-            changes = upsert_products(session, shop.id, products, at, StockCause.SYNC)
-            return {change.sku_id for change in changes}
+            def commit(session: Session) -> set[str]:
+                changes = upsert_products(session, shop.id, products, at, StockCause.SYNC)
+                return {change.sku_id for change in changes}
 
-        return await self._db.write(commit)
+            return await self._db.write(commit)
 
     async def _all_inventory(self, ctx: ShopContext) -> InventorySearchResult:
         shop_id = ctx.shop.id

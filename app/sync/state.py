@@ -95,6 +95,10 @@ class SyncMetrics:
     reconnects: int = 0
     queue_depth: int = 0
     last_sync_at: float | None = None
+    # Webhooks recorded as processed with an error (TikTok refused their re-read for good).
+    webhooks_failed: int = 0
+    # Batches whose apply failed and will be replayed (retryable errors, storage failures).
+    apply_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,9 @@ class ShopSnapshot:
     shop: ShopRef
     api: LinkStatus = field(default_factory=LinkStatus)
     relay: LinkStatus = field(default_factory=LinkStatus)
+    # The local database: CONNECTED when writes succeed, ERROR with the reason (e.g. "Disk
+    # full: ViralStock can't save new orders") while they fail; sync pauses meanwhile.
+    storage: LinkStatus = field(default_factory=LinkStatus)
     skus: tuple[SkuInsight, ...] = ()
     orders: OrderIntelligence | None = None
     order_count: int = 0

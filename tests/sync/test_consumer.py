@@ -205,3 +205,43 @@ async def test_a_refused_token_stops_with_an_error_state(relay: RunningRelay) ->
     assert consumer.fatal is not None
     assert states[-1][0] is LinkState.ERROR
     assert "not-a-real-token" not in str(consumer.fatal)
+
+
+class FailingSink(ListSink):
+    """Every commit fails until `healthy` is set (e.g. TikTok down for every re-read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.healthy = False
+        self.attempts = 0
+
+    async def apply(self, events: Sequence[RelayEvent]) -> None:
+        self.attempts += 1
+        if not self.healthy:
+            raise RuntimeError("re-read failed")
+        await super().apply(events)
+
+
+async def test_failing_applies_back_off_instead_of_a_reconnect_loop(relay: RunningRelay) -> None:
+    """The relay answers `ready` on every reconnect; that must not reset the delay after a
+    failed apply, or a persistent failure reconnects and refetches several times a second."""
+    token = relay.create_token([SHOP])
+    sink = FailingSink()
+    details: list[str] = []
+    consumer = RelayConsumer(
+        relay.ws_url, token, [SHOP], sink, on_state=lambda _s, d: details.append(d)
+    )
+    task = await _run(consumer)
+    await asyncio.to_thread(post, relay.base_url, 3)
+    await asyncio.sleep(4.0)
+    failures = consumer.apply_failures
+    connects = consumer.connects
+    sink.healthy = True
+    await wait_until(lambda: len(sink.committed) >= 3, 70)
+    await _stop(consumer, task)
+    # Delays of uniform(0, 1), (0, 2), (0, 4) s with a 0.5 s floor: a handful in 4 s, where a
+    # reset backoff made it dozens.
+    assert 1 <= failures <= 8, failures
+    assert connects <= failures + 1
+    assert "relay unreachable" not in details
+    assert sorted(set(sink.ids)) == [f"n{i:06d}" for i in range(3)]

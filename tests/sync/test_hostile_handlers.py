@@ -418,7 +418,7 @@ def test_shuffled_and_duplicated_delivery_leaves_the_clean_state(
     sizes = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3), label="batches")
     redelivered = data.draw(st.integers(0, len(clean_events)), label="redelivered")
 
-    async def run() -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    async def run() -> tuple[dict[str, Any], dict[str, Any], tuple[int, int], tuple[int, int]]:
         clean = await _sink(env)
         messy = await _sink(env)
         try:
@@ -429,8 +429,8 @@ def test_shuffled_and_duplicated_delivery_leaves_the_clean_state(
             return (
                 await clean.db.read(_state),
                 await messy.db.read(_state),
-                clean.counters.webhooks_applied,
-                messy.counters.webhooks_applied,
+                (clean.counters.webhooks_applied, clean.counters.webhooks_failed),
+                (messy.counters.webhooks_applied, messy.counters.webhooks_failed),
             )
         finally:
             clean.db.close()
@@ -439,4 +439,7 @@ def test_shuffled_and_duplicated_delivery_leaves_the_clean_state(
     clean_state, messy_state, clean_applied, messy_applied = env.loop.run(run())
     _check_valid(env, clean_state)
     assert messy_state == clean_state
-    assert messy_applied == clean_applied == len(clean_state["webhooks"])
+    # Every stored webhook was either applied or, when TikTok refuses to re-read what it names
+    # (an order that is not this seller's), recorded as failed: the same ones either way.
+    assert messy_applied == clean_applied
+    assert sum(clean_applied) == len(clean_state["webhooks"])

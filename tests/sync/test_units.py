@@ -115,3 +115,28 @@ def test_a_failing_listener_does_not_break_publishing() -> None:
     publisher.ensure_shop(ShopRef(SHOP), 0.0)
     publisher.update(SHOP, ChangeKind.METRICS, 1.0)
     assert publisher.snapshot(SHOP).updated_at == 1.0
+
+
+def test_only_final_per_event_failures_are_poison() -> None:
+    """What the sink dead-letters (recorded with an error) and what it replays."""
+    from app.store.errors import StorageError, StorageErrorKind
+    from app.sync.handlers import is_poison
+    from app.tiktok.errors import (
+        ApiError,
+        ClientBugError,
+        MalformedResponseError,
+        RateLimitedError,
+        ReauthorizationRequired,
+        TransientError,
+    )
+
+    assert is_poison(ApiError("not this seller", code=21008111))
+    assert is_poison(MalformedResponseError("bad envelope"))
+    assert is_poison(ClientBugError("invalid parameter", code=36009004))
+    # Not about one event: every request would fail alike, so replay with backoff.
+    assert not is_poison(ClientBugError("invalid sign", code=106001))
+    assert not is_poison(TransientError("5xx"))
+    assert not is_poison(RateLimitedError("429"))
+    assert not is_poison(ReauthorizationRequired("revoked", code=105001))
+    assert not is_poison(StorageError(StorageErrorKind.DISK_FULL))
+    assert not is_poison(RuntimeError("a bug of ours"))
