@@ -23,7 +23,6 @@ from app.tiktok.oauth import DirectTokenExchanger, TokenManager
 from app.tiktok.ratelimit import Priority
 from app.tiktok.signer import LocalSigner
 from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
-from tests.client.proxy import GarblingProxy
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -192,30 +191,27 @@ async def test_bugs_are_loud_and_never_retried(
 async def test_malformed_answers_are_logged_and_retried(
     sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with GarblingProxy(sandbox.base_url) as proxy:
-        settings = fast_settings(proxy.base_url)
-        conn = await connect_own_app(sandbox, settings=settings)
-        async with conn.client as client:
-            product_id, sku_id, stock = await _first_sku(conn)
-            proxy.forwarded.clear()
-            proxy.garble = 2
-            with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
-                page = await client.search_orders_page(conn.shop)
-            assert page.total_count > 0
-            assert proxy.forwarded["/order/202309/orders/search"] == 3
-            assert caplog.text.count("malformed response") == 2
-            proxy.truncate = True
-            proxy.garble = 1
-            assert (await client.search_orders_page(conn.shop)).total_count > 0
-            # a write whose answer is garbled may have happened: not replayed
-            proxy.forwarded.clear()
-            proxy.garble = 1
-            path = f"/product/202309/products/{product_id}/inventory/update"
-            with pytest.raises(AmbiguousWriteError):
-                await client.update_inventory(
-                    conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
-                )
-            assert proxy.forwarded[path] == 1
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        product_id, sku_id, stock = await _first_sku(conn)
+        before = sandbox_requests(sandbox)
+        sandbox.faults.burst_malformed(2)  # HTML junk where the JSON envelope should be
+        with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
+            page = await client.search_orders_page(conn.shop)
+        assert page.total_count > 0
+        assert sandbox_requests(sandbox) - before == 3
+        assert caplog.text.count("malformed response") == 2
+        sandbox.faults.burst_truncated(1)  # the JSON cut in half
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+        # a write whose answer is garbled may have happened: not replayed
+        before = sandbox_requests(sandbox)
+        sandbox.faults.burst_malformed(1)
+        with pytest.raises(AmbiguousWriteError):
+            await client.update_inventory(
+                conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
+            )
+        assert sandbox_requests(sandbox) - before == 1
+        assert sandbox.stats()["garbled_injected"] >= 4
 
 
 async def test_cancelled_callers_free_their_place_and_send_nothing(sandbox: Any) -> None:
@@ -267,15 +263,15 @@ async def test_failed_early_refresh_keeps_the_still_valid_token(sandbox: Any) ->
 
 
 async def test_retry_after_is_honoured(sandbox: Any) -> None:
-    async with GarblingProxy(sandbox.base_url) as proxy:
-        conn = await connect_own_app(sandbox, settings=fast_settings(proxy.base_url))
-        async with conn.client as client:
-            proxy.forwarded.clear()
-            proxy.throttle, proxy.retry_after = 1, "0.6"
-            started = time.monotonic()
-            page = await client.search_orders_page(conn.shop)
-            waited = time.monotonic() - started
-            assert page.total_count > 0
-            assert waited >= 0.6  # not before the server said so
-            assert proxy.forwarded["/order/202309/orders/search"] == 1
-            assert client.snapshot().rate_limited == 1
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        sandbox.faults.retry_after = "0.6"
+        sandbox.faults.burst_429(1)
+        before = sandbox_requests(sandbox)
+        started = time.monotonic()
+        page = await client.search_orders_page(conn.shop)
+        waited = time.monotonic() - started
+        assert page.total_count > 0
+        assert waited >= 0.6  # not before the server said so
+        assert sandbox_requests(sandbox) - before == 2
+        assert client.snapshot().rate_limited == 1
