@@ -11,9 +11,10 @@ Per request, in this order, once per *attempt*:
 
 Failures are classified (`errors.classify`) and handled here so callers do not have to:
 105002 refreshes the token once and retries; 429/36009002 slows the budget down (and honours
-Retry-After) and retries; transient failures and malformed responses retry with exponential
-backoff and full jitter up to `max_attempts`; bugs (bad sign, 36009004, shop_cipher) are
-logged loudly and raised at once; the rest is raised with TikTok's request_id.
+a finite Retry-After, capped at `retry_after_cap`) and retries; transient failures and malformed
+responses retry with exponential backoff and full jitter up to `max_attempts`; bugs (bad sign,
+36009004, shop_cipher) are logged loudly and raised at once; the rest is raised with TikTok's
+request_id.
 
 Writes are different (`idempotent=False`: inventory update, ship package). They are retried
 only when the failure proves TikTok never processed them: the connection was never made, a
@@ -70,6 +71,7 @@ from app.tiktok.models import (
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
 from app.tiktok.redact import install_redaction, redact, register_secret
+from app.tiktok.retry_after import MAX_RETRY_AFTER, parse_retry_after
 from app.tiktok.signer import RelaySigningError, Signer
 
 __all__ = [
@@ -110,6 +112,8 @@ class ClientSettings:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    # The longest server-requested pause honoured (Retry-After); longer hints are cut to this.
+    retry_after_cap: float = MAX_RETRY_AFTER
     max_connections: int = 32
     metrics_window: float = 60.0
     order_detail_version: str = "202309"
@@ -217,16 +221,6 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes | None:
         return None
     text = json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False, default=_json_default)
     return text.encode("utf-8")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 # Transport failures before a single byte of the request can have reached the server.
@@ -381,6 +375,11 @@ class TikTokShopClient:
             self.metrics.record_call(ok=False)
             raise
 
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        return parse_retry_after(
+            response.headers.get("retry-after"), cap=self.settings.retry_after_cap
+        )
+
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^(n-1)))."""
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1))
@@ -459,7 +458,7 @@ class TikTokShopClient:
                     "rate limited",
                     http_status=status,
                     path=path,
-                    retry_after=_retry_after(response),
+                    retry_after=self._retry_after(response),
                 )
             if status >= 500:
                 raise TransientError(f"server error {status}", http_status=status, path=path)
@@ -496,7 +495,7 @@ class TikTokShopClient:
             message=envelope.message,
             request_id=envelope.request_id,
             path=path,
-            retry_after=_retry_after(response),
+            retry_after=self._retry_after(response),
         )
         limited = isinstance(error, RateLimitedError)
         self.metrics.record_attempt(latency, ok=False, rate_limited=limited)

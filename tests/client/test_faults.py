@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -275,3 +276,38 @@ async def test_retry_after_is_honoured(sandbox: Any) -> None:
         assert waited >= 0.6  # not before the server said so
         assert sandbox_requests(sandbox) - before == 2
         assert client.snapshot().rate_limited == 1
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "honoured"),
+    [
+        ("86400", True),  # a day: cut to the cap, not a paused shop
+        (_http_date(86_400), True),
+        ("inf", False),  # would be asyncio.sleep(inf)
+        ("nan", False),
+        ("-5", False),
+        ("soon, maybe", False),
+    ],
+)
+async def test_unusable_or_huge_retry_after_is_bounded(
+    sandbox: Any, header: str, honoured: bool
+) -> None:
+    cap = 0.4
+    settings = fast_settings(sandbox.base_url, retry_after_cap=cap)
+    conn = await connect_own_app(sandbox, settings=settings)
+    async with conn.client as client:
+        sandbox.faults.retry_after = header
+        sandbox.faults.burst_429(1)
+        before = sandbox_requests(sandbox)
+        started = time.monotonic()
+        # Bounded: a hang (sleep(inf), a day's pause) fails here instead of blocking CI.
+        page = await asyncio.wait_for(client.search_orders_page(conn.shop), 10)
+        waited = time.monotonic() - started
+        assert page.total_count > 0
+        assert sandbox_requests(sandbox) - before == 2
+        if honoured:
+            assert waited >= cap  # the capped hint is still honoured
