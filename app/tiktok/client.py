@@ -70,7 +70,7 @@ from app.tiktok.models import (
     validate_json,
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
-from app.tiktok.redact import install_redaction, redact, register_secret
+from app.tiktok.redact import fingerprint, install_redaction, redact, register_secret
 from app.tiktok.retry_after import MAX_RETRY_AFTER, parse_retry_after
 from app.tiktok.signer import RelaySigningError, Signer
 
@@ -132,7 +132,7 @@ class TokenSource(Protocol):
 
     async def access_token(self) -> str: ...
 
-    async def refresh(self, stale: str | None = None) -> str: ...
+    async def refresh(self, stale_fingerprint: str | None = None) -> str: ...
 
 
 class InventoryItemErrors(TikTokError):
@@ -323,7 +323,7 @@ class TikTokShopClient:
                         raise
                     refreshed = True
                     attempt -= 1  # the refresh-and-retry is owed, not a retry
-                    await self.tokens.refresh(stale=exc.stale_token)
+                    await self.tokens.refresh(exc.stale_fingerprint)
                     continue
                 except RateLimitedError as exc:
                     if isinstance(exc, RelaySigningError):
@@ -500,7 +500,7 @@ class TikTokShopClient:
         limited = isinstance(error, RateLimitedError)
         self.metrics.record_attempt(latency, ok=False, rate_limited=limited)
         if isinstance(error, TokenExpiredError):
-            error.stale_token = access_token
+            error.stale_fingerprint = fingerprint(access_token)
         raise error
 
     # --- pagination helper -----------------------------------------------------------------

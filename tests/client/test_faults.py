@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
 from email.utils import formatdate
 from typing import Any
@@ -17,11 +18,13 @@ from app.tiktok.errors import (
     AmbiguousWriteError,
     ClientBugError,
     ReauthorizationRequired,
+    TokenExpiredError,
     TransientError,
 )
 from app.tiktok.models import Shop
 from app.tiktok.oauth import DirectTokenExchanger, TokenManager
 from app.tiktok.ratelimit import Priority
+from app.tiktok.redact import fingerprint
 from app.tiktok.signer import LocalSigner
 from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
 
@@ -137,6 +140,37 @@ async def test_expired_token_refreshes_once_for_many_callers(sandbox: Any) -> No
         assert stored is not None
         assert tokens.tokens is not None
         assert tokens.tokens.access_token.get_secret_value() in stored
+
+
+async def test_expired_token_error_keeps_only_a_fingerprint(sandbox: Any) -> None:
+    """The 105002 error that triggers the refresh names the stale token by fingerprint only."""
+    conn = await connect_own_app(sandbox)
+    assert conn.tokens.tokens is not None
+    old = conn.tokens.tokens.access_token.get_secret_value()
+    seen: list[tuple[str | None, BaseException | None]] = []
+
+    class Recording:
+        async def access_token(self) -> str:
+            return await conn.tokens.access_token()
+
+        async def refresh(self, stale_fingerprint: str | None = None) -> str:
+            seen.append((stale_fingerprint, sys.exc_info()[1]))  # the error being handled
+            return await conn.tokens.refresh(stale_fingerprint)
+
+    frozen = sandbox.clock.now()
+    conn.tokens._clock = lambda: frozen  # our clock lags: TikTok answers 105002
+    sandbox.clock.advance(8 * 86_400)
+    client = TikTokShopClient(conn.client.signer, Recording(), fast_settings(sandbox.base_url))
+    async with client, conn.client:
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+    assert len(seen) == 1 and conn.tokens.refresh_count == 1
+    stale, error = seen[0]
+    assert isinstance(error, TokenExpiredError) and error.code == 105002
+    assert stale == fingerprint(old) and old not in stale
+    assert old not in repr(vars(error)) and old not in str(error)
+    # a second caller with the same stale fingerprint gets the new token, no second refresh
+    assert await conn.tokens.refresh(stale) != old
+    assert conn.tokens.refresh_count == 1
 
 
 async def test_refresh_ahead_of_expiry_avoids_105002(sandbox: Any) -> None:
