@@ -223,6 +223,15 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes | None:
     return text.encode("utf-8")
 
 
+async def _items[P, T](
+    pages: AsyncIterator[P], pick: Callable[[P], Iterable[T]]
+) -> AsyncIterator[T]:
+    """Every item of every page (`pick` takes them out of one page), as lazily as `pages`."""
+    async for page in pages:
+        for item in pick(page):
+            yield item
+
+
 # Transport failures before a single byte of the request can have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -506,17 +515,43 @@ class TikTokShopClient:
     # --- pagination helper -----------------------------------------------------------------
 
     async def _pages[P: BaseModel](
-        self, fetch: Callable[[str | None], Awaitable[P]]
+        self, fetch_page: Callable[..., Awaitable[P]], /, *args: Any, **kwargs: Any
     ) -> AsyncIterator[P]:
+        """Every page, lazily: `fetch_page(*args, **kwargs, page_token=...)` until no (or a
+        repeated) `next_page_token`. The one pagination loop behind every `iter_*`."""
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page = await fetch(token)
+            page = await fetch_page(*args, **kwargs, page_token=token)
             yield page
             token = getattr(page, "next_page_token", "") or None
             if not token or token in seen:  # a repeated token would loop forever
                 return
             seen.add(token)
+
+    async def _search_page[P: BaseModel](
+        self,
+        path: str,
+        model: type[P],
+        shop: Shop,
+        *,
+        page_size: int,
+        page_token: str | None,
+        filters: Mapping[str, Any] | None,
+        priority: Priority,
+        **query: object,
+    ) -> P:
+        """One page of a `POST .../search` endpoint: paging in the query, filters as the body."""
+        data, _ = await self.call(
+            "POST",
+            path,
+            model,
+            shop=shop,
+            query={"page_size": page_size, "page_token": page_token, **query},
+            body=filters,
+            priority=priority,
+        )
+        return data
 
     # --- authorization ---------------------------------------------------------------------
 
@@ -541,23 +576,19 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> OrderPage:
         """One page of Get Order List. `filters` is the JSON body (order_status, *_time_*)."""
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/order/202309/orders/search",
             OrderPage,
-            shop=shop,
-            query={
-                "page_size": page_size,
-                "page_token": page_token,
-                "sort_field": sort_field,
-                "sort_order": sort_order,
-            },
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
+            sort_field=sort_field,
+            sort_order=sort_order,
         )
-        return data
 
-    async def iter_order_pages(
+    def iter_order_pages(
         self,
         shop: Shop,
         *,
@@ -567,21 +598,18 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[OrderPage]:
-        async def fetch(token: str | None) -> OrderPage:
-            return await self.search_orders_page(
-                shop,
-                page_size=page_size,
-                page_token=token,
-                sort_field=sort_field,
-                sort_order=sort_order,
-                filters=filters,
-                priority=priority,
-            )
+        """Every page of Get Order List matching `filters`, fetched lazily."""
+        return self._pages(
+            self.search_orders_page,
+            shop,
+            page_size=page_size,
+            sort_field=sort_field,
+            sort_order=sort_order,
+            filters=filters,
+            priority=priority,
+        )
 
-        async for page in self._pages(fetch):
-            yield page
-
-    async def iter_orders(
+    def iter_orders(
         self,
         shop: Shop,
         *,
@@ -592,16 +620,15 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Order]:
         """Every order matching `filters`, across all pages, fetched lazily."""
-        async for page in self.iter_order_pages(
+        pages = self.iter_order_pages(
             shop,
             page_size=page_size,
             sort_field=sort_field,
             sort_order=sort_order,
             filters=filters,
             priority=priority,
-        ):
-            for order in page.orders:
-                yield order
+        )
+        return _items(pages, lambda page: page.orders)
 
     async def get_orders(
         self, shop: Shop, order_ids: Iterable[str], *, priority: Priority = Priority.NORMAL
@@ -638,18 +665,17 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> ProductPage:
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             f"/product/{self.settings.product_search_version}/products/search",
             ProductPage,
-            shop=shop,
-            query={"page_size": page_size, "page_token": page_token},
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
         )
-        return data
 
-    async def iter_products(
+    def iter_products(
         self,
         shop: Shop,
         *,
@@ -657,14 +683,10 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Product]:
-        async def fetch(token: str | None) -> ProductPage:
-            return await self.search_products_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for product in page.products:
-                yield product
+        pages = self._pages(
+            self.search_products_page, shop, page_size=page_size, filters=filters, priority=priority
+        )
+        return _items(pages, lambda page: page.products)
 
     async def get_product(
         self, shop: Shop, product_id: str, *, priority: Priority = Priority.NORMAL
@@ -748,23 +770,19 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> PackagePage:
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/fulfillment/202309/packages/search",
             PackagePage,
-            shop=shop,
-            query={
-                "page_size": min(page_size, 50),
-                "page_token": page_token,
-                "sort_field": sort_field,
-                "sort_order": sort_order,
-            },
-            body=filters,
+            shop,
+            page_size=min(page_size, 50),
+            page_token=page_token,
+            filters=filters,
             priority=priority,
+            sort_field=sort_field,
+            sort_order=sort_order,
         )
-        return data
 
-    async def iter_packages(
+    def iter_packages(
         self,
         shop: Shop,
         *,
@@ -772,14 +790,10 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Package]:
-        async def fetch(token: str | None) -> PackagePage:
-            return await self.search_packages_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for package in page.packages:
-                yield package
+        pages = self._pages(
+            self.search_packages_page, shop, page_size=page_size, filters=filters, priority=priority
+        )
+        return _items(pages, lambda page: page.packages)
 
     async def ship_package(
         self,
@@ -841,7 +855,7 @@ class TikTokShopClient:
         )
         return data
 
-    async def iter_video_performance(
+    def iter_video_performance(
         self,
         shop: Shop,
         *,
@@ -851,20 +865,16 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
         **options: str,
     ) -> AsyncIterator[VideoPerformance]:
-        async def fetch(token: str | None) -> VideoPage:
-            return await self.video_performance_page(
-                shop,
-                start_date_ge=start_date_ge,
-                end_date_lt=end_date_lt,
-                page_size=page_size,
-                page_token=token,
-                priority=priority,
-                **options,
-            )
-
-        async for page in self._pages(fetch):
-            for video in page.videos:
-                yield video
+        pages = self._pages(
+            self.video_performance_page,
+            shop,
+            start_date_ge=start_date_ge,
+            end_date_lt=end_date_lt,
+            page_size=page_size,
+            priority=priority,
+            **options,
+        )
+        return _items(pages, lambda page: page.videos)
 
     async def affiliate_orders_page(
         self,
@@ -876,18 +886,17 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> AffiliateOrderPage:
         """Seller affiliate orders, each SKU with content_type / content_id (the video)."""
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/affiliate_seller/202410/orders/search",
             AffiliateOrderPage,
-            shop=shop,
-            query={"page_size": page_size, "page_token": page_token},
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
         )
-        return data
 
-    async def iter_affiliate_orders(
+    def iter_affiliate_orders(
         self,
         shop: Shop,
         *,
@@ -895,11 +904,11 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[AffiliateOrder]:
-        async def fetch(token: str | None) -> AffiliateOrderPage:
-            return await self.affiliate_orders_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for order in page.orders:
-                yield order
+        pages = self._pages(
+            self.affiliate_orders_page,
+            shop,
+            page_size=page_size,
+            filters=filters,
+            priority=priority,
+        )
+        return _items(pages, lambda page: page.orders)
