@@ -41,6 +41,10 @@ _JSON = [(b"content-type", b"application/json")]
 _AUTH_PATHS = ("/api/v2/token/get", "/api/v2/token/refresh")
 
 
+def _too_many() -> ApiError:
+    return ApiError(Code.TOO_MANY_REQUESTS, "Too many requests. Please retry later.")
+
+
 def _dump(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -119,7 +123,14 @@ class SandboxApp:
             return self._authorize(method, query_string)
         if path in _AUTH_PATHS:
             return self._token(method, path, query_string)
-        return self._open_api(method, path, query_string, raw_headers, body)
+        status, payload, headers, delay = self._open_api(
+            method, path, query_string, raw_headers, body
+        )
+        garbled = self.faults.corrupt(payload)
+        if garbled is not None:
+            self.counters.inc("garbled_injected")
+            payload = garbled
+        return status, payload, headers, delay
 
     def _request_id(self) -> str:
         return f"2026{next(self._request_ids):016d}SANDBOX"
@@ -189,9 +200,14 @@ class SandboxApp:
                 raise
             assert request.grant is not None
             scope = request.shop.id if request.shop is not None else request.grant.open_id
-            if faults.take_429() or not self.limiter.allow(self.config.app_key, scope):
+            if faults.take_429():
                 self.counters.inc("rate_limited")
-                raise ApiError(Code.TOO_MANY_REQUESTS, "Too many requests. Please retry later.")
+                refused = self._error(_too_many(), delay)
+                refused[2].extend(faults.retry_after_header())
+                return refused
+            if not self.limiter.allow(self.config.app_key, scope):
+                self.counters.inc("rate_limited")
+                raise _too_many()
             if faults.roll(faults.error_rate):
                 self.counters.inc("errors_injected")
                 raise ApiError(Code.INTERNAL_ERROR, "Internal error. Please retry later.", 503)

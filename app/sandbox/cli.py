@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
+    faults.add_argument(
+        "--malformed-rate", type=float, default=0.0, help="share of answers replaced by HTML junk"
+    )
+    faults.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of answers cut in half"
+    )
+    faults.add_argument(
+        "--retry-after", default=None, help="Retry-After header value on injected 429s"
+    )
+    faults.add_argument(
+        "--burst-429", type=int, default=0, help="answer the first N Open API calls with 429"
+    )
     faults.add_argument("--webhook-drop-rate", type=float, default=0.0)
     faults.add_argument("--webhook-duplicate-rate", type=float, default=0.0)
     faults.add_argument("--webhook-reorder-rate", type=float, default=0.0)
@@ -93,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "error_rate": args.error_rate,
                 "latency": args.latency,
+                "malformed_rate": args.malformed_rate,
+                "truncate_rate": args.truncate_rate,
+                "retry_after": args.retry_after,
+                "burst_429": args.burst_429,
                 "webhook_drop_rate": args.webhook_drop_rate,
                 "webhook_duplicate_rate": args.webhook_duplicate_rate,
                 "webhook_reorder_rate": args.webhook_reorder_rate,

@@ -11,6 +11,7 @@ COUNTER_NAMES = (
     "rate_limited",
     "bad_signatures",
     "errors_injected",
+    "garbled_injected",
     "webhooks_sent",
     "webhooks_delivered",
     "webhooks_retried",

@@ -11,9 +11,10 @@ Per request, in this order, once per *attempt*:
 
 Failures are classified (`errors.classify`) and handled here so callers do not have to:
 105002 refreshes the token once and retries; 429/36009002 slows the budget down (and honours
-Retry-After) and retries; transient failures and malformed responses retry with exponential
-backoff and full jitter up to `max_attempts`; bugs (bad sign, 36009004, shop_cipher) are
-logged loudly and raised at once; the rest is raised with TikTok's request_id.
+a finite Retry-After, capped at `retry_after_cap`) and retries; transient failures and malformed
+responses retry with exponential backoff and full jitter up to `max_attempts`; bugs (bad sign,
+36009004, shop_cipher) are logged loudly and raised at once; the rest is raised with TikTok's
+request_id.
 
 Writes are different (`idempotent=False`: inventory update, ship package). They are retried
 only when the failure proves TikTok never processed them: the connection was never made, a
@@ -69,7 +70,8 @@ from app.tiktok.models import (
     validate_json,
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
-from app.tiktok.redact import install_redaction, redact, register_secret
+from app.tiktok.redact import fingerprint, install_redaction, redact, register_secret
+from app.tiktok.retry_after import MAX_RETRY_AFTER, parse_retry_after
 from app.tiktok.signer import RelaySigningError, Signer
 
 __all__ = [
@@ -110,6 +112,8 @@ class ClientSettings:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    # The longest server-requested pause honoured (Retry-After); longer hints are cut to this.
+    retry_after_cap: float = MAX_RETRY_AFTER
     max_connections: int = 32
     metrics_window: float = 60.0
     order_detail_version: str = "202309"
@@ -128,7 +132,7 @@ class TokenSource(Protocol):
 
     async def access_token(self) -> str: ...
 
-    async def refresh(self, stale: str | None = None) -> str: ...
+    async def refresh(self, stale_fingerprint: str | None = None) -> str: ...
 
 
 class InventoryItemErrors(TikTokError):
@@ -219,14 +223,13 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes | None:
     return text.encode("utf-8")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+async def _items[P, T](
+    pages: AsyncIterator[P], pick: Callable[[P], Iterable[T]]
+) -> AsyncIterator[T]:
+    """Every item of every page (`pick` takes them out of one page), as lazily as `pages`."""
+    async for page in pages:
+        for item in pick(page):
+            yield item
 
 
 # Transport failures before a single byte of the request can have reached the server.
@@ -329,7 +332,7 @@ class TikTokShopClient:
                         raise
                     refreshed = True
                     attempt -= 1  # the refresh-and-retry is owed, not a retry
-                    await self.tokens.refresh(stale=exc.stale_token)
+                    await self.tokens.refresh(exc.stale_fingerprint)
                     continue
                 except RateLimitedError as exc:
                     if isinstance(exc, RelaySigningError):
@@ -380,6 +383,11 @@ class TikTokShopClient:
         except Exception:
             self.metrics.record_call(ok=False)
             raise
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        return parse_retry_after(
+            response.headers.get("retry-after"), cap=self.settings.retry_after_cap
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^(n-1)))."""
@@ -459,7 +467,7 @@ class TikTokShopClient:
                     "rate limited",
                     http_status=status,
                     path=path,
-                    retry_after=_retry_after(response),
+                    retry_after=self._retry_after(response),
                 )
             if status >= 500:
                 raise TransientError(f"server error {status}", http_status=status, path=path)
@@ -496,28 +504,54 @@ class TikTokShopClient:
             message=envelope.message,
             request_id=envelope.request_id,
             path=path,
-            retry_after=_retry_after(response),
+            retry_after=self._retry_after(response),
         )
         limited = isinstance(error, RateLimitedError)
         self.metrics.record_attempt(latency, ok=False, rate_limited=limited)
         if isinstance(error, TokenExpiredError):
-            error.stale_token = access_token
+            error.stale_fingerprint = fingerprint(access_token)
         raise error
 
     # --- pagination helper -----------------------------------------------------------------
 
     async def _pages[P: BaseModel](
-        self, fetch: Callable[[str | None], Awaitable[P]]
+        self, fetch_page: Callable[..., Awaitable[P]], /, *args: Any, **kwargs: Any
     ) -> AsyncIterator[P]:
+        """Every page, lazily: `fetch_page(*args, **kwargs, page_token=...)` until no (or a
+        repeated) `next_page_token`. The one pagination loop behind every `iter_*`."""
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page = await fetch(token)
+            page = await fetch_page(*args, **kwargs, page_token=token)
             yield page
             token = getattr(page, "next_page_token", "") or None
             if not token or token in seen:  # a repeated token would loop forever
                 return
             seen.add(token)
+
+    async def _search_page[P: BaseModel](
+        self,
+        path: str,
+        model: type[P],
+        shop: Shop,
+        *,
+        page_size: int,
+        page_token: str | None,
+        filters: Mapping[str, Any] | None,
+        priority: Priority,
+        **query: object,
+    ) -> P:
+        """One page of a `POST .../search` endpoint: paging in the query, filters as the body."""
+        data, _ = await self.call(
+            "POST",
+            path,
+            model,
+            shop=shop,
+            query={"page_size": page_size, "page_token": page_token, **query},
+            body=filters,
+            priority=priority,
+        )
+        return data
 
     # --- authorization ---------------------------------------------------------------------
 
@@ -542,23 +576,19 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> OrderPage:
         """One page of Get Order List. `filters` is the JSON body (order_status, *_time_*)."""
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/order/202309/orders/search",
             OrderPage,
-            shop=shop,
-            query={
-                "page_size": page_size,
-                "page_token": page_token,
-                "sort_field": sort_field,
-                "sort_order": sort_order,
-            },
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
+            sort_field=sort_field,
+            sort_order=sort_order,
         )
-        return data
 
-    async def iter_order_pages(
+    def iter_order_pages(
         self,
         shop: Shop,
         *,
@@ -568,21 +598,18 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[OrderPage]:
-        async def fetch(token: str | None) -> OrderPage:
-            return await self.search_orders_page(
-                shop,
-                page_size=page_size,
-                page_token=token,
-                sort_field=sort_field,
-                sort_order=sort_order,
-                filters=filters,
-                priority=priority,
-            )
+        """Every page of Get Order List matching `filters`, fetched lazily."""
+        return self._pages(
+            self.search_orders_page,
+            shop,
+            page_size=page_size,
+            sort_field=sort_field,
+            sort_order=sort_order,
+            filters=filters,
+            priority=priority,
+        )
 
-        async for page in self._pages(fetch):
-            yield page
-
-    async def iter_orders(
+    def iter_orders(
         self,
         shop: Shop,
         *,
@@ -593,16 +620,15 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Order]:
         """Every order matching `filters`, across all pages, fetched lazily."""
-        async for page in self.iter_order_pages(
+        pages = self.iter_order_pages(
             shop,
             page_size=page_size,
             sort_field=sort_field,
             sort_order=sort_order,
             filters=filters,
             priority=priority,
-        ):
-            for order in page.orders:
-                yield order
+        )
+        return _items(pages, lambda page: page.orders)
 
     async def get_orders(
         self, shop: Shop, order_ids: Iterable[str], *, priority: Priority = Priority.NORMAL
@@ -639,18 +665,17 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> ProductPage:
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             f"/product/{self.settings.product_search_version}/products/search",
             ProductPage,
-            shop=shop,
-            query={"page_size": page_size, "page_token": page_token},
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
         )
-        return data
 
-    async def iter_products(
+    def iter_products(
         self,
         shop: Shop,
         *,
@@ -658,14 +683,10 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Product]:
-        async def fetch(token: str | None) -> ProductPage:
-            return await self.search_products_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for product in page.products:
-                yield product
+        pages = self._pages(
+            self.search_products_page, shop, page_size=page_size, filters=filters, priority=priority
+        )
+        return _items(pages, lambda page: page.products)
 
     async def get_product(
         self, shop: Shop, product_id: str, *, priority: Priority = Priority.NORMAL
@@ -749,23 +770,19 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> PackagePage:
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/fulfillment/202309/packages/search",
             PackagePage,
-            shop=shop,
-            query={
-                "page_size": min(page_size, 50),
-                "page_token": page_token,
-                "sort_field": sort_field,
-                "sort_order": sort_order,
-            },
-            body=filters,
+            shop,
+            page_size=min(page_size, 50),
+            page_token=page_token,
+            filters=filters,
             priority=priority,
+            sort_field=sort_field,
+            sort_order=sort_order,
         )
-        return data
 
-    async def iter_packages(
+    def iter_packages(
         self,
         shop: Shop,
         *,
@@ -773,14 +790,10 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[Package]:
-        async def fetch(token: str | None) -> PackagePage:
-            return await self.search_packages_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for package in page.packages:
-                yield package
+        pages = self._pages(
+            self.search_packages_page, shop, page_size=page_size, filters=filters, priority=priority
+        )
+        return _items(pages, lambda page: page.packages)
 
     async def ship_package(
         self,
@@ -842,7 +855,7 @@ class TikTokShopClient:
         )
         return data
 
-    async def iter_video_performance(
+    def iter_video_performance(
         self,
         shop: Shop,
         *,
@@ -852,20 +865,16 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
         **options: str,
     ) -> AsyncIterator[VideoPerformance]:
-        async def fetch(token: str | None) -> VideoPage:
-            return await self.video_performance_page(
-                shop,
-                start_date_ge=start_date_ge,
-                end_date_lt=end_date_lt,
-                page_size=page_size,
-                page_token=token,
-                priority=priority,
-                **options,
-            )
-
-        async for page in self._pages(fetch):
-            for video in page.videos:
-                yield video
+        pages = self._pages(
+            self.video_performance_page,
+            shop,
+            start_date_ge=start_date_ge,
+            end_date_lt=end_date_lt,
+            page_size=page_size,
+            priority=priority,
+            **options,
+        )
+        return _items(pages, lambda page: page.videos)
 
     async def affiliate_orders_page(
         self,
@@ -877,18 +886,17 @@ class TikTokShopClient:
         priority: Priority = Priority.NORMAL,
     ) -> AffiliateOrderPage:
         """Seller affiliate orders, each SKU with content_type / content_id (the video)."""
-        data, _ = await self.call(
-            "POST",
+        return await self._search_page(
             "/affiliate_seller/202410/orders/search",
             AffiliateOrderPage,
-            shop=shop,
-            query={"page_size": page_size, "page_token": page_token},
-            body=filters,
+            shop,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
             priority=priority,
         )
-        return data
 
-    async def iter_affiliate_orders(
+    def iter_affiliate_orders(
         self,
         shop: Shop,
         *,
@@ -896,11 +904,11 @@ class TikTokShopClient:
         filters: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
     ) -> AsyncIterator[AffiliateOrder]:
-        async def fetch(token: str | None) -> AffiliateOrderPage:
-            return await self.affiliate_orders_page(
-                shop, page_size=page_size, page_token=token, filters=filters, priority=priority
-            )
-
-        async for page in self._pages(fetch):
-            for order in page.orders:
-                yield order
+        pages = self._pages(
+            self.affiliate_orders_page,
+            shop,
+            page_size=page_size,
+            filters=filters,
+            priority=priority,
+        )
+        return _items(pages, lambda page: page.orders)

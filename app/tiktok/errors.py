@@ -109,7 +109,9 @@ class TokenExpiredError(TikTokError):
     """The access token expired (105002) and one refresh did not cure it."""
 
     not_sent = True
-    stale_token: str | None = None  # the token that was refused, for a single-flight refresh
+    # `redact.fingerprint` of the token that was refused, for a single-flight refresh: never the
+    # token itself, so an exception kept around (logged, shown, pickled) carries no secret.
+    stale_fingerprint: str | None = None
 
 
 class ReauthorizationRequired(TikTokError):

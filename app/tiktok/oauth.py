@@ -41,7 +41,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.models import PayloadError, Shop, TokenSet, loads, parse
-from app.tiktok.redact import install_redaction, redact, register_secret
+from app.tiktok.redact import fingerprint, install_redaction, redact, register_secret
 
 __all__ = [
     "DirectTokenExchanger",
@@ -435,8 +435,9 @@ class TokenManager:
     """The access token for one authorization (which may cover several shops).
 
     - `access_token()` refreshes first when the token expires within `refresh_ahead` seconds;
-    - `refresh(stale)` is single-flight: concurrent callers share one refresh, and a caller
-      whose stale token was already replaced gets the new one without another round trip;
+    - `refresh(stale_fingerprint)` is single-flight: concurrent callers share one refresh,
+      and a caller whose stale token was already replaced gets the new one without another
+      round trip;
     - every new token set is saved for each of `shop_ids` in the credential store.
     `clock` gives epoch seconds on the same clock as TikTok's `*_expire_in` (the sandbox may
     run a simulated one).
@@ -502,20 +503,26 @@ class TokenManager:
         now = self._clock()
         if tokens.access_expires_within(self._refresh_ahead, now):
             try:
-                tokens = await self._refresh_from(tokens.access_token.get_secret_value())
+                tokens = await self._refresh_from(
+                    fingerprint(tokens.access_token.get_secret_value())
+                )
             except TikTokError as exc:
                 if not exc.retryable or tokens.access_expires_within(0, self._clock()):
                     raise
                 log.warning("early token refresh failed, using the current token: %s", exc)
         return tokens.access_token.get_secret_value()
 
-    async def refresh(self, stale: str | None = None) -> str:
-        """A fresh access token; `stale` is the one that just failed with 105002."""
-        return (await self._refresh_from(stale)).access_token.get_secret_value()
+    async def refresh(self, stale_fingerprint: str | None = None) -> str:
+        """A fresh access token; `stale_fingerprint` is `redact.fingerprint` of the one that
+        just failed with 105002 (the token itself is never passed around)."""
+        return (await self._refresh_from(stale_fingerprint)).access_token.get_secret_value()
 
-    async def _refresh_from(self, stale: str | None) -> TokenSet:
+    async def _refresh_from(self, stale_fingerprint: str | None) -> TokenSet:
         tokens = self._current()
-        if stale is not None and tokens.access_token.get_secret_value() != stale:
+        if (
+            stale_fingerprint is not None
+            and fingerprint(tokens.access_token.get_secret_value()) != stale_fingerprint
+        ):
             return tokens  # someone else already refreshed
         if self._inflight is None:
             self._inflight = asyncio.get_running_loop().create_task(self._do_refresh(tokens))

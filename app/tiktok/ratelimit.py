@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -171,7 +172,7 @@ class PriorityRateLimiter:
             bucket.rate = max(floor, bucket.rate * self.config.decrease_factor)
             bucket.last_cut = now
         bucket.level = min(bucket.level, 0.0)
-        if retry_after is not None and retry_after > 0:
+        if retry_after is not None and 0 < retry_after < math.inf:  # never an endless pause
             bucket.paused_until = max(bucket.paused_until, now + retry_after)
         self._dispatch(bucket)
 

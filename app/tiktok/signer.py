@@ -29,6 +29,7 @@ from app.tiktok.errors import (
     TransientError,
 )
 from app.tiktok.redact import redact, register_secret
+from app.tiktok.retry_after import parse_retry_after
 from app.tiktok.signing import sign_request
 
 __all__ = ["LocalSigner", "RelaySigner", "RelaySigningError", "Signer"]
@@ -174,7 +175,7 @@ class RelaySigner:
         if status == 429:
             raise _RelayRateLimited(
                 "relay signing budget exhausted",
-                retry_after=_retry_after(response),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
                 http_status=status,
                 path=path,
             )
@@ -188,13 +189,3 @@ class RelaySigner:
 
     def __repr__(self) -> str:
         return f"RelaySigner(url={self._url!r}, app_key={self._app_key!r})"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -1,49 +1,32 @@
 """Rotating log file in the user log directory, with secrets redacted from every line.
 
-The redaction runs as a Formatter so it also covers exception text and tracebacks, which a
-Filter on `record.msg` would miss.
+Redaction is the shared one (`app.tiktok.redact`): `install_redaction()` masks every record at
+creation, so this file, the in-app log view and any handler added later see the same redacted
+text; the formatter runs `redact` once more over the whole line (message, exception, stack) as
+a last line of defence, which is safe because `redact` is idempotent.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from platformdirs import user_log_dir
 
+from app.tiktok.redact import install_redaction, redact
 from app.ui.application import APP_NAME, ORG_NAME
 
+__all__ = [
+    "DEFAULT_FORMAT",
+    "LOG_FILE_NAME",
+    "RedactingFormatter",
+    "default_log_dir",
+    "redact",
+    "setup_logging",
+]
+
 LOG_FILE_NAME = "viralstock.log"
-SECRET_NAMES = (
-    "app_secret",
-    "access_token",
-    "refresh_token",
-    "sign",
-    "x-tts-access-token",
-    "subscriber_token",
-    "token",
-    "secret",
-    "password",
-)
-_NAMES = "|".join(re.escape(n) for n in sorted(SECRET_NAMES, key=len, reverse=True))
-# key=value (query strings, reprs), "key": "value" (JSON), key: value (headers).
-_KV = re.compile(
-    rf"""(?ix)
-    (?P<key>["']?\b(?:{_NAMES})\b["']?\s*[:=]\s*)
-    (?P<quote>["']?)
-    (?P<value>[^"'&\s,;}})\]]+)
-    """
-)
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
-REDACTED = "***"
-
-
-def redact(text: str) -> str:
-    """Replace the value of every secret-looking key and every bearer token with ***."""
-    text = _KV.sub(lambda m: f"{m.group('key')}{m.group('quote')}{REDACTED}", text)
-    return _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -71,6 +54,7 @@ def setup_logging(
 
     Idempotent: calling it again replaces the handler it installed before.
     """
+    install_redaction()
     directory = log_dir if log_dir is not None else default_log_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOG_FILE_NAME

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -141,3 +142,56 @@ async def test_exact_bytes_signed_non_ascii_body_and_list_query(sandbox: Any) ->
         )
         assert [order.id for order in data.orders] == [order.id for order in orders]
         assert request_id
+
+
+async def _by_hand(fetch_page: Any, pick: str, **options: Any) -> tuple[list[str], int]:
+    """Items and page count, walking `next_page_token` one `*_page` call at a time."""
+    ids: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        page = await fetch_page(page_token=token, **options)
+        pages += 1
+        ids += [item.id for item in getattr(page, pick)]
+        token = page.next_page_token or None
+        if not token:
+            return ids, pages
+
+
+async def test_every_iterator_walks_the_same_pages_as_by_hand(sandbox: Any) -> None:
+    """The shared pagination helper behind all `iter_*`: same items, same order, every page."""
+    conn = await connect_own_app(sandbox)
+    shop = conn.shop
+    async with conn.client as client:
+        dates = {"start_date_ge": "2025-12-01", "end_date_lt": "2026-02-01"}
+        cases: list[tuple[Any, Any, str, dict[str, Any]]] = [
+            (client.search_orders_page, client.iter_orders, "orders", {"page_size": 7}),
+            (client.search_products_page, client.iter_products, "products", {"page_size": 5}),
+            (client.search_packages_page, client.iter_packages, "packages", {"page_size": 3}),
+            (
+                client.video_performance_page,
+                client.iter_video_performance,
+                "videos",
+                {**dates, "page_size": 2},
+            ),
+            (
+                client.affiliate_orders_page,
+                client.iter_affiliate_orders,
+                "orders",
+                {"page_size": 5},
+            ),
+        ]
+        for fetch_page, iterate, pick, options in cases:
+            expected, pages = await _by_hand(partial(fetch_page, shop), pick, **options)
+            before = sandbox_requests(sandbox)
+            got = [item.id async for item in iterate(shop, **options)]
+            assert got == expected, iterate.__name__
+            assert sandbox_requests(sandbox) - before == pages, iterate.__name__
+        order_pages = [p async for p in client.iter_order_pages(shop, page_size=7)]
+        expected, pages = await _by_hand(
+            partial(client.search_orders_page, shop), "orders", page_size=7
+        )
+        assert (
+            len(order_pages) == pages and [o.id for p in order_pages for o in p.orders] == expected
+        )
+        assert pages > 1  # really more than one page

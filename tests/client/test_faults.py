@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -16,14 +18,15 @@ from app.tiktok.errors import (
     AmbiguousWriteError,
     ClientBugError,
     ReauthorizationRequired,
+    TokenExpiredError,
     TransientError,
 )
 from app.tiktok.models import Shop
 from app.tiktok.oauth import DirectTokenExchanger, TokenManager
 from app.tiktok.ratelimit import Priority
+from app.tiktok.redact import fingerprint
 from app.tiktok.signer import LocalSigner
 from tests.client.conftest import Connected, connect_own_app, fast_settings, sandbox_requests
-from tests.client.proxy import GarblingProxy
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -139,6 +142,37 @@ async def test_expired_token_refreshes_once_for_many_callers(sandbox: Any) -> No
         assert tokens.tokens.access_token.get_secret_value() in stored
 
 
+async def test_expired_token_error_keeps_only_a_fingerprint(sandbox: Any) -> None:
+    """The 105002 error that triggers the refresh names the stale token by fingerprint only."""
+    conn = await connect_own_app(sandbox)
+    assert conn.tokens.tokens is not None
+    old = conn.tokens.tokens.access_token.get_secret_value()
+    seen: list[tuple[str | None, BaseException | None]] = []
+
+    class Recording:
+        async def access_token(self) -> str:
+            return await conn.tokens.access_token()
+
+        async def refresh(self, stale_fingerprint: str | None = None) -> str:
+            seen.append((stale_fingerprint, sys.exc_info()[1]))  # the error being handled
+            return await conn.tokens.refresh(stale_fingerprint)
+
+    frozen = sandbox.clock.now()
+    conn.tokens._clock = lambda: frozen  # our clock lags: TikTok answers 105002
+    sandbox.clock.advance(8 * 86_400)
+    client = TikTokShopClient(conn.client.signer, Recording(), fast_settings(sandbox.base_url))
+    async with client, conn.client:
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+    assert len(seen) == 1 and conn.tokens.refresh_count == 1
+    stale, error = seen[0]
+    assert isinstance(error, TokenExpiredError) and error.code == 105002
+    assert stale == fingerprint(old) and old not in stale
+    assert old not in repr(vars(error)) and old not in str(error)
+    # a second caller with the same stale fingerprint gets the new token, no second refresh
+    assert await conn.tokens.refresh(stale) != old
+    assert conn.tokens.refresh_count == 1
+
+
 async def test_refresh_ahead_of_expiry_avoids_105002(sandbox: Any) -> None:
     conn = await connect_own_app(sandbox, refresh_ahead=3600)
     assert conn.tokens.tokens is not None
@@ -192,30 +226,27 @@ async def test_bugs_are_loud_and_never_retried(
 async def test_malformed_answers_are_logged_and_retried(
     sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with GarblingProxy(sandbox.base_url) as proxy:
-        settings = fast_settings(proxy.base_url)
-        conn = await connect_own_app(sandbox, settings=settings)
-        async with conn.client as client:
-            product_id, sku_id, stock = await _first_sku(conn)
-            proxy.forwarded.clear()
-            proxy.garble = 2
-            with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
-                page = await client.search_orders_page(conn.shop)
-            assert page.total_count > 0
-            assert proxy.forwarded["/order/202309/orders/search"] == 3
-            assert caplog.text.count("malformed response") == 2
-            proxy.truncate = True
-            proxy.garble = 1
-            assert (await client.search_orders_page(conn.shop)).total_count > 0
-            # a write whose answer is garbled may have happened: not replayed
-            proxy.forwarded.clear()
-            proxy.garble = 1
-            path = f"/product/202309/products/{product_id}/inventory/update"
-            with pytest.raises(AmbiguousWriteError):
-                await client.update_inventory(
-                    conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
-                )
-            assert proxy.forwarded[path] == 1
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        product_id, sku_id, stock = await _first_sku(conn)
+        before = sandbox_requests(sandbox)
+        sandbox.faults.burst_malformed(2)  # HTML junk where the JSON envelope should be
+        with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
+            page = await client.search_orders_page(conn.shop)
+        assert page.total_count > 0
+        assert sandbox_requests(sandbox) - before == 3
+        assert caplog.text.count("malformed response") == 2
+        sandbox.faults.burst_truncated(1)  # the JSON cut in half
+        assert (await client.search_orders_page(conn.shop)).total_count > 0
+        # a write whose answer is garbled may have happened: not replayed
+        before = sandbox_requests(sandbox)
+        sandbox.faults.burst_malformed(1)
+        with pytest.raises(AmbiguousWriteError):
+            await client.update_inventory(
+                conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
+            )
+        assert sandbox_requests(sandbox) - before == 1
+        assert sandbox.stats()["garbled_injected"] >= 4
 
 
 async def test_cancelled_callers_free_their_place_and_send_nothing(sandbox: Any) -> None:
@@ -267,15 +298,50 @@ async def test_failed_early_refresh_keeps_the_still_valid_token(sandbox: Any) ->
 
 
 async def test_retry_after_is_honoured(sandbox: Any) -> None:
-    async with GarblingProxy(sandbox.base_url) as proxy:
-        conn = await connect_own_app(sandbox, settings=fast_settings(proxy.base_url))
-        async with conn.client as client:
-            proxy.forwarded.clear()
-            proxy.throttle, proxy.retry_after = 1, "0.6"
-            started = time.monotonic()
-            page = await client.search_orders_page(conn.shop)
-            waited = time.monotonic() - started
-            assert page.total_count > 0
-            assert waited >= 0.6  # not before the server said so
-            assert proxy.forwarded["/order/202309/orders/search"] == 1
-            assert client.snapshot().rate_limited == 1
+    conn = await connect_own_app(sandbox)
+    async with conn.client as client:
+        sandbox.faults.retry_after = "0.6"
+        sandbox.faults.burst_429(1)
+        before = sandbox_requests(sandbox)
+        started = time.monotonic()
+        page = await client.search_orders_page(conn.shop)
+        waited = time.monotonic() - started
+        assert page.total_count > 0
+        assert waited >= 0.6  # not before the server said so
+        assert sandbox_requests(sandbox) - before == 2
+        assert client.snapshot().rate_limited == 1
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "honoured"),
+    [
+        ("86400", True),  # a day: cut to the cap, not a paused shop
+        (_http_date(86_400), True),
+        ("inf", False),  # would be asyncio.sleep(inf)
+        ("nan", False),
+        ("-5", False),
+        ("soon, maybe", False),
+    ],
+)
+async def test_unusable_or_huge_retry_after_is_bounded(
+    sandbox: Any, header: str, honoured: bool
+) -> None:
+    cap = 0.4
+    settings = fast_settings(sandbox.base_url, retry_after_cap=cap)
+    conn = await connect_own_app(sandbox, settings=settings)
+    async with conn.client as client:
+        sandbox.faults.retry_after = header
+        sandbox.faults.burst_429(1)
+        before = sandbox_requests(sandbox)
+        started = time.monotonic()
+        # Bounded: a hang (sleep(inf), a day's pause) fails here instead of blocking CI.
+        page = await asyncio.wait_for(client.search_orders_page(conn.shop), 10)
+        waited = time.monotonic() - started
+        assert page.total_count > 0
+        assert sandbox_requests(sandbox) - before == 2
+        if honoured:
+            assert waited >= cap  # the capped hint is still honoured

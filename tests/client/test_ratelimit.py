@@ -58,16 +58,24 @@ async def test_high_finds_reserved_token_while_low_is_saturated() -> None:
 
     workers = [asyncio.create_task(backfill()) for _ in range(4)]
     await asyncio.sleep(0.35)
-    assert limiter.queue_depths(KEY)[Priority.LOW] >= 3
-    waits = []
-    for _ in range(3):
-        waits.append(await limiter.acquire(KEY, Priority.HIGH))
-        await asyncio.sleep(0.25)
-    stop.set()
-    for worker in workers:
-        worker.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
-    assert max(waits) < 0.1 * 1.5, waits
+    try:
+        for _ in range(3):
+            queued = limiter.queue_depths(KEY)[Priority.LOW]
+            assert queued >= 3
+            granted = limiter.granted(KEY)
+            waited = await limiter.acquire(KEY, Priority.HIGH)
+            # Granted at once from the reserve, ahead of every queued LOW: no LOW token was
+            # handed out first and none of the queued LOWs moved. (How long HIGH waits under
+            # load is a figure: `python -m tests.benchmarks client`, "high wait".)
+            assert waited == 0.0
+            assert limiter.granted(KEY) == granted + 1
+            assert limiter.queue_depths(KEY)[Priority.LOW] == queued
+            await asyncio.sleep(0.25)  # the reserve refills (a LOW never takes it)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
 
 async def test_rate_limited_cuts_rate_pauses_and_recovers() -> None:

@@ -94,3 +94,23 @@ def test_command_serves_and_writes_truth_on_sigterm(tmp_path: Path) -> None:
     } <= set(truth["counters"])
     assert truth["counters"]["requests"] >= 2
     assert "envsecret456" not in truth_file.read_text()
+
+
+def test_fault_flags_reach_the_running_sandbox() -> None:
+    flags = ["--burst-429", "1", "--retry-after", "7", "--malformed-rate", "1"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.sandbox", "--port", "0", *flags, "--truncate-rate", "0.25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        with httpx.Client(timeout=10, trust_env=False) as client:
+            faults = client.get(base_url + "/_sandbox/faults").json()
+        assert faults["pending_429"] == 1 and faults["retry_after"] == "7"
+        assert faults["malformed_rate"] == 1.0 and faults["truncate_rate"] == 0.25
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)

@@ -39,7 +39,7 @@ class _Tokens:
     async def access_token(self) -> str:
         return "TTP_test_access_token"
 
-    async def refresh(self, stale: str | None = None) -> str:
+    async def refresh(self, stale_fingerprint: str | None = None) -> str:
         return "TTP_test_access_token"
 
 
