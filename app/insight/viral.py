@@ -1,15 +1,18 @@
 """Demand of a SKU that a video is driving: its sales follow the video's view rate.
 
-For a SKU attributed to a video, sales per hour are modelled as `base + per_view * view_rate`
-(least squares over the model window's bins), and the view rate is projected forward:
-- once the views' S-curve has visibly bent, by the bell-shaped rate of a logistic curve fitted
-  to the recent view rates (`_bell`);
-- before that, in the exponential phase, by the measured growth pace, for at most the trend
-  horizon and at most MAX_GROWTH-fold, because where the curve will bend is not knowable yet;
-- without steady growth, by the view rate's Holt trend.
-Views are far less noisy than sales and move first, so a surge shows in the forecast as soon as
-the views take off, and its end shows when they bend over. Only the few attributed SKUs get
-here; they are projected together on a fine time grid.
+For a video whose views took off (a jump to TAKE_OFF times their usual pace, see
+`app.insight.scurve`), the views' S-curve is a posterior over logistic curves, and the SKU's
+demand is `base + conversion * excess view rate`: the base from its sales before the take-off,
+the conversion (units per excess view) a Poisson fit of its sales since, with the uncertainty
+of few orders. The stock-out time is solved for every (curve, conversion) pair from the expected
+cumulative demand; the forecast is their weighted median and the band their 5-95% quantiles.
+Minutes after a take-off both the curve's bend and the conversion are uncertain and the band is
+wide; it narrows as orders come in and the views bend.
+
+Videos without a take-off in view (a steady video, or one first seen mid-flight) keep the
+simpler projection: a least-squares link of sales to view rate, with the view rate projected by
+a bell fitted once the views bend (`_bell`), a capped exponential before (`_exponential`), or
+the view rate's Holt trend. Only the few attributed SKUs get here.
 """
 
 from __future__ import annotations
@@ -337,18 +340,20 @@ def stockout_posterior(
 ) -> RowForecast | None:
     """The stock-out time of one SKU over the views' posterior and the conversion's.
 
-    Demand is `base + conversion * excess view rate`; the conversion is taken Gamma
-    distributed with the fitted mean and variance (at least the spread of half a unit's
-    worth over the `exposure` views seen, as with one Poisson count and Jeffreys' prior).
+    Demand is `base + conversion * excess view rate`; the conversion is Gamma distributed
+    from the fit's effective counts (Jeffreys' posterior for Poisson counts over `exposure`
+    excess views).
     Each (curve, conversion) pair gives a stock-out time; the forecast is their weighted
     median and the band its BAND_LOW..BAND_HIGH quantiles. The pairs realising them give
     the curves drawn.
     """
     if exposure <= 0:
         return None
-    mean = max(per_view, 0.5 / exposure)
-    shape = max(mean * mean / max(variance, 1e-300), 0.5)
-    conversion = gamma_quantiles(shape, _CONVERSION_Z) * mean / shape
+    # Gamma(k + 1/2, scale): k = per_view^2 / variance effective counts; for plain Poisson
+    # counts (no base rate to separate) this is Gamma(n + 1/2, exposure), Jeffreys' posterior.
+    scale = max(variance / per_view, 1.0 / exposure) if per_view > 0 else 1.0 / exposure
+    shape = max(per_view, 0.0) / scale + 0.5
+    conversion = gamma_quantiles(shape, _CONVERSION_Z) * scale
     gained = posterior.excess_gained(hours)  # (S, H)
     cumulative = base * hours[None, None, :] + conversion[None, :, None] * gained[:, None, :]
     s, q = len(gained), len(conversion)
