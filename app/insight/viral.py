@@ -256,6 +256,9 @@ BAND_LOW = 0.05
 BAND_HIGH = 0.95
 # Sales before the take-off give the SKU's own rate, over at least this many in-stock hours.
 MIN_BASE_HOURS = 6.0
+# The posterior is used once the surge explains at least this share of the units sold since the
+# take-off.
+SURGE_SHARE = 0.5
 
 
 def gamma_quantiles(shape: float, z: FloatArray) -> FloatArray:
@@ -426,7 +429,8 @@ def viral_curves(
     found: list[tuple[float, float, float]] = []
     logistic: list[bool] = []
     by_posterior = np.array([int(v) in posteriors for v in videos], dtype=bool)
-    for row, video in zip(rows[by_posterior].tolist(), videos[by_posterior].tolist(), strict=True):
+    for j in np.flatnonzero(by_posterior).tolist():
+        row, video = int(rows[j]), int(videos[j])
         posterior = posteriors[video]
         after = edges[1:] > posterior.takeoff
         stocked = sales.in_stock_hours[:, row]
@@ -444,6 +448,12 @@ def viral_curves(
             base,
             max(excess_units, 0.5) / max(exposure, 1e-9),
         )
+        sold_after = float(sales.units[after, row].sum())
+        if per_view * exposure < SURGE_SHARE * sold_after:
+            # The SKU's own sales still outweigh what the surge added: the conversion cannot be
+            # told apart from the base rate yet, so the simpler least-squares link serves.
+            by_posterior[j] = False
+            continue
         result = stockout_posterior(
             posterior, base, exposure, per_view, variance, stock_of[row], hours
         )
