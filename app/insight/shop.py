@@ -30,8 +30,9 @@ from app.insight.forecast import (
     holt,
     make_bins,
 )
-from app.insight.history import FloatArray, IntArray, ShopHistory
+from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
 from app.insight.reorder import ReorderColumns, reorder_quantities
+from app.insight.scurve import ViewPosterior, fit_views
 from app.insight.stockouts import HOUR, out_of_stock_intervals
 from app.insight.types import (
     AlertLevel,
@@ -100,25 +101,48 @@ def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatAr
 
 def _viral_rows(
     history: ShopHistory,
+    now: float,
     binned: BinnedSales,
     views: VideoViews,
+    edges: FloatArray,
     attribution: AttributionColumns,
     bin_hours: float,
     params: InsightParams,
+    eligible: BoolArray,
+    spread: FloatArray,
 ) -> ViralCurves | None:
-    """Demand curves of the SKUs attributed to a video whose views are growing."""
+    """Demand curves and forecasts of the (`eligible`) SKUs attributed to a video whose views
+    are growing; a video that took off gets its S-curve posterior (`fit_views`)."""
     video = attribution.video
     growing = np.zeros(len(video), dtype=bool)
     linked = video >= 0
     growing[linked] = views.growth[video[linked]] >= params.min_view_growth
-    rows = np.flatnonzero(growing)
+    rows = np.flatnonzero(growing & eligible)
     if len(rows) == 0:
         return None
+    posteriors: dict[int, ViewPosterior] = {}
+    for index in np.unique(video[rows]).tolist():
+        mine = history.view_video == index
+        posterior = fit_views(history.view_time[mine], history.view_count[mine], now)
+        if posterior is not None:
+            posteriors[index] = posterior
     first = np.argmax(views.valid, axis=1)
     start = views.rate[np.arange(len(history.videos)), first]
     view_model = holt(views.rate.T, views.valid.T, start, bin_hours, params)
+    units = np.maximum(history.available[rows], 0).astype(np.float64)
     curves = viral_curves(
-        binned, rows, video[rows], views, bin_hours, view_model.trend, params.trend_horizon_hours
+        binned,
+        rows,
+        video[rows],
+        views,
+        bin_hours,
+        view_model.trend,
+        params.trend_horizon_hours,
+        posteriors=posteriors,
+        edges=edges,
+        units=units,
+        spread=spread[rows],
+        band_fraction=params.min_band_fraction,
     )
     return curves if len(curves.rows) else None
 
@@ -157,8 +181,9 @@ class InsightColumns:
         rows = self.viral.rows.tolist() if self.viral is not None else []
         if self.viral is not None and index in rows:
             row = rows.index(index)
-            spread = max(spread, 0.1 * float(self.viral.rate[row, 0]))
-            used = [self.viral.cumulative_row(row, h, delta) for delta in (0.0, spread, -spread)]
+            used = [
+                self.viral.cumulative_row(row, h, which) for which in ("central", "busy", "quiet")
+            ]
         else:
             level = self.demand.level[index : index + 1]
             trend = self.demand.trend[index : index + 1]
@@ -239,23 +264,26 @@ def compute_columns(
         sales_model.level_se,
         params,
     )
-    viral = _viral_rows(history, binned, views, attribution, bins.width_hours, params)
     spread = band_spread(model.level, sales_model.level_se, params)
+    viral = _viral_rows(
+        history,
+        now,
+        binned,
+        views,
+        bins.edges,
+        attribution,
+        bins.width_hours,
+        params,
+        sold,
+        spread,
+    )
     if viral is not None:
-        rows = viral.rows[sold[viral.rows]]
-        units = np.maximum(available[rows], 0).astype(np.float64)
-        keep = sold[viral.rows]
-        curves = ViralCurves(
-            viral.rows[keep], viral.rate[keep], viral.step_hours, viral.logistic[keep]
-        )
-        forecast.hours_left[rows] = curves.hours_until(units)
-        # The band: the same curve moved by the level's uncertainty, at least 10% of its rate.
-        shift = np.maximum(spread[rows], params.min_band_fraction * curves.rate[:, 0])
-        forecast.hours_low[rows] = curves.hours_until(units, shift)
-        forecast.hours_high[rows] = curves.hours_until(units, -shift)
-        forecast.rate[rows] = curves.rate[:, 0]
-        forecast.trend[rows] = (curves.rate[:, 1] - curves.rate[:, 0]) / curves.step_hours
-        viral = curves
+        rows = viral.rows
+        forecast.hours_left[rows] = viral.hours_left
+        forecast.hours_low[rows] = viral.hours_low
+        forecast.hours_high[rows] = viral.hours_high
+        forecast.rate[rows] = viral.rate[:, 0]
+        forecast.trend[rows] = (viral.rate[:, 1] - viral.rate[:, 0]) / viral.step_hours
 
     previous = np.zeros(n, dtype=np.int64)
     if previous_levels:

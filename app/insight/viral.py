@@ -1,15 +1,18 @@
 """Demand of a SKU that a video is driving: its sales follow the video's view rate.
 
-For a SKU attributed to a video, sales per hour are modelled as `base + per_view * view_rate`
-(least squares over the model window's bins), and the view rate is projected forward:
-- once the views' S-curve has visibly bent, by the bell-shaped rate of a logistic curve fitted
-  to the recent view rates (`_bell`);
-- before that, in the exponential phase, by the measured growth pace, for at most the trend
-  horizon and at most MAX_GROWTH-fold, because where the curve will bend is not knowable yet;
-- without steady growth, by the view rate's Holt trend.
-Views are far less noisy than sales and move first, so a surge shows in the forecast as soon as
-the views take off, and its end shows when they bend over. Only the few attributed SKUs get
-here; they are projected together on a fine time grid.
+For a video whose views took off (a jump to TAKE_OFF times their usual pace, see
+`app.insight.scurve`), the views' S-curve is a posterior over logistic curves, and the SKU's
+demand is `base + conversion * excess view rate`: the base from its sales before the take-off,
+the conversion (units per excess view) a Poisson fit of its sales since, with the uncertainty
+of few orders. The stock-out time is solved for every (curve, conversion) pair from the expected
+cumulative demand; the forecast is their weighted median and the band their 5-95% quantiles.
+Minutes after a take-off both the curve's bend and the conversion are uncertain and the band is
+wide; it narrows as orders come in and the views bend.
+
+Videos without a take-off in view (a steady video, or one first seen mid-flight) keep the
+simpler projection: a least-squares link of sales to view rate, with the view rate projected by
+a bell fitted once the views bend (`_bell`), a capped exponential before (`_exponential`), or
+the view rate's Holt trend. Only the few attributed SKUs get here.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from app.insight.forecast import BinnedSales, VideoViews
 from app.insight.history import BoolArray, FloatArray, IntArray
+from app.insight.scurve import ViewPosterior
 
 # The forecast grid: steps of 6 minutes for 4 days, then the last rate is held.
 GRID_STEP_HOURS = 0.1
@@ -44,13 +48,34 @@ TAKE_OFF = 3.0
 class ViralCurves:
     """Projected demand rates (per hour) of some SKUs on the grid 0, step, 2 * step, ...
 
-    Row `j` belongs to SKU `rows[j]`; after the grid the last rate is held.
+    Row `j` belongs to SKU `rows[j]`; after the grid the last rate is held. `rate` is the
+    central curve (the one whose stock-out is the forecast's), `busy` / `quiet` the curves at
+    the band's edges. `hours_left` / `hours_low` / `hours_high` are the forecast per row at the
+    stock it was computed for (inf: never within the model).
     """
 
     rows: IntArray
     rate: FloatArray
     step_hours: float
-    logistic: BoolArray  # per row: the video's S-curve was identified
+    logistic: BoolArray  # per row: the video's S-curve posterior was used
+    busy: FloatArray
+    quiet: FloatArray
+    hours_left: FloatArray
+    hours_low: FloatArray
+    hours_high: FloatArray
+
+    def select(self, keep: BoolArray) -> ViralCurves:
+        return ViralCurves(
+            self.rows[keep],
+            self.rate[keep],
+            self.step_hours,
+            self.logistic[keep],
+            self.busy[keep],
+            self.quiet[keep],
+            self.hours_left[keep],
+            self.hours_low[keep],
+            self.hours_high[keep],
+        )
 
     @property
     def span(self) -> float:
@@ -61,7 +86,7 @@ class ViralCurves:
         return np.concatenate((np.zeros((len(rate), 1)), np.cumsum(areas, axis=1)), axis=1)
 
     def cumulative(self, hours: FloatArray) -> FloatArray:
-        """Units demanded over the next `hours[j]` hours, per row."""
+        """Units demanded over the next `hours[j]` hours, per row (central curve)."""
         grid = self._cumulative_grid(self.rate)
         h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
         last = grid.shape[1] - 1
@@ -72,9 +97,11 @@ class ViralCurves:
         beyond = grid[:, -1] + self.rate[:, -1] * (h - self.span)
         return np.where(h <= self.span, inside, beyond)
 
-    def cumulative_row(self, row: int, hours: FloatArray, delta: float = 0.0) -> FloatArray:
-        """Units demanded by row `row` over each of `hours`, every rate moved by `delta`."""
-        rate = np.maximum(self.rate[row : row + 1] + delta, 0.0)
+    def cumulative_row(self, row: int, hours: FloatArray, which: str = "central") -> FloatArray:
+        """Units demanded by row `row` over each of `hours` on the central, busy or quiet
+        curve."""
+        source = {"central": self.rate, "busy": self.busy, "quiet": self.quiet}[which]
+        rate = np.maximum(source[row : row + 1], 0.0)
         grid = self._cumulative_grid(rate)[0]
         steps = np.arange(len(grid)) * self.step_hours
         h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
@@ -84,20 +111,29 @@ class ViralCurves:
         )
         return result
 
-    def hours_until(self, units: FloatArray, delta: FloatArray | float = 0.0) -> FloatArray:
-        """Hours until cumulative demand reaches `units[j]`, with every rate moved by `delta`
-        (never below zero); inf when it never does."""
-        rate = np.maximum(self.rate + np.asarray(delta, dtype=np.float64).reshape(-1, 1), 0.0)
-        grid = self._cumulative_grid(rate)
-        a = np.maximum(np.asarray(units, dtype=np.float64), 0.0)
-        rows = np.arange(len(grid))
-        j = np.clip((grid < a[:, None]).sum(axis=1), 1, grid.shape[1] - 1)
-        lo, hi = grid[rows, j - 1], grid[rows, j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inside = (j - 1 + np.where(hi > lo, (a - lo) / (hi - lo), 0.0)) * self.step_hours
-            beyond = self.span + (a - grid[:, -1]) / rate[:, -1]
-        result = np.where(a <= grid[:, -1], inside, np.where(rate[:, -1] > 0, beyond, np.inf))
-        return np.where(a <= 0, 0.0, result)
+    def hours_until(self, units: FloatArray, rate: FloatArray | None = None) -> FloatArray:
+        """Hours until cumulative demand on `rate` (default: the central curve) reaches
+        `units[j]`; inf when it never does."""
+        rate = np.maximum(self.rate if rate is None else rate, 0.0)
+        return hours_until_grid(rate, self.step_hours, units)
+
+
+def hours_until_grid(rate: FloatArray, step_hours: float, units: FloatArray) -> FloatArray:
+    """Per row of `rate` (per hour on a grid of `step_hours`, last rate held after it): hours
+    until cumulative demand reaches `units[j]` (inf when it never does)."""
+    areas = 0.5 * (rate[:, 1:] + rate[:, :-1]) * step_hours
+    grid = np.concatenate((np.zeros((len(rate), 1)), np.cumsum(areas, axis=1)), axis=1)
+    span = step_hours * float(rate.shape[1] - 1)
+    a = np.maximum(np.asarray(units, dtype=np.float64), 0.0)
+    rows = np.arange(len(grid))
+    j = np.clip((grid < a[:, None]).sum(axis=1), 1, grid.shape[1] - 1)
+    lo, hi = grid[rows, j - 1], grid[rows, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = (j - 1 + np.where(hi > lo, (a - lo) / (hi - lo), 0.0)) * step_hours
+        beyond = span + (a - grid[:, -1]) / rate[:, -1]
+    result = np.where(a <= grid[:, -1], inside, np.where(rate[:, -1] > 0, beyond, np.inf))
+    out: FloatArray = np.where(a <= 0, 0.0, result)
+    return out
 
 
 def _conversion(
@@ -213,6 +249,152 @@ def project_views(
     return np.maximum(rate_now + view_trend * np.minimum(hours, horizon_hours), 0.0), False
 
 
+# The conversion posterior is summarised by these quantiles (equal weights) and the band is
+# the stock-out's BAND_LOW..BAND_HIGH quantile range over curves and conversions.
+_CONVERSION_Z = np.array([-1.2816, -0.5244, 0.0, 0.5244, 1.2816])
+BAND_LOW = 0.05
+BAND_HIGH = 0.95
+# Sales before the take-off give the SKU's own rate, over at least this many in-stock hours.
+MIN_BASE_HOURS = 6.0
+# The posterior is used once the surge explains at least this share of the units sold since the
+# take-off.
+SURGE_SHARE = 0.5
+
+
+def gamma_quantiles(shape: float, z: FloatArray) -> FloatArray:
+    """Quantiles of Gamma(shape, 1) at standard normal scores `z` (Wilson-Hilferty)."""
+    k = max(shape, 1e-3)
+    cube = np.maximum(1.0 - 1.0 / (9.0 * k) + z / (3.0 * math.sqrt(k)), 0.0)
+    result: FloatArray = k * cube**3
+    return result
+
+
+def _hours_to(cumulative: FloatArray, hours: FloatArray, units: float) -> FloatArray:
+    """Per row of `cumulative` (on the grid `hours`), hours until it reaches `units`; after
+    the grid the last step's rate is held (inf when it is zero)."""
+    if units <= 0:
+        return np.zeros(len(cumulative))
+    reached = cumulative >= units
+    j = np.argmax(reached, axis=1)
+    rows = np.arange(len(cumulative))
+    lo = cumulative[rows, np.maximum(j - 1, 0)]
+    hi = cumulative[rows, j]
+    step = hours[1] - hours[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = (
+            hours[np.maximum(j - 1, 0)] + np.where(hi > lo, (units - lo) / (hi - lo), 0.0) * step
+        )
+        last_rate = (cumulative[:, -1] - cumulative[:, -2]) / step
+        beyond = hours[-1] + (units - cumulative[:, -1]) / last_rate
+    beyond = np.where(last_rate > 0, beyond, np.inf)
+    result: FloatArray = np.where(reached.any(axis=1), inside, beyond)
+    return result
+
+
+@dataclass(frozen=True, eq=False)
+class RowForecast:
+    central: FloatArray  # rate on the grid
+    busy: FloatArray
+    quiet: FloatArray
+    hours: tuple[float, float, float]  # left, low, high
+
+
+def poisson_link(
+    units: FloatArray, stocked: FloatArray, views: FloatArray, base: float, per_view: float
+) -> tuple[float, float, float]:
+    """(base, per_view, variance of per_view): Poisson maximum likelihood of units per bin
+    = (base + per_view * excess views per hour) * in-stock hours, both non-negative, by a few
+    Newton steps from the given start; the variance from the Fisher information."""
+    b, c = max(base, 1e-6), max(per_view, 1e-12)
+    ok = stocked > 0
+    y, s, x = units[ok], stocked[ok], views[ok]
+    info = np.eye(2)
+    for _ in range(25):
+        lam = np.maximum((b + c * x) * s, 1e-12)
+        ratio = y / lam - 1.0
+        grad = np.array([(ratio * s).sum(), (ratio * s * x).sum()])
+        weight = s * s / lam
+        info = np.array(
+            [[weight.sum(), (weight * x).sum()], [(weight * x).sum(), (weight * x * x).sum()]]
+        )
+        try:
+            step = np.linalg.solve(info + 1e-12 * np.eye(2), grad)
+        except np.linalg.LinAlgError:
+            break
+        nb, nc = b + step[0], c + step[1]
+        b, c = max(nb, 0.5 * b if nb <= 0 else nb), max(nc, 0.5 * c if nc <= 0 else nc)
+        if abs(step[1]) <= 1e-6 * c:
+            break
+    try:
+        variance = float(np.linalg.inv(info + 1e-12 * np.eye(2))[1, 1])
+    except np.linalg.LinAlgError:
+        variance = c * c
+    return float(b), float(c), max(variance, 0.0)
+
+
+def stockout_posterior(
+    posterior: ViewPosterior,
+    base: float,
+    exposure: float,
+    per_view: float,
+    variance: float,
+    units: float,
+    hours: FloatArray,
+) -> RowForecast | None:
+    """The stock-out time of one SKU over the views' posterior and the conversion's.
+
+    Demand is `base + conversion * excess view rate`; the conversion is Gamma distributed
+    from the fit's effective counts (Jeffreys' posterior for Poisson counts over `exposure`
+    excess views).
+    Each (curve, conversion) pair gives a stock-out time; the forecast is their weighted
+    median and the band its BAND_LOW..BAND_HIGH quantiles. The pairs realising them give
+    the curves drawn.
+    """
+    if exposure <= 0:
+        return None
+    # Gamma(k + 1/2, scale): k = per_view^2 / variance effective counts; for plain Poisson
+    # counts (no base rate to separate) this is Gamma(n + 1/2, exposure), Jeffreys' posterior.
+    scale = max(variance / per_view, 1.0 / exposure) if per_view > 0 else 1.0 / exposure
+    shape = max(per_view, 0.0) / scale + 0.5
+    conversion = gamma_quantiles(shape, _CONVERSION_Z) * scale
+    gained = posterior.excess_gained(hours)  # (S, H)
+    cumulative = base * hours[None, None, :] + conversion[None, :, None] * gained[:, None, :]
+    s, q = len(gained), len(conversion)
+    flat = cumulative.reshape(s * q, len(hours))
+    t = _hours_to(flat, hours, units)
+    weight = np.repeat(posterior.weight / q, q)
+    order = np.lexsort((-flat[:, -1], t))
+    cum = np.cumsum(weight[order])
+    at = np.minimum(np.searchsorted(cum, np.array([0.5, BAND_LOW, BAND_HIGH])), len(order) - 1)
+    picks = [int(i) for i in order[at].tolist()]
+    rate = posterior.excess_rate(hours)
+    curves = [base + conversion[i % q] * rate[i // q] for i in picks]
+    left, low, high = (float(t[i]) for i in picks)
+    return RowForecast(curves[0], curves[1], curves[2], (left, min(low, left), max(high, left)))
+
+
+def _fallback_rows(
+    sales: BinnedSales,
+    rows: IntArray,
+    videos: IntArray,
+    views: VideoViews,
+    projected: dict[int, tuple[FloatArray, bool]],
+) -> tuple[IntArray, FloatArray, BoolArray]:
+    """Rows driven by videos without an S-curve posterior: sales = base + per_view * projected
+    view rate (least squares); rows without a positive link are dropped."""
+    known = np.array([int(v) in projected for v in videos], dtype=bool)
+    rows, videos = rows[known], videos[known]
+    mask = sales.valid[:, rows].T & views.valid[videos]
+    base, per_view = _conversion(sales.rate[:, rows].T, views.rate[videos], mask)
+    linked = per_view > 0
+    rows, videos, base, per_view = rows[linked], videos[linked], base[linked], per_view[linked]
+    if len(rows) == 0:
+        return rows, np.zeros((0, len(next(iter(projected.values()))[0]))), np.zeros(0, bool)
+    view_rate = np.stack([projected[int(v)][0] for v in videos])
+    logistic = np.array([projected[int(v)][1] for v in videos], dtype=bool)
+    return rows, np.maximum(base[:, None] + per_view[:, None] * view_rate, 0.0), logistic
+
+
 def viral_curves(
     sales: BinnedSales,
     rows: IntArray,
@@ -221,37 +403,111 @@ def viral_curves(
     bin_hours: float,
     view_trend: FloatArray,
     horizon_hours: float,
+    *,
+    posteriors: dict[int, ViewPosterior],
+    edges: FloatArray,
+    units: FloatArray,
+    spread: FloatArray,
+    band_fraction: float,
 ) -> ViralCurves:
-    """Demand curves of SKUs `rows`, each driven by video `videos[j]`.
+    """Demand curves and stock-out forecasts of SKUs `rows` (at stock `units[j]`), each driven
+    by video `videos[j]`.
 
-    Rows whose sales do not rise with the video's views (no positive conversion) are dropped.
+    A video with an S-curve posterior (`posteriors`, by video index) drives its SKUs through
+    `stockout_posterior`; others through the least-squares link to their projected view rate,
+    with the band the curve moved by `spread[j]` (at least `band_fraction` of the rate). Rows
+    whose sales do not rise with the video's views are dropped.
     """
     hours = np.arange(0.0, GRID_HOURS + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
+    width = bin_hours
+    stock_of = dict(zip(rows.tolist(), units.tolist(), strict=True))
+    spread_of = dict(zip(rows.tolist(), spread.tolist(), strict=True))
+    out_rows: list[int] = []
+    central: list[FloatArray] = []
+    busy: list[FloatArray] = []
+    quiet: list[FloatArray] = []
+    found: list[tuple[float, float, float]] = []
+    logistic: list[bool] = []
+    by_posterior = np.array([int(v) in posteriors for v in videos], dtype=bool)
+    for j in np.flatnonzero(by_posterior).tolist():
+        row, video = int(rows[j]), int(videos[j])
+        posterior = posteriors[video]
+        after = edges[1:] > posterior.takeoff
+        stocked = sales.in_stock_hours[:, row]
+        base = float(sales.units[~after, row].sum()) / max(
+            float(stocked[~after].sum()), MIN_BASE_HOURS
+        )
+        excess = np.maximum(np.diff(views.cumulative[video]) - posterior.baseline * width, 0.0)
+        excess = np.where(after, excess, 0.0)
+        exposure = float((excess * stocked / width).sum())
+        excess_units = float(sales.units[after, row].sum()) - base * float(stocked[after].sum())
+        base, per_view, variance = poisson_link(
+            sales.units[:, row],
+            stocked,
+            excess / width,
+            base,
+            max(excess_units, 0.5) / max(exposure, 1e-9),
+        )
+        sold_after = float(sales.units[after, row].sum())
+        if per_view * exposure < SURGE_SHARE * sold_after:
+            # The SKU's own sales still outweigh what the surge added: the conversion cannot be
+            # told apart from the base rate yet, so the simpler least-squares link serves.
+            by_posterior[j] = False
+            continue
+        result = stockout_posterior(
+            posterior, base, exposure, per_view, variance, stock_of[row], hours
+        )
+        if result is None:
+            continue
+        out_rows.append(row)
+        central.append(result.central)
+        busy.append(result.busy)
+        quiet.append(result.quiet)
+        found.append(result.hours)
+        logistic.append(True)
+    rest, rest_videos = rows[~by_posterior], videos[~by_posterior]
     projected: dict[int, tuple[FloatArray, bool]] = {}
-    for video in np.unique(videos):
-        result = project_views(
+    for video in np.unique(rest_videos):
+        projection = project_views(
             views, int(video), bin_hours, float(view_trend[video]), horizon_hours, hours
         )
-        if result is not None:
-            projected[int(video)] = result
-    known = np.array([int(v) in projected for v in videos], dtype=bool)
-    rows, videos = rows[known], videos[known]
-    mask = sales.valid[:, rows].T & views.valid[videos]
-    base, per_view = _conversion(sales.rate[:, rows].T, views.rate[videos], mask)
-    linked = per_view > 0
-    rows, videos, base, per_view = rows[linked], videos[linked], base[linked], per_view[linked]
-    if len(rows) == 0:
+        if projection is not None:
+            projected[int(video)] = projection
+    if projected:
+        more, rate, flags = _fallback_rows(sales, rest, rest_videos, views, projected)
+        if len(more):
+            shift = np.maximum(
+                np.array([spread_of[r] for r in more.tolist()]), band_fraction * rate[:, 0]
+            )
+            stock = np.array([stock_of[r] for r in more.tolist()])
+            up, down = rate + shift[:, None], np.maximum(rate - shift[:, None], 0.0)
+            left = hours_until_grid(rate, GRID_STEP_HOURS, stock)
+            low = np.minimum(hours_until_grid(up, GRID_STEP_HOURS, stock), left)
+            high = np.maximum(hours_until_grid(down, GRID_STEP_HOURS, stock), left)
+            for j, row in enumerate(more.tolist()):
+                out_rows.append(row)
+                central.append(rate[j])
+                busy.append(up[j])
+                quiet.append(down[j])
+                found.append((float(left[j]), float(low[j]), float(high[j])))
+                logistic.append(bool(flags[j]))
+    if not out_rows:
+        empty = np.zeros((0, len(hours)))
+        none = np.zeros(0)
         return ViralCurves(
-            rows=rows,
-            rate=np.zeros((0, len(hours))),
-            step_hours=GRID_STEP_HOURS,
-            logistic=np.zeros(0, dtype=bool),
-        )
-    view_rate = np.stack([projected[int(v)][0] for v in videos])
-    logistic = np.array([projected[int(v)][1] for v in videos], dtype=bool)
+            np.zeros(0, dtype=np.int64), empty, GRID_STEP_HOURS, np.zeros(0, dtype=bool),
+            empty, empty, none, none, none,
+        )  # fmt: skip
+    order = np.argsort(np.array(out_rows), kind="stable")
+    triple = np.array(found, dtype=np.float64)[order]
     return ViralCurves(
-        rows=rows,
-        rate=np.maximum(base[:, None] + per_view[:, None] * view_rate, 0.0),
+        rows=np.array(out_rows, dtype=np.int64)[order],
+        rate=np.maximum(np.stack(central)[order], 0.0),
         step_hours=GRID_STEP_HOURS,
-        logistic=logistic,
+        logistic=np.array(logistic, dtype=bool)[order],
+        busy=np.maximum(np.stack(busy)[order], 0.0),
+        quiet=np.maximum(np.stack(quiet)[order], 0.0),
+        hours_left=triple[:, 0],
+        hours_low=triple[:, 1],
+        hours_high=triple[:, 2],
     )
