@@ -21,6 +21,7 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 # Resource trees Qt never reads. Kept inside each: the bundles below, so opening a tree still
@@ -29,14 +30,28 @@ DROPPED_TREES = ("lang", "region", "curr", "unit", "translit", "rbnf")
 KEPT_IN_DROPPED_TREES = ("root.res", "pool.res", "res_index.res")
 
 
+TOOLS = ("ld", "objcopy", "readelf")
+
+
+def _run(tool: str, *args: str, cwd: Path | None = None) -> str:
+    """Run a binutils tool (resolved on PATH, fixed arguments, no shell) and return stdout."""
+    path = shutil.which(tool)
+    if path is None:
+        raise FileNotFoundError(tool)
+    done = subprocess.run([path, *args], cwd=cwd, check=True, capture_output=True, text=True)  # noqa: S603
+    return done.stdout
+
+
 def _readelf(*args: str) -> str:
-    return subprocess.run(["readelf", *args], check=True, capture_output=True, text=True).stdout
+    return _run("readelf", *args)
 
 
 def extract_package(library: Path) -> tuple[str, bytes]:
     """Return (symbol name, common-data package bytes) from a libicudata shared library."""
-    symbols = re.findall(r":\s+([0-9a-f]+)\s+(\d+|0x[0-9a-f]+)\s+OBJECT\s+GLOBAL\s+\S+\s+(\d+)\s+(icudt\d+_dat)",
-                         _readelf("-Ws", str(library)))
+    pattern = (
+        r":\s+([0-9a-f]+)\s+(\d+|0x[0-9a-f]+)\s+OBJECT\s+GLOBAL\s+\S+\s+(\d+)\s+(icudt\d+_dat)"
+    )
+    symbols = re.findall(pattern, _readelf("-Ws", str(library)))
     if not symbols:
         raise ValueError(f"{library}: no icudtNN_dat symbol")
     value, size, section_index, name = symbols[0]
@@ -51,7 +66,7 @@ def extract_package(library: Path) -> tuple[str, bytes]:
     return name, library.read_bytes()[start : start + length]
 
 
-def filter_package(data: bytes, drop: callable) -> tuple[bytes, int]:  # type: ignore[valid-type]
+def filter_package(data: bytes, drop: Callable[[str], bool]) -> tuple[bytes, int]:
     """Rebuild a common-data package without the items for which drop(name) is true."""
     header_size = struct.unpack_from("<H", data, 0)[0]
     if data[2:4] != b"\xda\x27":
@@ -89,7 +104,7 @@ def dropped_item(name: str) -> bool:
 
 def build_trimmed_library(library: Path, workdir: Path) -> Path | None:
     """Write a trimmed copy of `library` into workdir; None when binutils are missing."""
-    if not all(shutil.which(tool) for tool in ("ld", "objcopy", "readelf")):
+    if not all(shutil.which(tool) for tool in TOOLS):
         return None
     workdir.mkdir(parents=True, exist_ok=True)
     symbol, package = extract_package(library)
@@ -97,16 +112,19 @@ def build_trimmed_library(library: Path, workdir: Path) -> Path | None:
     dat = workdir / "icudata.bin"
     dat.write_bytes(trimmed)
     obj, out = workdir / "icudata.o", workdir / library.name
-    subprocess.run(["ld", "-r", "-b", "binary", "-o", str(obj), dat.name], cwd=workdir, check=True)
-    subprocess.run(
-        ["objcopy", "--rename-section", ".data=.rodata,alloc,load,readonly,data,contents",
-         "--set-section-alignment", ".rodata=16",
-         "--redefine-sym", f"_binary_icudata_bin_start={symbol}",
-         "--strip-symbol", "_binary_icudata_bin_end", "--strip-symbol", "_binary_icudata_bin_size",
-         str(obj)],
-        check=True,
+    _run("ld", "-r", "-b", "binary", "-o", str(obj), dat.name, cwd=workdir)
+    _run(
+        "objcopy",
+        "--rename-section", ".data=.rodata,alloc,load,readonly,data,contents",
+        "--set-section-alignment", ".rodata=16",
+        "--redefine-sym", f"_binary_icudata_bin_start={symbol}",
+        "--strip-symbol", "_binary_icudata_bin_end",
+        "--strip-symbol", "_binary_icudata_bin_size",
+        str(obj),
+    )  # fmt: skip
+    _run("ld", "-shared", "-soname", library.name, "-o", str(out), str(obj))
+    print(
+        f"icu_trim: {library.name}: {len(package) >> 20} MB -> {len(trimmed) >> 20} MB "
+        f"({removed} display-name/transliteration items dropped)"
     )
-    subprocess.run(["ld", "-shared", "-soname", library.name, "-o", str(out), str(obj)], check=True)
-    print(f"icu_trim: {library.name}: {len(package) >> 20} MB -> {len(trimmed) >> 20} MB "
-          f"({removed} display-name/transliteration items dropped)")
     return out

@@ -19,14 +19,47 @@ SPEC = ROOT / "packaging" / "viralstock.spec"
 # Loaded indirectly (entry points, lazy imports in third-party code, uvicorn's "auto" choices):
 # excluding any of these breaks keyring, the in-app sandbox/relay or the database.
 RUNTIME_MODULES = [
-    "keyring.backends.SecretService", "secretstorage", "jeepney", "cryptography",
-    "keyring.backends.fail", "keyring.backends.null",
-    "sqlalchemy.dialects.sqlite", "sqlite3", "pydantic", "pydantic_core",
-    "uvicorn.loops.auto", "uvicorn.protocols.http.httptools_impl", "uvicorn.protocols.websockets.auto",
-    "uvloop", "httptools", "h11", "click", "websockets", "anyio", "httpx", "httpcore", "idna",
-    "numpy", "numpy.random", "numpy.linalg", "pyqtgraph", "qasync", "platformdirs",
-    "email", "xml", "json", "decimal", "ssl", "unicodedata", "multiprocessing", "logging",
-    "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtNetwork", "PySide6.QtSvg",
+    "keyring.backends.SecretService",
+    "secretstorage",
+    "jeepney",
+    "cryptography",
+    "keyring.backends.fail",
+    "keyring.backends.null",
+    "sqlalchemy.dialects.sqlite",
+    "sqlite3",
+    "pydantic",
+    "pydantic_core",
+    "uvicorn.loops.auto",
+    "uvicorn.protocols.http.httptools_impl",
+    "uvicorn.protocols.websockets.auto",
+    "uvloop",
+    "httptools",
+    "h11",
+    "click",
+    "websockets",
+    "anyio",
+    "httpx",
+    "httpcore",
+    "idna",
+    "numpy",
+    "numpy.random",
+    "numpy.linalg",
+    "pyqtgraph",
+    "qasync",
+    "platformdirs",
+    "email",
+    "xml",
+    "json",
+    "decimal",
+    "ssl",
+    "unicodedata",
+    "multiprocessing",
+    "logging",
+    "PySide6.QtCore",
+    "PySide6.QtGui",
+    "PySide6.QtWidgets",
+    "PySide6.QtNetwork",
+    "PySide6.QtSvg",
 ]
 
 # Files the frozen app opens at run time, as PyInstaller names their destinations on each OS.
@@ -45,12 +78,19 @@ NEEDED_FILES = [
     "PySide6/Qt/plugins/platforminputcontexts/libibusplatforminputcontextplugin.so",
     "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
     "PySide6/plugins/styles/qmodernwindowsstyle.dll",
-    "PySide6/Qt/lib/libQt6Core.so.6", "PySide6/Qt/lib/libQt6Gui.so.6",
-    "PySide6/Qt/lib/libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Svg.so.6",
-    "PySide6/Qt/lib/libQt6Network.so.6", "PySide6/Qt/lib/libQt6DBus.so.6",
-    "PySide6/Qt/lib/libQt6XcbQpa.so.6", "PySide6/Qt/lib/libicudata.so.73",
-    "PySide6/QtCore.abi3.so", "PySide6/QtSvg.abi3.so", "PySide6/QtNetwork.abi3.so",
-    "resources/icons/viralstock.svg", "resources/themes/base.qss",
+    "PySide6/Qt/lib/libQt6Core.so.6",
+    "PySide6/Qt/lib/libQt6Gui.so.6",
+    "PySide6/Qt/lib/libQt6Widgets.so.6",
+    "PySide6/Qt/lib/libQt6Svg.so.6",
+    "PySide6/Qt/lib/libQt6Network.so.6",
+    "PySide6/Qt/lib/libQt6DBus.so.6",
+    "PySide6/Qt/lib/libQt6XcbQpa.so.6",
+    "PySide6/Qt/lib/libicudata.so.73",
+    "PySide6/QtCore.abi3.so",
+    "PySide6/QtSvg.abi3.so",
+    "PySide6/QtNetwork.abi3.so",
+    "resources/icons/viralstock.svg",
+    "resources/themes/base.qss",
 ]
 # And files the filter exists to drop (so a typo in DROP cannot silently keep them).
 DROPPED_FILES = [
@@ -84,7 +124,9 @@ def _assigned(name: str) -> ast.expr:
 
 
 def _strings(node: ast.expr) -> list[str]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
 
 
 def _excluded_modules() -> list[str]:
@@ -189,7 +231,7 @@ def test_modules_left_out_of_the_bundle_are_left_out_of_hiddenimports() -> None:
 
 def test_version_and_icons_for_windows_and_macos() -> None:
     text = SPEC.read_text(encoding="utf-8")
-    assert re.search(r'tomllib.*pyproject\.toml', text)
+    assert re.search(r"tomllib.*pyproject\.toml", text)
     assert "viralstock.ico" in text and "viralstock.icns" in text
     assert (ROOT / "resources" / "icons" / "viralstock.ico").is_file()
     assert (ROOT / "resources" / "icons" / "viralstock.icns").is_file()
