@@ -1,14 +1,17 @@
 """Build a smaller libicudata for the Linux bundle: ICU's data minus tables Qt never reads.
 
 PySide6's Qt links ICU 73, whose data library (libicudata.so.73) is the largest file in the
-bundle (31 MB). Qt reads ICU data only for collation (QCollator), text codecs
-(QStringConverter), case mapping and time-zone names, never through ICU's own formatting APIs.
-The display-name tables for languages, regions, currencies and units, number spell-out rules
-and transliterators are therefore dead weight; this module drops them (each tree keeps its root,
-pool and index bundles, so any lookup still resolves and falls back to root) and relinks the
-library with the same soname and the same `icudt73_dat` symbol, using binutils (`ld`, `objcopy`,
-`readelf`). Collation, converters, break iterators, zone names, normalisation and every
-locale's main bundle stay untouched.
+bundle (31 MB). The ICU functions the Qt libraries import (`readelf --dyn-syms`, checked by
+tests/packaging/test_icu_trim.py) are only: case mapping (u_strToUpper/Lower), converters
+(ucnv_*, QStringConverter), collation (ucol_*, QCollator) and calendars/time-zone names
+(ucal_*, QTimeZone). Qt never calls ICU's break iterators (it has its own text segmentation),
+display-name APIs (it carries its own CLDR tables), number spell-out or transliteration.
+
+So this module drops those trees (brkitr, lang, region, curr, unit, rbnf, translit; each keeps
+its root, pool and index bundles, so any lookup still resolves and falls back to root) and the
+Unicode character-name table, then relinks the library with the same soname and the same
+`icudt73_dat` symbol, using binutils (`ld`, `objcopy`, `readelf`). Collation, converters, zone
+names, calendars, normalisation and every locale's main bundle stay byte for byte.
 
 The ICU common-data package format ("CmnD"): a data header, then a table of contents
 (uint32 count, then count pairs of uint32 name offset / data offset, relative to the TOC),
@@ -26,8 +29,12 @@ from pathlib import Path
 
 # Resource trees Qt never reads. Kept inside each: the bundles below, so opening a tree still
 # works (ICU then falls back to root data instead of failing).
-DROPPED_TREES = ("lang", "region", "curr", "unit", "translit", "rbnf")
+DROPPED_TREES = ("brkitr", "lang", "region", "curr", "unit", "translit", "rbnf")
 KEPT_IN_DROPPED_TREES = ("root.res", "pool.res", "res_index.res")
+# Top-level items Qt never reads: Unicode character names (u_charName).
+DROPPED_FILES = ("unames.icu",)
+# The ICU function families Qt may call for the trimming above to stay safe.
+QT_ICU_API = ("u_strToUpper", "u_strToLower", "ucnv_", "UCNV_", "ucol_", "ucal_")
 
 
 TOOLS = ("ld", "objcopy", "readelf")
@@ -99,6 +106,8 @@ def filter_package(data: bytes, drop: Callable[[str], bool]) -> tuple[bytes, int
 def dropped_item(name: str) -> bool:
     """True for items of the trees Qt never reads, except their root/pool/index bundles."""
     parts = name.split("/")
+    if len(parts) == 2:
+        return parts[1] in DROPPED_FILES
     return len(parts) == 3 and parts[1] in DROPPED_TREES and parts[2] not in KEPT_IN_DROPPED_TREES
 
 
@@ -125,6 +134,6 @@ def build_trimmed_library(library: Path, workdir: Path) -> Path | None:
     _run("ld", "-shared", "-soname", library.name, "-o", str(out), str(obj))
     print(
         f"icu_trim: {library.name}: {len(package) >> 20} MB -> {len(trimmed) >> 20} MB "
-        f"({removed} display-name/transliteration items dropped)"
+        f"({removed} items Qt never reads dropped)"
     )
     return out
