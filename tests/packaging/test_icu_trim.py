@@ -7,6 +7,7 @@ names with the full data.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))
-import icu_trim  # noqa: E402
+icu_trim = importlib.import_module("icu_trim")  # packaging/ is not a package
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not all(shutil.which(t) for t in icu_trim.TOOLS),

@@ -235,3 +235,45 @@ def test_version_and_icons_for_windows_and_macos() -> None:
     assert "viralstock.ico" in text and "viralstock.icns" in text
     assert (ROOT / "resources" / "icons" / "viralstock.ico").is_file()
     assert (ROOT / "resources" / "icons" / "viralstock.icns").is_file()
+
+
+def _spec_function(name: str) -> object:
+    """Compile one function from the spec on its own (the spec needs PyInstaller's globals)."""
+    for node in _spec_tree().body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            namespace: dict[str, object] = {"Path": Path, "sys": __import__("sys")}
+            exec(compile(ast.Module([node], []), str(SPEC), "exec"), namespace)  # noqa: S102
+            return namespace[name]
+    raise AssertionError(f"{name} not defined in {SPEC}")
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="ELF only")
+def test_pruning_keeps_what_kept_binaries_need_and_drops_orphans() -> None:
+    import PySide6
+
+    pyside = Path(PySide6.__file__).parent
+    lib = pyside / "Qt" / "lib"
+    binaries = [
+        ("PySide6/QtCore.abi3.so", str(pyside / "QtCore.abi3.so"), "EXTENSION"),
+        ("PySide6/Qt/lib/libQt6Core.so.6", str(lib / "libQt6Core.so.6"), "BINARY"),
+        *[(f"PySide6/Qt/lib/{p.name}", str(p), "BINARY") for p in sorted(lib.glob("libicu*.so.*"))],
+        ("PySide6/Qt/lib/libQt6Quick.so.6", str(lib / "libQt6Quick.so.6"), "BINARY"),
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+    ]
+    prune = _spec_function("_prune_orphan_libraries")
+    kept = {dest for dest, _, _ in prune(binaries)}  # type: ignore[operator]
+    assert "PySide6/Qt/lib/libQt6Core.so.6" in kept  # needed by the QtCore extension
+    assert any("libicudata" in dest for dest in kept)  # needed by Core through libicuuc
+    assert "PySide6/Qt/lib/libQt6Quick.so.6" not in kept  # nothing kept needs it
+    assert "libQt6Core.so.6" in kept  # symlinks are judged later, by their target
+
+
+def test_dangling_symlinks_are_dropped() -> None:
+    drop = _spec_function("_drop_dangling_symlinks")
+    entries = [
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+        ("libQt6OpenGL.so.6", "PySide6/Qt/lib/libQt6OpenGL.so.6", "SYMLINK"),
+        ("PySide6/Qt/lib/libQt6Core.so.6", "/x/libQt6Core.so.6", "BINARY"),
+    ]
+    out = drop(entries, {"PySide6/Qt/lib/libQt6Core.so.6"})  # type: ignore[operator]
+    assert [e[0] for e in out] == ["libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6"]
