@@ -1,9 +1,10 @@
 """The composition root: command line and wiring (DESIGN.md section 1).
 
 Headless parts live here; the Qt desktop (`viralstock`, `viralstock --demo`, `--screenshot`,
-`--self-test`) lives in `app.ui.desktop`, which gets `demo_world` from here. This module is the
-only place that starts the sandbox and the relay in-process for the demo, because it is the only
-one allowed to know every part.
+`--self-test`) runs in `app.ui.desktop`, which gets its engines from a `DesktopSessions` built
+here (`desktop_sessions`: data folder, connection settings from the environment, the demo
+world). This module is the only place that starts the sandbox and the relay in-process for the
+demo, because it is the only one allowed to know every part.
 
     viralstock --demo --headless --run-for SECONDS --report PATH [--demo-speed X] [--seed N]
                [--sandbox-truth PATH] [--data-dir DIR]
@@ -26,11 +27,19 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["build_parser", "demo_world", "main"]
+if TYPE_CHECKING:
+    from app.sync.connect_service import ConnectSettings
+    from app.sync.desktop_sessions import DesktopSessions
+    from app.sync.headless import DemoWorld
+
+__all__ = ["build_parser", "connect_settings", "demo_world", "desktop_sessions", "main"]
 
 DEFAULT_RELAY_URL = "https://relay.viralstock.app"
 DEFAULT_API_BASE = "https://open-api.tiktokglobalshop.com"
+DEFAULT_AUTH_BASE = "https://auth.tiktok-shops.com"
+DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
 DEMO_SPEED = 60.0
 QUICK_DEMO_SPEED = 600.0
 
@@ -100,7 +109,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def demo_world(
     *, seed: int = 1, speed: float = 60.0, relay_dir: Path | None = None, **sandbox: object
-) -> Iterator[object]:
+) -> Iterator[DemoWorld]:
     """Sandbox (viral scenario) and relay in-process on loopback, wired to each other.
 
     The relay's port is chosen first because the sandbox needs the webhook URL at start and
@@ -172,7 +181,7 @@ def _demo_headless(args: argparse.Namespace) -> int:
         )
         with demo_world(seed=args.seed, speed=args.demo_speed) as world:
             options = DemoOptions(args.run_for, args.report, data_dir, args.sandbox_truth)
-            asyncio.run(run_demo(world, options))  # type: ignore[arg-type]
+            asyncio.run(run_demo(world, options))
     return 0
 
 
@@ -193,6 +202,46 @@ def _sync(args: argparse.Namespace) -> int:
         return 130
 
 
+# --- the desktop -------------------------------------------------------------------------------
+
+
+def connect_settings() -> ConnectSettings:
+    """Where TikTok and the relay are, from the environment (the sandbox in tests and demo)."""
+    from app.sync.connect_service import ConnectSettings
+
+    env = os.environ.get
+    return ConnectSettings(
+        relay_url=env("VIRALSTOCK_RELAY_URL", DEFAULT_RELAY_URL),
+        app_key=env("VIRALSTOCK_APP_KEY", ""),
+        service_id=env("VIRALSTOCK_SERVICE_ID", ""),
+        authorize_url=env("VIRALSTOCK_TIKTOK_AUTHORIZE", DEFAULT_AUTHORIZE_URL),
+        auth_base_url=env("VIRALSTOCK_TIKTOK_AUTH", DEFAULT_AUTH_BASE),
+        api_base_url=env("VIRALSTOCK_TIKTOK_API", DEFAULT_API_BASE),
+    )
+
+
+def desktop_sessions(data_dir: Path) -> DesktopSessions:
+    """Everything the desktop window runs on, wired: sessions on `data_dir` with the
+    environment's endpoints and the demo world."""
+    from app.sync.desktop_sessions import DesktopSessions
+
+    return DesktopSessions(data_dir, connect_settings(), demo_world=demo_world)
+
+
+def _desktop_data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> Path:
+    """--data-dir; a throwaway folder for the demo and the checks; else the user's data dir."""
+    if args.data_dir is not None:
+        path: Path = args.data_dir
+    elif args.demo or args.screenshot is not None or args.self_test:
+        path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="viralstock-demo-")))
+    else:
+        from app.store.db import default_data_dir
+
+        path = default_data_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _gui(args: argparse.Namespace) -> int:
     """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
     try:
@@ -203,7 +252,12 @@ def _gui(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return int(run_desktop(args, demo_world))
+    with contextlib.ExitStack() as stack:
+        sessions = desktop_sessions(_desktop_data_dir(args, stack))
+        return int(run_desktop(args, sessions))
+
+
+# --- the command line --------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,11 @@ ALLOWED = {
     "app/sync": {"app.sync", "app.store", "app.insight", "app.tiktok"},
     "app/sandbox": {"app.sandbox", "app.tiktok"},
     "relay": {"relay", "app.tiktok"},
+    # "Reads state, never talks HTTP or SQL itself": sync's published state, insight's types.
+    "app/ui": {"app.ui", "app.sync", "app.insight"},
 }
+# Libraries that mean talking HTTP, SQL or the keyring: the UI leaves them to app/sync.
+UI_FORBIDDEN = ("httpx", "sqlalchemy", "sqlite3", "keyring", "websockets", "redis")
 
 
 def _imports(path: Path) -> list[str]:
@@ -61,6 +65,22 @@ def test_arrows_point_down(folder: str) -> None:
         and not any(name == ok or name.startswith(ok + ".") for ok in allowed)
     ]
     assert offenders == []
+
+
+def test_the_ui_talks_no_http_or_sql_itself() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources("app/ui")
+        for name in _imports(path)
+        if name.split(".")[0] in UI_FORBIDDEN
+    ]
+    assert offenders == []
+
+
+def test_the_ui_is_checked_at_all() -> None:
+    """The rule above and the arrows for app/ui must have files to look at."""
+    assert len(_sources("app/ui")) > 10
+    assert "app/ui" in ALLOWED
 
 
 def test_headless_packages_do_not_load_qt_at_runtime() -> None:

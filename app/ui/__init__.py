@@ -15,11 +15,18 @@ Public API for the composition root (app/main.py):
   `defaults_changed(SkuSettings)`, `notifications_changed(NotificationPrefs)`,
   `resync_requested()`, `cancel_requested()`, `connect_requested()`, `quit_requested()`.
 - Connect flow: `connect_dialog.ConnectDialog(relay_url, on_connect=async callback)`; the
-  callback raises `ConnectError(ConnectFailure.X, detail)` for each failure kind;
-  `connect_flow.ConnectService(settings, store, now=...).connect` is that callback (vendor mode
-  through the relay, or own app), with `authorization_link()` and a loopback catcher.
-- Wiring (used by `app.main`): `desktop.run(args, demo_world)` runs everything on one qasync
-  loop; `controller.DashboardController(window, engine, shop_id)` carries the window's signals
-  to the engine and store; `adapter.SnapshotAdapter` turns publisher changes into throttled view
-  models (`mapping.build_viewmodel`, `store_reader.read_extras`).
+  callback raises `ConnectError(ConnectFailure.X, detail)` for each failure kind (Qt-free types
+  from `app.sync.connect_types`); `app.sync.connect_service.ConnectService(settings, store,
+  now=...).connect` is that callback (vendor mode through the relay, or own app), with
+  `authorization_link()` and a loopback catcher.
+- Wiring (used by `app.main`): `desktop.run(args, sessions)` runs everything on one qasync
+  loop, with the engines `app.main.desktop_sessions(data_dir)` builds (an
+  `app.sync.desktop_sessions.DesktopSessions`); `controller.DashboardController(window, engine,
+  shop_id)` carries the window's signals to the engine (`app.sync.commands`);
+  `adapter.SnapshotAdapter` turns publisher changes into throttled view models
+  (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.ExtrasMapper` and
+  `mapping.build_viewmodel`).
+
+Layering (DESIGN.md, enforced by tests/test_layering.py): this package imports only `app.ui`,
+`app.sync` and `app.insight`, and never httpx, SQLAlchemy or the keyring itself.
 """

@@ -2,8 +2,9 @@
 
 `Publisher.add_listener` calls back on the asyncio loop, which under qasync is the Qt main
 thread; the callback only records the latest snapshot and marks the adapter dirty. One QTimer
-then rebuilds the view model at most `max_rate` times a second (the store extras are read on
-the database's reader pool, so the Qt thread never waits on SQLite). An escalation (`ALERT`)
+then rebuilds the view model at most `max_rate` times a second (the store extras come from
+`app.sync.dashboard_data`, read on the database's reader pool, so the Qt thread never waits on
+SQLite). An escalation (`ALERT`)
 skips the wait so the tray notice is not delayed by the throttle.
 """
 
@@ -17,10 +18,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.sync.dashboard_data import DashboardData, HistoryCache, load_dashboard_data
 from app.sync.engine import SyncEngine
 from app.sync.state import Change, ChangeKind, ShopSnapshot
-from app.ui.mapping import LogBook, RateMeter, build_viewmodel, progress_of
-from app.ui.store_reader import Extras, HistoryCache, read_extras
+from app.ui.mapping import Extras, ExtrasMapper, LogBook, RateMeter, build_viewmodel, progress_of
 from app.ui.viewmodel import DashboardViewModel, Progress
 
 __all__ = ["SnapshotAdapter"]
@@ -55,7 +56,9 @@ class SnapshotAdapter(QObject):
         self.logbook = LogBook()
         self.rates = RateMeter()
         self.cache = HistoryCache()
+        self.data: DashboardData | None = None
         self.extras: Extras | None = None
+        self._to_extras = ExtrasMapper()
         self.last: DashboardViewModel | None = None
         self.builds = 0
         self._snapshot: ShopSnapshot | None = None
@@ -169,12 +172,11 @@ class SnapshotAdapter(QObject):
             slow = time.monotonic() - self._slow_at >= self._slow_every
             if slow:
                 self._slow_at = time.monotonic()
-            previous, cache = self.extras, self.cache
-            self.extras = await self.engine.db.read(
-                lambda s: read_extras(
-                    s, self.shop_id, now, levels, cache, slow=slow, previous=previous
-                )
+            previous, cache = self.data, self.cache
+            self.data = await load_dashboard_data(
+                self.engine, self.shop_id, now, levels, cache, slow=slow, previous=previous
             )
+            self.extras = self._to_extras(self.data)
             snap = self._snapshot or snap
         runner = self.engine.insights.get(self.shop_id)
         projector = None

@@ -3,16 +3,14 @@ app" (app key and secret go to the keyring). The dialog collects input and shows
 work itself is an async callback supplied by the composition root, so no HTTP lives here.
 
 Open it with `open()` (never `exec()` inside a coroutine). Failures arrive as `ConnectError`
-with a `ConnectFailure` kind; each kind has a message a seller can act on.
+with a `ConnectFailure` kind (Qt-free types from `app.sync.connect_types`, re-exported here);
+each kind has a message a seller can act on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -31,24 +29,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sync.connect_types import (
+    ConnectCallback,
+    ConnectError,
+    ConnectFailure,
+    ConnectRequest,
+    ConnectResult,
+)
 from app.ui.widgets import set_level_property
 
+__all__ = [
+    "FAILURE_MESSAGES",
+    "ConnectCallback",
+    "ConnectDialog",
+    "ConnectError",
+    "ConnectFailure",
+    "ConnectRequest",
+    "ConnectResult",
+    "extract_code",
+    "valid_relay_url",
+]
+
 log = logging.getLogger(__name__)
-
-
-class ConnectFailure(enum.StrEnum):
-    """Why connecting failed, as far as the seller needs to know."""
-
-    RELAY_UNREACHABLE = "relay_unreachable"
-    CODE_EXPIRED = "code_expired"
-    CODE_INVALID = "code_invalid"
-    WRONG_SECRET = "wrong_secret"  # noqa: S105 (a failure kind, not a secret)
-    NO_KEYRING = "no_keyring"
-    AUTHORIZATION_REVOKED = "authorization_revoked"
-    NO_SHOPS = "no_shops"
-    INVALID_INPUT = "invalid_input"
-    UNKNOWN = "unknown"
-
 
 FAILURE_MESSAGES: dict[ConnectFailure, str] = {
     ConnectFailure.RELAY_UNREACHABLE: (
@@ -83,37 +85,6 @@ FAILURE_MESSAGES: dict[ConnectFailure, str] = {
     ConnectFailure.INVALID_INPUT: "Some fields are missing or not valid; see the highlighted ones.",
     ConnectFailure.UNKNOWN: "Connecting failed for an unexpected reason. The log has the details.",
 }
-
-
-class ConnectError(Exception):
-    """Raised by the connect callback: `kind` picks the message, `detail` is shown below it
-    (must never contain secrets)."""
-
-    def __init__(self, kind: ConnectFailure, detail: str = "") -> None:
-        super().__init__(f"{kind.value}: {detail}" if detail else kind.value)
-        self.kind = kind
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectRequest:
-    """What the seller entered. The secret is kept out of repr so it never reaches a log."""
-
-    relay_url: str
-    code: str
-    own_app: bool = False
-    app_key: str = ""
-    app_secret: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectResult:
-    """What the callback reports back on success."""
-
-    shop_names: tuple[str, ...]
-
-
-ConnectCallback = Callable[[ConnectRequest], Awaitable[ConnectResult]]
 
 
 def extract_code(text: str) -> str:

@@ -1,7 +1,7 @@
-"""The window's outgoing actions, carried out on the engine and the store.
+"""The window's outgoing actions, carried out on the engine (through `app.sync.commands`).
 
-- SKU settings and shop defaults are written to the store (one write transaction each), then
-  insight is recomputed so the dashboard shows their effect;
+- SKU settings and shop defaults are saved (`save_settings`: one write transaction each, then
+  insight is recomputed) and the store extras re-read so the dashboard shows their effect;
 - "Resync now" runs `engine.resync` with a progress strip that the seller can cancel;
 - Cancel during the first sync stops the backfill task (it resumes from its watermarks on the
   next start);
@@ -21,11 +21,10 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from app.insight.types import SkuSettings
-from app.store.settings import set_shop_settings, set_sku_settings
+from app.sync.commands import cancel_backfill, save_settings
 from app.sync.engine import SyncEngine
 from app.ui.adapter import SnapshotAdapter
 from app.ui.main_window import MainWindow
-from app.ui.store_reader import to_stored
 from app.ui.viewmodel import Progress
 
 __all__ = ["DashboardController"]
@@ -102,24 +101,11 @@ class DashboardController(QObject):
         return self._spawn(self._save(None, settings), "save-defaults")
 
     async def _save(self, sku_id: str | None, settings: SkuSettings) -> None:
-        values = to_stored(settings)
-        at = int(self.engine.clock.now())
-        shop = self.shop_id
-
-        def write(session: Any) -> None:
-            if sku_id is None:
-                set_shop_settings(session, shop, at, **values)
-            else:
-                set_sku_settings(session, shop, sku_id, at, **values)
-
-        await self.engine.db.write(write)
+        await save_settings(self.engine, self.shop_id, settings, sku_id)
         self.saved += 1
         what = "Default settings" if sku_id is None else "Settings"
         self.window.set_status(f"{what} saved; recomputing the forecast…", 4000)
         self.adapter.mark_extras_dirty()
-        runner = self.engine.insights.get(shop)
-        if runner is not None:
-            runner.mark_dirty()
 
     # --- resync and cancel -----------------------------------------------------------------
 
@@ -152,8 +138,6 @@ class DashboardController(QObject):
         if self._resync is not None:
             self._resync.cancel()
             return
-        for task in list(getattr(self.engine, "_tasks", [])):
-            if task.get_name() == "backfill" and not task.done():
-                task.cancel()
-                self.window.show_progress(None)
-                self.window.set_status("First sync paused; it continues at the next start")
+        if cancel_backfill(self.engine):
+            self.window.show_progress(None)
+            self.window.set_status("First sync paused; it continues at the next start")

@@ -1,10 +1,13 @@
 """The desktop app on one qasync loop: demo, stored shop, first-time connect, checks.
 
-`run(args, demo_world)` is what `app.main` calls for every command with a window:
+`run(args, sessions)` is what `app.main` calls for every command with a window. `sessions` is
+the composition root's `app.sync.desktop_sessions.DesktopSessions`: every engine, API client,
+credential store, database and the demo world are built there, so this module knows only Qt
+and `app.sync`:
 
-- `--demo`: the sandbox and relay in-process (`demo_world` from the composition root), the
-  engine authorizes through the relay and runs the whole real path over loopback;
-- no flag: the stored shop (shops from the store, tokens from the keyring), or the connect
+- `--demo`: the sandbox and relay in-process (`sessions.open_demo`), the engine authorizes
+  through the relay and runs the whole real path over loopback;
+- no flag: the stored shop (`sessions.stored_shops`, `sessions.open_shops`), or the connect
   flow the first time (`ConnectDialog` opened with `open()`, never `exec()`);
 - `--screenshot PATH --run-for S [--theme]`: the demo for S seconds, then a PNG, exit 0;
 - `--self-test`: offscreen demo for a few seconds, then database, sandbox, relay and chart
@@ -23,12 +26,13 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from app.sync.connect_service import Connected
+from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session
+from app.sync.state import LinkState
 
 __all__ = ["DesktopApp", "run"]
 
@@ -39,32 +43,17 @@ SELF_TEST_SECONDS = 6.0
 STARTUP_PROBE = "VIRALSTOCK_STARTUP_PROBE"
 
 
-@dataclass
-class Session:
-    """One running engine and what must be closed with it."""
-
-    engine: Any
-    closers: list[Callable[[], Any]]
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
 class DesktopApp:
-    def __init__(self, ui: Any, args: argparse.Namespace, demo_world: Any, data_dir: Path) -> None:
+    def __init__(self, ui: Any, args: argparse.Namespace, sessions: DesktopSessions) -> None:
         self.ui = ui
         self.args = args
-        self.demo_world = demo_world
-        self.data_dir = data_dir
+        self.sessions = sessions
         self.window = ui.window
         self.quit_event = asyncio.Event()
         self.session: Session | None = None
         self.controller: Any = None
-        self.world: Any = None
         self.dialog: Any = None
         self.connect_service: Any = None
-        self._stack = contextlib.ExitStack()
         self.exit_code = 0
         self.verdict = ""
         self._spawned: set[asyncio.Task[Any]] = set()
@@ -119,35 +108,34 @@ class DesktopApp:
         if self.connect_service is not None:
             await self.connect_service.close_catcher()
         await self.stop_session()
-        if self._stack is not None:
-            stack, self._stack = self._stack, contextlib.ExitStack()
-            # Sandbox and relay stop their own threads: keep the Qt thread responsive.
-            await asyncio.get_running_loop().run_in_executor(None, stack.close)
+        await self.sessions.aclose()
 
     async def stop_session(self) -> None:
         if self.controller is not None:
             await self.controller.aclose()
             self.controller = None
         session, self.session = self.session, None
-        if session is None:
-            return
-        with contextlib.suppress(Exception):
-            await session.engine.stop()
-        for close in reversed(session.closers):
-            with contextlib.suppress(Exception):
-                result = close()
-                if asyncio.iscoroutine(result):
-                    await result
+        if session is not None:
+            await session.close()
 
-    def attach(self, engine: Any, shop_id: str, *, demo: bool, budget: int) -> None:
+    async def begin(self, session: Session) -> None:
+        """Show `session` in the window, then start its engine (the controller listens to the
+        publisher before the first change)."""
         from app.ui.controller import DashboardController
 
+        self.session = session
         self.controller = DashboardController(
-            self.window, engine, shop_id, demo=demo, budget_per_minute=budget, parent=self.window
+            self.window,
+            session.engine,
+            session.shop_id,
+            demo=session.demo,
+            budget_per_minute=session.budget_per_minute,
+            parent=self.window,
         )
         if os.environ.get(STARTUP_PROBE):
             self.controller.adapter.viewmodel.connect(self._probe_data)
         self.controller.start()
+        await session.engine.start()
 
     def _probe_data(self, vm: Any) -> None:
         """Benchmark hook: the first dashboard with products on it, painted; then quit."""
@@ -161,54 +149,29 @@ class DesktopApp:
     # --- the demo --------------------------------------------------------------------------
 
     async def start_demo(self) -> None:
-        from app.sync.headless import open_demo_engine
-
         args = self.args
-        loop = asyncio.get_running_loop()
         self.window.set_status("Starting the simulated shop…", 0)
-
-        def enter() -> Any:
-            return self._stack.enter_context(self.demo_world(seed=args.seed, speed=args.demo_speed))
-
-        self.world = await loop.run_in_executor(None, enter)
-        engine, connection = await open_demo_engine(self.world, self.data_dir)
-        self.session = Session(engine, [connection.aclose, engine.db.close])
-        shop = connection.shops[0]
-        self.attach(engine, shop.id, demo=True, budget=int(self.world.qps * 60))
-        await engine.start()
-        self.window.set_status(f"Demo: {shop.name} (simulated, {args.demo_speed:g}x speed)")
+        session = await self.sessions.open_demo(seed=args.seed, speed=args.demo_speed)
+        await self.begin(session)
+        self.window.set_status(f"Demo: {session.shop_name} (simulated, {args.demo_speed:g}x speed)")
 
     # --- a real shop -----------------------------------------------------------------------
 
-    def connect_settings(self) -> Any:
-        from app.ui.connect_flow import ConnectSettings
-
-        stored = self.ui.settings.value("connection/relay_url", "", type=str)
-        return ConnectSettings(
-            relay_url=stored or _env("VIRALSTOCK_RELAY_URL", "https://relay.viralstock.app"),
-            app_key=_env("VIRALSTOCK_APP_KEY"),
-            service_id=_env("VIRALSTOCK_SERVICE_ID"),
-            authorize_url=_env(
-                "VIRALSTOCK_TIKTOK_AUTHORIZE", "https://services.tiktokshop.com/open/authorize"
-            ),
-            auth_base_url=_env("VIRALSTOCK_TIKTOK_AUTH", "https://auth.tiktok-shops.com"),
-            api_base_url=_env("VIRALSTOCK_TIKTOK_API", "https://open-api.tiktokglobalshop.com"),
+    def prefs(self) -> ConnectionPrefs:
+        """What this desktop remembered about the last connect."""
+        s = self.ui.settings
+        return ConnectionPrefs(
+            relay_url=s.value("connection/relay_url", "", type=str),
+            app_key=s.value("connection/app_key", "", type=str),
+            own_app=s.value("connection/own_app", False, type=bool),
         )
 
     async def start_stored(self) -> None:
-        from app.store.catalog import list_shops
-        from app.store.db import open_store
-        from app.tiktok.credentials import keyring_problem
-
-        store = await asyncio.get_running_loop().run_in_executor(None, open_store, self.data_dir)
-        self._stack.callback(store.close)
-        self.store = store
-        with store.read() as session:
-            shops = [s for s in list_shops(session) if s.deauthorized_at is None]
-        problem = keyring_problem()
-        if shops and problem is None and await self.start_real(shops):
+        stored = await self.sessions.stored_shops()
+        problem = stored.keyring_problem
+        if stored.shops and problem is None and await self.start_real(stored.shops):
             return
-        if shops and problem is not None:
+        if stored.shops and problem is not None:
             self.window.set_status(
                 f"Your shop's login is kept in the system keyring, which is not available "
                 f"({problem}). Connect again once a keyring is running.",
@@ -216,121 +179,28 @@ class DesktopApp:
             )
         self.open_connect()
 
-    async def start_real(self, infos: list[Any], connected: Any = None) -> bool:
+    async def start_real(self, shops: Any, connected: Connected | None = None) -> bool:
         """Start the engine for stored shops (tokens from the keyring, or fresh ones)."""
-        from app.store.db import open_store
-        from app.sync.clock import WallClock
-        from app.sync.connect import vendor_client
-        from app.sync.database import Database
-        from app.sync.engine import RelayLink, SyncEngine
-        from app.tiktok.credentials import (
-            APP_ACCOUNT,
-            SUBSCRIBER_TOKEN,
-            KeyringCredentialStore,
-            load_tokens,
-        )
-        from app.tiktok.models import Shop
-
-        settings = self.connect_settings()
-        app_key = self.ui.settings.value("connection/app_key", "", type=str) or settings.app_key
-        own_app = self.ui.settings.value("connection/own_app", False, type=bool)
-        credentials = KeyringCredentialStore(backend=self._keyring_backend())
-        shops = [
-            i
-            if isinstance(i, Shop)
-            else Shop(id=i.id, name=i.name, region=i.region, cipher=i.cipher)
-            for i in infos
-        ]
-        tokens = connected.tokens if connected else load_tokens(credentials, app_key, shops[0].id)
-        subscriber: str = (
-            connected.subscriber_token
-            if connected
-            else credentials.get(app_key, APP_ACCOUNT, SUBSCRIBER_TOKEN)
-        ) or ""
-        if tokens is None or (not own_app and not subscriber):
+        session = await self.sessions.open_shops(shops, self.prefs(), connected)
+        if session is None:
             self.window.set_status("No stored login for your shop: connect it again.", 0)
             return False
-        clock = WallClock()
-        if own_app:
-            client, closers = self._own_app_client(credentials, app_key, tokens, shops, settings)
-            relay = None
-        else:
-            connection = vendor_client(
-                relay_url=settings.relay_url,
-                api_base_url=settings.api_base_url,
-                app_key=app_key,
-                subscriber_token=subscriber,
-                tokens=tokens,
-                shops=shops,
-                credentials=credentials,
-                now=clock.now,
-            )
-            client, closers = connection.client, [connection.aclose]
-            stream = settings.relay_url.rstrip("/").replace("http", "ws", 1) + "/v1/stream"
-            relay = RelayLink(stream, subscriber)
-        db = Database(open_store(self.data_dir))
-        engine = SyncEngine(db=db, api=client, shops=shops, clock=clock, relay=relay)
-        self.session = Session(engine, [*closers, db.close])
-        self.attach(engine, shops[0].id, demo=False, budget=1000)
-        await engine.start()
+        await self.begin(session)
         return True
-
-    def _own_app_client(
-        self, credentials: Any, app_key: str, tokens: Any, shops: list[Any], settings: Any
-    ) -> tuple[Any, list[Callable[[], Any]]]:
-        import httpx
-
-        from app.tiktok.client import ClientSettings, TikTokShopClient
-        from app.tiktok.credentials import load_app_secret
-        from app.tiktok.oauth import DirectTokenExchanger, TokenManager
-        from app.tiktok.signer import LocalSigner
-
-        secret = load_app_secret(credentials, app_key) or ""
-        http = httpx.AsyncClient(timeout=15.0, trust_env=False)
-        exchanger = DirectTokenExchanger(
-            app_key, secret, auth_base_url=settings.auth_base_url, http=http
-        )
-        manager = TokenManager(
-            app_key, exchanger, credentials, shop_ids=[s.id for s in shops], tokens=tokens
-        )
-        client = TikTokShopClient(
-            LocalSigner(app_key, secret),
-            manager,
-            ClientSettings(
-                open_api_base_url=settings.api_base_url, auth_base_url=settings.auth_base_url
-            ),
-            http=http,
-        )
-        return client, [client.aclose, http.aclose]
-
-    def _keyring_backend(self) -> Any:
-        return None  # the process-wide keyring (tests install theirs with keyring.set_keyring)
 
     # --- the connect dialog ----------------------------------------------------------------
 
     def open_connect(self) -> Any:
         """Open the connect dialog (non-blocking); a success starts the engine."""
         from app.ui.connect_dialog import ConnectDialog
-        from app.ui.connect_flow import ConnectService
 
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.raise_()
             return self.dialog
-        settings = self.connect_settings()
-        if not hasattr(self, "store"):
-            from app.store.db import open_store
-
-            self.store = open_store(self.data_dir)
-            self._stack.callback(self.store.close)
-        service = ConnectService(
-            settings,
-            self.store,
-            now=time.time,
-            keyring_backend=self._keyring_backend(),
-            on_connected=self._connected,
-        )
+        service = self.sessions.connect_service(self.prefs(), self._connected)
         self.connect_service = service
-        dialog = ConnectDialog(settings.relay_url, on_connect=service.connect, parent=self.window)
+        relay_url = service.settings.relay_url
+        dialog = ConnectDialog(relay_url, on_connect=service.connect, parent=self.window)
         service.pasted = dialog.code.text
 
         def authorize(_relay: str, _own: bool, _key: str) -> None:
@@ -352,14 +222,14 @@ class DesktopApp:
             dialog.code.setText(code)
             dialog.submit()
 
-    def _connected(self, connected: Any) -> None:
+    def _connected(self, connected: Connected) -> None:
         s = self.ui.settings
         s.setValue("connection/relay_url", connected.relay_url)
         s.setValue("connection/app_key", connected.app_key)
         s.setValue("connection/own_app", connected.own_app)
         self.spawn(self._restart(connected))
 
-    async def _restart(self, connected: Any) -> None:
+    async def _restart(self, connected: Connected) -> None:
         await self.stop_session()
         await self.start_real(connected.shops, connected)
 
@@ -396,8 +266,6 @@ class DesktopApp:
         print(f"viralstock: screenshot written to {path}", flush=True)
 
     async def self_test(self, seconds: float) -> None:
-        from app.sync.state import LinkState
-
         await self.settle(seconds)
         problems: list[str] = []
         engine = self.session.engine if self.session else None
@@ -417,8 +285,7 @@ class DesktopApp:
             if snap.api.state not in (LinkState.CONNECTED, LinkState.EXPIRING):
                 problems.append(f"API {snap.api.state.value}")
             facts["webhooks"] = snap.metrics.webhooks_received
-        sandbox = getattr(self.world, "sandbox", None)
-        if sandbox is None or not await self._reachable(sandbox.base_url):
+        if not await self.sessions.sandbox_reachable():
             problems.append("sandbox unreachable")
         points = _chart_points(self.window)
         facts["chart_points"] = points
@@ -431,17 +298,6 @@ class DesktopApp:
         else:
             self.verdict = f"viralstock self-test: OK ({detail})"
         print(self.verdict, flush=True)
-
-    @staticmethod
-    async def _reachable(base_url: str) -> bool:
-        import httpx
-
-        try:
-            async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
-                response = await http.get(base_url.rstrip("/") + "/open/authorize")
-        except httpx.HTTPError:
-            return False
-        return response.status_code < 500
 
 
 def _chart_points(window: Any) -> int:
@@ -461,20 +317,7 @@ def _quiet_console(level_name: str) -> None:
             handler.setLevel(level)
 
 
-def _data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> Path:
-    if args.data_dir is not None:
-        path: Path = args.data_dir
-    elif args.demo or args.screenshot is not None or args.self_test:
-        path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="viralstock-demo-")))
-    else:
-        from app.store.db import default_data_dir
-
-        path = default_data_dir()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def run(args: argparse.Namespace, demo_world: Any) -> int:
+def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     """Run the desktop app for `args` (see the module docstring); returns the exit status."""
     if args.self_test or args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -482,28 +325,26 @@ def run(args: argparse.Namespace, demo_world: Any) -> int:
 
     from app.ui.bootstrap import start_ui
 
-    with contextlib.ExitStack() as stack:
-        data_dir = _data_dir(args, stack)
-        checks = args.self_test or args.screenshot is not None
-        ui = start_ui([sys.argv[0]], data_dir, theme=args.theme, file_logging=not checks)
-        if ui is None:
-            print("viralstock: already running; brought the open window to the front")
-            return 0
-        _quiet_console(args.log_level)
-        loop = qasync.QEventLoop(ui.app)
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(ui.crash.asyncio_handler)
-        desktop = DesktopApp(ui, args, demo_world, data_dir)
-        try:
-            with loop:
-                try:
-                    return int(loop.run_until_complete(desktop.main()))
-                except RuntimeError as exc:
-                    if "stopped before" not in str(exc):
-                        raise
-                    # The session ended (aboutToQuit): finish the clean-up on a fresh run.
-                    loop.run_until_complete(desktop.close())
-                    return desktop.exit_code
-        finally:
-            ui.shutdown()
-            asyncio.set_event_loop(None)
+    checks = args.self_test or args.screenshot is not None
+    ui = start_ui([sys.argv[0]], sessions.data_dir, theme=args.theme, file_logging=not checks)
+    if ui is None:
+        print("viralstock: already running; brought the open window to the front")
+        return 0
+    _quiet_console(args.log_level)
+    loop = qasync.QEventLoop(ui.app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(ui.crash.asyncio_handler)
+    desktop = DesktopApp(ui, args, sessions)
+    try:
+        with loop:
+            try:
+                return int(loop.run_until_complete(desktop.main()))
+            except RuntimeError as exc:
+                if "stopped before" not in str(exc):
+                    raise
+                # The session ended (aboutToQuit): finish the clean-up on a fresh run.
+                loop.run_until_complete(desktop.close())
+                return desktop.exit_code
+    finally:
+        ui.shutdown()
+        asyncio.set_event_loop(None)

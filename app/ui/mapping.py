@@ -1,7 +1,8 @@
 """Sync snapshot -> dashboard view model, and the Sync page's log from the change stream.
 
 Qt-free and synchronous: the adapter calls `build_viewmodel` on the Qt thread with the latest
-`ShopSnapshot`, the store extras (`store_reader.Extras`) and the rates a `RateMeter` measured.
+`ShopSnapshot`, the store extras (`Extras`, mapped from `app.sync.dashboard_data.DashboardData` by
+an `ExtrasMapper`) and the rates a `RateMeter` measured.
 Link states of the engine (`app.sync.LinkState`) map onto the header's fewer states here, so the
 UI never imports the sync package's enums.
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from app.insight.types import SkuSettings
+from app.sync.dashboard_data import DashboardData, SkuSalesWindow, StockSeries, VideoSummary
 from app.sync.state import BackfillProgress, Change, ChangeKind, LinkStatus, ShopSnapshot
 from app.sync.state import LinkState as SyncLink
-from app.ui.store_reader import Extras
 from app.ui.viewmodel import (
     Correction,
     DashboardViewModel,
@@ -25,10 +27,21 @@ from app.ui.viewmodel import (
     Progress,
     Projector,
     ShopHeader,
+    SkuSales,
+    StockHistory,
     SyncPerformance,
+    VideoRow,
 )
 
-__all__ = ["LogBook", "RateMeter", "build_viewmodel", "link_state", "progress_of"]
+__all__ = [
+    "Extras",
+    "ExtrasMapper",
+    "LogBook",
+    "RateMeter",
+    "build_viewmodel",
+    "link_state",
+    "progress_of",
+]
 
 _STATES: dict[SyncLink, LinkState] = {
     SyncLink.IDLE: LinkState.OFFLINE,
@@ -46,6 +59,64 @@ _DETAILS: dict[SyncLink, str] = {
     SyncLink.EXPIRING: "authorization expires soon: reconnect the shop",
     SyncLink.RECONNECTING: "reconnecting",
 }
+
+
+@dataclass(frozen=True)
+class Extras:
+    """The store extras in view-model types (what `build_viewmodel` adds to the snapshot)."""
+
+    histories: Mapping[str, StockHistory]
+    videos: tuple[VideoRow, ...]
+    sku_sales: tuple[SkuSales, ...]
+    default_settings: SkuSettings
+    sku_settings: Mapping[str, SkuSettings]
+
+
+def _video(v: VideoSummary) -> VideoRow:
+    return VideoRow(v.video_id, v.title, v.views, v.orders, v.revenue, v.linked_skus, v.took_off_at)
+
+
+def _sales(s: SkuSalesWindow) -> SkuSales:
+    return SkuSales(s.sku_id, s.name, s.units_7d, s.units_14d, s.units_30d, s.revenue_30d)
+
+
+class ExtrasMapper:
+    """`DashboardData` (sync) -> `Extras` (view model). Charts key their caches on the
+    `StockHistory` object, so a series the reader kept (the same `StockSeries`) keeps the same
+    `StockHistory` here too; the arrays are shared, never copied. Likewise videos and sales
+    carried over from the previous read keep their converted rows."""
+
+    def __init__(self) -> None:
+        self._histories: dict[str, tuple[StockSeries, StockHistory]] = {}
+        self._videos: tuple[tuple[VideoSummary, ...], tuple[VideoRow, ...]] | None = None
+        self._sales: tuple[tuple[SkuSalesWindow, ...], tuple[SkuSales, ...]] | None = None
+
+    def __call__(self, data: DashboardData) -> Extras:
+        return Extras(
+            histories={sku: self._history(sku, s) for sku, s in data.histories.items()},
+            videos=self._video_rows(data.videos),
+            sku_sales=self._sales_rows(data.sku_sales),
+            default_settings=data.default_settings,
+            sku_settings=dict(data.sku_settings),
+        )
+
+    def _history(self, sku_id: str, series: StockSeries) -> StockHistory:
+        known = self._histories.get(sku_id)
+        if known is not None and known[0] is series:
+            return known[1]
+        view = StockHistory(series.sku_id, series.times, series.stock)
+        self._histories[sku_id] = (series, view)
+        return view
+
+    def _video_rows(self, videos: tuple[VideoSummary, ...]) -> tuple[VideoRow, ...]:
+        if self._videos is None or self._videos[0] is not videos:
+            self._videos = (videos, tuple(_video(v) for v in videos))
+        return self._videos[1]
+
+    def _sales_rows(self, sales: tuple[SkuSalesWindow, ...]) -> tuple[SkuSales, ...]:
+        if self._sales is None or self._sales[0] is not sales:
+            self._sales = (sales, tuple(_sales(s) for s in sales))
+        return self._sales[1]
 
 
 def link_state(status: LinkStatus) -> tuple[LinkState, str]:

@@ -1,209 +1,22 @@
-"""What the dashboard needs beyond the sync snapshot, read from the store (Qt-free).
-
-The engine publishes insight and counters; the charts also want each SKU's stock history, the
-Analytics page wants videos and 7/14/30-day sales, and the SKU view wants the settings in
-effect. These are plain blocking reads of one consistent store snapshot: call `read_extras`
-through `Database.read` (an executor thread), never on the Qt thread.
-
-Histories are incremental: a SKU's series is re-read only when its stock moved since the last
-read, and an unchanged SKU keeps the very same `StockHistory` object, so the charts skip it.
+"""Old home of the dashboard's store reads, kept only so `tests/benchmarks/bench_desktop.py`
+(not this change's to edit) still runs: the reads live in `app.sync.dashboard_data`, the
+mapping onto the view model in `app.ui.mapping.ExtrasMapper`. Delete this module once the
+benchmark imports `load`/`read_dashboard_data` from there.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from app.sync.dashboard_data import HistoryCache, read_dashboard_data
+from app.ui.mapping import Extras, ExtrasMapper
 
-from app.insight.types import SkuSettings
-from app.store.catalog import stock_history
-from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
-from app.store.settings import SkuSettings as StoredSettings
-from app.store.settings import sku_settings_for_shop
-from app.store.videos import view_histories
-from app.ui.viewmodel import SkuSales, StockHistory
-from app.ui.viewmodel import VideoRow as VideoLine
-
-__all__ = ["HISTORY_DAYS", "Extras", "HistoryCache", "read_extras", "to_insight", "to_stored"]
-
-HISTORY_DAYS = 14
-DAY = 86_400
-
-
-def to_insight(stored: StoredSettings) -> SkuSettings:
-    """The store's settings (days) as the UI and insight see them (hours)."""
-    return SkuSettings(
-        lead_time_hours=stored.lead_time_days * 24.0,
-        pack_size=max(1, stored.pack_size),
-        days_of_cover=stored.cover_days,
-        safety_days=stored.safety_days,
-        critical_hours=stored.critical_hours,
-    )
-
-
-def to_stored(settings: SkuSettings) -> dict[str, float | int]:
-    """Keyword arguments for `set_sku_settings` / `set_shop_settings` from the UI's settings."""
-    return {
-        "lead_time_days": round(settings.lead_time_hours / 24.0, 4),
-        "pack_size": int(settings.pack_size),
-        "cover_days": float(settings.days_of_cover),
-        "safety_days": float(settings.safety_days),
-        "critical_hours": float(settings.critical_hours),
-    }
-
-
-@dataclass
-class HistoryCache:
-    """Stock histories kept between reads: (last level seen, series) per SKU."""
-
-    series: dict[str, StockHistory] = field(default_factory=dict)
-    levels: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Extras:
-    histories: Mapping[str, StockHistory]
-    videos: tuple[VideoLine, ...]
-    sku_sales: tuple[SkuSales, ...]
-    default_settings: SkuSettings
-    sku_settings: Mapping[str, SkuSettings]
-
-
-def _histories(
-    session: Session, levels: Mapping[str, int], now: float, cache: HistoryCache
-) -> dict[str, StockHistory]:
-    since = int(now) - HISTORY_DAYS * DAY
-    out: dict[str, StockHistory] = {}
-    for sku_id, level in levels.items():
-        known = cache.series.get(sku_id)
-        if known is not None and cache.levels.get(sku_id) == level:
-            out[sku_id] = known
-            continue
-        points = stock_history(session, sku_id)
-        # The level at the window's start, then every change inside it.
-        before = [p for p in points if p.at < since]
-        inside = [p for p in points if p.at >= since]
-        pairs = [(float(since), float(before[-1].quantity))] if before else []
-        pairs.extend((float(p.at), float(p.quantity)) for p in inside)
-        if not pairs:
-            pairs = [(float(now), float(level))]
-        history = StockHistory.from_points(sku_id, pairs)
-        out[sku_id] = history
-        cache.series[sku_id] = history
-        cache.levels[sku_id] = level
-    return out
-
-
-def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSales, ...]:
-    """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
-    start = int(now) - 30 * DAY
-
-    def within(days: int) -> Any:
-        return func.sum(case((OrderRow.create_time >= int(now) - days * DAY, 1), else_=0))
-
-    rows = session.execute(
-        select(
-            LineItemRow.sku_id,
-            func.max(LineItemRow.product_name),
-            func.max(LineItemRow.sku_name),
-            within(7),
-            within(14),
-            func.count(),
-            func.sum(LineItemRow.sale_price),
-        )
-        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            OrderRow.create_time >= start,
-            OrderRow.status != "CANCELLED",
-        )
-        .group_by(LineItemRow.sku_id)
-    ).all()
-    sales = [
-        SkuSales(
-            sku_id=sku_id,
-            name=f"{product} · {sku}" if sku else str(product or sku_id),
-            units_7d=int(u7 or 0),
-            units_14d=int(u14 or 0),
-            units_30d=int(u30 or 0),
-            revenue_30d=Decimal(str(round(float(rev or 0), 2))),
-        )
-        for sku_id, product, sku, u7, u14, u30, rev in rows
-    ]
-    sales.sort(key=lambda s: -s.units_30d)
-    return tuple(sales)
-
-
-def _took_off(points: list[tuple[int, int]]) -> float | None:
-    """When a video's view growth first ran at five times its earlier pace (None if never)."""
-    if len(points) < 4:
-        return None
-    for i in range(2, len(points)):
-        (t0, v0), (t1, v1) = points[i - 1], points[i]
-        first_t, first_v = points[0]
-        if t1 <= t0 or t0 <= first_t:
-            continue
-        before = (v0 - first_v) / (t0 - first_t)
-        rate = (v1 - v0) / (t1 - t0)
-        if rate > 5.0 * max(before, 1e-6) and rate * 3600 >= 1000:
-            return float(t0)
-    return None
-
-
-def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoLine, ...]:
-    links: defaultdict[str, list[str]] = defaultdict(list)
-    for video_id, sku_id in session.execute(
-        select(VideoProductRow.video_id, SkuRow.id)
-        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
-        .join(SkuRow, SkuRow.product_id == VideoProductRow.product_id)
-        .where(VideoRow.shop_id == shop_id)
-    ):
-        links[video_id].append(sku_id)
-    views = view_histories(session, shop_id, int(now) - HISTORY_DAYS * DAY)
-    lines = [
-        VideoLine(
-            video_id=row.id,
-            title=row.title or row.id,
-            views=row.views,
-            orders=row.sku_orders,
-            revenue=row.gmv if row.gmv is not None else Decimal(0),
-            linked_skus=tuple(sorted(links.get(row.id, ()))),
-            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])]),
-        )
-        for row in session.execute(select(VideoRow).where(VideoRow.shop_id == shop_id)).scalars()
-    ]
-    lines.sort(key=lambda v: -v.views)
-    return tuple(lines)
+__all__ = ["HistoryCache", "read_extras"]
 
 
 def read_extras(
-    session: Session,
-    shop_id: str,
-    now: float,
-    levels: Mapping[str, int],
-    cache: HistoryCache,
-    *,
-    slow: bool = True,
-    previous: Extras | None = None,
+    session: Any, shop_id: str, now: float, levels: Mapping[str, int], cache: HistoryCache
 ) -> Extras:
-    """Histories (incremental), settings and, when `slow`, videos and sales windows (those
-    aggregate the whole month, so the caller refreshes them less often)."""
-    base, overrides = sku_settings_for_shop(session, shop_id)
-    histories = _histories(session, levels, now, cache)
-    if slow or previous is None:
-        videos = _videos(session, shop_id, now)
-        sales = _sku_sales(session, shop_id, now)
-    else:
-        videos, sales = previous.videos, previous.sku_sales
-    return Extras(
-        histories=histories,
-        videos=videos,
-        sku_sales=sales,
-        default_settings=to_insight(base),
-        sku_settings={sku: to_insight(v) for sku, v in overrides.items()},
-    )
+    """`read_dashboard_data` mapped onto the view model's types (one-off: no identity cache)."""
+    return ExtrasMapper()(read_dashboard_data(session, shop_id, now, levels, cache))

@@ -21,9 +21,9 @@ from pytestqt.qtbot import QtBot
 
 from app.store.catalog import list_shops
 from app.store.db import Store, open_store
+from app.sync.connect_service import ConnectService, ConnectSettings
 from app.tiktok.credentials import APP_SECRET, SERVICE, SUBSCRIBER_TOKEN, TOKENS
 from app.ui.connect_dialog import FAILURE_MESSAGES, ConnectDialog, ConnectFailure
-from app.ui.connect_flow import ConnectService, ConnectSettings
 from tests.desktop.conftest import MemoryKeyring, drive
 
 

@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from app.main import desktop_sessions
 from app.ui.bootstrap import start_ui
 from app.ui.connect_dialog import ConnectDialog
 from app.ui.desktop import DesktopApp
@@ -56,7 +57,7 @@ def test_first_run_connects_and_syncs_the_shop(
     ui = start_ui(["viralstock"], data_dir, file_logging=False, settings=settings, theme="dark")
     assert ui is not None
     qtbot.addWidget(ui.window)
-    app = DesktopApp(ui, _args(data_dir), None, data_dir)
+    app = DesktopApp(ui, _args(data_dir), desktop_sessions(data_dir))
     main = asyncio.ensure_future(app.main())
     try:
         qtbot.waitUntil(

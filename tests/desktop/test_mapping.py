@@ -1,10 +1,13 @@
-"""The Qt-free half of the wiring: link states, progress, the log book, settings units."""
+"""The Qt-free half of the wiring: link states, progress, the log book, settings units, and the
+store extras mapped from sync's plain data onto the view model."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from app.insight.types import SkuSettings
+from app.sync.dashboard_data import DashboardData, SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.settings_units import to_insight, to_stored
 from app.sync.state import (
     BackfillProgress,
     Change,
@@ -15,8 +18,14 @@ from app.sync.state import (
     ShopSnapshot,
     SyncMetrics,
 )
-from app.ui.mapping import LogBook, RateMeter, build_viewmodel, link_state, progress_of
-from app.ui.store_reader import to_insight, to_stored
+from app.ui.mapping import (
+    ExtrasMapper,
+    LogBook,
+    RateMeter,
+    build_viewmodel,
+    link_state,
+    progress_of,
+)
 from app.ui.viewmodel import LinkState as UiLink
 from app.ui.viewmodel import LogLevel
 
@@ -101,3 +110,37 @@ def test_settings_round_trip_between_days_and_hours() -> None:
 
     back = to_insight(Stored(**stored))  # type: ignore[arg-type]
     assert back == ui
+
+
+def _data(
+    histories: dict[str, StockSeries], videos: tuple[VideoSummary, ...] = ()
+) -> DashboardData:
+    sales = (SkuSalesWindow("a", "Serum · 30 ml", 7, 14, 30, Decimal("299.70")),)
+    return DashboardData(
+        histories=histories,
+        videos=videos,
+        sku_sales=sales,
+        default_settings=SkuSettings(),
+        sku_settings={"a": SkuSettings(pack_size=6)},
+    )
+
+
+def test_extras_keep_an_unchanged_history_object_for_the_charts() -> None:
+    a = StockSeries.from_points("a", [(0.0, 10.0), (60.0, 8.0)])
+    b = StockSeries.from_points("b", [(0.0, 5.0)])
+    video = VideoSummary("v1", "Unboxing", 12_000, 30, Decimal("300"), ("a",), 30.0)
+    to_extras = ExtrasMapper()
+    first = to_extras(_data({"a": a, "b": b}, (video,)))
+    history = first.histories["a"]
+    assert history.sku_id == "a" and list(history.stock) == [10.0, 8.0]
+    assert history.times is a.times  # shared, not copied
+    assert first.videos[0].title == "Unboxing" and first.videos[0].linked_skus == ("a",)
+    assert first.sku_sales[0].units_30d == 30 and first.sku_settings["a"].pack_size == 6
+    moved = StockSeries.from_points("b", [(0.0, 5.0), (90.0, 4.0)])
+    second = to_extras(_data({"a": a, "b": moved}, (video,)))
+    assert second.histories["a"] is history  # the reader kept the series: same object
+    assert second.histories["b"] is not first.histories["b"]
+    assert list(second.histories["b"].stock) == [5.0, 4.0]
+    snap = ShopSnapshot(ShopRef("s1", "Glow Shop"), updated_at=100.0)
+    vm = build_viewmodel(snap, second)
+    assert vm.histories["a"] is history and vm.settings_for("a").pack_size == 6

@@ -126,6 +126,9 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     yield event_loop
     for task in asyncio.all_tasks(event_loop):
         task.cancel()
+    # `already_running=True` registered this loop as the thread's running loop; unregister it,
+    # or every later asyncio test in the session finds "another loop is running".
+    asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
 
 

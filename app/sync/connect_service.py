@@ -1,11 +1,12 @@
-"""The work behind `ConnectDialog`: authorization link, redirect catching, code exchange.
+"""The work behind the connect dialog: authorization link, redirect catching, code exchange.
 
 Vendor mode (the default): the code goes to the relay's `/v1/oauth/token`, which exchanges it
 with the vendor's secret and pairs in one step; the app keeps the tokens and the relay's
 subscriber token in the keyring and the shops in the store. Own-app mode: the seller's app key
 and secret are checked by exchanging the code at TikTok's auth host directly, then the secret
 and tokens go to the keyring. Every failure becomes a `ConnectError` with its
-`ConnectFailure` kind; nothing secret reaches an exception text or a log.
+`ConnectFailure` kind (`app.sync.connect_types`, which the dialog shows); nothing secret
+reaches an exception text or a log. No Qt here: the dialog only awaits `ConnectService.connect`.
 
 The keyring is checked *before* any code is spent: a code works once, and with no keyring the
 tokens could not be kept, so the seller is told first.
@@ -24,8 +25,11 @@ import httpx
 
 from app.store.catalog import upsert_shop
 from app.store.db import Store
+from app.sync.connect_types import ConnectError, ConnectFailure, ConnectRequest, ConnectResult
 from app.tiktok.client import ClientSettings, TikTokShopClient
 from app.tiktok.credentials import (
+    APP_ACCOUNT,
+    SUBSCRIBER_TOKEN,
     CredentialStore,
     CredentialStoreError,
     KeyringCredentialStore,
@@ -53,7 +57,6 @@ from app.tiktok.oauth import (
     parse_redirect,
 )
 from app.tiktok.signer import LocalSigner
-from app.ui.connect_dialog import ConnectError, ConnectFailure, ConnectRequest, ConnectResult
 
 __all__ = ["ConnectService", "ConnectSettings", "Connected"]
 
@@ -234,8 +237,6 @@ class ConnectService:
         for shop_id in ids:
             save_tokens(credentials, app_key, shop_id, grant.tokens)
         save_subscriber_token(credentials, app_key, ids, grant.subscriber_token)
-        from app.tiktok.credentials import APP_ACCOUNT, SUBSCRIBER_TOKEN
-
         credentials.set(app_key, APP_ACCOUNT, SUBSCRIBER_TOKEN, grant.subscriber_token)
         return Connected(
             req.relay_url, app_key, False, list(grant.shops), grant.tokens, grant.subscriber_token

@@ -1,0 +1,263 @@
+"""What the dashboard needs beyond the sync snapshot, read from the store (Qt-free).
+
+The engine publishes insight and counters; the charts also want each SKU's stock history, the
+Analytics page wants videos and 7/14/30-day sales, and the SKU view wants the settings in
+effect. These are plain blocking reads of one consistent store snapshot: `load_dashboard_data`
+runs `read_dashboard_data` through the engine's `Database.read` (an executor thread), so the UI
+thread never waits on SQLite.
+The results are this package's plain dataclasses; the UI maps them onto its view model.
+
+Histories are incremental: a SKU's series is re-read only when its stock moved since the last
+read, and an unchanged SKU keeps the very same `StockSeries` object, so the UI (which keys its
+chart caches on identity) skips it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.insight.types import SkuSettings
+from app.store.catalog import stock_history
+from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
+from app.store.settings import sku_settings_for_shop
+from app.store.videos import view_histories
+from app.sync.engine import SyncEngine
+from app.sync.settings_units import to_insight
+
+__all__ = [
+    "HISTORY_DAYS",
+    "DashboardData",
+    "HistoryCache",
+    "SkuSalesWindow",
+    "StockSeries",
+    "VideoSummary",
+    "load_dashboard_data",
+    "read_dashboard_data",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class StockSeries:
+    """Available stock of one SKU over time (a step function), as float64 arrays."""
+
+    sku_id: str
+    times: FloatArray
+    stock: FloatArray
+
+    @staticmethod
+    def from_points(sku_id: str, points: list[tuple[float, float]]) -> StockSeries:
+        """Build from (time, available) pairs."""
+        arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return StockSeries(sku_id, arr[:, 0].copy(), arr[:, 1].copy())
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSummary:
+    """One video with its sales and the SKUs it sells."""
+
+    video_id: str
+    title: str
+    views: int
+    orders: int
+    revenue: Decimal
+    linked_skus: tuple[str, ...] = ()
+    took_off_at: float | None = None  # when its view growth turned viral; None if it has not
+
+
+@dataclass(frozen=True, slots=True)
+class SkuSalesWindow:
+    """Units and revenue of one SKU over Seller Center's 7 / 14 / 30-day windows."""
+
+    sku_id: str
+    name: str
+    units_7d: int
+    units_14d: int
+    units_30d: int
+    revenue_30d: Decimal = Decimal(0)
+
+
+HISTORY_DAYS = 14
+DAY = 86_400
+
+
+@dataclass
+class HistoryCache:
+    """Stock histories kept between reads: (last level seen, series) per SKU."""
+
+    series: dict[str, StockSeries] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """One read for the dashboard: histories, videos, sales windows and settings in effect."""
+
+    histories: Mapping[str, StockSeries]
+    videos: tuple[VideoSummary, ...]
+    sku_sales: tuple[SkuSalesWindow, ...]
+    default_settings: SkuSettings
+    sku_settings: Mapping[str, SkuSettings]
+
+
+def _histories(
+    session: Session, levels: Mapping[str, int], now: float, cache: HistoryCache
+) -> dict[str, StockSeries]:
+    since = int(now) - HISTORY_DAYS * DAY
+    out: dict[str, StockSeries] = {}
+    for sku_id, level in levels.items():
+        known = cache.series.get(sku_id)
+        if known is not None and cache.levels.get(sku_id) == level:
+            out[sku_id] = known
+            continue
+        points = stock_history(session, sku_id)
+        # The level at the window's start, then every change inside it.
+        before = [p for p in points if p.at < since]
+        inside = [p for p in points if p.at >= since]
+        pairs = [(float(since), float(before[-1].quantity))] if before else []
+        pairs.extend((float(p.at), float(p.quantity)) for p in inside)
+        if not pairs:
+            pairs = [(float(now), float(level))]
+        history = StockSeries.from_points(sku_id, pairs)
+        out[sku_id] = history
+        cache.series[sku_id] = history
+        cache.levels[sku_id] = level
+    return out
+
+
+def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWindow, ...]:
+    """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
+    start = int(now) - 30 * DAY
+
+    def within(days: int) -> Any:
+        return func.sum(case((OrderRow.create_time >= int(now) - days * DAY, 1), else_=0))
+
+    rows = session.execute(
+        select(
+            LineItemRow.sku_id,
+            func.max(LineItemRow.product_name),
+            func.max(LineItemRow.sku_name),
+            within(7),
+            within(14),
+            func.count(),
+            func.sum(LineItemRow.sale_price),
+        )
+        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
+        .where(
+            OrderRow.shop_id == shop_id,
+            OrderRow.create_time >= start,
+            OrderRow.status != "CANCELLED",
+        )
+        .group_by(LineItemRow.sku_id)
+    ).all()
+    sales = [
+        SkuSalesWindow(
+            sku_id=sku_id,
+            name=f"{product} · {sku}" if sku else str(product or sku_id),
+            units_7d=int(u7 or 0),
+            units_14d=int(u14 or 0),
+            units_30d=int(u30 or 0),
+            revenue_30d=Decimal(str(round(float(rev or 0), 2))),
+        )
+        for sku_id, product, sku, u7, u14, u30, rev in rows
+    ]
+    sales.sort(key=lambda s: -s.units_30d)
+    return tuple(sales)
+
+
+def _took_off(points: list[tuple[int, int]]) -> float | None:
+    """When a video's view growth first ran at five times its earlier pace (None if never)."""
+    if len(points) < 4:
+        return None
+    for i in range(2, len(points)):
+        (t0, v0), (t1, v1) = points[i - 1], points[i]
+        first_t, first_v = points[0]
+        if t1 <= t0 or t0 <= first_t:
+            continue
+        before = (v0 - first_v) / (t0 - first_t)
+        rate = (v1 - v0) / (t1 - t0)
+        if rate > 5.0 * max(before, 1e-6) and rate * 3600 >= 1000:
+            return float(t0)
+    return None
+
+
+def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoSummary, ...]:
+    links: defaultdict[str, list[str]] = defaultdict(list)
+    for video_id, sku_id in session.execute(
+        select(VideoProductRow.video_id, SkuRow.id)
+        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
+        .join(SkuRow, SkuRow.product_id == VideoProductRow.product_id)
+        .where(VideoRow.shop_id == shop_id)
+    ):
+        links[video_id].append(sku_id)
+    views = view_histories(session, shop_id, int(now) - HISTORY_DAYS * DAY)
+    lines = [
+        VideoSummary(
+            video_id=row.id,
+            title=row.title or row.id,
+            views=row.views,
+            orders=row.sku_orders,
+            revenue=row.gmv if row.gmv is not None else Decimal(0),
+            linked_skus=tuple(sorted(links.get(row.id, ()))),
+            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])]),
+        )
+        for row in session.execute(select(VideoRow).where(VideoRow.shop_id == shop_id)).scalars()
+    ]
+    lines.sort(key=lambda v: -v.views)
+    return tuple(lines)
+
+
+def read_dashboard_data(
+    session: Session,
+    shop_id: str,
+    now: float,
+    levels: Mapping[str, int],
+    cache: HistoryCache,
+    *,
+    slow: bool = True,
+    previous: DashboardData | None = None,
+) -> DashboardData:
+    """Histories (incremental), settings and, when `slow`, videos and sales windows (those
+    aggregate the whole month, so the caller refreshes them less often)."""
+    base, overrides = sku_settings_for_shop(session, shop_id)
+    histories = _histories(session, levels, now, cache)
+    if slow or previous is None:
+        videos = _videos(session, shop_id, now)
+        sales = _sku_sales(session, shop_id, now)
+    else:
+        videos, sales = previous.videos, previous.sku_sales
+    return DashboardData(
+        histories=histories,
+        videos=videos,
+        sku_sales=sales,
+        default_settings=to_insight(base),
+        sku_settings={sku: to_insight(v) for sku, v in overrides.items()},
+    )
+
+
+async def load_dashboard_data(
+    engine: SyncEngine,
+    shop_id: str,
+    now: float,
+    levels: Mapping[str, int],
+    cache: HistoryCache,
+    *,
+    slow: bool = True,
+    previous: DashboardData | None = None,
+) -> DashboardData:
+    """`read_dashboard_data` on one of the engine database's reader threads."""
+    return await engine.db.read(
+        lambda session: read_dashboard_data(
+            session, shop_id, now, levels, cache, slow=slow, previous=previous
+        )
+    )
