@@ -328,14 +328,14 @@ def memory_child(folder: str) -> None:
     from PySide6.QtCore import QSettings
 
     from app.store import open_store
+    from app.sync.dashboard_data import HistoryCache, read_dashboard_data
     from app.sync.insights import compute
     from app.sync.loader import load_order_totals, load_shop_data
     from app.sync.state import LinkState as SyncLink
     from app.sync.state import LinkStatus, ShopRef, ShopSnapshot
     from app.ui.application import create_app
     from app.ui.main_window import MainWindow
-    from app.ui.mapping import build_viewmodel
-    from app.ui.store_reader import HistoryCache, read_extras
+    from app.ui.mapping import ExtrasMapper, build_viewmodel
     from app.ui.theme import ThemeManager, ThemeMode
 
     app = create_app(["bench"])
@@ -355,7 +355,7 @@ def memory_child(folder: str) -> None:
     insight, orders = compute(data, {})
     levels = {s.sku_id: s.available for s in insight.skus}
     with store.read() as session:
-        extras = read_extras(session, shop_id, now, levels, HistoryCache())
+        extras = ExtrasMapper()(read_dashboard_data(session, shop_id, now, levels, HistoryCache()))
     snap = ShopSnapshot(
         shop=ShopRef(shop_id, "Benchmark Shop"),
         api=LinkStatus(SyncLink.CONNECTED),
