@@ -40,8 +40,11 @@ class Header(QFrame):
         names.addWidget(self.shop)
         names.addWidget(self.meta)
         layout.addLayout(names, 1)
+        self.storage = Chip()
+        self.storage.hide()
         self.api = Chip()
         self.relay = Chip()
+        layout.addWidget(self.storage)
         layout.addWidget(self.api)
         layout.addWidget(self.relay)
         self._last: ShopHeader | None = None
@@ -61,3 +64,8 @@ class Header(QFrame):
             level, word = STATE_LEVEL[state]
             chip.set_level(level, f"● {label} {word}")
             chip.setToolTip(detail or f"{label}: {word}")
+        # Only shown while something is wrong: a full disk must not hide behind a green header.
+        self.storage.setVisible(bool(header.storage_problem))
+        if header.storage_problem:
+            self.storage.set_level("critical", "● Not saving")
+            self.storage.setToolTip(header.storage_problem)

@@ -187,6 +187,7 @@ class LogBook:
         self._resyncs = 0
         self._api: SyncLink | None = None
         self._relay: SyncLink | None = None
+        self._storage: SyncLink | None = None
         self._phase = ""
 
     @property
@@ -224,11 +225,18 @@ class LogBook:
                 )
 
     def _links(self, snap: ShopSnapshot) -> None:
-        for source, status, attr in (("api", snap.api, "_api"), ("relay", snap.relay, "_relay")):
+        for source, status, attr in (
+            ("api", snap.api, "_api"),
+            ("relay", snap.relay, "_relay"),
+            ("storage", snap.storage, "_storage"),
+        ):
             if getattr(self, attr) is status.state:
                 continue
+            if source == "storage" and getattr(self, attr) is None and not status.detail:
+                setattr(self, attr, status.state)  # the database's first "fine" is not news
+                continue
             setattr(self, attr, status.state)
-            label = "TikTok Open API" if source == "api" else "Webhook relay"
+            label = {"api": "TikTok Open API", "relay": "Webhook relay"}.get(source, "Database")
             bad = status.state in (SyncLink.ERROR, SyncLink.DEAUTHORIZED)
             detail = f" ({status.detail})" if status.detail else ""
             self.add(
@@ -310,6 +318,11 @@ def build_viewmodel(
         api_detail=api_detail,
         relay_detail=relay_detail,
         demo=demo,
+        storage_problem=(
+            snap.storage.detail or "the local database cannot be written"
+            if snap.storage.state is SyncLink.ERROR
+            else ""
+        ),
     )
     performance = SyncPerformance(
         latency_p50_ms=m.webhook_to_store_ms_p50,

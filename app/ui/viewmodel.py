@@ -45,6 +45,8 @@ class ShopHeader:
     api_detail: str = ""
     relay_detail: str = ""
     demo: bool = False
+    # Set while the local database cannot be written (disk full, read-only...): what to fix.
+    storage_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,23 @@ def test_extras_keep_an_unchanged_history_object_for_the_charts() -> None:
     snap = ShopSnapshot(ShopRef("s1", "Glow Shop"), updated_at=100.0)
     vm = build_viewmodel(snap, second)
     assert vm.histories["a"] is history and vm.settings_for("a").pack_size == 6
+
+
+def test_a_storage_failure_reaches_the_header_and_the_log() -> None:
+    disk_full = "Disk full: ViralStock can't save new orders"
+    snap = ShopSnapshot(
+        ShopRef("s1", "Glow Shop"),
+        api=LinkStatus(LinkState.CONNECTED),
+        storage=LinkStatus(LinkState.ERROR, disk_full),
+    )
+    assert build_viewmodel(snap, None).header.storage_problem == disk_full
+
+    book = LogBook(size=10, clock=lambda: 100.0)
+    book.feed(Change(ChangeKind.CONNECTION, "s1", ShopSnapshot(ShopRef("s1"))))
+    book.feed(Change(ChangeKind.CONNECTION, "s1", snap))
+    recovered = ShopSnapshot(ShopRef("s1"), storage=LinkStatus(LinkState.CONNECTED))
+    book.feed(Change(ChangeKind.CONNECTION, "s1", recovered))
+    storage = [(e.level, e.message) for e in book.entries if e.source == "storage"]
+    assert storage[0] == (LogLevel.ERROR, f"Database: error ({disk_full})")
+    assert storage[1] == (LogLevel.INFO, "Database: connected")
+    assert build_viewmodel(recovered, None).header.storage_problem == ""

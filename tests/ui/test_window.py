@@ -279,3 +279,18 @@ def test_bursts_of_snapshots_repaint_charts_at_most_10_hz(window: MainWindow, qt
     qtbot.wait(350)
     assert 1 <= len(calls) <= 4  # at most one draw per 100 ms tick
     assert flow.now_line.value() == vm.now + 49  # and the last snapshot won
+
+
+def test_storage_problem_shows_in_the_header_only_while_it_lasts(loaded: MainWindow) -> None:
+    healthy = synthetic.viewmodel()
+    chip = loaded.header.storage
+    assert not chip.isVisible()
+    problem = "Disk full: ViralStock can't save new orders"
+    loaded.apply(
+        dataclasses.replace(
+            healthy, header=dataclasses.replace(healthy.header, storage_problem=problem)
+        )
+    )
+    assert chip.isVisible() and "Not saving" in chip.text() and chip.toolTip() == problem
+    loaded.apply(healthy)
+    assert not chip.isVisible()
