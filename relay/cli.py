@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         help="proxy address or CIDR whose X-Forwarded-For is believed (repeatable; "
         "default 127.0.0.1 and ::1; '*' trusts every peer)",
     )
+    serve.add_argument(
+        "--pair-rate",
+        dest="pair_per_minute",
+        type=float,
+        help="/v1/oauth/token and /v1/pair calls per minute per source IP (6), 0 = no limit",
+    )
+    serve.add_argument("--pair-burst", type=float, help="burst of those calls per IP (5)")
     serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
     serve.add_argument(
         "--no-ws-compression",
@@ -84,6 +91,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "ip_rate",
         "ip_burst",
         "sign_rate",
+        "pair_per_minute",
+        "pair_burst",
         "log_level",
         "ws_compression",
         "proxy_headers",

@@ -43,6 +43,10 @@ class RelayConfig:
     # connections from these proxies (relay/proxy.py). Off: the TCP peer is the sender.
     proxy_headers: bool = False
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Unauthenticated vendor endpoints (`/v1/oauth/token`, `/v1/pair`) per source IP: each call
+    # costs upstream requests to TikTok, so a pairing desktop gets a few a minute. 0 disables.
+    pair_per_minute: float = 6.0
+    pair_burst: float = 5.0
     # `/v1/sign` budget per subscriber token (TikTok's own limit is ~1,000/min per shop).
     sign_rate: float = 50.0
     sign_burst: float = 200.0
