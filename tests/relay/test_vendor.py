@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,9 @@ def test_nothing_secret_is_logged(
         result["tokens"]["refresh_token"],
     ):
         assert secret not in logged
+    # httpx logged the token URL (app secret in its query), masked by the shared redactor.
+    assert re.search(r"[?&]app_secret=\*\*\*[&\s]", caplog.text), caplog.text
+    assert "[redacted]" not in logged
 
 
 async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
