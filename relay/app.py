@@ -84,7 +84,13 @@ class Relay:
         await self.backend.start(self.hub.publish)
         await self.vendor.start()
         self._trimmer = asyncio.create_task(self._trim_forever())
-        log(_logger, logging.INFO, "relay started", backend=self.backend.name)
+        log(
+            _logger,
+            logging.INFO,
+            "relay started",
+            backend=self.backend.name,
+            store=self.config.store_display,
+        )
 
     async def shutdown(self) -> None:
         if self._trimmer is not None:

@@ -18,8 +18,16 @@ __all__ = ["main"]
 
 def _storage(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--db", help="SQLite file (the embedded backend; default relay.sqlite3)")
-    where.add_argument("--bus", help="redis://HOST:PORT/DB (shared by several relay processes)")
+    where.add_argument(
+        "--db",
+        help="SQLite file (the embedded backend; default: $VIRALSTOCK_RELAY_STORE, else "
+        "relay.sqlite3)",
+    )
+    where.add_argument(
+        "--bus",
+        help="redis://HOST:PORT/DB (shared by several relay processes); a URL with a password "
+        "belongs in $VIRALSTOCK_RELAY_STORE, not here, where `ps` shows it",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,8 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the relay")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    serve.add_argument("--host", help="default $VIRALSTOCK_RELAY_HOST, else 127.0.0.1")
+    serve.add_argument(
+        "--port", type=int, help="0 picks a free port; default $VIRALSTOCK_RELAY_PORT, else 8787"
+    )
     _storage(serve)
     serve.add_argument(
         "--sync",
@@ -137,7 +147,11 @@ def _serve(config: RelayConfig) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = _config(args)
+    try:
+        config = _config(args)
+    except ValueError:
+        print("viralstock-relay: VIRALSTOCK_RELAY_PORT is not a number", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return _serve(config)
     from relay.tokens import mint_token

@@ -7,9 +7,29 @@ it) and is kept out of `repr` so a logged config cannot leak it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
-__all__ = ["DEFAULT_TIKTOK_API", "DEFAULT_TIKTOK_AUTH", "RelayConfig"]
+__all__ = ["DEFAULT_TIKTOK_API", "DEFAULT_TIKTOK_AUTH", "STORE_ENV", "RelayConfig", "safe_url"]
+
+# Where events live, from the environment: a SQLite path or a redis:// URL. A Redis URL can
+# carry a password, which on a command line (`--bus`) every local user sees through `ps`.
+STORE_ENV = "VIRALSTOCK_RELAY_STORE"
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", re.IGNORECASE)
+
+
+def safe_url(url: str) -> str:
+    """`url` without the password of its user info, for logs and messages:
+    redis://user:secret@host:6379/0 becomes redis://user:***@host:6379/0."""
+
+    def mask(match: re.Match[str]) -> str:
+        userinfo = match.group(0)[len(match.group(1)) : -1]
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+        return f"{match.group(1)}{user}:***@"
+
+    return _USERINFO.sub(mask, url)
+
 
 DEFAULT_TIKTOK_API = "https://open-api.tiktokglobalshop.com"
 DEFAULT_TIKTOK_AUTH = "https://auth.tiktok-shops.com"
@@ -64,9 +84,20 @@ class RelayConfig:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, /, **overrides: object) -> RelayConfig:
-        """Defaults, then VIRALSTOCK_RELAY_* variables, then explicit overrides."""
+        """Defaults, then VIRALSTOCK_RELAY_* variables, then explicit overrides.
+
+        VIRALSTOCK_RELAY_STORE (SQLite path or redis:// URL) is used only when neither `db`
+        nor `bus` is given explicitly; VIRALSTOCK_RELAY_HOST and _PORT likewise."""
         env = dict(os.environ) if env is None else env
-        values: dict[str, object] = {
+        values: dict[str, object] = {}
+        store = env.get(STORE_ENV, "").strip()
+        if store and overrides.get("db") is None and overrides.get("bus") is None:
+            values["bus" if store.lower().startswith(_REDIS_SCHEMES) else "db"] = store
+        if env.get("VIRALSTOCK_RELAY_HOST"):
+            values["host"] = env["VIRALSTOCK_RELAY_HOST"]
+        if env.get("VIRALSTOCK_RELAY_PORT"):
+            values["port"] = int(env["VIRALSTOCK_RELAY_PORT"])
+        values |= {
             "app_key": env.get("VIRALSTOCK_RELAY_APP_KEY", ""),
             "app_secret": env.get("VIRALSTOCK_RELAY_APP_SECRET", ""),
             "tiktok_api": env.get("VIRALSTOCK_RELAY_TIKTOK_API", DEFAULT_TIKTOK_API),
@@ -78,6 +109,11 @@ class RelayConfig:
     def with_(self, **changes: object) -> RelayConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def store_display(self) -> str:
+        """Where events live, safe to log (no password)."""
+        return safe_url(self.backend_url)
 
     @property
     def backend_url(self) -> str:
