@@ -1,4 +1,5 @@
-"""`viralstock-relay`: `serve` runs the relay, `token create` mints a subscriber token.
+"""`viralstock-relay`: `serve` runs the relay; `token create|list|revoke` manage subscriber
+tokens (list shows ids, hash prefixes, never tokens).
 
 The app key and secret come only from the environment (VIRALSTOCK_RELAY_APP_KEY,
 VIRALSTOCK_RELAY_APP_SECRET): a secret on the command line is visible to every user of the
@@ -87,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="mint a token for some shops")
     create.add_argument("--shop", action="append", required=True, help="shop id (repeatable)")
     _storage(create)
+    listing = token_commands.add_parser(
+        "list", help="stored tokens: id (a hash prefix, never the token), shops, created"
+    )
+    _storage(listing)
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a token by id: refused at once, open streams closed (4401)"
+    )
+    revoke.add_argument("id", help="the token's id from `token list`")
+    _storage(revoke)
     return parser
 
 
@@ -145,6 +155,35 @@ def _serve(config: RelayConfig) -> int:
     return 0
 
 
+def _list(config: RelayConfig) -> int:
+    from datetime import UTC, datetime
+
+    from relay.tokens import list_tokens, token_id
+
+    records = list_tokens(config)
+    print(f"{'ID':<12}  {'CREATED (UTC)':<19}  SHOPS")
+    for record in records:
+        created = (
+            "-"
+            if record.created_at is None
+            else datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
+        print(f"{token_id(record.token_hash):<12}  {created:<19}  {','.join(sorted(record.shops))}")
+    return 0
+
+
+def _revoke(config: RelayConfig, ident: str) -> int:
+    from relay.tokens import revoke_token, token_id
+
+    try:
+        record = revoke_token(config, ident)
+    except ValueError as exc:
+        print(f"viralstock-relay: {exc}", file=sys.stderr)
+        return 2
+    print(f"revoked {token_id(record.token_hash)} (shops {','.join(sorted(record.shops))})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -154,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(config)
+    action = args.token_command
+    if action in ("list", "revoke"):
+        return _list(config) if action == "list" else _revoke(config, args.id)
     from relay.tokens import mint_token
 
     try:

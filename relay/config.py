@@ -74,6 +74,9 @@ class RelayConfig:
     # a killed process but not a crashed OS, and is several times faster on slow disks.
     sqlite_sync: str = "FULL"
     trim_interval: float = 60.0
+    # How often open streams' tokens are checked against storage (a revoked token's streams
+    # close, code 4401, within this); also the longest a cached token answer is trusted.
+    token_check_interval: float = 2.0
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0
     # permessage-deflate roughly halves a desktop's bandwidth and costs relay CPU per frame.

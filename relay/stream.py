@@ -38,7 +38,7 @@ def _error(code: str, message: str) -> str:
     return json.dumps({"op": "error", "code": code, "message": message})
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: sessions live in a set
 class _Session:
     ws: WebSocket
     token_hash: str
@@ -63,6 +63,25 @@ class StreamEndpoint:
         self.hub = hub
         self.metrics = metrics
         self.authenticate = authenticate
+        self.sessions: set[_Session] = set()
+
+    async def revalidate(self) -> set[str]:
+        """Ask storage about the token of every open stream; close (4401) the streams of
+        tokens that are gone (revoked, perhaps by `token revoke` in another process) and
+        narrow the others to their current shops. Returns the revoked hashes."""
+        revoked: set[str] = set()
+        for token_hash in {s.token_hash for s in self.sessions}:
+            shops = await self.backend.token_shops(token_hash)
+            for session in [s for s in self.sessions if s.token_hash == token_hash]:
+                if shops is None:
+                    revoked.add(token_hash)
+                    self.sessions.discard(session)
+                    log(_logger, logging.INFO, "stream closed", reason="token_revoked")
+                    with contextlib.suppress(Exception):
+                        await session.ws.close(code=CLOSE_UNAUTHORIZED, reason="token revoked")
+                else:
+                    session.allowed = shops
+        return revoked
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         ws = WebSocket(scope, receive, send)
@@ -76,6 +95,7 @@ class StreamEndpoint:
             return
         session = _Session(ws, identity[0], identity[1])
         self.metrics.subscribers += 1
+        self.sessions.add(session)
         try:
             await self._serve(session)
         except WebSocketDisconnect:
@@ -86,6 +106,7 @@ class StreamEndpoint:
                 await self._send(session, _error("storage", "storage unavailable"))
                 await ws.close(code=1011)
         finally:
+            self.sessions.discard(session)
             self.metrics.subscribers -= 1
             for task in session.tasks:
                 task.cancel()

@@ -32,6 +32,7 @@ from relay.backend.base import (
     Incoming,
     ShopPosition,
     StoredEvent,
+    TokenRecord,
 )
 
 __all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
@@ -455,6 +456,26 @@ class SQLiteBackend(Backend):
                 "SELECT shops FROM tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return None if row is None else frozenset(json.loads(row[0]))
+
+        return await self._read(run)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(
+                "SELECT token_hash, shops, created_at FROM tokens ORDER BY created_at"
+            ).fetchall()
+            return [TokenRecord(h, frozenset(json.loads(shops)), at) for h, shops, at in rows]
+
+        return await self._read(run)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """A direct delete on a reader connection (autocommit, WAL, busy timeout): works from
+        `token revoke` in another process while `serve` writes."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute("DELETE FROM tokens WHERE token_hash = ?", (token_hash,))
+            conn.execute("DELETE FROM acks WHERE token_hash = ?", (token_hash,))
+            return gone.rowcount > 0
 
         return await self._read(run)
 
