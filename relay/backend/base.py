@@ -130,6 +130,18 @@ class Backend(abc.ABC):
         """Forget a token (and its acks); False when the hash was unknown."""
 
     @abc.abstractmethod
+    async def token_created(self, token_hash: str) -> float | None:
+        """When the token was created (None: unknown or not recorded)."""
+
+    @abc.abstractmethod
+    async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
+        """Remember the shop's newest SELLER_DEAUTHORIZATION event: its cursor and time."""
+
+    @abc.abstractmethod
+    async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
+        """(cursor, time) of the shop's newest SELLER_DEAUTHORIZATION event, if any."""
+
+    @abc.abstractmethod
     async def trim(self, now: float) -> int:
         """Drop events older than the event retention and dedupe ids older than the dedupe
         retention; returns how many rows went."""

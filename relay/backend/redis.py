@@ -394,6 +394,29 @@ class RedisBackend(Backend):
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
         return sorted(records, key=lambda r: r.created_at or 0.0)
 
+    async def token_created(self, token_hash: str) -> float | None:
+        try:
+            value = await self._redis.get(f"vs:tok:{token_hash}")
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else _token_record(token_hash, value).created_at
+
+    async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
+        try:
+            await self._redis.hset("vs:deauth", shop_id, json.dumps([cursor, at]))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
+        try:
+            value = await self._redis.hget("vs:deauth", shop_id)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        if value is None:
+            return None
+        cursor, at = json.loads(value)
+        return str(cursor), float(at)
+
     async def revoke_token(self, token_hash: str) -> bool:
         try:
             gone = await self._redis.delete(f"vs:tok:{token_hash}", f"vs:ack:{token_hash}")
