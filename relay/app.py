@@ -48,11 +48,13 @@ class Relay:
         self.ingest = Ingest(
             config, self.backend, self.metrics, Buckets(config.ip_rate, config.ip_burst)
         )
-        self.stream = StreamEndpoint(self.backend, self.hub, self.metrics, self.authenticate)
+        # A new stream always asks storage: a revoked token is refused at once.
+        self.stream = StreamEndpoint(self.backend, self.hub, self.metrics, self.authenticate_fresh)
         self.vendor = Vendor(config, self.backend, self.metrics, self.authenticate)
         self.started_at = time.time()
         self._tokens: dict[str, tuple[frozenset[str], float]] = {}
         self._trimmer: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
         self.app = Starlette(
             routes=[
                 Route("/webhooks/tiktok", self._reachable, methods=["GET", "HEAD"]),
@@ -84,13 +86,21 @@ class Relay:
         await self.backend.start(self.hub.publish)
         await self.vendor.start()
         self._trimmer = asyncio.create_task(self._trim_forever())
-        log(_logger, logging.INFO, "relay started", backend=self.backend.name)
+        self._checker = asyncio.create_task(self._check_tokens_forever())
+        log(
+            _logger,
+            logging.INFO,
+            "relay started",
+            backend=self.backend.name,
+            store=self.config.store_display,
+        )
 
     async def shutdown(self) -> None:
-        if self._trimmer is not None:
-            self._trimmer.cancel()
-            with contextlib.suppress(BaseException):
-                await self._trimmer
+        for task in (self._trimmer, self._checker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         await self.vendor.close()
         await self.backend.close()
         log(_logger, logging.INFO, "relay stopped")
@@ -113,6 +123,17 @@ class Relay:
                 _logger.exception("trim failed")
             await asyncio.sleep(self.config.trim_interval)
 
+    async def _check_tokens_forever(self) -> None:
+        """Revocations may happen in another process (`token revoke`): every interval, close
+        the open streams of tokens that are gone and forget cached answers for them."""
+        while True:
+            await asyncio.sleep(self.config.token_check_interval)
+            try:
+                for digest in await self.stream.revalidate():
+                    self._tokens.pop(digest, None)
+            except Exception:
+                _logger.exception("token check failed")
+
     # --- auth ----------------------------------------------------------------------------
 
     async def authenticate(self, token: str | None) -> tuple[str, frozenset[str]] | None:
@@ -125,12 +146,24 @@ class Relay:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return digest, cached[0]
+        return await self._lookup(digest, now)
+
+    async def authenticate_fresh(self, token: str | None) -> tuple[str, frozenset[str]] | None:
+        """`authenticate` without the cache: for new streams, so a revocation counts at once."""
+        if not token or not looks_like_token(token):
+            return None
+        return await self._lookup(hash_token(token), time.monotonic())
+
+    async def _lookup(self, digest: str, now: float) -> tuple[str, frozenset[str]] | None:
         shops = await self.backend.token_shops(digest)
         if shops is None:
             return None
         if len(self._tokens) > 10_000:
             self._tokens.clear()
-        self._tokens[digest] = (shops, now + _TOKEN_CACHE_SECONDS)
+        self._tokens[digest] = (
+            shops,
+            now + min(_TOKEN_CACHE_SECONDS, self.config.token_check_interval),
+        )
         return digest, shops
 
     async def create_token(self, shops: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""`viralstock-relay`: `serve` runs the relay, `token create` mints a subscriber token.
+"""`viralstock-relay`: `serve` runs the relay; `token create|list|revoke` manage subscriber
+tokens (list shows ids, hash prefixes, never tokens).
 
 The app key and secret come only from the environment (VIRALSTOCK_RELAY_APP_KEY,
 VIRALSTOCK_RELAY_APP_SECRET): a secret on the command line is visible to every user of the
@@ -18,8 +19,16 @@ __all__ = ["main"]
 
 def _storage(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--db", help="SQLite file (the embedded backend; default relay.sqlite3)")
-    where.add_argument("--bus", help="redis://HOST:PORT/DB (shared by several relay processes)")
+    where.add_argument(
+        "--db",
+        help="SQLite file (the embedded backend; default: $VIRALSTOCK_RELAY_STORE, else "
+        "relay.sqlite3)",
+    )
+    where.add_argument(
+        "--bus",
+        help="redis://HOST:PORT/DB (shared by several relay processes); a URL with a password "
+        "belongs in $VIRALSTOCK_RELAY_STORE, not here, where `ps` shows it",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the relay")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    serve.add_argument("--host", help="default $VIRALSTOCK_RELAY_HOST, else 127.0.0.1")
+    serve.add_argument(
+        "--port", type=int, help="0 picks a free port; default $VIRALSTOCK_RELAY_PORT, else 8787"
+    )
     _storage(serve)
     serve.add_argument(
         "--sync",
@@ -55,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         help="proxy address or CIDR whose X-Forwarded-For is believed (repeatable; "
         "default 127.0.0.1 and ::1; '*' trusts every peer)",
     )
+    serve.add_argument(
+        "--pair-rate",
+        dest="pair_per_minute",
+        type=float,
+        help="/v1/oauth/token and /v1/pair calls per minute per source IP (6), 0 = no limit",
+    )
+    serve.add_argument("--pair-burst", type=float, help="burst of those calls per IP (5)")
     serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
     serve.add_argument(
         "--no-ws-compression",
@@ -70,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="mint a token for some shops")
     create.add_argument("--shop", action="append", required=True, help="shop id (repeatable)")
     _storage(create)
+    listing = token_commands.add_parser(
+        "list", help="stored tokens: id (a hash prefix, never the token), shops, created"
+    )
+    _storage(listing)
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a token by id: refused at once, open streams closed (4401)"
+    )
+    revoke.add_argument("id", help="the token's id from `token list`")
+    _storage(revoke)
     return parser
 
 
@@ -84,6 +111,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "ip_rate",
         "ip_burst",
         "sign_rate",
+        "pair_per_minute",
+        "pair_burst",
         "log_level",
         "ws_compression",
         "proxy_headers",
@@ -126,11 +155,47 @@ def _serve(config: RelayConfig) -> int:
     return 0
 
 
+def _list(config: RelayConfig) -> int:
+    from datetime import UTC, datetime
+
+    from relay.tokens import list_tokens, token_id
+
+    records = list_tokens(config)
+    print(f"{'ID':<12}  {'CREATED (UTC)':<19}  SHOPS")
+    for record in records:
+        created = (
+            "-"
+            if record.created_at is None
+            else datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
+        print(f"{token_id(record.token_hash):<12}  {created:<19}  {','.join(sorted(record.shops))}")
+    return 0
+
+
+def _revoke(config: RelayConfig, ident: str) -> int:
+    from relay.tokens import revoke_token, token_id
+
+    try:
+        record = revoke_token(config, ident)
+    except ValueError as exc:
+        print(f"viralstock-relay: {exc}", file=sys.stderr)
+        return 2
+    print(f"revoked {token_id(record.token_hash)} (shops {','.join(sorted(record.shops))})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = _config(args)
+    try:
+        config = _config(args)
+    except ValueError:
+        print("viralstock-relay: VIRALSTOCK_RELAY_PORT is not a number", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return _serve(config)
+    action = args.token_command
+    if action in ("list", "revoke"):
+        return _list(config) if action == "list" else _revoke(config, args.id)
     from relay.tokens import mint_token
 
     try:

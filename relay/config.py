@@ -7,9 +7,29 @@ it) and is kept out of `repr` so a logged config cannot leak it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
-__all__ = ["DEFAULT_TIKTOK_API", "DEFAULT_TIKTOK_AUTH", "RelayConfig"]
+__all__ = ["DEFAULT_TIKTOK_API", "DEFAULT_TIKTOK_AUTH", "STORE_ENV", "RelayConfig", "safe_url"]
+
+# Where events live, from the environment: a SQLite path or a redis:// URL. A Redis URL can
+# carry a password, which on a command line (`--bus`) every local user sees through `ps`.
+STORE_ENV = "VIRALSTOCK_RELAY_STORE"
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", re.IGNORECASE)
+
+
+def safe_url(url: str) -> str:
+    """`url` without the password of its user info, for logs and messages:
+    redis://user:secret@host:6379/0 becomes redis://user:***@host:6379/0."""
+
+    def mask(match: re.Match[str]) -> str:
+        userinfo = match.group(0)[len(match.group(1)) : -1]
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+        return f"{match.group(1)}{user}:***@"
+
+    return _USERINFO.sub(mask, url)
+
 
 DEFAULT_TIKTOK_API = "https://open-api.tiktokglobalshop.com"
 DEFAULT_TIKTOK_AUTH = "https://auth.tiktok-shops.com"
@@ -43,6 +63,10 @@ class RelayConfig:
     # connections from these proxies (relay/proxy.py). Off: the TCP peer is the sender.
     proxy_headers: bool = False
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Unauthenticated vendor endpoints (`/v1/oauth/token`, `/v1/pair`) per source IP: each call
+    # costs upstream requests to TikTok, so a pairing desktop gets a few a minute. 0 disables.
+    pair_per_minute: float = 6.0
+    pair_burst: float = 5.0
     # `/v1/sign` budget per subscriber token (TikTok's own limit is ~1,000/min per shop).
     sign_rate: float = 50.0
     sign_burst: float = 200.0
@@ -50,6 +74,9 @@ class RelayConfig:
     # a killed process but not a crashed OS, and is several times faster on slow disks.
     sqlite_sync: str = "FULL"
     trim_interval: float = 60.0
+    # How often open streams' tokens are checked against storage (a revoked token's streams
+    # close, code 4401, within this); also the longest a cached token answer is trusted.
+    token_check_interval: float = 2.0
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0
     # permessage-deflate roughly halves a desktop's bandwidth and costs relay CPU per frame.
@@ -60,9 +87,20 @@ class RelayConfig:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, /, **overrides: object) -> RelayConfig:
-        """Defaults, then VIRALSTOCK_RELAY_* variables, then explicit overrides."""
+        """Defaults, then VIRALSTOCK_RELAY_* variables, then explicit overrides.
+
+        VIRALSTOCK_RELAY_STORE (SQLite path or redis:// URL) is used only when neither `db`
+        nor `bus` is given explicitly; VIRALSTOCK_RELAY_HOST and _PORT likewise."""
         env = dict(os.environ) if env is None else env
-        values: dict[str, object] = {
+        values: dict[str, object] = {}
+        store = env.get(STORE_ENV, "").strip()
+        if store and overrides.get("db") is None and overrides.get("bus") is None:
+            values["bus" if store.lower().startswith(_REDIS_SCHEMES) else "db"] = store
+        if env.get("VIRALSTOCK_RELAY_HOST"):
+            values["host"] = env["VIRALSTOCK_RELAY_HOST"]
+        if env.get("VIRALSTOCK_RELAY_PORT"):
+            values["port"] = int(env["VIRALSTOCK_RELAY_PORT"])
+        values |= {
             "app_key": env.get("VIRALSTOCK_RELAY_APP_KEY", ""),
             "app_secret": env.get("VIRALSTOCK_RELAY_APP_SECRET", ""),
             "tiktok_api": env.get("VIRALSTOCK_RELAY_TIKTOK_API", DEFAULT_TIKTOK_API),
@@ -74,6 +112,11 @@ class RelayConfig:
     def with_(self, **changes: object) -> RelayConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def store_display(self) -> str:
+        """Where events live, safe to log (no password)."""
+        return safe_url(self.backend_url)
 
     @property
     def backend_url(self) -> str:

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from app.tiktok.signing import verify_webhook
-from relay.backend.base import Backend, BackendError, Incoming
+from relay.backend.base import Backend, BackendError, Incoming, StoredEvent
 from relay.config import RelayConfig
+from relay.deauth import is_deauthorization
 from relay.logs import log
 from relay.metrics import Metrics
 from relay.proxy import ClientAddress
@@ -125,6 +126,15 @@ class Ingest:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _deauthorized(self, event: StoredEvent) -> None:
+        """Mark the shop so that streams of older tokens stop after this event (stream.py
+        stops live streams by itself; the mark covers subscribers that connect later)."""
+        try:
+            await self.backend.mark_deauthorized(event.shop_id, event.cursor, event.received_at)
+        except BackendError:
+            log(_logger, logging.ERROR, "deauthorization not marked", shop=event.shop_id)
+        log(_logger, logging.INFO, "shop deauthorized", shop=event.shop_id)
+
     async def _refuse(self, send: Send, status: int, reason: str, ip: str) -> None:
         self.metrics.rejected[reason] += 1
         log(_logger, logging.INFO, "webhook refused", reason=reason, status=status, ip=ip)
@@ -192,6 +202,8 @@ class Ingest:
             self.metrics.duplicates += 1
         else:
             self.metrics.accepted += 1
+            if is_deauthorization(text):
+                await self._deauthorized(stored)
         await send({"type": "http.response.start", "status": 200, "headers": _EMPTY})
         await send({"type": "http.response.body", "body": b""})
         return None

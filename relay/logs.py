@@ -1,21 +1,23 @@
 """Structured (one JSON object per line) logs. Callers pass fields, never payload bodies,
-tokens or secrets; `redact` is the last line of defence for fields with a secret's name."""
+tokens or secrets; the shared redactor (app/tiktok/redact.py) is the last line of defence: it
+masks fields with a secret's name, secret-looking text in any field or message, and (through
+`install_redaction`) every record any library logs, httpx's request URLs with the app secret
+in their query included."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "RedactQuery", "configure", "log", "redact_library_logs"]
+from app.tiktok.redact import MASK, SECRET_NAMES, install_redaction, redact
 
-_SECRET_FIELDS = frozenset(
-    {"app_secret", "access_token", "refresh_token", "sign", "token", "authorization", "code"}
-)
-_STD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "fields"}
+__all__ = ["JsonFormatter", "configure", "log", "redact_fields", "redact_library_logs"]
+
+# The shared names, plus the OAuth `code` a field may carry under its short name.
+_SECRET_FIELDS = frozenset(SECRET_NAMES) | {"code"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,49 +26,35 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            entry.update(redact(fields))
+            entry.update(redact_fields(fields))
         if record.exc_info and record.exc_info[0] is not None:
             # The class only: exception text can carry URLs with secrets in their query.
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry, default=str)
 
 
-def redact(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("[redacted]" if k.lower() in _SECRET_FIELDS else v) for k, v in fields.items()}
-
-
-_SECRET_QUERY = re.compile(
-    r"((?:app_secret|access_token|refresh_token|sign|auth_code|code)=)[^&\s\"']+"
-)
-
-
-class RedactQuery(logging.Filter):
-    """Rewrites a record whose text contains secret query parameters. httpx logs every request
-    URL at INFO, and TikTok's token endpoints take the app secret in the query string."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        cleaned = _SECRET_QUERY.sub(r"\1[redacted]", text)
-        if cleaned != text:
-            record.msg = cleaned
-            record.args = None
-        return True
+def redact_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields with a secret's name become `***`; string values go through `redact`."""
+    return {
+        k: MASK if k.lower() in _SECRET_FIELDS else (redact(v) if isinstance(v, str) else v)
+        for k, v in fields.items()
+    }
 
 
 def redact_library_logs() -> None:
-    """Install `RedactQuery` on the HTTP client's loggers (once)."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactQuery) for f in logger.filters):
-            logger.addFilter(RedactQuery())
+    """Redact every log record of the process at creation (the shared `install_redaction`):
+    httpx logs each request URL at INFO, and TikTok's token endpoints take the app secret in
+    the query string. Idempotent."""
+    install_redaction()
 
 
 def configure(level: str = "INFO") -> None:
     """JSON lines on stderr for the relay's loggers; uvicorn's access log stays off."""
+    install_redaction()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("relay")

@@ -34,6 +34,15 @@ class Buckets:
         self._state[key] = (tokens - 1.0, now)
         return True
 
+    def retry_after(self, key: str, now: float | None = None) -> float:
+        """Seconds until `key` has a whole token again (0 when it has one now)."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._state.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def _sweep(self, now: float) -> None:
         refill = self.burst / self.rate
         self._state = {k: v for k, v in self._state.items() if now - v[1] < refill}

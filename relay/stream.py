@@ -20,6 +20,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from relay.backend.base import Backend, BackendError, StoredEvent
+from relay.deauth import is_deauthorization
 from relay.hub import Hub, event_frame
 from relay.logs import log
 from relay.metrics import Metrics
@@ -38,7 +39,7 @@ def _error(code: str, message: str) -> str:
     return json.dumps({"op": "error", "code": code, "message": message})
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: sessions live in a set
 class _Session:
     ws: WebSocket
     token_hash: str
@@ -47,6 +48,10 @@ class _Session:
     shops: list[str] = field(default_factory=list)
     sent: dict[str, str] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # SELLER_DEAUTHORIZATION: the token's creation time, and per shop the cursor of the
+    # deauthorization event after which nothing more of that shop is sent on this token.
+    created_at: float = 0.0
+    limits: dict[str, str] = field(default_factory=dict)
 
 
 class StreamEndpoint:
@@ -63,6 +68,25 @@ class StreamEndpoint:
         self.hub = hub
         self.metrics = metrics
         self.authenticate = authenticate
+        self.sessions: set[_Session] = set()
+
+    async def revalidate(self) -> set[str]:
+        """Ask storage about the token of every open stream; close (4401) the streams of
+        tokens that are gone (revoked, perhaps by `token revoke` in another process) and
+        narrow the others to their current shops. Returns the revoked hashes."""
+        revoked: set[str] = set()
+        for token_hash in {s.token_hash for s in self.sessions}:
+            shops = await self.backend.token_shops(token_hash)
+            for session in [s for s in self.sessions if s.token_hash == token_hash]:
+                if shops is None:
+                    revoked.add(token_hash)
+                    self.sessions.discard(session)
+                    log(_logger, logging.INFO, "stream closed", reason="token_revoked")
+                    with contextlib.suppress(Exception):
+                        await session.ws.close(code=CLOSE_UNAUTHORIZED, reason="token revoked")
+                else:
+                    session.allowed = shops
+        return revoked
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         ws = WebSocket(scope, receive, send)
@@ -76,6 +100,7 @@ class StreamEndpoint:
             return
         session = _Session(ws, identity[0], identity[1])
         self.metrics.subscribers += 1
+        self.sessions.add(session)
         try:
             await self._serve(session)
         except WebSocketDisconnect:
@@ -86,6 +111,7 @@ class StreamEndpoint:
                 await self._send(session, _error("storage", "storage unavailable"))
                 await ws.close(code=1011)
         finally:
+            self.sessions.discard(session)
             self.metrics.subscribers -= 1
             for task in session.tasks:
                 task.cancel()
@@ -160,6 +186,11 @@ class StreamEndpoint:
         for shop in shops:
             self.hub.watch(shop)
         session.shops = shops
+        session.created_at = await self.backend.token_created(session.token_hash) or 0.0
+        for shop in shops:
+            mark = await self.backend.deauthorized(shop)
+            if mark is not None and mark[1] >= session.created_at:
+                session.limits[shop] = mark[0]
         starts: dict[str, str | None] = {}
         gaps: list[str] = []
         for shop in shops:
@@ -249,8 +280,14 @@ class StreamEndpoint:
                     if not events:
                         continue
                     items = [(event, event_frame(event)) for event in events]
-                await self._deliver(session, shop, items)
-                cursor = items[-1][0].cursor
+                items, done = self._cut(session, shop, items)
+                if items:
+                    await self._deliver(session, shop, items)
+                    cursor = items[-1][0].cursor
+                if done:
+                    # Deauthorized: the shop stays subscribed, silent, until the connection
+                    # ends (a new pairing gets a new token that streams it again).
+                    await asyncio.Future()
         except (WebSocketDisconnect, OSError, RuntimeError):
             return  # the socket is gone; the receive loop sees the disconnect
         except BackendError:
@@ -258,6 +295,21 @@ class StreamEndpoint:
             with contextlib.suppress(Exception):
                 await self._send(session, _error("storage", "storage unavailable"))
                 await session.ws.close(code=1011)
+
+    def _cut(
+        self, session: _Session, shop: str, items: list[tuple[StoredEvent, str]]
+    ) -> tuple[list[tuple[StoredEvent, str]], bool]:
+        """`items` up to and including the shop's deauthorization event for this token, and
+        whether that point is reached (then nothing more of the shop is sent)."""
+        limit = session.limits.get(shop)
+        key = self.backend.cursor_key
+        for index, (event, _) in enumerate(items):
+            if limit is not None and key(event.cursor) > key(limit):
+                return items[:index], True
+            if event.received_at >= session.created_at and is_deauthorization(event.body):
+                session.limits[shop] = event.cursor
+                return items[: index + 1], True
+        return items, limit is not None and key(items[-1][0].cursor) >= key(limit)
 
     async def _check_trimmed(self, session: _Session, shop: str, cursor: str | None) -> str | None:
         """During catch-up, retention may overtake a slow reader: say `gap` and skip ahead

@@ -12,18 +12,37 @@ import concurrent.futures
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from relay.backend import Backend, open_backend
+from relay.backend.base import TokenRecord
 from relay.config import RelayConfig
 
-__all__ = ["PREFIX", "create_token", "hash_token", "looks_like_token", "mint_token"]
+__all__ = [
+    "ID_LENGTH",
+    "PREFIX",
+    "create_token",
+    "hash_token",
+    "list_tokens",
+    "looks_like_token",
+    "mint_token",
+    "revoke_token",
+    "token_id",
+]
 
 PREFIX = "vsr_"
+# A token's public id: the start of its SHA-256 hash, enough to name it in `token list` and
+# `token revoke` without ever showing (or being able to rebuild) the token.
+ID_LENGTH = 12
+_MIN_ID = 8
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_id(token_hash: str) -> str:
+    return token_hash[:ID_LENGTH]
 
 
 def looks_like_token(token: str) -> bool:
@@ -48,20 +67,50 @@ async def create_token(backend: Backend, shops: Sequence[str]) -> str:
     return token
 
 
-def mint_token(config: RelayConfig, shops: Sequence[str]) -> str:
-    """Synchronous one-off: open the config's storage, store a new token, close."""
+def _one_off[T](config: RelayConfig, job: Callable[[Backend], Awaitable[T]]) -> T:
+    """Open the config's storage, run `job`, close; synchronous."""
 
-    async def run() -> str:
+    async def run() -> T:
         backend = open_backend(config)
         await backend.start(lambda events: None)
         try:
-            return await create_token(backend, shops)
+            return await job(backend)
         finally:
             await backend.close()
 
     # A fresh thread has no running loop, so this works from sync code, asyncio and Qt alike.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, run()).result()
+
+
+def mint_token(config: RelayConfig, shops: Sequence[str]) -> str:
+    """Synchronous one-off: open the config's storage, store a new token, close."""
+    return _one_off(config, lambda backend: create_token(backend, shops))
+
+
+def list_tokens(config: RelayConfig) -> list[TokenRecord]:
+    """Every stored token of the config's storage (hashes, never tokens)."""
+    return _one_off(config, lambda backend: backend.list_tokens())
+
+
+def revoke_token(config: RelayConfig, ident: str) -> TokenRecord:
+    """Revoke the one token whose id (a hash prefix from `token list`) is `ident`. A running
+    relay refuses it for new connections at once and closes its open streams (4401) within
+    its token check interval. ValueError when no token, or more than one, matches."""
+    ident = ident.strip().lower()
+    if len(ident) < _MIN_ID or any(c not in "0123456789abcdef" for c in ident):
+        raise ValueError(f"a token id is at least {_MIN_ID} hex digits (see `token list`)")
+
+    async def job(backend: Backend) -> TokenRecord:
+        matches = [r for r in await backend.list_tokens() if r.token_hash.startswith(ident)]
+        if not matches:
+            raise ValueError(f"no token with id {ident}")
+        if len(matches) > 1:
+            raise ValueError(f"id {ident} matches {len(matches)} tokens; give more digits")
+        await backend.revoke_token(matches[0].token_hash)
+        return matches[0]
+
+    return _one_off(config, job)
 
 
 def same_token(a: str, b: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from relay.backend.base import Backend
 from relay.config import RelayConfig
 from relay.logs import log, redact_library_logs
 from relay.metrics import Metrics
+from relay.proxy import ClientAddress
 from relay.ratelimit import Buckets
 from relay.tokens import create_token
 
@@ -41,6 +43,9 @@ SIGN_PAST = 300
 SIGN_FUTURE = 30
 MAX_SIGN_BODY = 4 * 1024 * 1024
 
+
+# Anyone may call these (no subscriber token yet), so they have a per-IP budget of their own.
+_UNAUTHENTICATED = frozenset({"/v1/oauth/token", "/v1/pair"})
 
 _Params = list[tuple[str, str | int | float | bool | None]]
 
@@ -74,6 +79,9 @@ class Vendor:
         self.metrics = metrics
         self.authenticate = authenticate
         self.sign_budget = Buckets(config.sign_rate, config.sign_burst)
+        # Per source IP for the endpoints anyone may call: each one costs TikTok requests.
+        self.pair_budget = Buckets(config.pair_per_minute / 60.0, config.pair_burst)
+        self.client_address = ClientAddress(config.proxy_headers, config.trusted_proxies)
         self.http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
@@ -185,8 +193,19 @@ class Vendor:
             "/v1/sign": self.sign,
             "/v1/pair": self.pair,
         }
+        path = request.url.path
+        if path in _UNAUTHENTICATED:
+            ip = self.client_address.resolve(request.scope)
+            if not self.pair_budget.allow(ip):
+                wait = max(1, math.ceil(self.pair_budget.retry_after(ip)))
+                log(_logger, logging.INFO, "vendor call refused", reason="rate_limited", ip=ip)
+                return JSONResponse(
+                    {"error": "rate_limited"},
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
         try:
-            return await handlers[request.url.path](request)
+            return await handlers[path](request)
         except Upstream as exc:
             return _json_error(exc.status, exc.error, **exc.detail)
         except Exception as exc:  # never let an exception's text (maybe a URL) reach a log

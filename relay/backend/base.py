@@ -19,6 +19,7 @@ __all__ = [
     "Incoming",
     "ShopPosition",
     "StoredEvent",
+    "TokenRecord",
 ]
 
 
@@ -56,6 +57,15 @@ class ShopPosition:
 
     head: str | None
     trimmed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored subscriber token: its hash (never the token), shops and creation time."""
+
+    token_hash: str
+    shops: frozenset[str]
+    created_at: float | None
 
 
 # Called on the event loop with events in commit order, right after they are durable.
@@ -110,6 +120,26 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def token_shops(self, token_hash: str) -> frozenset[str] | None:
         """The shops of a token, or None when the hash is unknown."""
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Every stored token (hash, shops, created_at)."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Forget a token (and its acks); False when the hash was unknown."""
+
+    @abc.abstractmethod
+    async def token_created(self, token_hash: str) -> float | None:
+        """When the token was created (None: unknown or not recorded)."""
+
+    @abc.abstractmethod
+    async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
+        """Remember the shop's newest SELLER_DEAUTHORIZATION event: its cursor and time."""
+
+    @abc.abstractmethod
+    async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
+        """(cursor, time) of the shop's newest SELLER_DEAUTHORIZATION event, if any."""
 
     @abc.abstractmethod
     async def trim(self, now: float) -> int:

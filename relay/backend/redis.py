@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from relay.backend.base import (
     Incoming,
     ShopPosition,
     StoredEvent,
+    TokenRecord,
 )
 from relay.logs import log
 
@@ -368,7 +370,8 @@ class RedisBackend(Backend):
 
     async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
         try:
-            await self._redis.set(f"vs:tok:{token_hash}", json.dumps(list(shops)))
+            record = {"shops": list(shops), "created_at": time.time()}
+            await self._redis.set(f"vs:tok:{token_hash}", json.dumps(record))
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
 
@@ -377,7 +380,49 @@ class RedisBackend(Backend):
             value = await self._redis.get(f"vs:tok:{token_hash}")
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
-        return None if value is None else frozenset(json.loads(value))
+        return None if value is None else _token_record(token_hash, value).shops
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        try:
+            records = []
+            async for key in self._redis.scan_iter(match="vs:tok:*", count=500):
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                value = await self._redis.get(name)
+                if value is not None:
+                    records.append(_token_record(name[len("vs:tok:") :], value))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return sorted(records, key=lambda r: r.created_at or 0.0)
+
+    async def token_created(self, token_hash: str) -> float | None:
+        try:
+            value = await self._redis.get(f"vs:tok:{token_hash}")
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else _token_record(token_hash, value).created_at
+
+    async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
+        try:
+            await self._redis.hset("vs:deauth", shop_id, json.dumps([cursor, at]))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
+        try:
+            value = await self._redis.hget("vs:deauth", shop_id)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        if value is None:
+            return None
+        cursor, at = json.loads(value)
+        return str(cursor), float(at)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        try:
+            gone = await self._redis.delete(f"vs:tok:{token_hash}", f"vs:ack:{token_hash}")
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return bool(gone)
 
     async def trim(self, now: float) -> int:
         """XTRIM MINID per shop. Dedupe ids expire by themselves (SET ... EX)."""
@@ -403,3 +448,11 @@ class RedisBackend(Backend):
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def _token_record(token_hash: str, value: Any) -> TokenRecord:
+    """A `vs:tok:` value: {"shops": [...], "created_at": t}, or a bare shop list (older)."""
+    data = json.loads(value)
+    if isinstance(data, list):
+        return TokenRecord(token_hash, frozenset(data), None)
+    return TokenRecord(token_hash, frozenset(data["shops"]), data.get("created_at"))

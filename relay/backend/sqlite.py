@@ -32,6 +32,7 @@ from relay.backend.base import (
     Incoming,
     ShopPosition,
     StoredEvent,
+    TokenRecord,
 )
 
 __all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
@@ -65,6 +66,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
     shops TEXT NOT NULL,
     created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deauthorized (
+    shop_id TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    at REAL NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -455,6 +461,54 @@ class SQLiteBackend(Backend):
                 "SELECT shops FROM tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return None if row is None else frozenset(json.loads(row[0]))
+
+        return await self._read(run)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        def run(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(
+                "SELECT token_hash, shops, created_at FROM tokens ORDER BY created_at"
+            ).fetchall()
+            return [TokenRecord(h, frozenset(json.loads(shops)), at) for h, shops, at in rows]
+
+        return await self._read(run)
+
+    async def token_created(self, token_hash: str) -> float | None:
+        def run(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT created_at FROM tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+            return None if row is None else float(row[0])
+
+        return await self._read(run)
+
+    async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO deauthorized (shop_id, cursor, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (shop_id) DO UPDATE SET cursor = excluded.cursor, at = excluded.at",
+                (shop_id, cursor, at),
+            )
+
+        await self._read(run)
+
+    async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
+        def run(conn: sqlite3.Connection) -> tuple[str, float] | None:
+            row = conn.execute(
+                "SELECT cursor, at FROM deauthorized WHERE shop_id = ?", (shop_id,)
+            ).fetchone()
+            return None if row is None else (str(row[0]), float(row[1]))
+
+        return await self._read(run)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """A direct delete on a reader connection (autocommit, WAL, busy timeout): works from
+        `token revoke` in another process while `serve` writes."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute("DELETE FROM tokens WHERE token_hash = ?", (token_hash,))
+            conn.execute("DELETE FROM acks WHERE token_hash = ?", (token_hash,))
+            return gone.rowcount > 0
 
         return await self._read(run)
 

@@ -71,11 +71,13 @@ class RedisServer:
     """A real redis-server on a free loopback port, durable like production (AOF, fsync
     always), in a temporary directory; stopped at the end of the session."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, password: str | None = None) -> None:
         self.port = _free_port()
         self.directory = directory
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -95,6 +97,7 @@ class RedisServer:
                 "always",
                 "--protected-mode",
                 "yes",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -102,7 +105,7 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                if redis.Redis(port=self.port, password=self.password, socket_timeout=1).ping():
                     return
             except redis.RedisError:
                 time.sleep(0.05)
@@ -128,7 +131,7 @@ class RedisServer:
         self.start()
 
     def flush(self) -> None:
-        redis.Redis(port=self.port, socket_timeout=5).flushall()
+        redis.Redis(port=self.port, password=self.password, socket_timeout=5).flushall()
 
 
 def _free_port() -> int:

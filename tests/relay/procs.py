@@ -15,18 +15,22 @@ from tests.relay.conftest import APP_KEY, APP_SECRET
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def relay_env() -> dict[str, str]:
+def relay_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRALSTOCK_RELAY_")}
     return {
-        **os.environ,
+        **env,
         "VIRALSTOCK_RELAY_APP_KEY": APP_KEY,
         "VIRALSTOCK_RELAY_APP_SECRET": APP_SECRET,
+        **extra,
     }
 
 
-def cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "relay", *args],
-        env=relay_env(),
+        env=relay_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -38,10 +42,10 @@ def cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
 class RelayProcess:
     """`viralstock-relay serve --port 0` in a subprocess; `base_url` from its first line."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "relay", "serve", "--port", "0", *args],
-            env=relay_env(),
+            env=relay_env(**(env or {})),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,9 @@ def test_nothing_secret_is_logged(
         result["tokens"]["refresh_token"],
     ):
         assert secret not in logged
+    # httpx logged the token URL (app secret in its query), masked by the shared redactor.
+    assert re.search(r"[?&]app_secret=\*\*\*[&\s]", caplog.text), caplog.text
+    assert "[redacted]" not in logged
 
 
 async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
@@ -244,3 +248,31 @@ async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
         assert event.shop_id == shop
     cursors = [f["cursor"] for f in frames]
     assert cursors == sorted(cursors)
+
+
+@pytest.mark.parametrize("path", ["/v1/oauth/token", "/v1/pair"])
+def test_unauthenticated_vendor_calls_are_limited_per_ip(
+    tmp_path: Path, sandbox: RunningSandbox, path: str
+) -> None:
+    """Anyone may call these, and each call costs TikTok requests: past the burst, 429 with
+    Retry-After, before any upstream call; other routes (health, webhooks) stay open."""
+    config = make_config(
+        tmp_path,
+        app_key=sandbox.app_key,
+        app_secret=sandbox.app_secret,
+        tiktok_api=sandbox.base_url,
+        tiktok_auth=sandbox.base_url,
+        pair_per_minute=1.0,
+        pair_burst=3.0,
+    )
+    field = "code" if path == "/v1/oauth/token" else "access_token"
+    with run_relay(config) as running, httpx.Client(base_url=running.base_url, timeout=15) as api:
+        answers = [api.post(path, json={field: "forged"}) for _ in range(5)]
+        assert all(a.status_code != 429 for a in answers[:3]), [a.text for a in answers]
+        for refused in answers[3:]:
+            assert refused.status_code == 429, refused.text
+            assert refused.json() == {"error": "rate_limited"}
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert api.get("/healthz").status_code == 200
+        other = "/v1/pair" if path == "/v1/oauth/token" else "/v1/oauth/token"
+        assert api.post(other, json={}).status_code == 429  # one budget for both routes
