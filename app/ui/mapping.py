@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from app.insight.types import SkuSettings
-from app.sync.dashboard_data import DashboardData, SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.dashboard_data import DashboardData
 from app.sync.state import BackfillProgress, Change, ChangeKind, LinkStatus, ShopSnapshot
 from app.sync.state import LinkState as SyncLink
 from app.ui.viewmodel import (
@@ -72,51 +72,19 @@ class Extras:
     sku_settings: Mapping[str, SkuSettings]
 
 
-def _video(v: VideoSummary) -> VideoRow:
-    return VideoRow(v.video_id, v.title, v.views, v.orders, v.revenue, v.linked_skus, v.took_off_at)
-
-
-def _sales(s: SkuSalesWindow) -> SkuSales:
-    return SkuSales(s.sku_id, s.name, s.units_7d, s.units_14d, s.units_30d, s.revenue_30d)
-
-
 class ExtrasMapper:
-    """`DashboardData` (sync) -> `Extras` (view model). Charts key their caches on the
-    `StockHistory` object, so a series the reader kept (the same `StockSeries`) keeps the same
-    `StockHistory` here too; the arrays are shared, never copied. Likewise videos and sales
-    carried over from the previous read keep their converted rows."""
-
-    def __init__(self) -> None:
-        self._histories: dict[str, tuple[StockSeries, StockHistory]] = {}
-        self._videos: tuple[tuple[VideoSummary, ...], tuple[VideoRow, ...]] | None = None
-        self._sales: tuple[tuple[SkuSalesWindow, ...], tuple[SkuSales, ...]] | None = None
+    """`DashboardData` (sync) -> `Extras` (view model). The view model shows sync's own series,
+    video and sales types, so nothing is converted: charts key their caches on the series
+    object, and a series the reader kept is the very same object here."""
 
     def __call__(self, data: DashboardData) -> Extras:
         return Extras(
-            histories={sku: self._history(sku, s) for sku, s in data.histories.items()},
-            videos=self._video_rows(data.videos),
-            sku_sales=self._sales_rows(data.sku_sales),
+            histories=dict(data.histories),
+            videos=data.videos,
+            sku_sales=data.sku_sales,
             default_settings=data.default_settings,
             sku_settings=dict(data.sku_settings),
         )
-
-    def _history(self, sku_id: str, series: StockSeries) -> StockHistory:
-        known = self._histories.get(sku_id)
-        if known is not None and known[0] is series:
-            return known[1]
-        view = StockHistory(series.sku_id, series.times, series.stock)
-        self._histories[sku_id] = (series, view)
-        return view
-
-    def _video_rows(self, videos: tuple[VideoSummary, ...]) -> tuple[VideoRow, ...]:
-        if self._videos is None or self._videos[0] is not videos:
-            self._videos = (videos, tuple(_video(v) for v in videos))
-        return self._videos[1]
-
-    def _sales_rows(self, sales: tuple[SkuSalesWindow, ...]) -> tuple[SkuSales, ...]:
-        if self._sales is None or self._sales[0] is not sales:
-            self._sales = (sales, tuple(_sales(s) for s in sales))
-        return self._sales[1]
 
 
 def link_state(status: LinkStatus) -> tuple[LinkState, str]:

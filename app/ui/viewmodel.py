@@ -11,12 +11,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
 from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings, StockProjection
+from app.sync.dashboard_data import SkuSalesWindow, StockSeries, VideoSummary
 
 FloatArray = npt.NDArray[np.float64]
 # `ShopInsight.projected_stock`: (sku_id, hours ahead) -> expected, busy and quiet stock.
@@ -62,44 +62,11 @@ class SyncPerformance:
     events_per_minute: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class StockHistory:
-    """Available stock of one SKU over time (step function: value holds until the next time)."""
-
-    sku_id: str
-    times: FloatArray
-    stock: FloatArray
-
-    @staticmethod
-    def from_points(sku_id: str, points: list[tuple[float, float]]) -> StockHistory:
-        """Build from (time, available) pairs."""
-        arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        return StockHistory(sku_id, arr[:, 0].copy(), arr[:, 1].copy())
-
-
-@dataclass(frozen=True, slots=True)
-class VideoRow:
-    """One video on the Analytics page."""
-
-    video_id: str
-    title: str
-    views: int
-    orders: int
-    revenue: Decimal
-    linked_skus: tuple[str, ...] = ()
-    took_off_at: float | None = None  # when its view growth turned viral; None if it has not
-
-
-@dataclass(frozen=True, slots=True)
-class SkuSales:
-    """Units and revenue of one SKU over Seller Center's 7 / 14 / 30-day windows."""
-
-    sku_id: str
-    name: str
-    units_7d: int
-    units_14d: int
-    units_30d: int
-    revenue_30d: Decimal = Decimal(0)
+# The dashboard shows sync's own plain types for these: nothing is converted, and a series the
+# reader kept is the very object the charts cached.
+StockHistory = StockSeries
+VideoRow = VideoSummary
+SkuSales = SkuSalesWindow
 
 
 class LogLevel(enum.StrEnum):
