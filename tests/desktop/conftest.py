@@ -19,14 +19,9 @@ from typing import Any
 
 import keyring
 import pytest
-import qasync
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
 
 from app.main import demo_world
-from app.ui.application import create_app
-from app.ui.theme import ThemeManager, ThemeMode
 
 # Simulated seconds per real second: the viral surge within a few real seconds.
 FAST = 600.0
@@ -49,51 +44,6 @@ class MemoryKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         self.items.pop((service, username), None)
-
-
-@pytest.fixture(scope="session")
-def qapp_cls() -> type[QApplication]:
-    return QApplication
-
-
-@pytest.fixture(scope="session")
-def qapp(qapp_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> QApplication:
-    folder = tmp_path_factory.mktemp("qsettings")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    return create_app(qapp_args)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, qapp: QApplication) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def theme(qapp: QApplication, settings: QSettings) -> Iterator[ThemeManager]:
-    manager = ThemeManager(qapp, settings)
-    manager.set_mode(ThemeMode.DARK)
-    yield manager
-    qapp.styleHints().colorSchemeChanged.disconnect(manager._on_system_scheme)
-    manager.deleteLater()
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop over the running Qt app."""
-    event_loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    for task in asyncio.all_tasks(event_loop):
-        task.cancel()
-    # qasync's default executor runs QThreads: stop them before Qt goes away.
-    executor = getattr(event_loop, "_QEventLoop__default_executor", None)
-    if executor is not None:
-        executor.shutdown(wait=True)
-    # `already_running=True` registered this loop as the thread's running loop; unregister it,
-    # or every later asyncio test in the session finds "another loop is running".
-    asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
 
 
 def drive(qtbot: Any, coro: Coroutine[Any, Any, Any], timeout: float = 20.0) -> Any:

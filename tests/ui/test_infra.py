@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
@@ -116,20 +114,6 @@ def test_extract_code_from_redirect_or_bare() -> None:
     assert extract_code("  ROW_abc123 ") == "ROW_abc123"
     assert extract_code("code=XYZ&state=1") == "XYZ"
     assert extract_code("https://example.com/cb?state=x") == ""
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop over the running Qt app (pytest-qt has no asyncio hook)."""
-    event_loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    for task in asyncio.all_tasks(event_loop):
-        task.cancel()
-    # `already_running=True` registered this loop as the thread's running loop; unregister it,
-    # or every later asyncio test in the session finds "another loop is running".
-    asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
 
 
 @pytest.mark.parametrize("kind", list(ConnectFailure))
