@@ -7,7 +7,7 @@ the client; this sends signed POSTs over a few persistent connections with almos
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from tests.relay.conftest import sign
@@ -91,3 +91,21 @@ async def post_all(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
+
+
+async def retry_until_acknowledged[T](
+    base_url: str,
+    ids: Sequence[T],
+    ok: set[T],
+    body: Callable[[T], bytes],
+    rounds: int = 20,
+) -> None:
+    """Re-POST every webhook of `ids` not yet answered 200, as TikTok's retries would, adding
+    the acknowledged ones to `ok`. A stored one comes back as a duplicate (200)."""
+    for _ in range(rounds):
+        missing = [n for n in ids if n not in ok]
+        if not missing:
+            return
+        answers = await post_all(base_url, [body(n) for n in missing], 8)
+        ok.update(n for n, s in zip(missing, answers, strict=True) if s == 200)
+        await asyncio.sleep(0.2)

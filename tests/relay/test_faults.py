@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body, nids
-from tests.relay.poster import post_all
+from tests.relay.poster import post_all, retry_until_acknowledged
 from tests.relay.procs import RelayProcess, cli
 from tests.relay.test_redis import ReconnectingClient
 
@@ -91,13 +91,7 @@ async def test_redis_restart_under_a_relay_process_loses_nothing_acknowledged(
         redis_server.kill_and_restart()
         await asyncio.wait_for(burst, 60)
         assert statuses <= {200, 503}
-        for _ in range(20):
-            missing = [n for n in ids if n not in ok]
-            if not missing:
-                break
-            answers = await post_all(proc.base_url, [body(n) for n in missing], 8)
-            ok.update(n for n, s in zip(missing, answers, strict=True) if s == 200)
-            await asyncio.sleep(0.2)
+        await retry_until_acknowledged(proc.base_url, ids, ok, body)
         assert ok == set(ids)
         for _ in range(400):
             if len(client.by_cursor) >= len(ids):

@@ -15,7 +15,7 @@ import websockets
 
 from relay.server import RunningRelay, run_relay
 from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body, make_config, nids, post
-from tests.relay.poster import post_all
+from tests.relay.poster import post_all, retry_until_acknowledged
 from tests.relay.procs import RelayProcess, cli
 
 pytestmark = pytest.mark.redis
@@ -212,13 +212,7 @@ async def test_redis_restart_mid_burst_loses_nothing_acknowledged(
         redis_server.kill_and_restart()
         await asyncio.wait_for(burst, 60)
         # TikTok retries whatever got no 200; a stored one comes back as a duplicate (200).
-        for _ in range(20):
-            missing = [n for n in ids if n not in ok]
-            if not missing:
-                break
-            statuses = await post_all(running.base_url, [body(n) for n in missing], 8)
-            ok.update(n for n, s in zip(missing, statuses, strict=True) if s == 200)
-            await asyncio.sleep(0.2)
+        await retry_until_acknowledged(running.base_url, ids, ok, body)
         assert ok == set(ids), f"{len(ids) - len(ok)} never acknowledged"
         for _ in range(300):
             if len(client.by_cursor) >= len(ids):
