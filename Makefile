@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint package relay sandbox venv clean
+.PHONY: run test bench soak lint package relay sandbox venv clean
 
 # Finds a Python >= 3.12 (PySide6 6.12 crashes on 3.11): $PYTHON, then python3.12/3.13/3.14/python3
 # on PATH, then any pyenv-installed 3.12+ version.
@@ -23,12 +23,16 @@ run: $(STAMP)
 	$(VENV)/bin/viralstock --demo
 
 # Tests and benchmarks run Qt offscreen: no display needed, and deterministic rendering.
-test bench: export QT_QPA_PLATFORM ?= offscreen
+test bench soak: export QT_QPA_PLATFORM ?= offscreen
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks
+
+# Ten minutes of the live demo under a scripted seller, with a 2 s GUI-stall watchdog (#19).
+soak: $(STAMP)
+	$(PY) -m tests.soak --seconds $${SOAK_SECONDS:-600}
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app relay tests

@@ -27,6 +27,19 @@ Public API for the composition root (app/main.py):
   (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.ExtrasMapper` and
   `mapping.build_viewmodel`).
 
+Qt objects die on the GUI thread only (`gui_gc`, issue #19). A cycle holding Qt wrappers freed
+by Python's collector on a worker thread (the database pool, the relay client, an executor) runs
+`QObject::~QObject` there; it takes a Qt mutex and waits for the GIL while the GUI thread, holding
+the GIL, waits for that mutex: a deadlock nothing can interrupt. So `create_app` switches
+automatic collection off and a GUI-thread timer collects what is due (pyqtgraph's pattern), and
+code keeps most Qt objects out of cycles: parents own children (models are parented to their
+views), dialogs and windows are `deleteLater()`-ed when done (the connect dialog on `finished`,
+the window and theme in `Ui.shutdown`), hooks the interpreter keeps for a thread's life
+(`threading.excepthook`) hold the crash handler only weakly, and no Qt object is handed to a
+worker thread. The test suite applies the same rule in one fixture (tests/qt.py) and fails any
+test that leaves Qt objects alive; `make soak` runs the live demo for ten minutes under a
+scripted seller with a 2 s GUI-stall watchdog.
+
 Layering (DESIGN.md, enforced by tests/test_layering.py): this package imports only `app.ui`,
 `app.sync` and `app.insight`, and never httpx, SQLAlchemy or the keyring itself.
 """

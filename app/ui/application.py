@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication
 
+from app.ui.gui_gc import GuiThreadCollector
 from app.ui.paths import icon_path
 
 APP_NAME = "ViralStock"
@@ -31,6 +32,7 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
 
     The app keeps running in the tray when its window closes, so `quitOnLastWindowClosed` is off:
     the composition root quits explicitly (tray menu "Quit", or aboutToQuit on session end).
+    From here on Python's cyclic collector runs only on the GUI thread (`app.ui.gui_gc`).
     """
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv or []))
@@ -46,4 +48,6 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
         font.setPointSizeF(10)
     app.setFont(font)
     configure_pyqtgraph()
+    if app.findChild(GuiThreadCollector) is None:
+        GuiThreadCollector(app)
     return app

@@ -38,10 +38,13 @@ class Ui:
     log_handler: logging.Handler
 
     def shutdown(self) -> None:
-        """Undo hooks and release the instance lock (call after the loop stops)."""
+        """Undo hooks, release the instance lock and delete the window and the theme (call after
+        the loop stops): whatever Qt objects remain then die here, on the GUI thread."""
         logging.getLogger().removeHandler(self.log_handler)
         self.crash.uninstall()
         self.instance.release()
+        self.window.deleteLater()
+        self.theme.close()
 
 
 def start_ui(

@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,32 @@ from app.ui.logging_setup import redact
 log = logging.getLogger("viralstock.crash")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+# The installed handler, held weakly. Python copies `threading.excepthook` into every thread it
+# starts or adopts (Qt's and the executors' threads too) and keeps it there for the thread's
+# life, so the hooks are these two module functions: a bound method would keep the handler, and
+# through it the window, alive after the UI has shut down.
+_installed: weakref.ref[CrashHandler] | None = None
+
+
+def _active() -> CrashHandler | None:
+    return _installed() if _installed is not None else None
+
+
+def _sys_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    handler = _active()
+    if handler is None:
+        sys.__excepthook__(exc_type, exc, tb)
+    else:
+        handler.handle(exc_type, exc, tb)
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    handler = _active()
+    if handler is None:
+        threading.__excepthook__(args)
+    elif args.exc_value is not None:
+        handler.handle(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 class CrashHandler(QObject):
@@ -52,12 +79,17 @@ class CrashHandler(QObject):
 
     def install(self) -> None:
         """Route sys.excepthook and threading.excepthook here."""
+        global _installed
         self._previous_hook = sys.excepthook
-        sys.excepthook = self.handle
-        threading.excepthook = self._thread_hook
+        _installed = weakref.ref(self)
+        sys.excepthook = _sys_hook
+        threading.excepthook = _thread_hook
 
     def uninstall(self) -> None:
         """Restore the previous hooks."""
+        global _installed
+        if _active() is self:
+            _installed = None
         sys.excepthook = self._previous_hook or sys.__excepthook__
         threading.excepthook = threading.__excepthook__
 
@@ -86,10 +118,6 @@ class CrashHandler(QObject):
             where = f" (in {Path(last.filename).name}, line {last.lineno}, {last.name})"
         summary = redact(f"{exc_type.__name__}: {exc}")[:500] + where
         self._report.emit("ViralStock hit an unexpected error", summary)
-
-    def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
-        if args.exc_value is not None:
-            self.handle(args.exc_type, args.exc_value, args.exc_traceback)
 
     @Slot(str, str)
     def _show(self, title: str, summary: str) -> None:

@@ -212,9 +212,17 @@ class DesktopApp:
             self.spawn(link())
 
         dialog.authorize_requested.connect(authorize)
+        # Each opening builds a new dialog parented to the window: delete it once it is done,
+        # or every closed dialog would live (and be collected) as long as the window does.
+        dialog.finished.connect(lambda _result: self._dialog_finished(dialog))
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def _dialog_finished(self, dialog: Any) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
 
     def _caught(self, dialog: Any, code: str) -> None:
         """The browser came back to the loopback catcher: fill in the code and connect."""

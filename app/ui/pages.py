@@ -45,8 +45,10 @@ def make_table(
     model: RowsModel[object] | LogModel, sortable: bool = True, sort_column: int | None = None
 ) -> QTableView:
     view = QTableView()
+    if model.parent() is None:
+        model.setParent(view)  # the view owns its model: both die together, on the GUI thread
     if sortable:
-        proxy = SortProxy()
+        proxy = SortProxy(view)
         proxy.setSourceModel(model)
         view.setModel(proxy)
         view.setSortingEnabled(True)
@@ -255,8 +257,8 @@ class SyncPage(QWidget):
         filters.addWidget(self.source_filter)
         filters.addWidget(self.search, 1)
         log_card.body_layout.addLayout(filters)
-        self.log_model = LogModel()
-        self.log_filter = LogFilter()
+        self.log_model = LogModel(parent=self)
+        self.log_filter = LogFilter(self)
         self.log_filter.setSourceModel(self.log_model)
         self.log_filter.set_filter(min_level=LogLevel.INFO)
         self.log_view = QTableView()

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -27,8 +28,9 @@ class RowsModel[T](QAbstractTableModel):
         self,
         columns: Sequence[tuple[str, Callable[[T], str], Callable[[T], Any]]],
         align_right: set[int] | None = None,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(parent)
         self._columns = list(columns)
         self._rows: list[T] = []
         self._right = align_right or set()
@@ -80,8 +82,8 @@ class RowsModel[T](QAbstractTableModel):
 class SortProxy(QSortFilterProxyModel):
     """Sorts by each column's sort key (UserRole) rather than by its text."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.setSortRole(Qt.ItemDataRole.UserRole)
 
 
@@ -91,8 +93,8 @@ LOG_COLUMNS = ("Time", "Level", "Source", "Message")
 class LogModel(QAbstractTableModel):
     """A bounded ring of log entries; `append` takes only entries newer than the last seen."""
 
-    def __init__(self, capacity: int = 5000) -> None:
-        super().__init__()
+    def __init__(self, capacity: int = 5000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._rows: deque[LogEntry] = deque(maxlen=capacity)
         self.capacity = capacity
         self.last_seq = -1
@@ -161,8 +163,8 @@ LEVEL_RANK = {LogLevel.DEBUG: 0, LogLevel.INFO: 1, LogLevel.WARNING: 2, LogLevel
 class LogFilter(QSortFilterProxyModel):
     """Filters the log by minimum level, source and a text search."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.min_level = LogLevel.DEBUG
         self.source = ""
         self.text = ""

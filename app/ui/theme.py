@@ -130,6 +130,11 @@ class ThemeManager(QObject):
         self._palette = self._resolve()
         app.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
 
+    def close(self) -> None:
+        """Stop following the system scheme and delete this manager (on the GUI thread)."""
+        self._app.styleHints().colorSchemeChanged.disconnect(self._on_system_scheme)
+        self.deleteLater()
+
     @property
     def mode(self) -> ThemeMode:
         """The user's choice (SYSTEM until they pick one)."""

@@ -253,13 +253,15 @@ def test_a_page_validates_without_calling_python() -> None:
             calls.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
 
     gc.collect()
+    was_enabled = gc.isenabled()  # off for good once Qt is up (app.ui.gui_gc): keep it so
     gc.disable()  # a collection could run some finalizer in Python mid-validation
     sys.setprofile(hook)
     try:
         page = validator.validate_json(raw).data
     finally:
         sys.setprofile(None)
-        gc.enable()
+        if was_enabled:
+            gc.enable()
     assert page is not None and len(page.orders) == 50
     assert page.orders[3].user_id == str(7494045723649849461 + 3)
     assert calls == []

@@ -68,6 +68,7 @@ def test_theme_switch_recolours_widgets_and_plots(
     assert flow.backgroundBrush().color() == QColor(dark.surface)
     again = ThemeManager(qapp, settings)  # type: ignore[arg-type]
     assert again.mode is ThemeMode.DARK
+    again.close()
 
 
 def test_system_mode_follows_scheme_until_user_picks(qapp: object, settings: QSettings) -> None:
@@ -79,7 +80,7 @@ def test_system_mode_follows_scheme_until_user_picks(qapp: object, settings: QSe
     assert manager.palette.name == "light"
     manager._on_system_scheme(Qt.ColorScheme.Dark)  # user picked: ignored
     assert manager.palette.name == "light"
-    qapp.styleHints().colorSchemeChanged.disconnect(manager._on_system_scheme)  # type: ignore[attr-defined]
+    manager.close()
 
 
 def test_alert_click_opens_that_sku(loaded: MainWindow, qtbot: QtBot) -> None:

@@ -1,0 +1,68 @@
+"""Python's cyclic garbage collector runs on the GUI thread only, while Qt is alive.
+
+Why: automatic collection starts on whichever thread happens to allocate when a generation's
+threshold is crossed: a `viralstock-db-read` worker, the relay client, any executor. If that
+collection frees a cycle holding Qt wrappers, `QObject::~QObject` runs on the worker: it takes a
+Qt mutex and then, for a Python-overridden virtual, waits for the GIL. Meanwhile the GUI thread,
+holding the GIL, destroys another QObject and waits for the same mutex: a deadlock no timeout
+can interrupt (issue #19, seen hanging CI).
+
+The rule chosen (the same one pyqtgraph ships as `GarbageCollector`): when the QApplication is
+created, automatic collection is switched off for the process, and a timer on the GUI thread
+collects whatever generations are due, with the same thresholds Python itself would use. Every
+cycle is then freed where Qt expects its objects to die. Code still owns its part: parents own
+children, closed dialogs are `deleteLater()`-ed, and no lambda capturing a widget is connected to
+a long-lived signal, so most Qt objects never wait for the collector at all. Qt objects are never
+handed to worker threads, so no reference count reaches zero off the GUI thread either.
+
+`collect_due()` is the one function that decides what is due; the test suite calls it after every
+test (tests/qt.py), so no Qt object survives into a later test's threads.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QThread, QTimer
+
+__all__ = ["INTERVAL_MS", "GuiThreadCollector", "collect_due"]
+
+# Short enough that garbage never piles up (a live storm allocates fast), long enough that an
+# idle app does nothing: one `gc.get_count()` per tick costs well under a microsecond.
+INTERVAL_MS = 500
+
+
+def collect_due() -> int:
+    """Collect the oldest generation whose threshold is crossed, as Python's own trigger would.
+
+    Returns the number of unreachable objects found (0 when nothing was due).
+    """
+    counts = gc.get_count()
+    thresholds = gc.get_threshold()
+    for generation in (2, 1, 0):
+        threshold = thresholds[generation]
+        if threshold and counts[generation] > threshold:
+            return gc.collect(generation)
+    return 0
+
+
+class GuiThreadCollector(QObject):
+    """Owns the switch-off of automatic collection and the GUI-thread timer that replaces it.
+
+    Created by `app.ui.application.create_app`, parented to the QApplication, so it lives exactly
+    as long as Qt does. It refuses to start on any thread but the GUI thread.
+    """
+
+    def __init__(self, parent: QObject, interval_ms: int = INTERVAL_MS) -> None:
+        super().__init__(parent)
+        if QThread.currentThread() != parent.thread():
+            raise RuntimeError("the garbage collector must be driven from the GUI thread")
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(collect_due)
+        self._timer.start()
+
+    def collect_now(self) -> int:
+        """A full collection on the GUI thread (on quit, or before measuring memory)."""
+        return gc.collect()
