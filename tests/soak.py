@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,13 @@ HEARTBEAT_MS = 100
 STEP_S = 1.5
 
 
-def live_qt_objects() -> int:
-    """Python wrappers of live QObjects: growth here means widgets nobody deletes."""
+def live_qt_objects() -> Counter[str]:
+    """Python wrappers of live QObjects by type: growth here means objects nobody deletes."""
     import shiboken6
     from PySide6.QtCore import QObject
 
-    return sum(isinstance(w, QObject) for w in shiboken6.Shiboken.getAllValidWrappers())
+    wrappers = shiboken6.Shiboken.getAllValidWrappers()
+    return Counter(type(w).__name__ for w in wrappers if isinstance(w, QObject))
 
 
 def rss_mb() -> float:
@@ -163,20 +165,21 @@ def main(argv: list[str] | None = None) -> int:
         watchdog = Watchdog(STALL_LIMIT_S)
         counts: dict[str, int] = {}
         report: dict[str, float] = {}
+        qt_objects: list[Counter[str]] = []
 
         async def soak() -> None:
             desktop.window.show()
             await desktop.start_demo()
             await _wait_for_data(desktop, 60.0)
             report["rss_start"] = rss_mb()
-            report["qt_start"] = live_qt_objects()
+            qt_objects.append(live_qt_objects())
             watchdog.start()
             try:
                 await _drive(desktop, ui, options.seconds, counts)
             finally:
                 watchdog.stop()
                 report["rss_end"] = rss_mb()
-                report["qt_end"] = live_qt_objects()
+                qt_objects.append(live_qt_objects())
                 await desktop.close()
 
         try:
@@ -192,7 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(limit {STALL_LIMIT_S * 1000:.0f} ms)"
     )
     print(f"soak: RSS start {report['rss_start']:.0f} MB, end {report['rss_end']:.0f} MB")
-    print(f"soak: live Qt objects start {report['qt_start']:.0f}, end {report['qt_end']:.0f}")
+    start, end = qt_objects
+    grew = ", ".join(f"{kind} +{n}" for kind, n in (end - start).most_common(8))
+    print(
+        f"soak: live Qt objects start {start.total()}, end {end.total()}"
+        + (f" (grew: {grew})" if grew else "")
+    )
     return 0
 
 

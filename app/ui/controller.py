@@ -68,7 +68,9 @@ class DashboardController(QObject):
         self.adapter.start()
 
     async def aclose(self) -> None:
-        """Disconnect from the window, cancel and await every task (inside the loop)."""
+        """Disconnect from the window, cancel and await every task (inside the loop), then
+        delete this controller: it is the window's child, and a restarted engine gets a new
+        one, so a closed controller must not live as long as the window."""
         for signal, slot in self._connections:
             # The window may already be gone (deleted before the loop's clean-up ran).
             with contextlib.suppress(RuntimeError, TypeError, SystemError):
@@ -79,6 +81,8 @@ class DashboardController(QObject):
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        with contextlib.suppress(RuntimeError):  # the window (its parent) may be gone already
+            self.deleteLater()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

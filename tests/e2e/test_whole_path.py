@@ -69,9 +69,12 @@ async def test_faults_relay_restart_and_app_restart_end_exact(tmp_path: Path) ->
             seen: list[str] = []
             _record_cursors(second, seen)
             await second.start()
-            assert second.sink.cursors() == stored, "resumes from the stored cursor"
             await wait_until(lambda: second.counters.webhooks_applied >= 10, 40)  # type: ignore[union-attr]
+            # Resumed from the stored cursor: nothing at or before it is handed over again (the
+            # engine may already have applied events by the time start() returns, so its live
+            # cursor is not compared; the exact end below shows nothing after it was lost).
             shop_id = next(iter(stored))
+            assert seen, "the second run received events"
             assert min(cursor_value(c) for c in seen) > cursor_value(stored[shop_id])
             await asyncio.sleep(2.0)
 

@@ -32,7 +32,9 @@ def test_a_test_that_leaks_qt_objects_fails_naming_them(
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    # Registered the way tests/conftest.py does it, so its `qapp` overrides pytest-qt's.
+    pytester.makeconftest('pytest_plugins = ["tests.qt"]')
     pytester.makepyfile(test_leaky=LEAKY)
-    result = pytester.runpytest_subprocess("-p", "tests.qt", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*1 Qt object(s) outlived the test*QTimer 'forgotten'*"])
