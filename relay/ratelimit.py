@@ -1,4 +1,4 @@
-"""Token buckets keyed by a string (source IP for ingest, token hash for `/v1/sign`)."""
+"""Token buckets keyed by a string (source IP for ingest and pairing, shop id for `/v1/sign`)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ class Buckets:
             self._sweep(now)
         self._state[key] = (tokens - 1.0, now)
         return True
+
+    def allow_all(self, keys: list[str], now: float | None = None) -> bool:
+        """Take one token from each key, or from none when any of them is empty."""
+        if self.rate <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        if any(self.retry_after(key, now) > 0 for key in keys):
+            return False
+        return all([self.allow(key, now) for key in keys])
 
     def retry_after(self, key: str, now: float | None = None) -> float:
         """Seconds until `key` has a whole token again (0 when it has one now)."""

@@ -9,7 +9,7 @@ interface, so `--bus redis://...` is a new class here and nothing else.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -132,6 +132,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def token_created(self, token_hash: str) -> float | None:
         """When the token was created (None: unknown or not recorded)."""
+
+    @abc.abstractmethod
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        """Remember each shop's `shop_cipher` (shop id -> cipher, as TikTok's
+        `/authorization/202309/shops` answered at pairing); `/v1/sign` signs a cipher only
+        for a shop of the calling token."""
+
+    @abc.abstractmethod
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        """The known ciphers of `shops` (shops without one are left out)."""
 
     @abc.abstractmethod
     async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:

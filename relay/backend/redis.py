@@ -5,7 +5,8 @@ Layout (hash tags keep each shop's keys in one cluster slot):
 - `vs:{shop}:dd:<key>`  a dedupe id, `SET NX` with the dedupe retention as expiry;
 - `vs:{shop}:tr`  the newest id that retention trimmed (for `gap`);
 - `vs:shops`  every shop with a stream (what the trimmer walks);
-- `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON).
+- `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON);
+- `vs:cipher`  hash shop -> its `shop_cipher` (what `/v1/sign` checks).
 
 Appending is one Lua script per batch: dedupe check, XADD, SADD and PUBLISH run atomically, so
 a dedupe id never exists without its event (a retry after a failed write is not mistaken for a
@@ -29,7 +30,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -54,6 +55,7 @@ _logger = logging.getLogger("relay.backend.redis")
 
 CHANNEL = "vs:events"
 SHOPS = "vs:shops"
+CIPHERS = "vs:cipher"  # hash shop id -> shop_cipher, learned at pairing
 
 # A batch of appends in one atomic script. For event i: KEYS[2i-1] its dedupe key, KEYS[2i] its
 # stream; ARGV[1] the dedupe ttl, then (received_at, body, shop) per event. Returns one stream id
@@ -400,6 +402,24 @@ class RedisBackend(Backend):
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
         return None if value is None else _token_record(token_hash, value).created_at
+
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        if not ciphers:
+            return
+        try:
+            await self._redis.hset(CIPHERS, mapping=dict(ciphers))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(shops))
+        if not wanted:
+            return {}
+        try:
+            values = await self._redis.hmget(CIPHERS, wanted)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return {shop: _text(v) for shop, v in zip(wanted, values, strict=True) if v is not None}
 
     async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
         try:

@@ -20,7 +20,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +66,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
     shops TEXT NOT NULL,
     created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shop_ciphers (
+    shop_id TEXT PRIMARY KEY,
+    cipher TEXT NOT NULL,
+    updated_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deauthorized (
     shop_id TEXT PRIMARY KEY,
@@ -479,6 +484,37 @@ class SQLiteBackend(Backend):
                 "SELECT created_at FROM tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return None if row is None else float(row[0])
+
+        return await self._read(run)
+
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        rows = [(shop, cipher, time.time()) for shop, cipher in ciphers.items()]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO shop_ciphers (shop_id, cipher, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (shop_id) DO UPDATE SET cipher = excluded.cipher, "
+                "updated_at = excluded.updated_at",
+                rows,
+            )
+
+        await self._read(run)
+
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(shops))
+
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(
+                        f"SELECT shop_id, cipher FROM shop_ciphers WHERE shop_id IN ({marks})",  # noqa: S608
+                        chunk,
+                    ).fetchall()
+                )
+            return found
 
         return await self._read(run)
 
