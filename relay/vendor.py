@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.tiktok.signing import sign_request
-from relay.backend.base import Backend
+from relay.backend.base import Backend, BackendError
 from relay.config import RelayConfig
 from relay.logs import log, redact_library_logs
 from relay.metrics import Metrics
@@ -257,13 +257,15 @@ class Vendor:
     async def _learn_missing_ciphers(self, shops: frozenset[str], access_token: str) -> None:
         """Pairings made before the relay stored ciphers have none: the first refresh asks
         TikTok once with the fresh access token. Best effort: the refresh itself succeeded."""
-        known = await self.backend.shop_ciphers(shops)
-        if set(known) >= shops:
-            return
         try:
+            known = await self.backend.shop_ciphers(shops)
+            if set(known) >= shops:
+                return
             await self._remember_ciphers(await self.authorized_shops(access_token))
         except Upstream as exc:
             log(_logger, logging.WARNING, "ciphers not learned on refresh", kind=exc.error)
+        except BackendError:
+            log(_logger, logging.WARNING, "ciphers not learned on refresh", kind="storage")
 
     async def pair(self, request: Request) -> Response:
         body = await self._body(request)
