@@ -16,6 +16,7 @@ import pytest
 from app.sync.consumer import RelayConsumer, RelayEvent
 from app.sync.state import LinkState
 from app.tiktok.signing import webhook_signature
+from relay.backend.base import bind_cursor
 from relay.config import RelayConfig
 from relay.server import RunningRelay, run_relay
 from tests.e2e.harness import free_port, wait_until
@@ -186,7 +187,8 @@ async def test_gap_asks_for_a_resync(tmp_path: Path) -> None:
         await asyncio.to_thread(post, relay.base_url, 3)
         await asyncio.sleep(1.0)  # retention passes: the relay trims those events
         await asyncio.to_thread(post, relay.base_url, 1, 3)
-        sink = ListSink({SHOP: "1"})
+        # The cursor of the first event, as the relay issued it (now trimmed).
+        sink = ListSink({SHOP: bind_cursor(SHOP, "0000000000000001")})
         consumer = RelayConsumer(relay.ws_url, token, [SHOP], sink)
         task = await _run(consumer)
         await wait_until(lambda: sink.resynced == [SHOP], 10)
