@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
-__all__ = ["Buckets"]
+__all__ = ["Buckets", "Budget", "LocalBudget"]
 
 
 class Buckets:
@@ -57,3 +58,24 @@ class Buckets:
         self._state = {k: v for k, v in self._state.items() if now - v[1] < refill}
         if len(self._state) >= self.max_keys:
             self._state.clear()
+
+
+class Budget(Protocol):
+    """A budget several keys draw on together (the `/v1/sign` budget per shop)."""
+
+    async def take(self, keys: list[str]) -> float:
+        """Take one from each key and return 0, or take none and return the seconds until
+        every key has one again."""
+        ...
+
+
+class LocalBudget:
+    """`Budget` in this process's memory: right for one relay process (SQLite)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.buckets = Buckets(rate, burst)
+
+    async def take(self, keys: list[str]) -> float:
+        if self.buckets.allow_all(keys):
+            return 0.0
+        return max(self.buckets.retry_after(key) for key in keys)

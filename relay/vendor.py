@@ -80,8 +80,9 @@ class Vendor:
         self.backend = backend
         self.metrics = metrics
         self.authenticate = authenticate
-        # Per shop: every token of a shop (each pairing mints one) draws on the same budget.
-        self.sign_budget = Buckets(config.sign_rate, config.sign_burst)
+        # Per shop: every token of a shop (each pairing mints one) draws on the same budget,
+        # kept in Redis when several processes share it.
+        self.sign_budget = backend.sign_budget(config.sign_rate, config.sign_burst)
         # shop id -> cipher, as TikTok named them at pairing (storage holds the truth; this
         # only saves a read per signature). A cipher is stable per shop.
         self._ciphers: dict[str, str] = {}
@@ -298,7 +299,7 @@ class Vendor:
         owner = self._cipher_owner(shops, wanted.shop_cipher)
         # Charged to the cipher's shop; a call without (an app-level path) or with a cipher
         # not known yet is charged to every shop of the token.
-        self._charge(shops if owner is None else (owner,))
+        await self._charge(shops if owner is None else (owner,))
         if wanted.shop_cipher is not None and owner is None:
             known = await self.backend.shop_ciphers(shops)
             self._ciphers.update(known)
@@ -318,8 +319,10 @@ class Vendor:
                 return shop
         return None
 
-    def _charge(self, shops: Iterable[str]) -> None:
-        keys = sorted(shops)
-        if not self.sign_budget.allow_all(keys):
-            wait = max(1, math.ceil(max(self.sign_budget.retry_after(k) for k in keys)))
-            raise Refusal(429, "sign_budget_exceeded", retry_after=wait)
+    async def _charge(self, shops: Iterable[str]) -> None:
+        try:
+            wait = await self.sign_budget.take(sorted(shops))
+        except BackendError:
+            raise Upstream(503, "storage") from None
+        if wait > 0:
+            raise Refusal(429, "sign_budget_exceeded", retry_after=max(1, math.ceil(wait)))

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from relay.ratelimit import Budget, LocalBudget
+
 __all__ = [
     "ASCII_NUMBER",
     "Backend",
@@ -213,6 +215,12 @@ class Backend(abc.ABC):
     async def trim(self, now: float) -> int:
         """Drop events older than the event retention and dedupe ids older than the dedupe
         retention; returns how many rows went."""
+
+    def sign_budget(self, rate: float, burst: float) -> Budget:
+        """The `/v1/sign` budget per shop. In this process by default; a backend shared by
+        several relay processes keeps it in storage, so a shop's tokens share one budget
+        whichever process they reach."""
+        return LocalBudget(rate, burst)
 
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Register a call for when commit notifications may have been missed (a shared

@@ -7,6 +7,7 @@ Layout (hash tags keep each shop's keys in one cluster slot):
 - `vs:shops`  every shop with a stream (what the trimmer walks);
 - `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON);
 - `vs:cipher`  hash shop -> its `shop_cipher` (what `/v1/sign` checks);
+- `vs:{shop}:sign`  the shop's `/v1/sign` token bucket (tokens, time), expiring when full;
 - `vs:schema`  the layout version (2: cursors bound to shops);  `vs:legacy`  hash shop -> its
   newest stream id at the migration to version 2.
 
@@ -57,6 +58,7 @@ from relay.backend.base import (
     split_cursor,
 )
 from relay.logs import log
+from relay.ratelimit import Budget, LocalBudget
 
 __all__ = ["RedisBackend", "format_cursor", "parse_cursor"]
 
@@ -148,6 +150,58 @@ return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 """
 
 
+# The `/v1/sign` budget: a token bucket per shop in Redis, shared by every relay process.
+# KEYS: `vs:{shop}:sign` per shop; ARGV: rate, burst. Takes one from each bucket or none;
+# returns "0" or the seconds to wait (as a string: Lua numbers become integer replies).
+_SIGN_BUDGET = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local levels = {}
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(v[1]) or burst
+  local at = tonumber(v[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  levels[i] = tokens
+  if tokens < 1 then
+    wait = math.max(wait, (1 - tokens) / rate)
+  end
+end
+if wait > 0 then
+  return tostring(wait)
+end
+local ttl = math.ceil(burst / rate) + 1
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'tokens', tostring(levels[i] - 1), 'at', tostring(now))
+  redis.call('EXPIRE', key, ttl)
+end
+return '0'
+"""
+
+
+class _RedisBudget:
+    """`Budget` in Redis: all processes on one Redis draw on the same bucket per shop."""
+
+    def __init__(self, script: Any, rate: float, burst: float) -> None:
+        self._script = script
+        self._rate = rate
+        self._burst = max(burst, 1.0)
+
+    async def take(self, keys: list[str]) -> float:
+        if self._rate <= 0:
+            return 0.0
+        try:
+            wait = await self._script(
+                keys=[f"vs:{{{key}}}:sign" for key in keys], args=[self._rate, self._burst]
+            )
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return float(_text(wait))
+
+
 _Pending = tuple[Incoming, float, "asyncio.Future[StoredEvent | None]"]
 
 
@@ -208,6 +262,7 @@ class RedisBackend(Backend):
         self._ack_script: Any = self._redis.register_script(_ACK)
         self._trim_script: Any = self._redis.register_script(_TRIM)
         self._migrate_script: Any = self._redis.register_script(_MIGRATE)
+        self._budget_script: Any = self._redis.register_script(_SIGN_BUDGET)
         self._listener: asyncio.Task[None] | None = None
         self._on_committed: CommittedListener = lambda events: None
         self._on_reset: Callable[[], None] = lambda: None
@@ -219,6 +274,11 @@ class RedisBackend(Backend):
         self._busy = False
         self._flush_scheduled = False
         self._batches: set[asyncio.Task[None]] = set()
+
+    def sign_budget(self, rate: float, burst: float) -> Budget:
+        if rate <= 0:
+            return LocalBudget(rate, burst)
+        return _RedisBudget(self._budget_script, rate, burst)
 
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Called when notifications may have been missed (the hub drops its rings)."""

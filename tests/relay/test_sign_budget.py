@@ -14,7 +14,7 @@ import pytest
 
 from app.sandbox import RunningSandbox
 from relay.server import run_relay
-from tests.relay.conftest import oauth, sign_with, vendor_config
+from tests.relay.conftest import RedisServer, oauth, sign_with, vendor_config
 
 BURST = 6
 
@@ -72,3 +72,32 @@ def test_an_app_level_signature_is_charged_to_every_shop_of_the_token(
     assert _codes(api, both, _payload(sandbox, None), 1) == [429]
     assert _codes(api, both, _payload(sandbox, one["cipher"]), 1) == [200]
     assert _codes(api, both, _payload(sandbox, one["cipher"]), 1) == [429]
+
+
+@pytest.mark.redis
+def test_relay_processes_on_one_redis_share_a_shops_budget(
+    sandbox: RunningSandbox, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Behind a load balancer a shop's tokens reach different processes: the budget is in
+    Redis, so it is still one per shop, not one per shop and process."""
+    redis_server.flush()
+    one, two = sandbox.shops
+    changes: dict[str, Any] = {"bus": redis_server.url, "sign_rate": 0.2, "sign_burst": BURST}
+    with (
+        run_relay(vendor_config(sandbox, tmp_path / "a", **changes)) as a,
+        run_relay(vendor_config(sandbox, tmp_path / "b", **changes)) as b,
+        httpx.Client(base_url=a.base_url) as first,
+        httpx.Client(base_url=b.base_url) as second,
+    ):
+        token_a = oauth(first, sandbox, shops=[one["id"]])["token"]
+        token_b = oauth(second, sandbox, shops=[one["id"]])["token"]
+        other = oauth(second, sandbox, shops=[two["id"]])["token"]
+        signed = _payload(sandbox, one["cipher"])
+        half = BURST // 2
+        assert _codes(first, token_a, signed, half) == [200] * half
+        assert _codes(second, token_b, signed, half) == [200] * half
+        assert _codes(first, token_a, signed, 1) == [429]
+        refused = sign_with(second, token_b, signed)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert _codes(second, other, _payload(sandbox, two["cipher"]), BURST) == [200] * BURST
