@@ -2,10 +2,9 @@
 
 `/v1/oauth/token` exchanges an authorization code and pairs in one step, `/v1/oauth/refresh`
 refreshes, `/v1/sign` signs Open API requests (what it agrees to sign: `relay.signpolicy`)
-within a per-shop budget, `/v1/pair` pairs a
-desktop that holds an access token. Nothing these endpoints receive or send is logged, and
-upstream failures are reported by kind only: an httpx exception's text can contain the token
-URL, whose query carries the app secret.
+within a per-shop budget, `/v1/pair` pairs a desktop that holds an access token. Nothing these
+endpoints receive or send is logged, and upstream failures are reported by kind only: an httpx
+exception's text can contain the token URL, whose query carries the app secret.
 """
 
 from __future__ import annotations
@@ -301,7 +300,10 @@ class Vendor:
         # not known yet is charged to every shop of the token.
         await self._charge(shops if owner is None else (owner,))
         if wanted.shop_cipher is not None and owner is None:
-            known = await self.backend.shop_ciphers(shops)
+            try:
+                known = await self.backend.shop_ciphers(shops)
+            except BackendError:
+                raise Upstream(503, "storage") from None
             self._ciphers.update(known)
             if wanted.shop_cipher not in known.values():
                 raise Refusal(400, "forbidden_shop_cipher")
