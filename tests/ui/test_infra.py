@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.ui import fmt
 from app.ui.connect_dialog import (
     FAILURE_MESSAGES,
     ConnectDialog,
@@ -95,18 +94,6 @@ def test_single_instance_second_launch_focuses_first(qtbot: QtBot, tmp_path: Pat
     third = SingleInstance(tmp_path / "data")
     assert third.acquire()  # after the first quits, the next launch becomes primary
     third.release()
-
-
-def test_formatting_in_plain_words() -> None:
-    assert fmt.hours(None) == "N/A"
-    assert fmt.hours(0) == "out of stock"
-    assert fmt.hours(0.5) == "30 min"
-    assert fmt.hours(6) == "6 h"
-    assert fmt.hours(72) == "3.0 days"
-    assert fmt.rate(47.2) == "47/hour"
-    assert fmt.rate(0.1) == "2.4/day"
-    assert fmt.ago(100.0, 160.0) == "1 min ago"
-    assert fmt.money(__import__("decimal").Decimal("43222.4")) == "$43,222"
 
 
 def test_extract_code_from_redirect_or_bare() -> None:
@@ -220,7 +207,7 @@ def test_viewmodel_and_policies_are_qt_free() -> None:
     import subprocess
 
     code = (
-        "import sys, app.ui.viewmodel, app.ui.notifications, app.ui.fmt, app.ui.export;"
+        "import sys, app.ui.viewmodel, app.ui.notifications, app.insight.fmt, app.ui.export;"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'qasync'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
