@@ -244,17 +244,31 @@ def _desktop_data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> 
 
 def _gui(args: argparse.Namespace) -> int:
     """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
-    try:
-        run_desktop = importlib.import_module("app.ui.desktop").run
-    except ImportError as exc:
-        print(
-            f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
-            file=sys.stderr,
-        )
-        return 2
     with contextlib.ExitStack() as stack:
-        sessions = desktop_sessions(_desktop_data_dir(args, stack))
+        data_dir = _desktop_data_dir(args, stack)
+        try:
+            if _already_running(data_dir):
+                return 0
+            run_desktop = importlib.import_module("app.ui.desktop").run
+        except ImportError as exc:  # Qt or its libraries missing: say so, not a traceback
+            print(
+                f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
+                file=sys.stderr,
+            )
+            return 2
+        sessions = desktop_sessions(data_dir)
         return int(run_desktop(args, sessions))
+
+
+def _already_running(data_dir: Path) -> bool:
+    """Knock on an instance already running on `data_dir` before loading the sync engine and
+    the window (the knock is what a second launch is for; `start_ui` checks again, race-safe)."""
+    from app.ui.single_instance import knock, server_name
+
+    if not knock(server_name(data_dir)):
+        return False
+    print("viralstock: already running; brought the open window to the front")
+    return True
 
 
 # --- the command line --------------------------------------------------------------------------

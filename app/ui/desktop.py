@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -334,6 +335,10 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     from app.ui.bootstrap import start_ui
 
     checks = args.self_test or args.screenshot is not None
+    # Until the event loop runs, a termination signal unwinds the stack (the demo folder's
+    # clean-up included) instead of killing the process where it stands.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_now)
     ui = start_ui([sys.argv[0]], sessions.data_dir, theme=args.theme, file_logging=not checks)
     if ui is None:
         print("viralstock: already running; brought the open window to the front")
@@ -343,6 +348,7 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(ui.crash.asyncio_handler)
     desktop = DesktopApp(ui, args, sessions)
+    previous = _quit_on_termination(loop, desktop)
     try:
         with loop:
             try:
@@ -354,5 +360,26 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
                 loop.run_until_complete(desktop.close())
                 return desktop.exit_code
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         ui.shutdown()
         asyncio.set_event_loop(None)
+
+
+def _exit_now(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _quit_on_termination(
+    loop: asyncio.AbstractEventLoop, desktop: DesktopApp
+) -> dict[signal.Signals, Any]:
+    """SIGTERM (logout, `kill`, systemd) and SIGINT quit like the tray's Quit: the engine stops,
+    the instance socket and a demo's temporary folder are removed. Without this Python died on
+    the spot and left both behind in /tmp. The handler runs between Qt events (the GUI-thread
+    timers give the interpreter a turn) and only schedules the quit on the loop."""
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(
+            sig, lambda *_: loop.call_soon_threadsafe(desktop.request_quit)
+        )
+    return previous

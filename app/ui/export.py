@@ -43,7 +43,7 @@ def reorder_rows(insights: Iterable[SkuInsight]) -> list[dict[str, str]]:
                 "alert_level": str(s.level),
                 "available": str(s.available),
                 "incoming": str(r.incoming),
-                "selling_per_hour": f"{s.forecast.rate_per_hour:.2f}",
+                "selling_per_hour": f"{s.forecast.rate_per_hour:.4f}",
                 "hours_of_stock_left": "" if hours_left is None else f"{hours_left:.1f}",
                 "reorder_quantity": str(r.quantity),
                 "pack_size": str(r.pack_size),
