@@ -227,6 +227,7 @@ class AlertsCard(Card):
         scroll.setWidget(holder)
         self.body_layout.addWidget(scroll)
         self.shown_ids: list[str] = []
+        self.export_button.setEnabled(False)  # nothing to export until a reorder is suggested
         self.show_empty("Loading stock…")
 
     def update_from(self, insights: Sequence[SkuInsight]) -> None:

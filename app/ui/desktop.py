@@ -198,6 +198,8 @@ class DesktopApp:
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.raise_()
             return self.dialog
+        if self.session is None:
+            self.window.show_no_shop()
         service = self.sessions.connect_service(self.prefs(), self._connected)
         self.connect_service = service
         relay_url = service.settings.relay_url

@@ -344,6 +344,21 @@ class MainWindow(QMainWindow):
         self.status_events.setText(f"{vm.performance.events_per_minute:.0f} events/min")
         self.updated_label.setText(f"Updated {when.clock(now)}")
 
+    def show_no_shop(self) -> None:
+        """No shop is connected (first run, behind the connect dialog): say what to do instead
+        of "Loading stock…" forever, and keep actions that need a shop disabled."""
+        d = self.dashboard
+        d.alerts.show_empty(
+            "No shop connected yet.\nConnect your TikTok Shop (Configuration → Connect) and "
+            "its stock alerts appear here."
+        )
+        d.alerts.set_subtitle("waiting for a shop")
+        d.alerts.export_button.setEnabled(False)
+        d.inventory.show_empty("The stock chart appears once a shop is connected.")
+        d.inventory.open_button.setVisible(False)
+        d.orders.show_empty("Orders appear here once a shop is connected.")
+        self.status_alerts.setText("no shop connected")
+
     def _retire_stale_banner(self, vm: DashboardViewModel) -> None:
         """Keep a shown banner true: hide it once its SKUs have all dropped below the level it
         announced, and when another SKU now tops the alerts list at that level or above, let

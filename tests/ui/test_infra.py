@@ -60,6 +60,28 @@ def test_log_file_is_redacted_including_tracebacks(tmp_path: Path) -> None:
     ours[0].close()
 
 
+def test_log_file_keeps_our_info_but_not_every_http_request(tmp_path: Path) -> None:
+    """The log file filled with httpx's INFO line per request; ours stay, theirs go."""
+    before = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    path = setup_logging(tmp_path)
+    try:
+        logging.getLogger("app.sync.engine").info("backfill done: 120 orders")
+        logging.getLogger("httpx").info('HTTP Request: GET http://x/ "HTTP/1.1 200 OK"')
+        logging.getLogger("httpx").warning("connection pool is full")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        text = path.read_text()
+        assert "backfill done" in text
+        assert "HTTP Request" not in text
+        assert "connection pool is full" in text
+    finally:
+        for handler in [h for h in logging.getLogger().handlers if getattr(h, "_viralstock", 0)]:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def test_crash_dialog_is_non_blocking_and_names_the_log(qtbot: QtBot, tmp_path: Path) -> None:
     handler = CrashHandler(tmp_path / "viralstock.log")
     with qtbot.waitSignal(handler.shown, timeout=2000) as blocker:
