@@ -224,21 +224,31 @@ class StockFlowChart(QWidget):
         ):
             horizon = view_ahead_hours(fc.hours_left, lead_hours)
             end = now + horizon * HOUR
+            # A band as wide as "0.9 h to 410 h" makes the stock look flat and says nothing.
+            show_band = fc.band_is_narrow
             if projector is not None:
                 hs = np.linspace(0.0, horizon, PROJECTION_POINTS)
                 proj = projector(insight.sku_id, hs.tolist())
                 px = insight.computed_at + hs * HOUR
                 self.projection.setData(px, np.asarray(proj.expected, dtype=np.float64))
-                self.band_low.setData(px, np.asarray(proj.busy, dtype=np.float64))
-                self.band_high.setData(px, np.asarray(proj.quiet, dtype=np.float64))
+                if show_band:
+                    self.band_low.setData(px, np.asarray(proj.busy, dtype=np.float64))
+                    self.band_high.setData(px, np.asarray(proj.quiet, dtype=np.float64))
+                else:
+                    self.band_low.setData([], [])
+                    self.band_high.setData([], [])
             else:
                 px, py = projection_curve(now, insight.available, fc.hours_left, fc.trend_per_hour2)
                 self.projection.setData(px, py)
                 low = fc.hours_left_low if fc.hours_left_low is not None else fc.hours_left
                 high = fc.hours_left_high
                 span_high = high if high is not None else max(fc.hours_left * 2, low * 3)
-                self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
-                self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
+                if show_band:
+                    self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
+                    self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
+                else:
+                    self.band_low.setData([], [])
+                    self.band_high.setData([], [])
         else:
             self.projection.setData([], [])
             self.band_low.setData([], [])

@@ -49,12 +49,10 @@ def forecast_words(item: SkuInsight) -> str:
         parts.append("Sales are slowing down, which the forecast takes into account.")
     low, high = fc.hours_left_low, fc.hours_left_high
     span = ""
-    if low is not None:
-        span = (
-            f" (somewhere between {fmt.hours(low)} and {fmt.hours(high)})"
-            if high is not None
-            else f" (at worst {fmt.hours(low)})"
-        )
+    if fc.band_is_narrow:
+        span = f" (somewhere between {fmt.hours(low)} and {fmt.hours(high)})"
+    elif low is not None:
+        span = f" (at worst {fmt.hours(low)})"
     parts.append(f"At that pace it runs out in about {fmt.hours(fc.hours_left)}{span}.")
     if item.attribution is not None:
         title = item.attribution.title or item.attribution.video_id
@@ -216,8 +214,8 @@ class SkuView(QWidget):
             )
             band = (
                 f"{fmt.hours(fc.hours_left_low)} to {fmt.hours(fc.hours_left_high)}"
-                if fc.hours_left_low is not None and fc.hours_left_high is not None
-                else ""
+                if fc.band_is_narrow
+                else (f"at worst {fmt.hours(fc.hours_left_low)}" if fc.hours_left_low else "")
             )
             self.tile_left.set(fmt.hours(fc.hours_left), band, str(item.level))
             self.tile_risk.set(

@@ -225,3 +225,18 @@ def test_urgent_list_and_chart_agree(loaded: MainWindow) -> None:
     top = needing_attention(loaded.vm.insights)[0]
     assert loaded.dashboard.alerts.shown_ids[0] == top.sku_id
     assert loaded.dashboard.inventory.selected == top.sku_id
+
+
+def test_a_band_too_wide_to_mean_anything_is_not_drawn(loaded: MainWindow) -> None:
+    """'0.9 h to 410 h' made the stock look flat; such a band is neither drawn nor worded."""
+    card = loaded.dashboard.inventory
+    for item in loaded.vm.insights:
+        if item.forecast.hours_left is None or item.forecast.hours_left <= 0:
+            continue
+        card.select(item.sku_id)
+        loaded.flush_charts()
+        drawn = card.flow.band_low.xData is not None and len(card.flow.band_low.xData) > 0
+        assert drawn == item.forecast.band_is_narrow, item.forecast
+        loaded.open_sku(item.sku_id)
+        words = loaded.sku_view.forecast_text.text()
+        assert ("somewhere between" in words) == item.forecast.band_is_narrow
