@@ -44,6 +44,18 @@ DEMO_SPEED = 60.0
 QUICK_DEMO_SPEED = 600.0
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 1280x720, not {text!r}"
+        ) from None
+    if width < 320 or height < 240:
+        raise argparse.ArgumentTypeError(f"{text} is too small for a window")
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="viralstock",
@@ -77,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--theme", choices=("dark", "light"), help="theme for this run (default: remembered)"
+    )
+    parser.add_argument(
+        "--size",
+        type=_window_size,
+        default=(1440, 960),
+        metavar="WxH",
+        help="window size for --screenshot (default 1440x960; the smallest supported is 1024x680)",
     )
     parser.add_argument(
         "--self-test",

@@ -126,7 +126,7 @@ class StockFlowChart(QWidget):
             angle=90,
             movable=False,
             label="now",
-            labelOpts={"position": 0.95, "anchors": [(1, 0), (1, 0)]},
+            labelOpts={"position": 0.95, "anchors": [(0, 0), (0, 0)]},
         )
         self.arrival_line = pg.InfiniteLine(
             angle=90,

@@ -266,7 +266,8 @@ class DesktopApp:
         """Save the window as PNG. Not `grab_screenshot`: its `processEvents()` inside a
         coroutine would run other tasks re-entrantly; here the loop itself lets Qt lay out
         and paint (the short sleep), then `grab()` renders synchronously."""
-        self.window.resize(1440, 960)
+        width, height = self.args.size
+        self.window.resize(width, height)
         await self.settle(seconds)
         self.window.flush_charts()
         await asyncio.sleep(0.2)
