@@ -8,8 +8,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from app.insight import fmt
+
 if TYPE_CHECKING:
     from app.insight.types import Attribution
+
+
+OUT_OF_STOCK = "out of stock"
 
 
 def video_label(attribution: Attribution) -> str:
@@ -26,43 +31,24 @@ def context(
     if attribution is not None:
         return f"viral video {video_label(attribution)} driving orders"
     if available <= 0:
-        return "out of stock"
+        return OUT_OF_STOCK
     if not has_forecast:
         return "no recent sales"
     return "sales accelerating" if rising else "steady sales"
 
 
-def rate_text(per_hour: float) -> str:
-    if per_hour >= 10:
-        return f"{per_hour:,.0f}/hour"
-    if per_hour >= 1:
-        return f"{per_hour:.1f}/hour"
-    return f"{per_hour * 24:.1f}/day"
-
-
-def hours_text(hours: float | None) -> str:
-    if hours is None:
-        return "N/A"
-    if hours < 1:
-        return f"{hours * 60:.0f} min"
-    if hours < 72:
-        return f"{hours:.0f} h"
-    return f"{hours / 24:.0f} days"
-
-
 def headline(*, context_text: str, rate: float, hours: float | None, reorder: int) -> str:
+    """One line; the rate and the hours are the forecast's own, in `fmt`'s words."""
     if hours is None:
         stock = "no sales to forecast from"
+    elif hours <= 0:
+        # Say what the empty shelf costs; "out of stock" twice when the context already says it.
+        was = f"was selling {fmt.rate(rate)}" if rate > 0 else "no recent sales"
+        stock = was if context_text == OUT_OF_STOCK else f"{OUT_OF_STOCK}, {was}"
     else:
-        stock = f"selling {rate_text(rate)}, {hours_text(hours)} of stock"
-    action = f"reorder {reorder:,}" if reorder > 0 else "no reorder needed"
+        stock = f"selling {fmt.rate(rate)}, {fmt.hours(hours)} of stock"
+    action = f"reorder {fmt.units(reorder)}" if reorder > 0 else "no reorder needed"
     return f"{context_text} · {stock} · {action}"
-
-
-def _hours(value: float) -> str:
-    if value >= 48 and value % 24 == 0:
-        return f"{value / 24:g} d"
-    return f"{value:g} h"
 
 
 def explain_reorder(
@@ -83,18 +69,19 @@ def explain_reorder(
         head = "No sales in the last 7 days, so no demand is forecast"
     else:
         head = (
-            f"Forecast demand over the {_hours(lead_time_hours)} lead time plus "
-            f"{days_of_cover:g} days of cover is {demand_units:,.0f} units "
-            f"(selling {rate_per_hour:,.1f}/hour now), plus {safety_units:,.0f} units of "
-            f"safety stock"
+            f"Forecast demand over the {fmt.duration(lead_time_hours)} lead time plus "
+            f"{fmt.duration(days_of_cover * 24)} of cover is {fmt.count(demand_units, 'unit')} "
+            f"(selling {fmt.rate(rate_per_hour)} now), plus {fmt.count(safety_units, 'unit')} "
+            f"of safety stock"
         )
-    stock = f"{max(available, 0):,} available and {max(incoming, 0):,} incoming"
+    stock = f"{fmt.units(max(available, 0))} available and {fmt.units(max(incoming, 0))} incoming"
     if quantity <= 0:
         return f"{head}; {stock} cover it, so no reorder is needed."
     shortfall = math.ceil(
         round(demand_units + safety_units - max(available, 0) - max(incoming, 0), 9)
     )
-    packs = f", rounded up to packs of {pack_size:,}" if pack_size > 1 else ""
+    packs = f", rounded up to packs of {fmt.units(pack_size)}" if pack_size > 1 else ""
     return (
-        f"{head}; minus {stock} leaves {shortfall:,.0f} units short{packs}: reorder {quantity:,}."
+        f"{head}; minus {stock} leaves {fmt.count(shortfall, 'unit')} short{packs}: "
+        f"reorder {fmt.units(quantity)}."
     )

@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 LOG_FILE_NAME = "viralstock.log"
+# Libraries that log every request at INFO: the file keeps ViralStock's own INFO lines (what
+# the Sync page shows) but only their warnings, or a busy shop's log is all HTTP lines.
+CHATTY_LIBRARIES = ("httpx", "httpcore", "websockets", "asyncio", "qasync", "uvicorn")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -69,5 +72,9 @@ def setup_logging(
     root.addHandler(handler)
     if root.level > level or root.level == logging.NOTSET:
         root.setLevel(level)
+    for name in CHATTY_LIBRARIES:
+        library = logging.getLogger(name)
+        if library.level == logging.NOTSET or library.level < logging.WARNING:
+            library.setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return path

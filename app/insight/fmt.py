@@ -1,8 +1,11 @@
-"""Plain-words formatting shared by every card (Qt-free, so it is easy to test)."""
+"""Every number a seller reads, in one set of words: the window, the tray, the exported CSV's
+explanation column and the headless report all format through here, so "6 h" on a card and
+"6 h" in a notification can never be two rules (they were: the headline had its own).
+
+Pure (no Qt), so insight's own sentences use it too and it is trivial to test."""
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_HALF_UP, Decimal
 
 DASH = "—"
@@ -18,20 +21,32 @@ def money(value: Decimal | float | None, symbol: str = "$") -> str:
     return f"{symbol}{amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
 
 
+def _one_decimal(value: float) -> str:
+    """3.5, 3 (never 3.0): a trailing zero reads as false precision."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 def hours(value: float | None) -> str:
     """Hours of stock in words a seller reads at a glance: 45 min, 6 h, 3.5 days, 2+ months."""
     if value is None:
         return "N/A"
     if value <= 0:
         return "out of stock"
+    return duration(value)
+
+
+def duration(value: float) -> str:
+    """A positive span of hours in words: 45 min, 1.5 h, 18 h, 1 day, 3.5 days, 2+ months."""
     if value < 1:
         return f"{max(1, round(value * 60))} min"
     if value < 48:
-        return f"{value:.0f} h" if value >= 10 else f"{value:.1f} h".replace(".0 h", " h")
+        return f"{value:.0f} h" if value >= 10 else f"{_one_decimal(value)} h"
     days = value / 24
-    if days < 60:
-        return f"{days:.0f} days" if days >= 10 else f"{days:.1f} days"
-    return "2+ months"
+    if days >= 60:
+        return "2+ months"
+    shown = f"{days:.0f}" if days >= 10 else _one_decimal(days)
+    return f"{shown} day" if shown == "1" else f"{shown} days"
 
 
 def rate(per_hour: float) -> str:
@@ -39,18 +54,18 @@ def rate(per_hour: float) -> str:
     if per_hour <= 0:
         return "no recent sales"
     if per_hour >= 10:
-        return f"{per_hour:.0f}/hour"
+        return f"{per_hour:,.0f}/hour"
     if per_hour >= 1:
-        return f"{per_hour:.1f}/hour"
+        return f"{_one_decimal(per_hour)}/hour"
     per_day = per_hour * 24
-    return f"{per_day:.1f}/day" if per_day < 10 else f"{per_day:.0f}/day"
+    return f"{_one_decimal(per_day)}/day" if per_day < 10 else f"{per_day:.0f}/day"
 
 
-def ago(then: float | None, now: float | None = None) -> str:
+def ago(then: float | None, now: float) -> str:
     """'just now', '5 min ago', '3 h ago', 'never'."""
     if then is None:
         return "never"
-    delta = (time.time() if now is None else now) - then
+    delta = now - then
     if delta < 45:
         return "just now"
     if delta < 3600:
@@ -58,22 +73,6 @@ def ago(then: float | None, now: float | None = None) -> str:
     if delta < 48 * 3600:
         return f"{round(delta / 3600)} h ago"
     return f"{round(delta / 86400)} days ago"
-
-
-def clock(epoch: float | None) -> str:
-    """Local time of day, with the date when it is not today."""
-    if epoch is None:
-        return DASH
-    local = time.localtime(epoch)
-    today = time.localtime()
-    if local[:3] == today[:3]:
-        return time.strftime("%H:%M", local)
-    return time.strftime("%d %b %H:%M", local)
-
-
-def timestamp(epoch: float) -> str:
-    """Local date and time to the second, for logs."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -93,5 +92,12 @@ def millis(value: float | None) -> str:
 
 
 def units(value: float) -> str:
-    """Whole units with thousands separators."""
+    """Whole units with thousands separators (a bare number, for a column or a tile)."""
     return f"{round(value):,}"
+
+
+def count(value: float, noun: str, plural: str | None = None) -> str:
+    """'1 unit', '2 units', '1,250 units': the number rounded as shown decides the plural."""
+    shown = round(value)
+    word = noun if shown == 1 else (plural or f"{noun}s")
+    return f"{shown:,} {word}"
