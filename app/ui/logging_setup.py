@@ -39,6 +39,15 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def only_warnings_from_libraries(record: logging.LogRecord) -> bool:
+    """The file's filter: a chatty library's record passes only from WARNING up. A filter on
+    our handler, not a level on their loggers, so nothing else that listens is affected."""
+    if record.levelno >= logging.WARNING:
+        return True
+    top = record.name.split(".", 1)[0]
+    return top not in CHATTY_LIBRARIES
+
+
 DEFAULT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -68,13 +77,11 @@ def setup_logging(
             handler.close()
     handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(RedactingFormatter(DEFAULT_FORMAT))
+    handler.addFilter(only_warnings_from_libraries)
     handler._viralstock = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     if root.level > level or root.level == logging.NOTSET:
         root.setLevel(level)
-    for name in CHATTY_LIBRARIES:
-        library = logging.getLogger(name)
-        if library.level == logging.NOTSET or library.level < logging.WARNING:
-            library.setLevel(logging.WARNING)
+
     logging.captureWarnings(True)
     return path
