@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
 import socket
 import threading
@@ -48,6 +49,24 @@ def connection_budget(config: RelayConfig) -> int:
     return max(1, min(config.max_connections, soft - FD_RESERVE))
 
 
+def notify_systemd(state: str) -> bool:
+    """Tell systemd (`Type=notify`) about our state, e.g. "READY=1", by one datagram to
+    $NOTIFY_SOCKET: the sd_notify protocol, without a dependency. False when not under systemd
+    or when the datagram cannot be sent."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address or address[0] not in "/@":
+        return False
+    if address[0] == "@":  # abstract namespace
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError:
+        return False
+    return True
+
+
 class RelayServer(uvicorn.Server):
     """uvicorn.Server that reports readiness once it truly is ready: the lifespan has opened
     the store and the listening socket accepts connections."""
@@ -56,11 +75,18 @@ class RelayServer(uvicorn.Server):
         super().__init__(config)
         self.edge = edge
         self.on_ready: Callable[[], None] | None = None
+        self.on_stopping: Callable[[], None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started and self.on_ready is not None:
             self.on_ready()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before draining: uvicorn re-raises SIGTERM once it is done, so nothing after runs.
+        if self.on_stopping is not None:
+            self.on_stopping()
+        await super().shutdown(sockets=sockets)
 
 
 def build_server(relay: Relay, config: RelayConfig) -> RelayServer:
