@@ -243,7 +243,17 @@ def _desktop_data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> 
 
 
 def _gui(args: argparse.Namespace) -> int:
-    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
+    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt.
+
+    First, without Qt: can it open a window here? A missing system library would otherwise
+    abort inside Qt with a plugin message that names none of them."""
+    from app.ui.platform_libs import check_platform
+
+    if not (args.self_test or args.screenshot is not None):
+        window = check_platform(os.environ)
+        if window is not None and not window.ok:
+            print(window.message(), file=sys.stderr)
+            return 2
     try:
         run_desktop = importlib.import_module("app.ui.desktop").run
     except ImportError as exc:

@@ -33,6 +33,7 @@ from typing import Any
 from app.sync.connect_service import Connected
 from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session
 from app.sync.state import LinkState
+from app.ui.platform_libs import window_check
 
 __all__ = ["DesktopApp", "run"]
 
@@ -56,6 +57,8 @@ class DesktopApp:
         self.connect_service: Any = None
         self.exit_code = 0
         self.verdict = ""
+        # The environment before run() chose an offscreen platform for the checks.
+        self.env_at_start: dict[str, str] = dict(os.environ)
         self._spawned: set[asyncio.Task[Any]] = set()
 
     # --- quitting --------------------------------------------------------------------------
@@ -299,6 +302,15 @@ class DesktopApp:
         facts["chart_points"] = points
         if points <= 0:
             problems.append("charts are empty")
+        window = window_check(self.env_at_start)
+        if window is not None:
+            facts["window_libs"] = "ok" if window.ok else "missing"
+            if not window.ok:
+                # The one line app/main.py prints before refusing to start, here too. Without a
+                # display this run could not have opened a window anyway: said, not failed.
+                print(window.message(), flush=True)
+                if window.has_display:
+                    problems.append(f"Qt {window.platform} libraries missing")
         detail = ", ".join(f"{k}={v}" for k, v in facts.items())
         if problems:
             self.exit_code = 1
@@ -327,6 +339,7 @@ def _quiet_console(level_name: str) -> None:
 
 def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     """Run the desktop app for `args` (see the module docstring); returns the exit status."""
+    env_at_start = dict(os.environ)
     if args.self_test or args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
@@ -343,6 +356,7 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(ui.crash.asyncio_handler)
     desktop = DesktopApp(ui, args, sessions)
+    desktop.env_at_start = env_at_start
     try:
         with loop:
             try:
