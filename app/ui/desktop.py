@@ -57,6 +57,7 @@ class DesktopApp:
         self.connect_service: Any = None
         self.exit_code = 0
         self.verdict = ""
+        self.recovery_box: Any = None
         # The environment before run() chose an offscreen platform for the checks.
         self.env_at_start: dict[str, str] = dict(os.environ)
         self._spawned: set[asyncio.Task[Any]] = set()
@@ -105,6 +106,10 @@ class DesktopApp:
         return self.exit_code
 
     async def close(self) -> None:
+        if self.recovery_box is not None:
+            with contextlib.suppress(RuntimeError):
+                self.recovery_box.close()
+            self.recovery_box = None
         if self.dialog is not None:
             with contextlib.suppress(RuntimeError):
                 self.dialog.close()
@@ -160,6 +165,24 @@ class DesktopApp:
 
     # --- a real shop -----------------------------------------------------------------------
 
+    def tell_recovery(self) -> None:
+        """A damaged database was kept aside at open: say so in a dialog (non-modal, the app
+        goes on) and in the status line; app/store/recovery.py has logged it already."""
+        notice, self.sessions.recovery_notice = self.sessions.recovery_notice, None
+        if not notice:
+            return
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "ViralStock: database damaged", notice, parent=self.window
+        )
+        box.setObjectName("RecoveryNotice")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.recovery_box = box
+        self.window.set_status(notice, 0)
+
     def prefs(self) -> ConnectionPrefs:
         """What this desktop remembered about the last connect."""
         s = self.ui.settings
@@ -171,6 +194,7 @@ class DesktopApp:
 
     async def start_stored(self) -> None:
         stored = await self.sessions.stored_shops()
+        self.tell_recovery()
         problem = stored.keyring_problem
         if stored.shops and problem is None and await self.start_real(stored.shops):
             return
