@@ -42,6 +42,8 @@ RATE = int(os.environ.get("RELAY_LOAD_RATE", "300"))
 SECONDS = float(os.environ.get("RELAY_LOAD_SECONDS", "15"))
 LORIS = int(os.environ.get("RELAY_LOAD_LORIS", "500"))
 PROCESSES = [int(p) for p in os.environ.get("RELAY_LOAD_PROCESSES", "1,2,4").split(",") if p]
+# Extra `serve` options for every relay, e.g. "--no-ws-compression".
+EXTRA = os.environ.get("RELAY_LOAD_SERVE_ARGS", "").split()
 TARGET = "issue 16: 5,000 subscribers / 1,000 shops / 1,000 webhooks/s / 60 s"
 
 
@@ -92,7 +94,9 @@ def rss_mb(pid: int) -> float:
 @contextlib.contextmanager
 def relays(where: list[str], count: int) -> Iterator[list[tuple[str, int]]]:
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(relay_process(where, core=i % 2)) for i in range(count)]
+        yield [
+            stack.enter_context(relay_process([*where, *EXTRA], core=i % 2)) for i in range(count)
+        ]
 
 
 def wrk_paced(base: str, script: Path, bodies: Path, rate: float, seconds: float, sends: Path):  # type: ignore[no-untyped-def]
