@@ -5,7 +5,7 @@ single address that reconnect as soon as the relay closes them.
 
     python -m tests.benchmarks.relay_load_client CONFIG.json
 
-CONFIG: {"ws_urls": [...], "token": "...", "shops": [...], "subscribers": N, "loris": M,
+CONFIG: {"ws_urls": [...], "token": "...", "shops": [...], "subscribers": N, "first": I, "loris": M,
 "loris_host": "127.0.0.1", "loris_port": P, "seconds": S, "arrivals": PATH}. Prints one JSON
 line when every subscriber is ready ({"ready": n, "failed": k}) and one at the end; arrival
 times ("<notification id> <epoch seconds>" per delivery) go to PATH.
@@ -120,7 +120,8 @@ async def main(config: dict[str, Any]) -> None:
     outs: list[list[str]] = []
     tasks = []
     readies = []
-    for i in range(config["subscribers"]):
+    first = int(config.get("first", 0))
+    for i in range(first, first + config["subscribers"]):
         out: list[str] = []
         ready = asyncio.Event()
         outs.append(out)
@@ -131,7 +132,7 @@ async def main(config: dict[str, Any]) -> None:
                 _subscriber(i, url, config["token"], shops[i % len(shops)], ready, out, stop)
             )
         )
-        if i % 100 == 99:
+        if (i - first) % 100 == 99:
             await asyncio.sleep(0.05)  # desktops do not all connect in the same millisecond
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
