@@ -207,6 +207,10 @@ def _demo_headless(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     from app.sync.headless import StoredOptions, run_stored
 
+    folder = args.sync_data_dir or args.data_dir
+    if folder is not None and (problem := data_dir_problem(folder)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
     options = StoredOptions(
         data_dir=args.sync_data_dir or args.data_dir,
         relay_url=args.relay,
@@ -261,10 +265,46 @@ def _desktop_data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> 
     return path
 
 
+def data_dir_problem(path: Path) -> str | None:
+    """Why ViralStock cannot keep its database in `path` (missing and not creatable, or
+    read-only), in one line for the user; None if it can. Checked by creating a file, since
+    permission bits alone miss read-only mounts and immutable folders."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".viralstock-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return (
+            f"viralstock: cannot write to the data folder {path} ({reason}); ViralStock keeps "
+            "its database there. Choose a writable folder with --data-dir, or fix the "
+            "folder's permissions."
+        )
+    return None
+
+
 def _gui(args: argparse.Namespace) -> int:
-    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
+    """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt.
+
+    First, without Qt: can it open a window here? A missing system library would otherwise
+    abort inside Qt with a plugin message that names none of them. Then a knock on an instance
+    already running on this data folder, before the sync engine and the window are imported."""
+    from app.ui.platform_libs import check_platform
+
+    if not (args.self_test or args.screenshot is not None):
+        window = check_platform(os.environ)
+        if window is not None and not window.ok:
+            print(window.message(), file=sys.stderr)
+            return 2
     with contextlib.ExitStack() as stack:
-        data_dir = _desktop_data_dir(args, stack)
+        try:
+            data_dir = _desktop_data_dir(args, stack)
+        except OSError:
+            data_dir = args.data_dir
+        problem = data_dir_problem(data_dir)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
         try:
             if _already_running(data_dir):
                 return 0

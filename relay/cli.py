@@ -9,6 +9,7 @@ machine through `ps`.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -81,6 +82,21 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="turn off permessage-deflate on /v1/stream (less relay CPU, more bandwidth)",
     )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="connections held at once, HTTP and WebSocket (50000; also capped by the "
+        "open-file limit); beyond it new connections get 503 with Retry-After",
+    )
+    serve.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        help="connections held at once per source address (512; trusted proxies exempt)",
+    )
+    serve.add_argument(
+        "--header-timeout", type=float, help="seconds to send request line and headers (5)"
+    )
+    serve.add_argument("--body-timeout", type=float, help="seconds to send a request body (10)")
     serve.add_argument("--log-level", default="INFO")
 
     token = commands.add_parser("token", help="subscriber tokens")
@@ -116,6 +132,10 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "log_level",
         "ws_compression",
         "proxy_headers",
+        "max_connections",
+        "max_connections_per_ip",
+        "header_timeout",
+        "body_timeout",
     ):
         overrides[name] = getattr(args, name, None)
     trusted = getattr(args, "trusted_proxies", None)
@@ -130,9 +150,15 @@ def _config(args: argparse.Namespace) -> RelayConfig:
 
 def _serve(config: RelayConfig) -> int:
     from relay.app import Relay
-    from relay.logs import configure
+    from relay.logs import configure, log
     from relay.proxy import ClientAddress
-    from relay.server import bind_socket, build_server
+    from relay.server import (
+        bind_socket,
+        build_server,
+        connection_budget,
+        notify_systemd,
+        raise_file_limit,
+    )
 
     configure(config.log_level)
     if not config.app_key or not config.app_secret:
@@ -146,11 +172,34 @@ def _serve(config: RelayConfig) -> int:
     except ValueError as exc:
         print(f"viralstock-relay: --trusted-proxy: {exc}", file=sys.stderr)
         return 2
+    before, soft, hard = raise_file_limit()
+    log(
+        logging.getLogger("relay"),
+        logging.INFO,
+        "open-file limit",
+        soft_before=before,
+        soft=soft,
+        hard=hard,
+        max_connections=connection_budget(config),
+        max_connections_per_ip=config.max_connections_per_ip,
+    )
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"http://{shown}:{port}", flush=True)
     server = build_server(Relay(config), config)
+
+    def ready() -> None:
+        # Only now: the store is open (lifespan ran) and the socket accepts connections.
+        url = f"http://{shown}:{port}"
+        print(url, flush=True)
+        notify_systemd(f"READY=1\nSTATUS=listening on {url}")
+
+    server.on_ready = ready
+
+    def stopping() -> None:
+        notify_systemd("STOPPING=1")
+
+    server.on_stopping = stopping
     server.run(sockets=[sock])
     return 0
 

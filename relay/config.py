@@ -82,6 +82,20 @@ class RelayConfig:
     ws_ping_timeout: float = 20.0
     # permessage-deflate roughly halves a desktop's bandwidth and costs relay CPU per frame.
     ws_compression: bool = True
+    # The TCP edge (relay/edge.py). TikTok sends small bodies fast; a desktop's requests are
+    # small too. Deadlines are absolute: headers within `header_timeout` of the connection (or of
+    # a keep-alive request's first byte), the body within `body_timeout` of the headers.
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    keepalive_timeout: float = 15.0
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    # Connections held at once (HTTP and WebSocket; one desktop holds one WebSocket), in total
+    # (also capped by the open-file limit) and per source address; beyond them new connections
+    # get 503 with Retry-After at accept.
+    max_connections: int = 50_000
+    max_connections_per_ip: int = 512
+    shed_retry_after: int = 5
     # How many recent events per shop stay in memory for live fan-out without a read.
     recent_per_shop: int = 2048
     log_level: str = "INFO"

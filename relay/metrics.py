@@ -54,6 +54,12 @@ class Metrics:
         self.sign_requests = 0
         self.sign_refused: Counter[str] = Counter()
         self.latency = Histogram()
+        # The TCP edge (relay/edge.py).
+        self.connections_open = 0
+        self.connections_accepted = 0
+        self.connections_shed: Counter[str] = Counter()
+        self.edge_timeouts: Counter[str] = Counter()
+        self.edge_refused: Counter[str] = Counter()
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         lines = [
@@ -88,6 +94,7 @@ class Metrics:
         for reason in sorted(self.sign_refused):
             count = self.sign_refused[reason]
             lines.append(f'relay_sign_refused_total{{reason="{reason}"}} {count}')
+        lines += self._edge()
         lines += self.latency.render(
             "relay_delivery_latency_seconds",
             "From webhook receipt to the event frame being written to a subscriber.",
@@ -95,3 +102,36 @@ class Metrics:
         for name, value in (extra or {}).items():
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
         return "\n".join(lines) + "\n"
+
+    def _edge(self) -> list[str]:
+        lines = [
+            "# HELP relay_connections_open TCP connections held now (HTTP and WebSocket).",
+            "# TYPE relay_connections_open gauge",
+            f"relay_connections_open {self.connections_open}",
+            "# HELP relay_connections_accepted_total TCP connections admitted.",
+            "# TYPE relay_connections_accepted_total counter",
+            f"relay_connections_accepted_total {self.connections_accepted}",
+            "# HELP relay_connections_shed_total Connections refused at accept with 503, by "
+            "limit (per_address, total).",
+            "# TYPE relay_connections_shed_total counter",
+        ]
+        for reason in ("per_address", "total"):
+            lines.append(
+                f'relay_connections_shed_total{{limit="{reason}"}} {self.connections_shed[reason]}'
+            )
+        lines += [
+            "# HELP relay_client_timeouts_total Connections closed for being too slow, by "
+            "phase (headers, body).",
+            "# TYPE relay_client_timeouts_total counter",
+        ]
+        for phase in ("headers", "body"):
+            lines.append(
+                f'relay_client_timeouts_total{{phase="{phase}"}} {self.edge_timeouts[phase]}'
+            )
+        lines += [
+            "# HELP relay_requests_refused_total Requests refused at the edge, by reason.",
+            "# TYPE relay_requests_refused_total counter",
+            'relay_requests_refused_total{reason="headers_too_large"} '
+            f"{self.edge_refused['headers_too_large']}",
+        ]
+        return lines

@@ -35,6 +35,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.migrations import MIGRATIONS, Step, check_file, migrate
+from app.store.recovery import Recovery, recover_if_damaged
 
 __all__ = [
     "DB_FILENAME",
@@ -98,6 +99,8 @@ class Store:
     writer: sessionmaker[Session]
     #: Sessions whose transaction starts with a deferred BEGIN (read-only work).
     reader: sessionmaker[Session]
+    #: Set when the file was damaged at open: kept aside, restored or started afresh.
+    recovery: Recovery | None = None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -142,10 +145,13 @@ def open_store(
     `data_dir` is the folder (`--data-dir`; default: the per-user data folder) that holds
     `viralstock.sqlite3`; `path` names the database file itself. Raises
     `SchemaTooNewError` for a database from a newer ViralStock and
-    `NotAViralStockDatabaseError` for a foreign SQLite file, leaving either untouched.
+    `NotAViralStockDatabaseError` for a foreign SQLite file, leaving either untouched. A
+    damaged file is kept aside and replaced by the last backup or a fresh database
+    (`Store.recovery` says so; app/store/recovery.py).
     """
     db_path = _resolve(data_dir, path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    recovery = recover_if_damaged(db_path)
     check_file(db_path, len(MIGRATIONS))  # refuse a newer or foreign file before touching it
     engine = make_engine(db_path)
     try:
@@ -161,4 +167,5 @@ def open_store(
         engine=engine,
         writer=sessionmaker(writer_engine, expire_on_commit=False),
         reader=sessionmaker(engine, expire_on_commit=False),
+        recovery=recovery,
     )

@@ -118,6 +118,9 @@ class DesktopSessions:
         self.world: DemoWorld | None = None
         self._store: Store | None = None
         self._stack = contextlib.ExitStack()
+        #: Set when the database file was found damaged at open (kept aside, restored from
+        #: the last backup or started afresh): what to tell the user, once.
+        self.recovery_notice: str | None = None
 
     async def aclose(self) -> None:
         """Close the store and stop the demo's sandbox and relay. They stop their own threads,
@@ -179,6 +182,8 @@ class DesktopSessions:
     def _keep(self, store: Store) -> None:
         self._stack.callback(store.close)
         self._store = store
+        if store.recovery is not None:
+            self.recovery_notice = store.recovery.message
 
     async def stored_shops(self) -> StoredShops:
         """The shops still authorized in the store, and whether the keyring works."""

@@ -394,6 +394,13 @@ class OrdersCard(Card):
         self._orders: OrderIntelligence | None = None
         self.show_empty("No orders yet. Orders appear here as they arrive.")
 
+    def hasHeightForWidth(self) -> bool:
+        """No height-for-width, although its word-wrapped labels have it: the dashboard gives
+        this card a fixed band (250-300 px), and an item with height-for-width makes Qt's
+        layouts squeeze the row above below its minimum (at 1440x960 the inventory card ran
+        into this one). The labels wrap within the band they get."""
+        return False
+
     def update_from(self, orders: OrderIntelligence | None, now: float) -> None:
         if orders is None or not orders.hour_starts:
             self.show_empty("No orders yet. Orders appear here as they arrive.")

@@ -34,6 +34,7 @@ from typing import Any
 from app.sync.connect_service import Connected
 from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session
 from app.sync.state import LinkState
+from app.ui.platform_libs import window_check
 
 __all__ = ["DesktopApp", "run"]
 
@@ -58,6 +59,9 @@ class DesktopApp:
         self.connect_service: Any = None
         self.exit_code = 0
         self.verdict = ""
+        self.recovery_box: Any = None
+        # The environment before run() chose an offscreen platform for the checks.
+        self.env_at_start: dict[str, str] = dict(os.environ)
         self._spawned: set[asyncio.Task[Any]] = set()
 
     # --- quitting --------------------------------------------------------------------------
@@ -104,6 +108,10 @@ class DesktopApp:
         return self.exit_code
 
     async def close(self) -> None:
+        if self.recovery_box is not None:
+            with contextlib.suppress(RuntimeError):
+                self.recovery_box.close()
+            self.recovery_box = None
         if self.dialog is not None:
             with contextlib.suppress(RuntimeError):
                 self.dialog.close()
@@ -159,6 +167,24 @@ class DesktopApp:
 
     # --- a real shop -----------------------------------------------------------------------
 
+    def tell_recovery(self) -> None:
+        """A damaged database was kept aside at open: say so in a dialog (non-modal, the app
+        goes on) and in the status line; app/store/recovery.py has logged it already."""
+        notice, self.sessions.recovery_notice = self.sessions.recovery_notice, None
+        if not notice:
+            return
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "ViralStock: database damaged", notice, parent=self.window
+        )
+        box.setObjectName("RecoveryNotice")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.recovery_box = box
+        self.window.set_status(notice, 0)
+
     def prefs(self) -> ConnectionPrefs:
         """What this desktop remembered about the last connect."""
         s = self.ui.settings
@@ -170,6 +196,7 @@ class DesktopApp:
 
     async def start_stored(self) -> None:
         stored = await self.sessions.stored_shops()
+        self.tell_recovery()
         problem = stored.keyring_problem
         if stored.shops and problem is None and await self.start_real(stored.shops):
             return
@@ -318,9 +345,20 @@ class DesktopApp:
         facts["chart_points"] = points
         if points <= 0:
             problems.append("charts are empty")
+        window = window_check(self.env_at_start)
+        if window is not None:
+            facts["window_libs"] = "ok" if window.ok else "missing"
+            # Without a display this run could not have opened a window anyway: said (in the
+            # report), not failed.
+            if not window.ok and window.has_display:
+                problems.append(f"Qt {window.platform} libraries missing")
         return problems, facts
 
     def _report_self_test(self, problems: list[str], facts: dict[str, object]) -> None:
+        window = window_check(self.env_at_start)
+        if window is not None and not window.ok:
+            # The one line app/main.py prints before refusing to start, here too.
+            print(window.message(), flush=True)
         detail = ", ".join(f"{k}={v}" for k, v in facts.items())
         if problems:
             self.exit_code = 1
@@ -349,6 +387,7 @@ def _quiet_console(level_name: str) -> None:
 
 def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     """Run the desktop app for `args` (see the module docstring); returns the exit status."""
+    env_at_start = dict(os.environ)
     if args.self_test or args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
@@ -369,6 +408,7 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(ui.crash.asyncio_handler)
     desktop = DesktopApp(ui, args, sessions)
+    desktop.env_at_start = env_at_start
     previous = _quit_on_termination(loop, desktop)
     try:
         with loop:

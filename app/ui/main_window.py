@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -71,9 +72,25 @@ class DashboardPage(QWidget):
         grid.setRowStretch(0, 0)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
-        self.inventory.setMinimumHeight(340)
-        self.orders.setMinimumHeight(250)
+        # No fixed minimum heights: each card's minimum is what its contents need, which
+        # follows the font and the scale factor (a fixed 340 px was 2 px short of the inventory
+        # card's own need, so it overflowed into order intelligence).
         self.orders.setMaximumHeight(300)
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """`page` filling a scroll area: exactly the viewport when it fits, scrolling vertically
+    when the window is shorter than the cards' minimum (1280x720, or 200% scaling), instead of
+    the cards running into each other."""
+    area = QScrollArea()
+    area.setObjectName("DashboardScroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(page)
+    area.viewport().setAutoFillBackground(False)
+    page.setAutoFillBackground(False)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -130,11 +147,18 @@ class MainWindow(QMainWindow):
         outer.addWidget(strip)
         self.stack = QStackedWidget()
         self.dashboard = DashboardPage(self.scheduler)
+        self.dashboard_page = _scrolling(self.dashboard)
         self.analytics = AnalyticsPage()
         self.sync_page = SyncPage()
         self.config = ConfigPage(self.settings, theme.mode)
         self.sku_view = SkuView(self.scheduler)
-        for page in (self.dashboard, self.analytics, self.sync_page, self.config, self.sku_view):
+        for page in (
+            self.dashboard_page,
+            self.analytics,
+            self.sync_page,
+            self.config,
+            self.sku_view,
+        ):
             self.stack.addWidget(page)
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -245,7 +269,7 @@ class MainWindow(QMainWindow):
         widget = self.stack.currentWidget()
         for name, page in zip(
             (*PAGES, "SKU"),
-            (self.dashboard, self.analytics, self.sync_page, self.config, self.sku_view),
+            (self.dashboard_page, self.analytics, self.sync_page, self.config, self.sku_view),
             strict=True,
         ):
             if widget is page:
@@ -265,7 +289,11 @@ class MainWindow(QMainWindow):
     def show_page(self, name: str) -> None:
         """Switch to a page by its navigation name."""
         pages = dict(
-            zip(PAGES, (self.dashboard, self.analytics, self.sync_page, self.config), strict=True)
+            zip(
+                PAGES,
+                (self.dashboard_page, self.analytics, self.sync_page, self.config),
+                strict=True,
+            )
         )
         self.stack.setCurrentWidget(pages[name])
         self.nav_buttons[name].setChecked(True)

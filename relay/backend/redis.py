@@ -251,12 +251,18 @@ class RedisBackend(Backend):
         self.event_retention = event_retention
         self.dedupe_retention = dedupe_retention
         # Typed as Any: redis-py's stubs return unions for every reply type.
-        self._redis: Any = aioredis.Redis.from_url(
-            url,
-            max_connections=max_connections,
-            socket_timeout=5,
-            socket_connect_timeout=5,
-            health_check_interval=1,
+        # A blocking pool: beyond `max_connections` commands in flight (thousands of desktops
+        # reconnecting after a restart each ask for their token) a command waits for a free
+        # connection instead of failing with "Too many connections".
+        self._redis: Any = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=5,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                health_check_interval=1,
+            )
         )
         self._append: Any = self._redis.register_script(_APPEND)
         self._ack_script: Any = self._redis.register_script(_ACK)

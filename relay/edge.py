@@ -1,0 +1,333 @@
+"""The relay's TCP edge: what a stranger on the internet can do to a socket before any handler runs.
+
+uvicorn on its own never closes a client that is slow on purpose (headers that never end, a
+chunked body that never ends, a Content-Length larger than what is sent, a connection that sends
+nothing), accepts any number and size of headers, and accepts connections until the process runs
+out of file descriptors, after which TikTok's webhooks and desktops' streams are reset. This
+module subclasses uvicorn's httptools and sans-I/O WebSocket protocols to add:
+
+- deadlines: the request line and headers must arrive within `header_timeout` of the connection
+  (or of the first byte of a keep-alive request), the body within `body_timeout` of the headers;
+  absolute deadlines, so a byte a second does not keep a socket alive;
+- a header budget: more than `max_header_bytes` before the blank line, or more than
+  `max_headers` fields, is answered 431 and closed, before uvicorn buffers any of it;
+- connection limits per source address and in total, checked at accept: a connection over a
+  limit is answered at once with 503 and `Retry-After` (TikTok retries; desktops back off) and
+  closed cleanly (FIN after the answer, the request drained), never a reset of an accepted one.
+
+All counters go to `relay.metrics.Metrics` (open connections, timeouts by phase, shed load by
+reason, 431s). One `Edge` is shared by every connection of a server; it lives on the event loop,
+so plain integers suffice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from relay.config import RelayConfig
+from relay.logs import log
+from relay.metrics import Metrics
+
+__all__ = ["Edge", "EdgeLimits"]
+
+_logger = logging.getLogger("relay.edge")
+
+# How long a refused connection may linger after its answer, draining what the client sent so
+# that closing it does not turn into a reset that hides the answer.
+_LINGER_SECONDS = 2.0
+# File descriptors kept back from connections: the store, Redis, upstream TikTok calls, logs.
+FD_RESERVE = 256
+
+
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a request whose headers break the budget."""
+
+
+def _plain(status: bytes, text: bytes, extra: bytes = b"") -> bytes:
+    return b"".join(
+        [
+            b"HTTP/1.1 ",
+            status,
+            b"\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ",
+            str(len(text)).encode(),
+            b"\r\n",
+            extra,
+            b"connection: close\r\n\r\n",
+            text,
+        ]
+    )
+
+
+class EdgeLimits:
+    """The numbers the edge enforces, taken from the config once."""
+
+    def __init__(self, config: RelayConfig, max_connections: int | None = None) -> None:
+        self.header_timeout = config.header_timeout
+        self.body_timeout = config.body_timeout
+        self.max_header_bytes = config.max_header_bytes
+        self.max_headers = config.max_headers
+        self.max_connections = (
+            config.max_connections if max_connections is None else max_connections
+        )
+        self.max_per_address = config.max_connections_per_ip
+        self.retry_after = config.shed_retry_after
+
+
+class Edge:
+    """Connection accounting shared by all protocols of one server."""
+
+    def __init__(
+        self, config: RelayConfig, metrics: Metrics, max_connections: int | None = None
+    ) -> None:
+        self.limits = EdgeLimits(config, max_connections)
+        self.metrics = metrics
+        # Behind a reverse proxy every connection comes from the proxy: the per-address limit
+        # would throttle everyone at once, so trusted proxies count only towards the total.
+        self._exempt: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        if config.proxy_headers:
+            for entry in config.trusted_proxies:
+                if entry.strip() == "*":
+                    self._exempt = [
+                        ipaddress.ip_network("0.0.0.0/0"),
+                        ipaddress.ip_network("::/0"),
+                    ]
+                    break
+                self._exempt.append(ipaddress.ip_network(entry.strip(), strict=False))
+        self.per_address: dict[str, int] = {}
+        self._held: dict[int, str] = {}
+        self.lingering = 0
+        self.shed_503 = _plain(
+            b"503 Service Unavailable",
+            b"over capacity, retry later\n",
+            b"retry-after: " + str(self.limits.retry_after).encode() + b"\r\n",
+        )
+        self.header_431 = _plain(
+            b"431 Request Header Fields Too Large", b"request headers too large\n"
+        )
+        self.timeout_408 = _plain(b"408 Request Timeout", b"request timeout\n")
+
+    # --- accounting ----------------------------------------------------------------------
+
+    def _exempted(self, address: str) -> bool:
+        if not self._exempt:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._exempt)
+
+    def admit(self, key: int, address: str) -> str | None:
+        """Count a new connection; the reason it must be refused, or None if it may stay."""
+        limits = self.limits
+        if len(self._held) >= limits.max_connections:
+            return "total"
+        if not self._exempted(address) and self.per_address.get(address, 0) >= (
+            limits.max_per_address
+        ):
+            return "per_address"
+        self._held[key] = address
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.metrics.connections_open = len(self._held)
+        self.metrics.connections_accepted += 1
+        return None
+
+    def release(self, key: int) -> None:
+        """Forget a connection (idempotent: HTTP and WebSocket protocols both call it)."""
+        address = self._held.pop(key, None)
+        if address is None:
+            return
+        left = self.per_address.get(address, 1) - 1
+        if left <= 0:
+            self.per_address.pop(address, None)
+        else:
+            self.per_address[address] = left
+        self.metrics.connections_open = len(self._held)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._held)
+
+    # --- protocol classes ------------------------------------------------------------------
+
+    def http_protocol(self) -> type[asyncio.Protocol]:
+        """uvicorn's httptools protocol bound to this edge (uvicorn.Config(http=...))."""
+        return type("EdgeHttpProtocol", (EdgeHttpProtocol,), {"edge": self})
+
+    def ws_protocol(self) -> type[asyncio.Protocol]:
+        """uvicorn's sans-I/O WebSocket protocol bound to this edge (uvicorn.Config(ws=...))."""
+        return type("EdgeWebSocketProtocol", (EdgeWebSocketProtocol,), {"edge": self})
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return ""
+
+
+class EdgeHttpProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol with deadlines, a header budget and admission control."""
+
+    edge: Edge
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._header_count = 0
+        self._refused = False
+        self._upgraded = False
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        reason = self.edge.admit(id(transport), _peer(transport))
+        if reason is not None:
+            self.edge.metrics.connections_shed[reason] += 1
+            self._refuse(self.edge.shed_503)
+            return
+        self._arm(self.edge.limits.header_timeout, "headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._refused:
+            self.edge.lingering -= 1
+            self._refused = False
+        self.edge.release(id(self.transport))
+        super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        if self._refused:
+            self.transport.close()
+        return None
+
+    # --- deadlines -------------------------------------------------------------------------
+
+    def _arm(self, seconds: float, phase: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expired, phase)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self, phase: str) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._refused:  # the linger after a refusal is over
+            self.transport.abort()
+            return
+        self.edge.metrics.edge_timeouts[phase] += 1
+        if (
+            phase == "headers"
+            and self._header_bytes
+            and (self.cycle is None or self.cycle.response_complete)
+        ):
+            self.transport.write(self.edge.timeout_408)
+        log(_logger, logging.DEBUG, "client too slow", phase=phase)
+        self.transport.close()
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer, send FIN, drain whatever the client still sends, close after a moment."""
+        self._disarm()
+        self._refused = True
+        self.edge.lingering += 1
+        transport = self.transport
+        transport.write(answer)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._deadline = self.loop.call_later(_LINGER_SECONDS, self._expired, "linger")
+
+    # --- parsing ---------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused or self._upgraded:
+            return
+        self._unset_keepalive_if_required()
+        if self._deadline is None and self._reading_headers:
+            # The first byte of a keep-alive request: its headers get a deadline too.
+            self._arm(self.edge.limits.header_timeout, "headers")
+        try:
+            self._feed(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadersTooLarge):
+                self._headers_too_large()
+            else:
+                self.send_400_response("Invalid HTTP request received.")
+        except _HeadersTooLarge:
+            self._headers_too_large()
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self._upgraded = True
+                self._disarm()
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def _feed(self, data: bytes) -> None:
+        """Feed the parser, never more than one byte past the header budget while headers are
+        still being read (llhttp and httptools would buffer an endless header line)."""
+        limit = self.edge.limits.max_header_bytes
+        while data:
+            if not self._reading_headers:
+                self.parser.feed_data(data)
+                return
+            piece = data[: limit - self._header_bytes + 1]
+            data = data[len(piece) :]
+            self._header_bytes += len(piece)
+            self.parser.feed_data(piece)
+            if self._reading_headers and self._header_bytes > limit:
+                raise _HeadersTooLarge
+
+    def _headers_too_large(self) -> None:
+        self.edge.metrics.edge_refused["headers_too_large"] += 1
+        self._refuse(self.edge.header_431)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        if self._header_count > self.edge.limits.max_headers:
+            raise _HeadersTooLarge
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._reading_headers = False
+        self._disarm()
+        super().on_headers_complete()
+        if not (self.parser.should_upgrade() and self._should_upgrade()):
+            self._arm(self.edge.limits.body_timeout, "body")
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._header_count = 0
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self._disarm()
+        super().send_400_response(msg)
+
+
+class EdgeWebSocketProtocol(WebSocketsSansIOProtocol):
+    """The WebSocket protocol an upgraded connection hands over to: it releases the
+    connection's slot when the socket closes (the HTTP protocol never hears of it again)."""
+
+    edge: Edge
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.edge.release(id(self.transport))
+        super().connection_lost(exc)
