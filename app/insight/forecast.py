@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.insight import seasonal
 from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
 from app.insight.stockouts import HOUR, OutOfStock, out_of_stock_before
 from app.insight.types import Forecast, InsightParams
@@ -93,10 +94,17 @@ class Holt:
     level: FloatArray
     trend: FloatArray
     level_se: FloatArray
+    # (bins before the end, level, shrunk trend per hour per hour) at the requested bins.
+    snapshots: tuple[tuple[int, FloatArray, FloatArray], ...] = ()
 
 
 def holt(
-    rate: FloatArray, valid: BoolArray, initial: FloatArray, bin_hours: float, params: InsightParams
+    rate: FloatArray,
+    valid: BoolArray,
+    initial: FloatArray,
+    bin_hours: float,
+    params: InsightParams,
+    snapshots: tuple[int, ...] = (),
 ) -> Holt:
     """Holt's linear method down the rows of `rate` (bin-major: rows are bins, columns series),
     skipping invalid cells.
@@ -112,7 +120,11 @@ def holt(
     var = np.maximum(level, 1.0) / bin_hours
     step_var = alpha * alpha * var
     weights = valid.astype(np.float64)
-    for observed, ok in zip(rate, weights, strict=True):
+    wanted = {len(rate) - back: back for back in snapshots if 0 < back < len(rate)}
+    taken: list[tuple[int, FloatArray, FloatArray]] = []
+    for i, (observed, ok) in enumerate(zip(rate, weights, strict=True)):
+        if i in wanted:
+            taken.append((wanted[i], level.copy(), _shrink(trend, step_var, beta) / bin_hours))
         error = observed - level - trend
         step = ok * (np.maximum(level + trend + alpha * error, 0.0) - level)
         level += step
@@ -120,9 +132,14 @@ def holt(
         var += ok * alpha * (error * error - var)
         step_var += ok * beta * (step * step - step_var)
     level_se = np.sqrt(var * alpha / (2.0 - alpha))
+    shrunk = _shrink(trend, step_var, beta)
+    return Holt(level=level, trend=shrunk / bin_hours, level_se=level_se, snapshots=tuple(taken))
+
+
+def _shrink(trend: FloatArray, step_var: FloatArray, beta: float) -> FloatArray:
     trend_se = np.sqrt(step_var * beta / (2.0 - beta))
-    shrunk = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)
-    return Holt(level=level, trend=shrunk / bin_hours, level_se=level_se)
+    result: FloatArray = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)
+    return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +200,15 @@ class DemandModel:
             + 0.5 * self.trend * first * first
             + self.after * np.maximum(h - self.knee, 0.0)
         )
+
+    def rate_at(self, rows: IntArray, hours: FloatArray) -> FloatArray:
+        """The demand rate of `rows` at each of `hours` ahead (rows x hours)."""
+        h = hours[None, :]
+        level, trend = self.level[rows, None], self.trend[rows, None]
+        result: FloatArray = np.where(
+            h <= self.knee[rows, None], level + trend * h, self.after[rows, None]
+        )
+        return np.maximum(result, 0.0)
 
     def hours_until(self, units: FloatArray) -> FloatArray:
         """Hours until cumulative demand reaches `units` (inf when it never does)."""
@@ -251,6 +277,8 @@ def forecast_stockout(
     floor: FloatArray,
     level_se: FloatArray,
     params: InsightParams,
+    profile: FloatArray | None = None,
+    now: float = 0.0,
 ) -> tuple[ForecastColumns, DemandModel]:
     """Hours left per SKU at its available stock, with the band from the level's uncertainty.
 
@@ -267,12 +295,23 @@ def forecast_stockout(
         np.maximum(model.level - spread, 0.0), trend, np.maximum(floor - spread, 0.0), horizon
     )
     hours = model.hours_until(units)
+    low, high = busy.hours_until(units), quiet.hours_until(units)
+    if profile is not None:
+        # Within the seasonal grid, integrate the day's cycle (`app.insight.seasonal`).
+        near = np.flatnonzero(sold_recently & (low < seasonal.GRID_HOURS))
+        if len(near):
+            grid = np.arange(round(seasonal.GRID_HOURS / seasonal.STEP_HOURS)) + 0.5
+            grid = grid * seasonal.STEP_HOURS
+            shape = profile[near]
+            for which, m in ((hours, model), (low, busy), (high, quiet)):
+                which[near] = seasonal.hours_until(m.rate_at(near, grid), shape, now, units[near])
     none = ~sold_recently
     columns = ForecastColumns(
         hours_left=np.where(none, np.nan, hours),
-        hours_low=np.where(none, np.nan, np.minimum(busy.hours_until(units), hours)),
-        hours_high=np.where(none, np.nan, np.maximum(quiet.hours_until(units), hours)),
-        rate=model.level,
-        trend=model.trend,
+        hours_low=np.where(none, np.nan, np.minimum(low, hours)),
+        hours_high=np.where(none, np.nan, np.maximum(high, hours)),
+        # Copies: the viral rows overwrite these, the demand model must keep its own.
+        rate=model.level.copy(),
+        trend=model.trend.copy(),
     )
     return columns, model

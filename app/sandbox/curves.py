@@ -332,7 +332,7 @@ def simulate(plan: CasePlan) -> Case:
     parts = np.vstack((base[None, :], extra))
     counts = rng.poisson(parts / 60.0)
     before_window = float(base[minutes < window].sum() / 60.0)
-    stock = int(round(before_window + plan.stock_at_window))
+    stock = round(before_window + plan.stock_at_window)
     initial = stock
     restock_at = sorted(window + h * HOUR for h in plan.restock_hours)
     sale_time: list[float] = []
@@ -378,7 +378,7 @@ def simulate(plan: CasePlan) -> Case:
             sale_time.append(float(t))
             sale_video.append(int(source) if named else -1)
     view_time, view_count = [], []
-    for k, video in enumerate(plan.videos):
+    for k in range(len(plan.videos)):
         step = plan.view_interval_minutes * 60.0
         samples = np.arange(start + rng.uniform(0, step), end, step)
         cumulative = np.cumsum(views_per_hour[k] / 60.0) + 30.0 * (minutes - start) / HOUR

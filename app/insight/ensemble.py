@@ -1,0 +1,136 @@
+"""Combining the sales-only and the view-driven forecast by how well each predicted this SKU.
+
+Why: the view-driven curve (`app.insight.viral`) is built around one shape of surge (a logistic
+S-curve, or a bell). On other shapes (log-normal rises with long tails, two videos in a row,
+live-stream plateaus, power-law decays) it can believe a surge is ending while sales keep
+coming, and override a sales-only forecast that was right. Neither model is right everywhere,
+so neither is trusted by default: each is judged on this SKU's own recent sales.
+
+How: for the few SKUs a video drives, the whole computation is rerun as it would have been
+`ORIGIN_HOURS` ago (events up to then only, the stock then = now + units sold since), and each
+model's predicted units over the hours since are compared with the units actually sold. The
+weight of the view-driven curve is the inverse of its squared log error relative to the sales
+model's (with a prior of `PRIOR_ERROR` each, so a few lucky units do not decide it), and the
+demand curves are averaged with those weights: rate(h) = w * viral(h) + (1 - w) * sales(h).
+A view curve that has no track record yet (it did not exist an origin ago) gets `NEW_WEIGHT`.
+
+Cost: one extra computation per origin for the attributed SKUs only (a handful in a shop of
+10,000), so the recompute stays vectorised for everyone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.insight.band import squared_error
+from app.insight.forecast import DemandModel
+from app.insight.history import FloatArray, IntArray, ShopHistory
+from app.insight.seasonal import hour_of_day
+from app.insight.stockouts import HOUR
+from app.insight.viral import ViralCurves
+
+# How far back the forecasts are remade and checked against the sales since.
+ORIGIN_HOURS = (1.0, 2.5)
+# Squared log error each model is given before any evidence (shrinks the weights to 1/2).
+PRIOR_ERROR = 0.01
+# Weight of a view-driven curve without a track record.
+NEW_WEIGHT = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """Units each model predicted for `rows` over the `hours` up to now, and the units sold."""
+
+    hours: float
+    viral: FloatArray  # nan where the view-driven model had no forecast then
+    sales: FloatArray
+    actual: FloatArray
+
+
+def origin_stock(history: ShopHistory, rows: IntArray, origin: float, now: float) -> IntArray:
+    """Stock of SKUs `rows` at `origin`: today's plus the units sold since (no restocks)."""
+    window = history.sales_between(origin, now)
+    sold = np.bincount(
+        history.sale_sku[window], weights=history.sale_units[window], minlength=len(history.skus)
+    )
+    return (np.maximum(history.available[rows], 0) + sold[rows]).astype(np.int64)
+
+
+def sold_between(history: ShopHistory, rows: IntArray, lo: float, hi: float) -> FloatArray:
+    window = history.sales_between(lo, hi)
+    sold = np.bincount(
+        history.sale_sku[window], weights=history.sale_units[window], minlength=len(history.skus)
+    )
+    result: FloatArray = sold[rows]
+    return result
+
+
+def viral_weights(origins: list[Origin]) -> FloatArray:
+    """Weight of the view-driven curve per row, from its errors against the sales model's."""
+    if not origins:
+        return np.zeros(0)
+    n = len(origins[0].actual)
+    err_v = np.zeros(n)
+    err_s = np.zeros(n)
+    seen = np.zeros(n)
+    for origin in origins:
+        known = ~np.isnan(origin.viral)
+        actual = np.log1p(origin.actual)
+        ev = (actual - np.log1p(np.where(known, origin.viral, 0.0))) ** 2
+        es = (actual - np.log1p(origin.sales)) ** 2
+        err_v += np.where(known, ev, 0.0)
+        err_s += np.where(known, es, 0.0)
+        seen += known
+    weight = (err_s + PRIOR_ERROR) / (err_s + err_v + 2 * PRIOR_ERROR)
+    result: FloatArray = np.where(seen > 0, weight, NEW_WEIGHT)
+    return result
+
+
+def blended_errors(origins: list[Origin], weight: FloatArray) -> FloatArray:
+    """(sum of squared log errors less Poisson's part, count) of the blended forecast at the
+    origins, as `band.sales_errors` gives them for the sales model."""
+    total = np.zeros(len(weight))
+    count = np.zeros(len(weight))
+    for origin in origins:
+        viral = np.where(np.isnan(origin.viral), origin.sales, origin.viral)
+        predicted = weight * viral + (1 - weight) * origin.sales
+        total += squared_error(origin.actual, predicted)
+        count += 1
+    return np.stack((total, count))
+
+
+def sales_rate_grid(
+    model: DemandModel, rows: IntArray, hours: FloatArray, profile: FloatArray, now: float
+) -> FloatArray:
+    """The sales model's demand rate of `rows` on the grid `hours`, with the day's cycle."""
+    cycle = profile[rows][:, hour_of_day(now + hours * HOUR)]
+    result: FloatArray = model.rate_at(rows, hours) * cycle
+    return result
+
+
+def blend(viral: ViralCurves, sales: FloatArray, weight: FloatArray) -> ViralCurves:
+    """The viral curves with their rates replaced by the weighted average with `sales` (same
+    grid); busy / quiet are averaged with the sales rate likewise (the band is set later)."""
+    w = weight[:, None]
+    sales = np.nan_to_num(sales, nan=0.0, posinf=0.0)
+    rate = w * viral.rate + (1 - w) * sales
+    busy = w * viral.busy + (1 - w) * sales
+    quiet = w * viral.quiet + (1 - w) * sales
+    return ViralCurves(
+        viral.rows,
+        rate,
+        viral.step_hours,
+        viral.logistic,
+        busy,
+        quiet,
+        viral.hours_left,
+        viral.hours_low,
+        viral.hours_high,
+    )
+
+
+def origin_times(now: float) -> list[tuple[float, float]]:
+    """(hours back, epoch second) of each origin."""
+    return [(hours, now - hours * HOUR) for hours in ORIGIN_HOURS]
