@@ -35,6 +35,11 @@ from app.insight.viral import ViralCurves
 ORIGIN_HOURS = (1.0, 2.5)
 # Squared log error each model is given before any evidence (shrinks the weights to 1/2).
 PRIOR_ERROR = 0.01
+# The view-driven curve must earn its weight: this much squared error is added to its record.
+PRIOR_VIEWS = 0.0
+ONLY_RAISE = True
+# Weights go as 1 / error^SHARPNESS: above 1 the better model takes more than its share.
+SHARPNESS = 2.0
 # Weight of a view-driven curve without a track record.
 NEW_WEIGHT = 0.5
 
@@ -83,7 +88,9 @@ def viral_weights(origins: list[Origin]) -> FloatArray:
         err_v += np.where(known, ev, 0.0)
         err_s += np.where(known, es, 0.0)
         seen += known
-    weight = (err_s + PRIOR_ERROR) / (err_s + err_v + 2 * PRIOR_ERROR)
+    sales = (err_s + PRIOR_ERROR) ** SHARPNESS
+    views = (err_v + PRIOR_ERROR + PRIOR_VIEWS) ** SHARPNESS
+    weight = sales / (sales + views)
     result: FloatArray = np.where(seen > 0, weight, NEW_WEIGHT)
     return result
 
@@ -115,9 +122,14 @@ def blend(viral: ViralCurves, sales: FloatArray, weight: FloatArray) -> ViralCur
     grid); busy / quiet are averaged with the sales rate likewise (the band is set later)."""
     w = weight[:, None]
     sales = np.nan_to_num(sales, nan=0.0, posinf=0.0)
-    rate = w * viral.rate + (1 - w) * sales
-    busy = w * viral.busy + (1 - w) * sales
-    quiet = w * viral.quiet + (1 - w) * sales
+    if ONLY_RAISE:
+        rate = sales + w * np.maximum(viral.rate - sales, 0.0)
+        busy = sales + w * np.maximum(viral.busy - sales, 0.0)
+        quiet = sales + w * np.maximum(viral.quiet - sales, 0.0)
+    else:
+        rate = w * viral.rate + (1 - w) * sales
+        busy = w * viral.busy + (1 - w) * sales
+        quiet = w * viral.quiet + (1 - w) * sales
     return ViralCurves(
         viral.rows,
         rate,

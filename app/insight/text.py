@@ -50,11 +50,45 @@ def hours_text(hours: float | None) -> str:
     return f"{hours / 24:.0f} days"
 
 
-def headline(*, context_text: str, rate: float, hours: float | None, reorder: int) -> str:
+# A band is put in words only when its ends are at most this many times apart: "2-40 h" tells
+# the seller nothing the point forecast does not.
+NARROW_BAND = 2.5
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if value >= 9.95 else f"{value:.1f}".removesuffix(".0")
+
+
+def band_text(low: float | None, high: float | None) -> str | None:
+    """The band as words ("4-7 h", "20-45 min", "3-5 days"), or None when it is too wide to
+    mean something (or open-ended)."""
+    if low is None or high is None or low <= 0 or high > NARROW_BAND * low:
+        return None
+    if high < 1:
+        return f"{low * 60:.0f}\u2013{high * 60:.0f} min"
+    if high < 72:
+        return f"{_number(low)}\u2013{_number(high)} h"
+    return f"{_number(low / 24)}\u2013{_number(high / 24)} days"
+
+
+def headline(
+    *,
+    context_text: str,
+    rate: float,
+    hours: float | None,
+    reorder: int,
+    low: float | None = None,
+    high: float | None = None,
+) -> str:
+    """The rate, hours and reorder come from one forecast: at a steady rate, rate x hours is the
+    stock on hand (the rate is the day's average when sales follow a daily cycle)."""
     if hours is None:
         stock = "no sales to forecast from"
     else:
         stock = f"selling {rate_text(rate)}, {hours_text(hours)} of stock"
+        band = band_text(low, high)
+        if band is not None and hours > 0:
+            stock += f" ({band})"
     action = f"reorder {reorder:,}" if reorder > 0 else "no reorder needed"
     return f"{context_text} · {stock} · {action}"
 

@@ -286,6 +286,8 @@ class SkuInsight:
             rate=self.forecast.rate_per_hour,
             hours=self.forecast.hours_left,
             reorder=self.reorder.quantity,
+            low=self.forecast.hours_left_low,
+            high=self.forecast.hours_left_high,
         )
 
 
@@ -381,7 +383,7 @@ class InsightParams:
     level_tau_hours: float = 1.5
     trend_tau_hours: float = 3.0
     # A trend is extrapolated this far, then the rate is held (viral surges do not grow forever).
-    trend_horizon_hours: float = 12.0
+    trend_horizon_hours: float = 4.0
     # Band: level +- band_z standard errors, and at least +-min_band_fraction of the level.
     band_z: float = 1.645
     min_band_fraction: float = 0.1

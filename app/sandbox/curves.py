@@ -138,7 +138,7 @@ def _plateau(t: FloatArray, p: tuple[float, ...]) -> FloatArray:
 def _powerlaw(t: FloatArray, p: tuple[float, ...]) -> FloatArray:
     """Abrupt start, then a power-law decay (1 + t / t0)^-a."""
     t0, a = p
-    result: FloatArray = np.where(t > 0, (a - 1) / t0 * (1 + t / t0) ** (-a), 0.0)
+    result: FloatArray = np.where(t > 0, (a - 1) / t0 * (1 + np.maximum(t, 0) / t0) ** (-a), 0.0)
     return result
 
 
