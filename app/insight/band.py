@@ -31,6 +31,7 @@ PRIOR_VARIANCE = 0.02
 CAP_ERROR = 0.3
 PRIOR_WEIGHT = 2.0
 ERROR_HORIZON_HOURS = 4.0
+MAX_HORIZON_HOURS = 24.0
 
 
 def sales_errors(
@@ -73,7 +74,9 @@ def hours_band(
     hours: FloatArray, variance: FloatArray, units: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """(low, high) hours left around `hours` for a model error `variance` (see module doc)."""
-    finite = np.where(np.isfinite(hours), hours, 0.0)
+    # The horizon's growth stops at a day: beyond it the band's low end must still grow with
+    # the stock (more stock never means a nearer stock-out at either end).
+    finite = np.minimum(np.where(np.isfinite(hours), hours, 0.0), MAX_HORIZON_HOURS)
     spread = np.sqrt(variance * (1.0 + finite / ERROR_HORIZON_HOURS) + 1.0 / np.maximum(units, 1.0))
     low = np.where(np.isfinite(hours), hours * np.exp(-Z * spread), hours)
     high = np.where(np.isfinite(hours), hours * np.exp(Z * spread), np.inf)

@@ -8,11 +8,18 @@ so neither is trusted by default: each is judged on this SKU's own recent sales.
 
 How: for the few SKUs a video drives, the whole computation is rerun as it would have been
 `ORIGIN_HOURS` ago (events up to then only, the stock then = now + units sold since), and each
-model's predicted units over the hours since are compared with the units actually sold. The
-weight of the view-driven curve is the inverse of its squared log error relative to the sales
-model's (with a prior of `PRIOR_ERROR` each, so a few lucky units do not decide it), and the
-demand curves are averaged with those weights: rate(h) = w * viral(h) + (1 - w) * sales(h).
-A view curve that has no track record yet (it did not exist an origin ago) gets `NEW_WEIGHT`.
+model's predicted units over the hours since (the view model's posterior mean, which does not
+depend on the stock) are compared with the units actually sold. The view-driven curve's weight
+is the inverse of its squared log error relative to the sales model's (with a prior of
+`PRIOR_ERROR` each, so a few lucky units do not decide it); a curve that has no track record
+yet (it did not exist an origin ago) gets `NEW_WEIGHT`.
+
+Views may only raise the sales model's demand, never lower it: rate(h) = sales(h) +
+w * max(viral(h) - sales(h), 0). The views' value is seeing a surge before the sales do (the
+rise); where the curve says the surge is ending, the sales themselves show it soon enough, and
+the curve's decline is the least identified part of it (a symmetric bell against long tails,
+second videos, plateaus). This is what failed in the field: a fitted S-curve that believed a
+surge was ending turned the alert to OK three hours before the shelf was empty.
 
 Cost: one extra computation per origin for the attributed SKUs only (a handful in a shop of
 10,000), so the recompute stays vectorised for everyone else.
@@ -20,7 +27,7 @@ Cost: one extra computation per origin for the attributed SKUs only (a handful i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,7 +44,6 @@ ORIGIN_HOURS = (1.0, 2.5)
 PRIOR_ERROR = 0.01
 # The view-driven curve must earn its weight: this much squared error is added to its record.
 PRIOR_VIEWS = 0.0
-ONLY_RAISE = True
 # Weights go as 1 / error^SHARPNESS: above 1 the better model takes more than its share.
 SHARPNESS = 2.0
 # Weight of a view-driven curve without a track record.
@@ -52,6 +58,22 @@ class Origin:
     viral: FloatArray  # nan where the view-driven model had no forecast then
     sales: FloatArray
     actual: FloatArray
+
+
+def with_videos(history: ShopHistory, keep: IntArray) -> ShopHistory:
+    """The history with only the videos `keep` (indices), their samples and sales' links: the
+    recomputation at an origin need not bin every video of the shop again."""
+    remap = np.full(len(history.videos) + 1, -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    samples = remap[history.view_video] >= 0
+    return replace(
+        history,
+        videos=tuple(history.videos[int(i)] for i in keep),
+        view_video=remap[history.view_video[samples]],
+        view_time=history.view_time[samples],
+        view_count=history.view_count[samples],
+        sale_video=remap[history.sale_video],
+    )
 
 
 def origin_stock(history: ShopHistory, rows: IntArray, origin: float, now: float) -> IntArray:
@@ -118,28 +140,26 @@ def sales_rate_grid(
 
 
 def blend(viral: ViralCurves, sales: FloatArray, weight: FloatArray) -> ViralCurves:
-    """The viral curves with their rates replaced by the weighted average with `sales` (same
-    grid); busy / quiet are averaged with the sales rate likewise (the band is set later)."""
+    """The sales model's rates raised by `weight` of what the view-driven curve adds on top
+    (same grid): rate = sales + w * max(viral - sales, 0); busy / quiet likewise."""
     w = weight[:, None]
     sales = np.nan_to_num(sales, nan=0.0, posinf=0.0)
-    if ONLY_RAISE:
-        rate = sales + w * np.maximum(viral.rate - sales, 0.0)
-        busy = sales + w * np.maximum(viral.busy - sales, 0.0)
-        quiet = sales + w * np.maximum(viral.quiet - sales, 0.0)
-    else:
-        rate = w * viral.rate + (1 - w) * sales
-        busy = w * viral.busy + (1 - w) * sales
-        quiet = w * viral.quiet + (1 - w) * sales
+
+    def lift(curve: FloatArray) -> FloatArray:
+        result: FloatArray = sales + w * np.maximum(curve - sales, 0.0)
+        return result
+
     return ViralCurves(
         viral.rows,
-        rate,
+        lift(viral.rate),
         viral.step_hours,
         viral.logistic,
-        busy,
-        quiet,
+        lift(viral.busy),
+        lift(viral.quiet),
         viral.hours_left,
         viral.hours_low,
         viral.hours_high,
+        viral.expected,
     )
 
 

@@ -36,31 +36,37 @@ def hour_of_day(times: FloatArray) -> IntArray:
 
 
 def daily_profile(history: ShopHistory, now: float) -> FloatArray:
-    """(SKUs x 24) multipliers of the day's average rate, mean 1 per SKU."""
+    """(SKUs x 24) multipliers of the day's average rate, mean 1 per SKU.
+
+    Only whole days count, from the SKU's first sale in the window: a SKU that started selling
+    two and a half days ago has some hours of the day three times and others twice, which is
+    not a daily cycle.
+    """
     n = len(history.skus)
-    lo = max(now - PROFILE_DAYS * 24 * HOUR, history.since)
     hi = now - RECENT_HOURS * HOUR
-    if hi <= lo:
+    whole = int(min(PROFILE_DAYS * 24 * HOUR, hi - history.since) // (24 * HOUR))
+    if whole < 1:
         return np.ones((n, DAY_HOURS))
+    lo = hi - whole * 24 * HOUR
     window = history.sales_between(lo, hi)
-    sku = history.sale_sku[window]
-    hod = hour_of_day(history.sale_time[window])
+    sku, time = history.sale_sku[window], history.sale_time[window]
+    units = history.sale_units[window]
+    day = np.minimum(((time - lo) // (24 * HOUR)).astype(np.int64), whole - 1)
+    # A SKU's days count from the first day it sold on.
+    active = np.bincount(sku * whole + day, minlength=n * whole).reshape(n, whole) > 0
+    first = np.where(active.any(axis=1), np.argmax(active, axis=1), whole)
+    counted = day >= first[sku]
     counts = np.bincount(
-        sku * DAY_HOURS + hod, weights=history.sale_units[window], minlength=n * DAY_HOURS
+        sku * DAY_HOURS + hour_of_day(time),
+        weights=np.where(counted, units, 0.0),
+        minlength=n * DAY_HOURS,
     ).reshape(n, DAY_HOURS)
-    # Hours of the day covered by the window (partial days weigh each hour by its exposure).
-    edges = np.arange(np.floor(lo / HOUR), np.ceil(hi / HOUR)) * HOUR
-    exposure = np.bincount(
-        hour_of_day(edges),
-        weights=np.clip(np.minimum(edges + HOUR, hi) - np.maximum(edges, lo), 0, HOUR) / HOUR,
-        minlength=DAY_HOURS,
-    )
-    rate = counts / np.maximum(exposure, 1e-9)[None, :]
-    mean = rate.mean(axis=1, keepdims=True)
-    prior = PRIOR_UNITS / max(float(exposure.mean()), 1e-9)
-    shrunk = (rate + prior) / (mean + prior)
-    result: FloatArray = shrunk / shrunk.mean(axis=1, keepdims=True)
-    return result
+    days = whole - first
+    # PRIOR_UNITS pseudo-units per hour of the day pull toward flat.
+    mean = counts.mean(axis=1, keepdims=True)
+    shrunk = (counts + PRIOR_UNITS) / (mean + PRIOR_UNITS)
+    result: FloatArray = np.where(days[:, None] >= 1, shrunk, 1.0)
+    return result / result.mean(axis=1, keepdims=True)
 
 
 def bin_profile(profile: FloatArray, edges: FloatArray) -> FloatArray:

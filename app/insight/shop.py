@@ -28,6 +28,7 @@ from app.insight.ensemble import (
     sales_rate_grid,
     sold_between,
     viral_weights,
+    with_videos,
 )
 from app.insight.forecast import (
     BinnedSales,
@@ -164,16 +165,23 @@ def _weigh_by_track_record(
     history: ShopHistory,
     now: float,
     viral: ViralCurves,
+    attributed: IntArray,
     model: DemandModel,
     profile: FloatArray,
     settings: Mapping[str, SkuSettings] | None,
     default: SkuSettings,
-    previous_videos: Mapping[str, str] | None,
     params: InsightParams,
 ) -> tuple[ViralCurves, FloatArray]:
     """The video-driven curves averaged with the sales model by each one's recent error."""
     rows = viral.rows
     sub = history.only([history.skus[r].sku_id for r in rows.tolist()])
+    # Only the videos these SKUs are attributed to take part at the origins.
+    videos = np.unique(attributed)
+    sub = with_videos(sub, videos)
+    pinned = {
+        sku.sku_id: sub.videos[int(k)].video_id
+        for sku, k in zip(sub.skus, np.searchsorted(videos, attributed).tolist(), strict=True)
+    }
     origins: list[Origin] = []
     for hours_back, origin in origin_times(now):
         if origin <= history.since:
@@ -184,7 +192,7 @@ def _weigh_by_track_record(
             origin,
             settings=settings,
             default=default,
-            previous_videos=previous_videos,
+            previous_videos=pinned,
             params=params,
             track_record=False,
         )
@@ -194,7 +202,7 @@ def _weigh_by_track_record(
         predicted_viral = np.full(len(rows), np.nan)
         if past.viral is not None:
             predicted_viral[past.viral.rows] = past.viral.cumulative(
-                np.full(len(past.viral.rows), hours_back)
+                np.full(len(past.viral.rows), hours_back), past.viral.expected
             )
         actual = sold_between(history, rows, origin, now)
         origins.append(Origin(hours_back, predicted_viral, predicted_sales, actual))
@@ -355,8 +363,9 @@ def compute_columns(
     )
     if viral is not None and track_record:
         viral, extra = _weigh_by_track_record(
-            history, now, viral, model, profile, settings, default, previous_videos, params
-        )
+            history, now, viral, attribution.video[viral.rows], model, profile, settings,
+            default, params,
+        )  # fmt: skip
         errors[:, viral.rows] += extra
     if viral is not None:
         rows = viral.rows

@@ -380,10 +380,10 @@ class InsightParams:
     # Holt runs over the last part of the model window only (8 level time constants is plenty).
     holt_hours: float = 24.0
     # Holt smoothing as time constants (independent of the bin size).
-    level_tau_hours: float = 1.5
+    level_tau_hours: float = 1.0
     trend_tau_hours: float = 3.0
     # A trend is extrapolated this far, then the rate is held (viral surges do not grow forever).
-    trend_horizon_hours: float = 4.0
+    trend_horizon_hours: float = 12.0
     # Band: level +- band_z standard errors, and at least +-min_band_fraction of the level.
     band_z: float = 1.645
     min_band_fraction: float = 0.1
