@@ -149,9 +149,12 @@ def blend(viral: ViralCurves, sales: FloatArray, weight: FloatArray) -> ViralCur
         result: FloatArray = sales + w * np.maximum(curve - sales, 0.0)
         return result
 
+    # The posterior's mean rate, not the curve picked at the median stock-out: the blend must
+    # not depend on the stock (more stock never means fewer hours).
+    central = viral.rate if viral.expected is None else viral.expected
     return ViralCurves(
         viral.rows,
-        lift(viral.rate),
+        lift(central),
         viral.step_hours,
         viral.logistic,
         lift(viral.busy),

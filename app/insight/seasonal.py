@@ -38,7 +38,7 @@ def hour_of_day(times: FloatArray) -> IntArray:
 def daily_profile(history: ShopHistory, now: float) -> FloatArray:
     """(SKUs x 24) multipliers of the day's average rate, mean 1 per SKU.
 
-    Only whole days count, from the SKU's first sale in the window: a SKU that started selling
+    Only whole days count, from the day after the SKU's first sale in the window: a SKU that started selling
     two and a half days ago has some hours of the day three times and others twice, which is
     not a daily cycle.
     """
@@ -55,6 +55,8 @@ def daily_profile(history: ShopHistory, now: float) -> FloatArray:
     # A SKU's days count from the first day it sold on.
     active = np.bincount(sku * whole + day, minlength=n * whole).reshape(n, whole) > 0
     first = np.where(active.any(axis=1), np.argmax(active, axis=1), whole)
+    # The first day it sold on may have been partly before it started selling: from the next.
+    first = np.where(first > 0, first + 1, first)
     counted = day >= first[sku]
     counts = np.bincount(
         sku * DAY_HOURS + hour_of_day(time),
