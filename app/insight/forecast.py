@@ -300,8 +300,8 @@ def forecast_stockout(
         # Within the seasonal grid, integrate the day's cycle (`app.insight.seasonal`).
         near = np.flatnonzero(sold_recently & (low < seasonal.GRID_HOURS))
         if len(near):
-            grid = np.arange(round(seasonal.GRID_HOURS / seasonal.STEP_HOURS)) + 0.5
-            grid = grid * seasonal.STEP_HOURS
+            count = round(seasonal.GRID_HOURS / seasonal.STEP_HOURS)
+            grid: FloatArray = (np.arange(count, dtype=np.float64) + 0.5) * seasonal.STEP_HOURS
             shape = profile[near]
             for which, m in ((hours, model), (low, busy), (high, quiet)):
                 which[near] = seasonal.hours_until(m.rate_at(near, grid), shape, now, units[near])

@@ -38,9 +38,9 @@ def hour_of_day(times: FloatArray) -> IntArray:
 def daily_profile(history: ShopHistory, now: float) -> FloatArray:
     """(SKUs x 24) multipliers of the day's average rate, mean 1 per SKU.
 
-    Only whole days count, from the day after the SKU's first sale in the window: a SKU that started selling
-    two and a half days ago has some hours of the day three times and others twice, which is
-    not a daily cycle.
+    Only whole days count, from the day after the SKU's first sale in the window: a SKU that
+    started selling two and a half days ago has some hours of the day three times and others
+    twice, which is not a daily cycle.
     """
     n = len(history.skus)
     hi = now - RECENT_HOURS * HOUR
@@ -86,7 +86,7 @@ def hours_until(
     rates at the steps' middles); after the grid the last rate is held (the profile averages
     out). inf when it never does."""
     steps = rate_at.shape[1]
-    middle = now + (np.arange(steps) + 0.5) * STEP_HOURS * HOUR
+    middle: FloatArray = now + (np.arange(steps, dtype=np.float64) + 0.5) * STEP_HOURS * HOUR
     seasonal = rate_at * profile[:, hour_of_day(middle)]
     cumulative = np.cumsum(seasonal * STEP_HOURS, axis=1)
     a = np.maximum(units, 0.0)

@@ -208,7 +208,7 @@ def _weigh_by_track_record(
         origins.append(Origin(hours_back, predicted_viral, predicted_sales, actual))
     weight = viral_weights(origins) if origins else np.full(len(rows), NEW_WEIGHT)
     extra = blended_errors(origins, weight) if origins else np.zeros((2, len(rows)))
-    grid = np.arange(viral.rate.shape[1]) * viral.step_hours
+    grid: FloatArray = np.arange(viral.rate.shape[1], dtype=np.float64) * viral.step_hours
     blended = blend(viral, sales_rate_grid(model, rows, grid, profile, now), weight)
     units = np.maximum(history.available[rows], 0).astype(np.float64)
     left = hours_until_grid(blended.rate, blended.step_hours, units)

@@ -380,7 +380,7 @@ class InsightParams:
     # Holt runs over the last part of the model window only (8 level time constants is plenty).
     holt_hours: float = 24.0
     # Holt smoothing as time constants (independent of the bin size).
-    level_tau_hours: float = 1.0
+    level_tau_hours: float = 1.5
     trend_tau_hours: float = 3.0
     # A trend is extrapolated this far, then the rate is held (viral surges do not grow forever).
     trend_horizon_hours: float = 12.0

@@ -146,7 +146,9 @@ def _fizzle(t: FloatArray, p: tuple[float, ...]) -> FloatArray:
     """A fast start that dies: up within `rise` hours, decays with `decay` hours."""
     rise, decay = p
     result: FloatArray = np.where(
-        t > 0, (1 - np.exp(-t / rise)) * np.exp(-t / decay) / (decay + rise), 0.0
+        t > 0,
+        (1 - np.exp(-np.maximum(t, 0) / rise)) * np.exp(-np.maximum(t, 0) / decay) / (decay + rise),
+        0.0,
     )
     return result
 
