@@ -10,9 +10,10 @@ How: for the few SKUs a video drives, the whole computation is rerun as it would
 `ORIGIN_HOURS` ago (events up to then only, the stock then = now + units sold since), and each
 model's predicted units over the hours since (the view model's posterior mean, which does not
 depend on the stock) are compared with the units actually sold. The view-driven curve's weight
-is the inverse of its squared log error relative to the sales model's (with a prior of
+goes as 1 / squared log error ** SHARPNESS against the sales model's (with a prior of
 `PRIOR_ERROR` each, so a few lucky units do not decide it); a curve that has no track record
-yet (it did not exist an origin ago) gets `NEW_WEIGHT`.
+yet (it did not exist an origin ago) gets `NEW_WEIGHT` = 1: since views can only raise the
+forecast, a new surge in the views counts in full until the sales say otherwise.
 
 Views may only raise the sales model's demand, never lower it: rate(h) = sales(h) +
 w * max(viral(h) - sales(h), 0). The views' value is seeing a surge before the sales do (the
@@ -42,12 +43,10 @@ from app.insight.viral import ViralCurves
 ORIGIN_HOURS = (1.0, 2.5)
 # Squared log error each model is given before any evidence (shrinks the weights to 1/2).
 PRIOR_ERROR = 0.01
-# The view-driven curve must earn its weight: this much squared error is added to its record.
-PRIOR_VIEWS = 0.0
 # Weights go as 1 / error^SHARPNESS: above 1 the better model takes more than its share.
 SHARPNESS = 2.0
 # Weight of a view-driven curve without a track record.
-NEW_WEIGHT = 0.5
+NEW_WEIGHT = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +110,7 @@ def viral_weights(origins: list[Origin]) -> FloatArray:
         err_s += np.where(known, es, 0.0)
         seen += known
     sales = (err_s + PRIOR_ERROR) ** SHARPNESS
-    views = (err_v + PRIOR_ERROR + PRIOR_VIEWS) ** SHARPNESS
+    views = (err_v + PRIOR_ERROR) ** SHARPNESS
     weight = sales / (sales + views)
     result: FloatArray = np.where(seen > 0, weight, NEW_WEIGHT)
     return result

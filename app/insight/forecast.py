@@ -1,8 +1,8 @@
 """Hours until stock-out from a level-plus-trend model of recent sales, with a band.
 
 The model is Holt's linear smoothing run on short bins (15 minutes by default) of sales per
-in-stock hour over the last two days, for all SKUs at once (the loop is over bins, the arrays
-over SKUs). Bins that were mostly out of stock are skipped: no demand was observed there.
+in-stock hour over the last day, for all SKUs at once (the loop is over bins, the arrays over
+SKUs). Bins that were mostly out of stock are skipped: no demand was observed there.
 
 Demand ahead is the rate `level + trend * h`, with the trend extrapolated only for a limited
 horizon (a viral surge does not grow forever) and, when falling, never below the long-run rate
@@ -10,9 +10,24 @@ horizon (a viral surge does not grow forever) and, when falling, never below the
 reaches the available stock, solved in closed form. A trend is only believed when it stands out
 of the noise (soft threshold at a few standard errors), so steady sellers get steady forecasts.
 
-A video linked to the SKU (attribution) whose views are accelerating raises the trend: the
-SKU's sales are assumed to follow the video's view rate at the current conversion (units per
-view), and views are far less noisy than sales, so the surge shows up in views first.
+The method, and why (judged by `app.insight.backtest` on demand-curve families it was not tuned
+on, `python -m tests.benchmarks forecast`):
+
+- Sales first. The sales-only model is the backbone for every SKU: on log-normal and gamma
+  rises, long tails, videos in a row, plateaus and power-law decays it was closer than any
+  extrapolation of the views, which assume one shape of surge.
+- Day/night. Sales rates are divided by the SKU's time-of-day profile before smoothing and the
+  demand ahead is multiplied by it again (`app.insight.seasonal`), so a steady seller's level is
+  the day's average and its hours left integrate the cycle; the rate shown is that average, so
+  "selling R/hour, H of stock" has R x H = stock at a steady rate.
+- Views by their track record. A video driving the SKU (attribution) may only raise the sales
+  model's demand, by as much as its view-driven curve (`app.insight.viral`) has predicted this
+  SKU's sales over the last hours better than the sales model did (`app.insight.ensemble`).
+- The band from errors, not parameters: the spread of this SKU's recent forecast errors, less
+  Poisson noise, grown with the horizon (`app.insight.band`), so it is wide where forecasts have
+  been wrong and narrow where they have been right.
+- The alert does not return to OK while the stock at the last hour's rate runs out within the
+  critical threshold (`app.insight.shop`), whatever a model believes about the surge ending.
 """
 
 from __future__ import annotations
