@@ -400,6 +400,10 @@ def compute_columns(
         )
     hold = (previous > severity) & (at_last_hour <= config.critical)
     severity = np.where(hold, previous, severity).astype(np.int64)
+    # ... nor OK at all while it sells that fast on enough units to tell (a second video
+    # taking off before the forecast has caught up): at least a warning.
+    brisk = (at_last_hour <= config.critical) & (velocity.per_hour_1h >= _BRISK_UNITS)
+    severity = np.where(brisk, np.maximum(severity, 1), severity).astype(np.int64)
 
     horizon = config.lead_time_hours + 24.0 * config.days_of_cover
     demand = np.where(sold, model.cumulative(horizon), 0.0)
@@ -434,6 +438,8 @@ def compute_columns(
 
 
 _ZERO = Decimal("0.00")
+# Units in the last hour from which its rate alone keeps a SKU off OK (see compute_columns).
+_BRISK_UNITS = 5.0
 _CENT = Decimal("0.01")
 
 
