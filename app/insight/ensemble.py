@@ -59,6 +59,22 @@ class Origin:
     actual: FloatArray
 
 
+def recent(history: ShopHistory, since: float) -> ShopHistory:
+    """The history from `since` on (sales are in time order, so this is a slice)."""
+    if since <= history.since:
+        return history
+    window = history.sales_between(np.nextafter(since, -np.inf), np.inf)
+    return replace(
+        history,
+        since=since,
+        sale_sku=history.sale_sku[window],
+        sale_time=history.sale_time[window],
+        sale_units=history.sale_units[window],
+        sale_revenue=history.sale_revenue[window],
+        sale_video=history.sale_video[window],
+    )
+
+
 def with_videos(history: ShopHistory, keep: IntArray) -> ShopHistory:
     """The history with only the videos `keep` (indices), their samples and sales' links: the
     recomputation at an origin need not bin every video of the shop again."""

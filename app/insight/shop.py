@@ -25,6 +25,7 @@ from app.insight.ensemble import (
     blended_errors,
     origin_stock,
     origin_times,
+    recent,
     sales_rate_grid,
     sold_between,
     viral_weights,
@@ -174,7 +175,9 @@ def _weigh_by_track_record(
 ) -> tuple[ViralCurves, FloatArray]:
     """The video-driven curves averaged with the sales model by each one's recent error."""
     rows = viral.rows
-    sub = history.only([history.skus[r].sku_id for r in rows.tolist()])
+    sub = recent(history, now - _RECENT_DAYS * 24 * HOUR).only(
+        [history.skus[r].sku_id for r in rows.tolist()]
+    )
     # Only the videos these SKUs are attributed to take part at the origins.
     videos = np.unique(attributed)
     sub = with_videos(sub, videos)
@@ -437,6 +440,9 @@ def compute_columns(
     )
 
 
+# The recomputations at the origins see this many days of sales (enough for the 7-day
+# velocity and the whole-day profile), not the shop's whole history.
+_RECENT_DAYS = 8.0
 _ZERO = Decimal("0.00")
 # Units in the last hour from which its rate alone keeps a SKU off OK (see compute_columns).
 _BRISK_UNITS = 5.0
