@@ -26,8 +26,8 @@ RECENT_HOURS = 12.0
 PROFILE_DAYS = 7.0
 PRIOR_UNITS = 8.0
 # The grid on which seasonal hours left are solved, and how far it reaches.
-STEP_HOURS = 0.25
-GRID_HOURS = 72.0
+STEP_HOURS = 0.5
+GRID_HOURS = 48.0
 
 
 def hour_of_day(times: FloatArray) -> IntArray:

@@ -20,6 +20,7 @@ from app.insight.alerts import LEVELS, alert_levels, thresholds
 from app.insight.attribution import AttributionColumns, attribute
 from app.insight.ensemble import (
     NEW_WEIGHT,
+    ORIGIN_HOURS,
     Origin,
     blend,
     blended_errors,
@@ -62,7 +63,7 @@ from app.insight.types import (
     Velocity,
 )
 from app.insight.velocity import VelocityColumns, compute_velocities
-from app.insight.viral import ViralCurves, hours_until_grid, viral_curves
+from app.insight.viral import GRID_HOURS, ViralCurves, hours_until_grid, viral_curves
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +126,7 @@ def _viral_rows(
     params: InsightParams,
     eligible: BoolArray,
     spread: FloatArray,
+    grid_hours: float = GRID_HOURS,
 ) -> ViralCurves | None:
     """Demand curves and forecasts of the (`eligible`) SKUs attributed to a video whose views
     are growing; a video that took off gets its S-curve posterior (`fit_views`)."""
@@ -158,6 +160,7 @@ def _viral_rows(
         units=units,
         spread=spread[rows],
         band_fraction=params.min_band_fraction,
+        grid_hours=grid_hours,
     )
     return curves if len(curves.rows) else None
 
@@ -363,6 +366,8 @@ def compute_columns(
         params,
         sold,
         spread,
+        # At an origin only the next hours' demand is checked: a short grid is enough.
+        GRID_HOURS if track_record else max(ORIGIN_HOURS) + 0.5,
     )
     if viral is not None and track_record:
         viral, extra = _weigh_by_track_record(

@@ -418,6 +418,7 @@ def viral_curves(
     units: FloatArray,
     spread: FloatArray,
     band_fraction: float,
+    grid_hours: float = GRID_HOURS,
 ) -> ViralCurves:
     """Demand curves and stock-out forecasts of SKUs `rows` (at stock `units[j]`), each driven
     by video `videos[j]`.
@@ -427,7 +428,7 @@ def viral_curves(
     with the band the curve moved by `spread[j]` (at least `band_fraction` of the rate). Rows
     whose sales do not rise with the video's views are dropped.
     """
-    hours = np.arange(0.0, GRID_HOURS + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
+    hours = np.arange(0.0, grid_hours + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
     width = bin_hours
     stock_of = dict(zip(rows.tolist(), units.tolist(), strict=True))
     spread_of = dict(zip(rows.tolist(), spread.tolist(), strict=True))
