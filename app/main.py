@@ -44,6 +44,18 @@ DEMO_SPEED = 60.0
 QUICK_DEMO_SPEED = 600.0
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 1280x720, not {text!r}"
+        ) from None
+    if width < 320 or height < 240:
+        raise argparse.ArgumentTypeError(f"{text} is too small for a window")
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="viralstock",
@@ -84,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--theme", choices=("dark", "light"), help="theme for this run (default: remembered)"
+    )
+    parser.add_argument(
+        "--size",
+        type=_window_size,
+        default=(1440, 960),
+        metavar="WxH",
+        help="window size for --screenshot (default 1440x960; the smallest supported is 1024x680)",
     )
     parser.add_argument(
         "--self-test",
@@ -256,17 +275,31 @@ def _desktop_data_dir(args: argparse.Namespace, stack: contextlib.ExitStack) -> 
 
 def _gui(args: argparse.Namespace) -> int:
     """The Qt desktop (app.ui.desktop), imported only here so headless runs never load Qt."""
-    try:
-        run_desktop = importlib.import_module("app.ui.desktop").run
-    except ImportError as exc:
-        print(
-            f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
-            file=sys.stderr,
-        )
-        return 2
     with contextlib.ExitStack() as stack:
-        sessions = desktop_sessions(_desktop_data_dir(args, stack))
+        data_dir = _desktop_data_dir(args, stack)
+        try:
+            if _already_running(data_dir):
+                return 0
+            run_desktop = importlib.import_module("app.ui.desktop").run
+        except ImportError as exc:  # Qt or its libraries missing: say so, not a traceback
+            print(
+                f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
+                file=sys.stderr,
+            )
+            return 2
+        sessions = desktop_sessions(data_dir)
         return int(run_desktop(args, sessions))
+
+
+def _already_running(data_dir: Path) -> bool:
+    """Knock on an instance already running on `data_dir` before loading the sync engine and
+    the window (the knock is what a second launch is for; `start_ui` checks again, race-safe)."""
+    from app.ui.single_instance import knock, server_name
+
+    if not knock(server_name(data_dir)):
+        return False
+    print("viralstock: already running; brought the open window to the front")
+    return True
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="/v1/oauth/token and /v1/pair calls per minute per source IP (6), 0 = no limit",
     )
     serve.add_argument("--pair-burst", type=float, help="burst of those calls per IP (5)")
-    serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per token")
+    serve.add_argument("--sign-rate", type=float, help="/v1/sign calls/s per shop")
     serve.add_argument(
         "--no-ws-compression",
         dest="ws_compression",

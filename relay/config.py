@@ -67,7 +67,8 @@ class RelayConfig:
     # costs upstream requests to TikTok, so a pairing desktop gets a few a minute. 0 disables.
     pair_per_minute: float = 6.0
     pair_burst: float = 5.0
-    # `/v1/sign` budget per subscriber token (TikTok's own limit is ~1,000/min per shop).
+    # `/v1/sign` budget per shop, shared by all its tokens (TikTok's own limit is ~1,000/min
+    # per shop).
     sign_rate: float = 50.0
     sign_burst: float = 200.0
     # SQLite `synchronous`: FULL survives power loss (fsync per group commit); NORMAL survives

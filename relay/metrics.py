@@ -52,6 +52,7 @@ class Metrics:
         self.delivered = 0
         self.subscribers = 0
         self.sign_requests = 0
+        self.sign_refused: Counter[str] = Counter()
         self.latency = Histogram()
 
     def render(self, extra: dict[str, float] | None = None) -> str:
@@ -81,7 +82,12 @@ class Metrics:
             "# HELP relay_sign_requests_total Signatures made for vendor-mode desktops.",
             "# TYPE relay_sign_requests_total counter",
             f"relay_sign_requests_total {self.sign_requests}",
+            "# HELP relay_sign_refused_total Signing requests refused, by reason.",
+            "# TYPE relay_sign_refused_total counter",
         ]
+        for reason in sorted(self.sign_refused):
+            count = self.sign_refused[reason]
+            lines.append(f'relay_sign_refused_total{{reason="{reason}"}} {count}')
         lines += self.latency.render(
             "relay_delivery_latency_seconds",
             "From webhook receipt to the event frame being written to a subscriber.",

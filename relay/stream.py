@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from relay.backend.base import Backend, BackendError, StoredEvent
+from relay.backend.base import Backend, BackendError, StoredEvent, shop_tag, split_cursor
 from relay.deauth import is_deauthorization
 from relay.hub import Hub, event_frame
 from relay.logs import log
@@ -195,11 +195,16 @@ class StreamEndpoint:
         gaps: list[str] = []
         for shop in shops:
             start = after.get(shop)
-            if start is None:
+            foreign = False
+            if start is not None:
+                # Only the shop that issued a cursor takes it as a resume point.
+                start = await self.backend.resume_cursor(shop, start)
+                foreign = start is None
+            else:
                 start = await self.backend.acked(session.token_hash, shop)
             start, gap = await self._resolve_start(shop, start)
             starts[shop] = start
-            if gap:
+            if gap or foreign:
                 gaps.append(shop)
         await self._send(session, json.dumps({"op": "ready", "shops": shops}))
         for shop in gaps:
@@ -228,6 +233,8 @@ class StreamEndpoint:
             return
         sent = session.sent.get(shop)
         try:
+            if split_cursor(cursor)[0] != shop_tag(shop):
+                raise ValueError("not a cursor of this shop")
             key = self.backend.cursor_key(cursor)
             if sent is None or key > self.backend.cursor_key(sent):
                 # Not sent on this connection (maybe on an earlier one): it must exist.

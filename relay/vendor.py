@@ -1,20 +1,18 @@
 """Vendor mode: the endpoints that keep the app secret on the relay (DESIGN.md 2 and 3).
 
 `/v1/oauth/token` exchanges an authorization code and pairs in one step, `/v1/oauth/refresh`
-refreshes, `/v1/sign` signs Open API requests within a per-token budget, `/v1/pair` pairs a
-desktop that holds an access token. Nothing these endpoints receive or send is logged, and
-upstream failures are reported by kind only: an httpx exception's text can contain the token
-URL, whose query carries the app secret.
+refreshes, `/v1/sign` signs Open API requests (what it agrees to sign: `relay.signpolicy`)
+within a per-shop budget, `/v1/pair` pairs a desktop that holds an access token. Nothing these
+endpoints receive or send is logged, and upstream failures are reported by kind only: an httpx
+exception's text can contain the token URL, whose query carries the app secret.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import math
-import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -22,26 +20,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.tiktok.signing import sign_request
-from relay.backend.base import Backend
+from relay.backend.base import Backend, BackendError
 from relay.config import RelayConfig
 from relay.logs import log, redact_library_logs
 from relay.metrics import Metrics
 from relay.proxy import ClientAddress
 from relay.ratelimit import Buckets
+from relay.signpolicy import MAX_SIGN_BODY, Refusal, parse_sign_request
 from relay.tokens import create_token
 
-__all__ = ["OPEN_API_PATH", "Upstream", "Vendor"]
+__all__ = ["Upstream", "Vendor"]
 
 _logger = logging.getLogger("relay.vendor")
 
-# `/{category}/{version}/{resource...}`, e.g. /order/202309/orders/search. The auth host's
-# `/api/v2/token/*` does not match, and neither does anything with `..` or a query.
-OPEN_API_PATH = re.compile(r"^/[a-z][a-z_]*/\d{6}(/[A-Za-z0-9_\-.]+)+$")
 SHOPS_PATH = "/authorization/202309/shops"
-# TikTok accepts timestamps in [now - 5 min, now + 30 s] (tiktok-shop-api.md 1).
-SIGN_PAST = 300
-SIGN_FUTURE = 30
-MAX_SIGN_BODY = 4 * 1024 * 1024
 
 
 # Anyone may call these (no subscriber token yet), so they have a per-IP budget of their own.
@@ -53,15 +45,24 @@ _Params = list[tuple[str, str | int | float | bool | None]]
 class Upstream(Exception):
     """TikTok (or the sandbox) refused or failed; `status` is what we answer."""
 
-    def __init__(self, status: int, error: str, detail: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.detail = detail or {}
+        self.headers = headers
 
 
-def _json_error(status: int, error: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": error, **extra}, status_code=status)
+def _json_error(
+    status: int, error: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
 class Vendor:
@@ -78,7 +79,12 @@ class Vendor:
         self.backend = backend
         self.metrics = metrics
         self.authenticate = authenticate
-        self.sign_budget = Buckets(config.sign_rate, config.sign_burst)
+        # Per shop: every token of a shop (each pairing mints one) draws on the same budget,
+        # kept in Redis when several processes share it.
+        self.sign_budget = backend.sign_budget(config.sign_rate, config.sign_burst)
+        # shop id -> cipher, as TikTok named them at pairing (storage holds the truth; this
+        # only saves a read per signature). A cipher is stable per shop.
+        self._ciphers: dict[str, str] = {}
         # Per source IP for the endpoints anyone may call: each one costs TikTok requests.
         self.pair_budget = Buckets(config.pair_per_minute / 60.0, config.pair_burst)
         self.client_address = ClientAddress(config.proxy_headers, config.trusted_proxies)
@@ -207,10 +213,21 @@ class Vendor:
         try:
             return await handlers[path](request)
         except Upstream as exc:
-            return _json_error(exc.status, exc.error, **exc.detail)
+            return _json_error(exc.status, exc.error, exc.headers, **exc.detail)
         except Exception as exc:  # never let an exception's text (maybe a URL) reach a log
             log(_logger, logging.ERROR, "vendor endpoint failed", kind=exc.__class__.__name__)
             return _json_error(500, "internal")
+
+    async def _pair(self, shops: list[dict[str, str]]) -> str:
+        """Remember each shop's cipher (what `/v1/sign` checks against), then mint a token."""
+        await self._remember_ciphers(shops)
+        return await create_token(self.backend, [s["id"] for s in shops])
+
+    async def _remember_ciphers(self, shops: Iterable[dict[str, str]]) -> None:
+        ciphers = {s["id"]: s["cipher"] for s in shops if s.get("cipher")}
+        if ciphers:
+            await self.backend.record_shop_ciphers(ciphers)
+            self._ciphers.update(ciphers)
 
     async def oauth_token(self, request: Request) -> Response:
         body = await self._body(request)
@@ -221,12 +238,12 @@ class Vendor:
             "/api/v2/token/get", [("auth_code", code), ("grant_type", "authorized_code")]
         )
         shops = await self.authorized_shops(tokens["access_token"])
-        token = await create_token(self.backend, [s["id"] for s in shops])
+        token = await self._pair(shops)
         log(_logger, logging.INFO, "paired by oauth", shops=len(shops))
         return JSONResponse({"tokens": tokens, "token": token, "shops": shops})
 
     async def oauth_refresh(self, request: Request) -> Response:
-        await self._bearer(request)
+        _, token_shops = await self._bearer(request)
         body = await self._body(request)
         refresh = body.get("refresh_token")
         if not isinstance(refresh, str) or not refresh or len(refresh) > 4096:
@@ -234,7 +251,21 @@ class Vendor:
         tokens = await self._token_call(
             "/api/v2/token/refresh", [("refresh_token", refresh), ("grant_type", "refresh_token")]
         )
+        await self._learn_missing_ciphers(token_shops, tokens["access_token"])
         return JSONResponse(tokens)
+
+    async def _learn_missing_ciphers(self, shops: frozenset[str], access_token: str) -> None:
+        """Pairings made before the relay stored ciphers have none: the first refresh asks
+        TikTok once with the fresh access token. Best effort: the refresh itself succeeded."""
+        try:
+            known = await self.backend.shop_ciphers(shops)
+            if set(known) >= shops:
+                return
+            await self._remember_ciphers(await self.authorized_shops(access_token))
+        except Upstream as exc:
+            log(_logger, logging.WARNING, "ciphers not learned on refresh", kind=exc.error)
+        except BackendError:
+            log(_logger, logging.WARNING, "ciphers not learned on refresh", kind="storage")
 
     async def pair(self, request: Request) -> Response:
         body = await self._body(request)
@@ -242,57 +273,58 @@ class Vendor:
         if not isinstance(access, str) or not access or len(access) > 4096:
             raise Upstream(400, "malformed")
         shops = await self.authorized_shops(access)
-        token = await create_token(self.backend, [s["id"] for s in shops])
+        token = await self._pair(shops)
         log(_logger, logging.INFO, "paired by access token", shops=len(shops))
         return JSONResponse({"token": token, "shops": shops})
 
     async def sign(self, request: Request) -> Response:
-        token_hash, _ = await self._bearer(request)
-        if not self.sign_budget.allow(token_hash):
-            raise Upstream(429, "sign_budget_exceeded")
+        """Every refusal is counted on `/metrics` by reason (`relay_sign_refused_total`)."""
+        try:
+            return await self._sign(request)
+        except Refusal as exc:
+            self.metrics.sign_refused[exc.reason] += 1
+            detail = dict(exc.detail)
+            wait = detail.pop("retry_after", None)
+            headers = None if wait is None else {"Retry-After": str(wait)}
+            raise Upstream(exc.status, exc.reason, detail, headers) from None
+        except Upstream as exc:
+            self.metrics.sign_refused[exc.error] += 1
+            raise
+
+    async def _sign(self, request: Request) -> Response:
+        _, shops = await self._bearer(request)
         body = await self._body(request, limit=MAX_SIGN_BODY * 2)
-        path = body.get("path")
-        if not isinstance(path, str) or not OPEN_API_PATH.match(path) or ".." in path:
-            raise Upstream(400, "path_not_allowed")
-        query = _query_pairs(body.get("query"))
-        names = {name for name, _ in query}
-        if "app_secret" in names:
-            raise Upstream(400, "bad_query")
-        if dict(query).get("app_key") != self.config.app_key:
-            raise Upstream(400, "bad_app_key")
-        stamp = dict(query).get("timestamp", "")
-        now = time.time()
-        if not stamp.isdigit() or not now - SIGN_PAST <= int(stamp) <= now + SIGN_FUTURE:
-            raise Upstream(400, "bad_timestamp")
-        payload = body.get("body")
-        raw: bytes | None = None
-        if payload is not None:
-            if not isinstance(payload, str):
-                raise Upstream(400, "malformed")
+        wanted = parse_sign_request(body, app_key=self.config.app_key, now=time.time())
+        owner = self._cipher_owner(shops, wanted.shop_cipher)
+        # Charged to the cipher's shop; a call without (an app-level path) or with a cipher
+        # not known yet is charged to every shop of the token.
+        await self._charge(shops if owner is None else (owner,))
+        if wanted.shop_cipher is not None and owner is None:
             try:
-                raw = base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError):
-                raise Upstream(400, "malformed") from None
-            if len(raw) > MAX_SIGN_BODY:
-                raise Upstream(413, "too_large")
-        content_type = body.get("content_type") or "application/json"
-        if not isinstance(content_type, str):
-            raise Upstream(400, "malformed")
+                known = await self.backend.shop_ciphers(shops)
+            except BackendError:
+                raise Upstream(503, "storage") from None
+            self._ciphers.update(known)
+            if wanted.shop_cipher not in known.values():
+                raise Refusal(400, "forbidden_shop_cipher")
         self.metrics.sign_requests += 1
-        return JSONResponse(
-            {"sign": sign_request(self.config.app_secret, path, query, raw, content_type)}
+        sign = sign_request(
+            self.config.app_secret, wanted.path, wanted.query, wanted.body, wanted.content_type
         )
+        return JSONResponse({"sign": sign})
 
+    def _cipher_owner(self, shops: frozenset[str], cipher: str | None) -> str | None:
+        if cipher is None:
+            return None
+        for shop in shops:
+            if self._ciphers.get(shop) == cipher:
+                return shop
+        return None
 
-def _query_pairs(value: object) -> list[tuple[str, str]]:
-    if not isinstance(value, list) or len(value) > 200:
-        raise Upstream(400, "bad_query")
-    pairs: list[tuple[str, str]] = []
-    for pair in value:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise Upstream(400, "bad_query")
-        name, val = pair
-        if not isinstance(name, str) or isinstance(val, bool | dict | list):
-            raise Upstream(400, "bad_query")
-        pairs.append((name, "" if val is None else str(val)))
-    return pairs
+    async def _charge(self, shops: Iterable[str]) -> None:
+        try:
+            wait = await self.sign_budget.take(sorted(shops))
+        except BackendError:
+            raise Upstream(503, "storage") from None
+        if wait > 0:
+            raise Refusal(429, "sign_budget_exceeded", retry_after=max(1, math.ceil(wait)))

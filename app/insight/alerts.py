@@ -12,11 +12,12 @@ not one per recomputation. The previous level is an input, so this stays a pure 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
 from app.insight.history import FloatArray, IntArray
-from app.insight.types import AlertLevel, SkuSettings
+from app.insight.types import AlertLevel, SkuInsight, SkuSettings
 
 LEVELS = (AlertLevel.OK, AlertLevel.WARNING, AlertLevel.CRITICAL)
 
@@ -65,3 +66,25 @@ def alert_level(
         hysteresis_fraction,
     )
     return LEVELS[int(result[0])]
+
+
+def attention_key(item: SkuInsight) -> tuple[int, int, float, str]:
+    """The one order in which SKUs claim the seller's attention: revenue at risk (to the cent)
+    high to low, then severity, then hours left, then sku_id.
+
+    The alerts list, the banner and the tray's digest, the stock chart's default SKU and the
+    exported reorder list all sort by this key, so the SKU a notification names is the SKU on
+    top of the list. `shop.sort_order` is the same rule over columns (a test holds them equal).
+    """
+    hours = item.forecast.hours_left
+    return (
+        -round(item.revenue_at_risk * 100),
+        -item.level.severity,
+        math.inf if hours is None else hours,
+        item.sku_id,
+    )
+
+
+def needing_attention(items: Iterable[SkuInsight]) -> list[SkuInsight]:
+    """SKUs that are not OK, in `attention_key` order."""
+    return sorted((s for s in items if s.level is not AlertLevel.OK), key=attention_key)

@@ -460,7 +460,8 @@ def _finite_or_none(values: FloatArray) -> list[float | None]:
 
 
 def sort_order(history: ShopHistory, columns: InsightColumns) -> IntArray:
-    """Revenue at risk (cents) high to low, then severity high to low, then hours left, sku_id."""
+    """Revenue at risk (cents) high to low, then severity high to low, then hours left, sku_id:
+    `alerts.attention_key` over columns (tests/insight hold the two equal)."""
     cents = np.round(columns.revenue_at_risk * 100.0)
     hours = np.nan_to_num(columns.forecast.hours_left, nan=np.inf)
     ids = np.array(history.sku_ids)

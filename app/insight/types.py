@@ -165,6 +165,9 @@ class Velocity:
     in_stock_hours_7d: float = 168.0
 
 
+NARROW_BAND_RATIO = 3.0
+
+
 @dataclass(frozen=True, slots=True)
 class Forecast:
     """Hours until stock-out from a level-plus-trend model of recent sales.
@@ -188,6 +191,14 @@ class Forecast:
     def available(self) -> bool:
         """True when there is a forecast (the UI shows "N/A" otherwise)."""
         return self.hours_left is not None
+
+    @property
+    def band_is_narrow(self) -> bool:
+        """True when the band tells the seller something: both ends known and the late end at
+        most `NARROW_BAND_RATIO` times the early one ("4-7 h"). "0.9 h to 410 h" is not shown,
+        on the chart or in words."""
+        low, high = self.hours_left_low, self.hours_left_high
+        return low is not None and high is not None and low > 0 and high <= NARROW_BAND_RATIO * low
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +297,11 @@ class SkuInsight:
             rate=self.forecast.rate_per_hour,
             hours=self.forecast.hours_left,
             reorder=self.reorder.quantity,
-            low=self.forecast.hours_left_low,
-            high=self.forecast.hours_left_high,
+            band=(
+                (self.forecast.hours_left_low, self.forecast.hours_left_high)  # type: ignore[arg-type]
+                if self.forecast.band_is_narrow
+                else None
+            ),
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyqtgraph as pg
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -23,7 +22,11 @@ def app_icon() -> QIcon:
 
 
 def configure_pyqtgraph() -> None:
-    """Fast-path plotting defaults: no antialiasing, no OpenGL, row-major images."""
+    """Fast-path plotting defaults: no antialiasing, no OpenGL, row-major images. pyqtgraph is
+    imported here, not at module level: a second launch only needs the QApplication to knock
+    on the running instance, and should say so without paying for the plotting stack."""
+    import pyqtgraph as pg
+
     pg.setConfigOptions(antialias=False, useOpenGL=False, imageAxisOrder="row-major")
 
 

@@ -1,4 +1,7 @@
-"""In-window alert banner: carries tray notices when there is no system tray."""
+"""In-window alert banner: carries tray notices when there is no system tray.
+
+It floats over the window (the window places it) rather than taking a row in a layout, so its
+arrival never moves a button the seller is about to click."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ class Banner(QFrame):
 
     open_sku = Signal(str)
     visibility_changed = Signal(bool)
+    # Emitted when the text changes, so the window can resize the floating banner to fit.
+    content_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +53,7 @@ class Banner(QFrame):
         self.view_button.setText("View first" if notice.digest else "View")
         set_level_property(self, str(notice.level))
         self.show()
+        self.content_changed.emit()
 
     def setVisible(self, visible: bool) -> None:
         """Tell the window, so it can open or close the strip that holds the banner."""

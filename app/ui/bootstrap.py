@@ -12,16 +12,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.ui.application import create_app
-from app.ui.crash import CrashHandler
-from app.ui.logging_setup import setup_logging
-from app.ui.main_window import MainWindow
 from app.ui.single_instance import SingleInstance
-from app.ui.theme import ThemeManager, ThemeMode
+
+if TYPE_CHECKING:
+    from app.ui.crash import CrashHandler
+    from app.ui.main_window import MainWindow
+    from app.ui.theme import ThemeManager
 
 
 @dataclass
@@ -63,6 +65,13 @@ def start_ui(
     instance = SingleInstance(data_dir)
     if not instance.acquire():
         return None
+    # The window, charts, theme and logging are imported only once this is the one instance:
+    # a second launch answers "already running" in a fraction of the time.
+    from app.ui.crash import CrashHandler
+    from app.ui.logging_setup import setup_logging
+    from app.ui.main_window import MainWindow
+    from app.ui.theme import ThemeManager, ThemeMode
+
     log_path = setup_logging(log_dir) if file_logging else None
     window_ref: list[MainWindow] = []
     crash = CrashHandler(log_path, lambda: window_ref[0] if window_ref else None)

@@ -19,34 +19,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.insight import fmt
+from app.insight.alerts import attention_key, needing_attention
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight, SkuSettings
-from app.ui import fmt
-from app.ui.charts import CoverLandscape, FunnelWidget, OrdersChart, ShareRing, StockFlowChart
+from app.ui import when
+from app.ui.charts import (
+    CoverLandscape,
+    FunnelWidget,
+    OrdersChart,
+    ShareRing,
+    StockFlowChart,
+    first_order_hour,
+)
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
 from app.ui.viewmodel import Projector, StockHistory, SyncPerformance
 from app.ui.widgets import Card, Chip, ElidedLabel, KpiTile, muted, set_level_property
 
-ALERT_ROWS = 5
+ALERT_ROWS = 8
+
+
+def stock_line(item: SkuInsight) -> str:
+    """'23 in stock · selling 37/hour · 31 min left': the forecast's own rate and hours, so the
+    two agree. When the forecast expects the pace to change before the shelf is empty, the
+    average pace it expects until then is shown too, labelled, since rate x hours = stock holds
+    for that pace and not for today's."""
+    fc = item.forecast
+    head = f"{fmt.units(item.available)} in stock"
+    if fc.hours_left is None or item.available <= 0:
+        return f"{head} · {fmt.hours(fc.hours_left) if item.available <= 0 else 'no recent sales'}"
+    now = fc.rate_per_hour
+    pace = item.available / fc.hours_left if fc.hours_left > 0 else now
+    selling = f"selling {fmt.rate(now)}"
+    if now > 0 and abs(pace - now) > 0.25 * now:
+        selling += f" now, ~{fmt.rate(pace)} ahead"
+    return f"{head} · {selling} · {fmt.hours(fc.hours_left)} left"
 
 
 def sku_title(item: SkuInsight) -> str:
     """'Product name · variant' (or the id when the shop gave no name)."""
     name = item.product_name or item.sku_id
     return f"{name} · {item.sku_name}" if item.sku_name else name
-
-
-def alerts_in_order(insights: Sequence[SkuInsight]) -> list[SkuInsight]:
-    """SKUs that need attention, most revenue at risk first (then severity, then urgency)."""
-    pending = [s for s in insights if s.level is not AlertLevel.OK]
-    return sorted(
-        pending,
-        key=lambda s: (
-            -s.revenue_at_risk,
-            -s.level.severity,
-            s.forecast.hours_left if s.forecast.hours_left is not None else float("inf"),
-        ),
-    )
 
 
 class SyncPerformanceCard(Card):
@@ -128,7 +141,10 @@ class AlertRow(QFrame):
         self.chip = Chip()
         self.context = ElidedLabel()
         self.context.setObjectName("AlertViral")
-        self.velocity = muted()
+        # Elided, not sized to its text: a long line must not push the chip and the reorder
+        # column out of the row (the full line is the tooltip).
+        self.velocity = ElidedLabel()
+        self.velocity.setProperty("muted", True)
         self.stock = QLabel()
         self.stock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.suggestion = QLabel()
@@ -162,11 +178,7 @@ class AlertRow(QFrame):
             self.context.setObjectName(name)
             self.context.style().unpolish(self.context)
             self.context.style().polish(self.context)
-        selling = fmt.rate(item.forecast.rate_per_hour or item.velocity.ewma_per_hour)
-        self.velocity.setText(
-            f"{fmt.units(item.available)} in stock · selling {selling}"
-            f" · {fmt.hours(item.forecast.hours_left)} left"
-        )
+        self.velocity.set_full_text(stock_line(item))
         qty = item.reorder.quantity
         self.suggestion.setText(f"reorder {fmt.units(qty)}" if qty > 0 else "no reorder needed")
         self.risk.setText(
@@ -215,10 +227,11 @@ class AlertsCard(Card):
         scroll.setWidget(holder)
         self.body_layout.addWidget(scroll)
         self.shown_ids: list[str] = []
+        self.export_button.setEnabled(False)  # nothing to export until a reorder is suggested
         self.show_empty("Loading stock…")
 
     def update_from(self, insights: Sequence[SkuInsight]) -> None:
-        ordered = alerts_in_order(insights)
+        ordered = needing_attention(insights)
         self.shown_ids = [s.sku_id for s in ordered[:ALERT_ROWS]]
         critical = sum(1 for s in ordered if s.level is AlertLevel.CRITICAL)
         warning = len(ordered) - critical
@@ -306,7 +319,7 @@ class InventoryCard(Card):
         self.show_body()
         ids = {s.sku_id for s in insights}
         if self.selected not in ids or not self._picked:
-            top = min(insights, key=lambda s: (-s.level.severity, -s.revenue_at_risk), default=None)
+            top = min(insights, key=attention_key, default=None)
             self.selected = top.sku_id if top else None
         self._refresh_flow()
         self.landscape.update_from(insights, defaults.critical_hours, defaults.lead_time_hours)
@@ -389,9 +402,15 @@ class OrdersCard(Card):
         if orders is self._orders and now == self._now:
             return
         self._orders = orders
-        hours = len(orders.hour_starts)
+        first = first_order_hour(orders)
+        span = (
+            f"since {when.clock(orders.hour_starts[first])}"
+            if first > 0
+            else f"last {len(orders.hour_starts)} h"
+        )
         self.set_subtitle(
-            f"last {hours} h · {orders.order_count:,} orders · {fmt.money(orders.revenue)} revenue"
+            f"{span} · {fmt.count(orders.order_count, 'order')} · "
+            f"{fmt.money(orders.revenue)} revenue"
         )
         self.chart.update_from(orders)
         self.funnel.set_funnel(dict(orders.funnel))
@@ -411,10 +430,10 @@ class OrdersCard(Card):
         for order_id, ship_by in self._near[:5]:
             delta_h = (ship_by - self._now) / 3600
             if delta_h < 0:
-                when = f"<span style='color:{crit}'>overdue {fmt.hours(-delta_h)}</span>"
+                due = f"<span style='color:{crit}'>overdue {fmt.duration(-delta_h)}</span>"
             else:
-                when = f"<span style='color:{warn}'>in {fmt.hours(delta_h)}</span>"
-            lines.append(f"#{order_id[-6:]} · by {fmt.clock(ship_by)} · {when}")
+                due = f"<span style='color:{warn}'>in {fmt.duration(delta_h)}</span>"
+            lines.append(f"#{order_id[-6:]} · by {when.clock(ship_by)} · {due}")
         extra = len(self._near) - 5
         if extra > 0:
             lines.append(f"+ {extra} more")

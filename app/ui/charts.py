@@ -14,8 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.insight import fmt
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
-from app.ui import fmt
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import Projector, StockHistory
@@ -49,6 +49,36 @@ PROJECTION_POINTS = 48
 COVER_MIN_H = 0.5
 COVER_MAX_H = 24.0 * 90
 RATE_MIN = 0.02
+COVER_TICKS = (
+    (1, "1 h"),
+    (6, "6 h"),
+    (24, "1 day"),
+    (96, "4 days"),
+    (336, "2 weeks"),
+    (1440, "2 months"),
+)
+RATE_TICKS = (
+    (0.01, "0.01/h"),
+    (0.1, "0.1/h"),
+    (1, "1/h"),
+    (10, "10/h"),
+    (100, "100/h"),
+    (1000, "1,000/h"),
+    (10000, "10,000/h"),
+)
+
+
+def view_ahead_hours(hours_left: float | None, lead_hours: float) -> float:
+    """How far ahead the stock chart looks: what matters next. A stock-out 45 minutes away gets
+    a view of about an hour, not eight days in which it would be a few pixels; the reorder's
+    arrival is included only when it is not far beyond that (otherwise the gap label says when
+    it comes). Without a forecast, the next day."""
+    if hours_left is None or hours_left <= 0:
+        return 24.0
+    ahead = max(hours_left * 1.5, 2.0)
+    if lead_hours <= ahead * 1.5:
+        ahead = max(ahead, lead_hours * 1.05)
+    return min(ahead, 24.0 * 60)
 
 
 def projection_curve(
@@ -83,6 +113,7 @@ class StockFlowChart(QWidget):
         layout.addWidget(self.plot)
         item = self.plot.getPlotItem()
         item.setLabel("left", "units in stock")
+        item.setLabel("bottom", "local time")
         self._hist_x = GrowBuffer(4096)
         self._hist_y = GrowBuffer(4096)
         self.history = pg.PlotDataItem(fillLevel=0.0)
@@ -91,7 +122,12 @@ class StockFlowChart(QWidget):
         self.band = pg.FillBetweenItem(self.band_low, self.band_high)
         self.projection = pg.PlotDataItem()
         self.bridge = pg.PlotDataItem()
-        self.now_line = pg.InfiniteLine(angle=90, movable=False)
+        self.now_line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            label="now",
+            labelOpts={"position": 0.95, "anchors": [(0, 0), (0, 0)]},
+        )
         self.arrival_line = pg.InfiniteLine(
             angle=90,
             movable=False,
@@ -101,7 +137,7 @@ class StockFlowChart(QWidget):
         # The stretch between stock-out and the earliest possible reorder arrival: sales lost.
         self.gap = pg.LinearRegionItem(movable=False)
         self.gap.setZValue(-10)
-        self.gap_label = pg.TextItem(anchor=(0, 0))
+        self.gap_label = pg.TextItem(anchor=(1, 0))
         item.addItem(self.gap, ignoreBounds=True)
         item.addItem(self.gap_label, ignoreBounds=True)
         for it in (
@@ -146,8 +182,14 @@ class StockFlowChart(QWidget):
         history, insight, now, lead_hours, projector = self._pending
         self._pending = None
         if history is not None and len(history.times):
-            key = (id(history), len(history.times))
-            if key != self._history_key:
+            # The object itself is kept in the key: an id() alone can be reused by the next
+            # SKU's history once the old one is freed, and the chart would keep the old curve.
+            key = (history, len(history.times))
+            if (
+                self._history_key is None
+                or key[0] is not self._history_key[0]
+                or (key[1] != self._history_key[1])
+            ):
                 # Only a new history object is copied and handed to pyqtgraph; an unchanged one
                 # keeps its curve and pyqtgraph's downsampling cache.
                 self._history_key = key
@@ -180,23 +222,33 @@ class StockFlowChart(QWidget):
             and fc.hours_left is not None
             and fc.hours_left > 0
         ):
-            horizon = min(max(fc.hours_left * 1.25, lead_hours * 1.1, 24.0), 24 * 60)
+            horizon = view_ahead_hours(fc.hours_left, lead_hours)
             end = now + horizon * HOUR
+            # A band as wide as "0.9 h to 410 h" makes the stock look flat and says nothing.
+            show_band = fc.band_is_narrow
             if projector is not None:
                 hs = np.linspace(0.0, horizon, PROJECTION_POINTS)
                 proj = projector(insight.sku_id, hs.tolist())
                 px = insight.computed_at + hs * HOUR
                 self.projection.setData(px, np.asarray(proj.expected, dtype=np.float64))
-                self.band_low.setData(px, np.asarray(proj.busy, dtype=np.float64))
-                self.band_high.setData(px, np.asarray(proj.quiet, dtype=np.float64))
+                if show_band:
+                    self.band_low.setData(px, np.asarray(proj.busy, dtype=np.float64))
+                    self.band_high.setData(px, np.asarray(proj.quiet, dtype=np.float64))
+                else:
+                    self.band_low.setData([], [])
+                    self.band_high.setData([], [])
             else:
                 px, py = projection_curve(now, insight.available, fc.hours_left, fc.trend_per_hour2)
                 self.projection.setData(px, py)
                 low = fc.hours_left_low if fc.hours_left_low is not None else fc.hours_left
                 high = fc.hours_left_high
                 span_high = high if high is not None else max(fc.hours_left * 2, low * 3)
-                self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
-                self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
+                if show_band:
+                    self.band_low.setData([now, now + low * HOUR], [insight.available, 0.0])
+                    self.band_high.setData([now, now + span_high * HOUR], [insight.available, 0.0])
+                else:
+                    self.band_low.setData([], [])
+                    self.band_high.setData([], [])
         else:
             self.projection.setData([], [])
             self.band_low.setData([], [])
@@ -209,7 +261,9 @@ class StockFlowChart(QWidget):
         )
         if stockout is not None and stockout < arrival:
             self.gap.setRegion((stockout, arrival))
-            self.gap_label.setText(f"out of stock ~{fmt.hours((arrival - stockout) / HOUR)}")
+            self.gap_label.setText(
+                f"empty ~{fmt.duration((arrival - stockout) / HOUR)} until a reorder arrives"
+            )
             self.gap.show()
             self.gap_label.show()
         else:
@@ -221,9 +275,11 @@ class StockFlowChart(QWidget):
         # Ranges snap to whole hours and nice numbers so the axes (costly text) only re-render
         # when the view really moves, not on every tick.
         ahead = end - now
-        back = min(max(48 * HOUR, ahead), 14 * 24 * HOUR)
+        # As much past as future (twice for a short view, so the slope that leads here shows).
+        back = min(max(6 * HOUR, 2 * ahead if ahead < 24 * HOUR else ahead), 14 * 24 * HOUR)
+        step = HOUR if ahead <= 12 * HOUR else 6 * HOUR
         lo = math.floor(max(start, now - back) / HOUR) * HOUR
-        hi = math.ceil(end / (6 * HOUR)) * 6 * HOUR
+        hi = math.ceil(end / step) * step
         peak = self._visible_peak(lo)
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
         if (lo, hi, top) != self._range:
@@ -232,7 +288,9 @@ class StockFlowChart(QWidget):
             item.setXRange(lo, hi, padding=0.01)
             item.setYRange(0, top, padding=0)
         if stockout is not None:
-            self.gap_label.setPos(stockout, top * 0.98)
+            # Right-aligned at the end of the gap, or at the view's edge when the gap runs past
+            # it, so the words stay inside the shaded stretch they describe.
+            self.gap_label.setPos(min(arrival, hi), top * 0.98)
 
     def _visible_peak(self, lo: float) -> float:
         """Highest stock from `lo` on (the level holding at `lo` included), cached per `lo`."""
@@ -254,6 +312,7 @@ class StockFlowChart(QWidget):
         self.band_high.setPen(pen(p.band, 1, Qt.PenStyle.DotLine))
         self.band.setBrush(brush(p.band, 45))
         self.now_line.setPen(pen(p.text_muted, 1, Qt.PenStyle.DashLine))
+        self.now_line.label.setColor(p.text_muted)
         self.arrival_line.setPen(pen(p.warning, 1, Qt.PenStyle.DotLine))
         self.arrival_line.label.setColor(p.warning)
         self.gap.setBrush(brush(p.critical, 28))
@@ -301,6 +360,9 @@ class CoverLandscape(QWidget):
         item.addItem(self.critical_line, ignoreBounds=True)
         item.addItem(self.lead_line, ignoreBounds=True)
         item.setXRange(math.log10(COVER_MIN_H), math.log10(COVER_MAX_H), padding=0.02)
+        # Ticks in the seller's units, not 10^1 / 10^2 (the axes are log10 of hours and units/h).
+        item.getAxis("bottom").setTicks([[(math.log10(h), label) for h, label in COVER_TICKS]])
+        item.getAxis("left").setTicks([[(math.log10(r), label) for r, label in RATE_TICKS]])
         self.dots.sigClicked.connect(self._clicked)
         self._x = GrowBuffer(256)
         self._y = GrowBuffer(256)
@@ -393,6 +455,15 @@ class CoverLandscape(QWidget):
         self.palette_name = p.name
 
 
+def first_order_hour(orders: OrderIntelligence) -> int:
+    """Index of the first hour with an order: a new shop's chart starts there rather than
+    showing 47 empty hours before its first bar."""
+    for i, n in enumerate(orders.orders_per_hour):
+        if n > 0:
+            return i
+    return 0
+
+
 class OrdersChart(QWidget):
     """Orders per hour (bars, viral part highlighted, markers over viral hours) above revenue per
     hour (line), sharing the time axis."""
@@ -455,8 +526,9 @@ class OrdersChart(QWidget):
         top = float(counts.max()) if len(counts) else 1.0
         self.markers.setData(x=x[mask], y=counts[mask] + max(top * 0.06, 0.3))
         self.revenue.setData(x, rev)
+        first = first_order_hour(oi)
         ranges = (
-            float(x[0]),
+            min(float(x[first]) - HOUR, float(x[-1]) - 6 * HOUR),
             float(x[-1]),
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(float(rev.max()), 1.0) * 1.05),

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from app.insight.alerts import attention_key
 from app.insight.types import SkuInsight
 
 COLUMNS = (
@@ -28,9 +29,8 @@ COLUMNS = (
 
 
 def reorder_rows(insights: Iterable[SkuInsight]) -> list[dict[str, str]]:
-    """SKUs with a positive suggestion, most urgent first (level, then revenue at risk)."""
-    wanted = [s for s in insights if s.reorder.quantity > 0]
-    wanted.sort(key=lambda s: (-s.level.severity, -s.revenue_at_risk, s.sku_id))
+    """SKUs with a positive suggestion, in the alerts list's order (`attention_key`)."""
+    wanted = sorted((s for s in insights if s.reorder.quantity > 0), key=attention_key)
     rows = []
     for s in wanted:
         r = s.reorder
@@ -43,7 +43,7 @@ def reorder_rows(insights: Iterable[SkuInsight]) -> list[dict[str, str]]:
                 "alert_level": str(s.level),
                 "available": str(s.available),
                 "incoming": str(r.incoming),
-                "selling_per_hour": f"{s.velocity.ewma_per_hour:.2f}",
+                "selling_per_hour": f"{s.forecast.rate_per_hour:.4f}",
                 "hours_of_stock_left": "" if hours_left is None else f"{hours_left:.1f}",
                 "reorder_quantity": str(r.quantity),
                 "pack_size": str(r.pack_size),

@@ -6,7 +6,7 @@ import time
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.ui import fmt
+from app.insight import fmt
 from app.ui.viewmodel import LinkState, ShopHeader
 from app.ui.widgets import Chip
 

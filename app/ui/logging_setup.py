@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 LOG_FILE_NAME = "viralstock.log"
+# Libraries that log every request at INFO: the file keeps ViralStock's own INFO lines (what
+# the Sync page shows) but only their warnings, or a busy shop's log is all HTTP lines.
+CHATTY_LIBRARIES = ("httpx", "httpcore", "websockets", "asyncio", "qasync", "uvicorn")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -34,6 +37,15 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+def only_warnings_from_libraries(record: logging.LogRecord) -> bool:
+    """The file's filter: a chatty library's record passes only from WARNING up. A filter on
+    our handler, not a level on their loggers, so nothing else that listens is affected."""
+    if record.levelno >= logging.WARNING:
+        return True
+    top = record.name.split(".", 1)[0]
+    return top not in CHATTY_LIBRARIES
 
 
 DEFAULT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -65,9 +77,11 @@ def setup_logging(
             handler.close()
     handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(RedactingFormatter(DEFAULT_FORMAT))
+    handler.addFilter(only_warnings_from_libraries)
     handler._viralstock = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     if root.level > level or root.level == logging.NOTSET:
         root.setLevel(level)
+
     logging.captureWarnings(True)
     return path

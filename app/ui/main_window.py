@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.insight.alerts import needing_attention
 from app.insight.types import SkuSettings
-from app.ui import fmt
+from app.ui import when
 from app.ui.banner import Banner
 from app.ui.cards import AlertsCard, InventoryCard, OrdersCard, SyncPerformanceCard
 from app.ui.export import write_reorder_csv
+from app.ui.notifications import sku_notice
 from app.ui.pages import AnalyticsPage, ConfigPage, SyncPage, load_notification_prefs
 from app.ui.plots import RepaintScheduler
 from app.ui.progress import ProgressPanel
@@ -44,6 +46,7 @@ from app.ui.widgets import SPACING
 log = logging.getLogger(__name__)
 
 PAGES = ("Dashboard", "Analytics", "Sync", "Configuration")
+BANNER_WIDTH = 560
 
 
 class DashboardPage(QWidget):
@@ -121,9 +124,7 @@ class MainWindow(QMainWindow):
         self._strip_layout = strip_layout
         strip_layout.setContentsMargins(20, 0, 20, 0)
         strip_layout.setSpacing(8)
-        self.banner = Banner()
         self.progress = ProgressPanel()
-        strip_layout.addWidget(self.banner)
         strip_layout.addWidget(self.progress)
         self._strip = strip
         outer.addWidget(strip)
@@ -137,6 +138,9 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        # The banner floats over the page's bottom-right corner instead of taking a row in the
+        # layout: when an alert arrives nothing moves under the seller's pointer.
+        self.banner = Banner(central)
         self._build_status_bar()
         self.notifier = notifier or AlertNotifier(banner=self.banner, parent=self)
         self.notifier.set_banner(self.banner)
@@ -205,16 +209,34 @@ class MainWindow(QMainWindow):
         self.notifier.open_window.connect(self.bring_to_front)
         self.notifier.quit_requested.connect(self.quit_requested)
         self.notifier.paused_changed.connect(self._paused_changed)
-        self.banner.visibility_changed.connect(self._fix_strip)
+        self.banner.visibility_changed.connect(self._place_banner)
+        self.banner.content_changed.connect(self._place_banner)
         self.progress.visibility_changed.connect(self._fix_strip)
         for w in (self.banner, self.progress):
             w.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
     def _fix_strip(self, *_: object) -> None:
-        """Give the banner/progress strip top/bottom margins only while one is visible."""
-        visible = not self.banner.isHidden() or not self.progress.isHidden()
+        """Give the progress strip top margin only while it is visible."""
+        visible = not self.progress.isHidden()
         self._strip_layout.setContentsMargins(20, 12 if visible else 0, 20, 0)
         self._strip.setVisible(visible)
+
+    def _place_banner(self, *_: object) -> None:
+        """Bottom-right of the page, above everything, sized to its text."""
+        area = self.centralWidget()
+        if area is None or self.banner.isHidden():
+            return
+        width = min(BANNER_WIDTH, max(area.width() - 40, 200))
+        height = self.banner.heightForWidth(width)
+        height = height if height > 0 else self.banner.sizeHint().height()
+        self.banner.setGeometry(
+            area.width() - width - 20, area.height() - height - 16, width, height
+        )
+        self.banner.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_banner()
 
     # --- navigation -------------------------------------------------------------------------
 
@@ -320,16 +342,43 @@ class MainWindow(QMainWindow):
         warning = sum(1 for s in vm.insights if s.level.severity == 1)
         self.status_alerts.setText(f"{critical} critical · {warning} warning")
         self.status_events.setText(f"{vm.performance.events_per_minute:.0f} events/min")
-        self.updated_label.setText(f"Updated {fmt.clock(now)}")
+        self.updated_label.setText(f"Updated {when.clock(now)}")
+
+    def show_no_shop(self) -> None:
+        """No shop is connected (first run, behind the connect dialog): say what to do instead
+        of "Loading stock…" forever, and keep actions that need a shop disabled."""
+        d = self.dashboard
+        d.alerts.show_empty(
+            "No shop connected yet.\nConnect your TikTok Shop (Configuration → Connect) and "
+            "its stock alerts appear here."
+        )
+        d.alerts.set_subtitle("waiting for a shop")
+        d.alerts.export_button.setEnabled(False)
+        d.inventory.show_empty("The stock chart appears once a shop is connected.")
+        d.inventory.open_button.setVisible(False)
+        d.orders.show_empty("Orders appear here once a shop is connected.")
+        self.status_alerts.setText("no shop connected")
 
     def _retire_stale_banner(self, vm: DashboardViewModel) -> None:
-        """Hide a banner whose SKUs have all dropped below the level it announced."""
+        """Keep a shown banner true: hide it once its SKUs have all dropped below the level it
+        announced, and when another SKU now tops the alerts list at that level or above, let
+        the banner name that one (silently: the tray is not told twice)."""
         notice = self.banner.notice
         if notice is None or self.banner.isHidden() or not notice.sku_ids:
             return
         levels = {s.sku_id: s.level.severity for s in vm.insights}
         if all(levels.get(sku, 0) < notice.level.severity for sku in notice.sku_ids):
             self.banner.hide()
+            return
+        pending = needing_attention(vm.insights)
+        top = pending[0] if pending else None
+        if (
+            not notice.digest
+            and top is not None
+            and top.sku_id != notice.sku_ids[0]
+            and top.level.severity >= notice.level.severity
+        ):
+            self.banner.show_notice(sku_notice(top))
 
     def show_progress(self, progress: Progress | None) -> None:
         """Show long work (backfill, resync) with time left; None hides the strip."""

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.insight.alerts import attention_key
 from app.insight.types import AlertLevel, SkuInsight
 
 
@@ -43,8 +44,8 @@ def sku_notice(item: SkuInsight) -> Notice:
 
 
 def digest_notice(items: list[SkuInsight]) -> Notice:
-    """One notice for many SKUs, the most revenue at risk first."""
-    items = sorted(items, key=lambda s: (-s.level.severity, -s.revenue_at_risk))
+    """One notice for many SKUs, in the alerts list's order (`attention_key`)."""
+    items = sorted(items, key=attention_key)
     critical = sum(1 for s in items if s.level is AlertLevel.CRITICAL)
     warning = len(items) - critical
     names = ", ".join(_name(s) for s in items[:3])
@@ -124,7 +125,7 @@ class NotificationPolicy:
             self._recent.popleft()
         if not self._held:
             return []
-        held = sorted(self._held.values(), key=lambda s: (-s.level.severity, -s.revenue_at_risk))
+        held = sorted(self._held.values(), key=attention_key)
         room = self.digest_threshold - len(self._recent)
         if len(held) <= room:
             notices = [sku_notice(s) for s in held]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -23,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.insight import fmt
 from app.insight.types import SkuInsight, SkuSettings
-from app.ui import fmt
+from app.ui import when
 from app.ui.cards import sku_title
 from app.ui.tables import LogFilter, LogModel, RowsModel, SortProxy
 from app.ui.theme import Palette, ThemeMode
@@ -97,7 +99,7 @@ class AnalyticsPage(QWidget):
                 ("Revenue", lambda v: fmt.money(v.revenue), lambda v: float(v.revenue)),
                 (
                     "Took off",
-                    lambda v: fmt.clock(v.took_off_at) if v.took_off_at else "not yet",
+                    lambda v: when.clock(v.took_off_at) if v.took_off_at else "not yet",
                     lambda v: v.took_off_at or 0.0,
                 ),
                 (
@@ -283,7 +285,7 @@ class SyncPage(QWidget):
         corr_card = Card("Reconciliation", "values polling corrected after webhooks missed them")
         self.corrections = RowsModel[Correction](
             [
-                ("When", lambda c: fmt.clock(c.time), lambda c: c.time),
+                ("When", lambda c: when.clock(c.time), lambda c: c.time),
                 ("SKU", lambda c: c.sku_id, lambda c: c.sku_id),
                 ("What", lambda c: c.what, lambda c: c.what),
                 ("Was", lambda c: c.local_value, lambda c: c.local_value),
@@ -330,7 +332,7 @@ class SyncPage(QWidget):
             chip.set_level(level, f"● {label}: {word}")
             detail.setText(text or ("" if state is LinkState.ONLINE else "not connected"))
         self.perf.setText(
-            f"Last sync {fmt.ago(header.last_sync, now)} · webhook → screen p95 "
+            f"Last sync {fmt.ago(header.last_sync, now or time.time())} · webhook → screen p95 "
             f"{fmt.millis(perf.latency_p95_ms)} · queue {perf.queue_depth:,}"
         )
         self.append_log(log)

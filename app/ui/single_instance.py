@@ -22,6 +22,23 @@ def server_name(data_dir: Path) -> str:
     return f"viralstock-{digest[:24]}"
 
 
+def knock(name: str, timeout_ms: int = 500) -> bool:
+    """Tell the instance listening on `name` to show itself; False when nobody answers.
+
+    Needs no QApplication, so the composition root can knock before it imports the window,
+    the charts and the sync engine: a second launch answers in well under a second."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    socket.write(ACTIVATE)
+    socket.waitForBytesWritten(timeout_ms)
+    socket.disconnectFromServer()
+    if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+        socket.waitForDisconnected(timeout_ms)
+    return True
+
+
 class SingleInstance(QObject):
     """Call `acquire()` at start; False means another instance runs and was told to show itself.
 
@@ -63,16 +80,7 @@ class SingleInstance(QObject):
             self._server = None
 
     def _notify_running(self, timeout_ms: int) -> bool:
-        socket = QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(timeout_ms):
-            return False
-        socket.write(ACTIVATE)
-        socket.waitForBytesWritten(timeout_ms)
-        socket.disconnectFromServer()
-        if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
-            socket.waitForDisconnected(timeout_ms)
-        return True
+        return knock(self.name, timeout_ms)
 
     def _on_connection(self) -> None:
         # Read each knock synchronously (a few bytes, already sent) and drop the socket at once:

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.insight import fmt
 from app.insight.types import AlertLevel, SkuInsight, SkuSettings
-from app.ui import fmt
 from app.ui.cards import sku_title
 from app.ui.charts import StockFlowChart
 from app.ui.plots import RepaintScheduler
@@ -49,12 +49,10 @@ def forecast_words(item: SkuInsight) -> str:
         parts.append("Sales are slowing down, which the forecast takes into account.")
     low, high = fc.hours_left_low, fc.hours_left_high
     span = ""
-    if low is not None:
-        span = (
-            f" (somewhere between {fmt.hours(low)} and {fmt.hours(high)})"
-            if high is not None
-            else f" (at worst {fmt.hours(low)})"
-        )
+    if fc.band_is_narrow:
+        span = f" (somewhere between {fmt.hours(low)} and {fmt.hours(high)})"
+    elif low is not None:
+        span = f" (at worst {fmt.hours(low)})"
     parts.append(f"At that pace it runs out in about {fmt.hours(fc.hours_left)}{span}.")
     if item.attribution is not None:
         title = item.attribution.title or item.attribution.video_id
@@ -72,16 +70,17 @@ def reorder_words(item: SkuInsight) -> str:
     r = item.reorder
     horizon_days = r.lead_time_hours / 24 + r.days_of_cover
     lines = [
-        f"Expected sales over the next {horizon_days:g} days ({r.lead_time_hours / 24:g} days "
-        f"until a reorder arrives + {r.days_of_cover:g} days it should last): "
-        f"{fmt.units(r.demand_units)} units.",
+        f"Expected sales over the next {fmt.duration(horizon_days * 24)} "
+        f"({fmt.duration(r.lead_time_hours)} until a reorder arrives + "
+        f"{fmt.duration(r.days_of_cover * 24)} it should last): "
+        f"{fmt.count(r.demand_units, 'unit')}.",
         f"Plus safety stock: {fmt.units(r.safety_units)}. "
         f"Minus what you have ({fmt.units(r.available)}) and what is on its way "
         f"({fmt.units(r.incoming)}).",
     ]
     if r.quantity > 0:
-        pack = f", rounded up to packs of {r.pack_size}" if r.pack_size > 1 else ""
-        lines.append(f"Reorder {fmt.units(r.quantity)} units{pack}.")
+        pack = f", rounded up to packs of {fmt.units(r.pack_size)}" if r.pack_size > 1 else ""
+        lines.append(f"Reorder {fmt.count(r.quantity, 'unit')}{pack}.")
     else:
         lines.append("You have enough: no reorder needed now.")
     return "\n".join(lines)
@@ -210,13 +209,13 @@ class SkuView(QWidget):
                 fmt.units(item.available), f"{fmt.units(item.reorder.incoming)} on the way"
             )
             self.tile_rate.set(
-                fmt.rate(fc.rate_per_hour or item.velocity.ewma_per_hour),
+                fmt.rate(fc.rate_per_hour),
                 f"last hour {fmt.rate(item.velocity.per_hour_1h)}",
             )
             band = (
                 f"{fmt.hours(fc.hours_left_low)} to {fmt.hours(fc.hours_left_high)}"
-                if fc.hours_left_low is not None and fc.hours_left_high is not None
-                else ""
+                if fc.band_is_narrow
+                else (f"at worst {fmt.hours(fc.hours_left_low)}" if fc.hours_left_low else "")
             )
             self.tile_left.set(fmt.hours(fc.hours_left), band, str(item.level))
             self.tile_risk.set(
@@ -225,7 +224,7 @@ class SkuView(QWidget):
                 "critical" if item.revenue_at_risk > 0 else "",
             )
             qty = item.reorder.quantity
-            self.reorder_big.setText(f"{fmt.units(qty)} units" if qty else "Nothing to order")
+            self.reorder_big.setText(fmt.count(qty, "unit") if qty else "Nothing to order")
             self.reorder_text.setText(reorder_words(item))
             if item.level is AlertLevel.CRITICAL and item.revenue_at_risk > 0:
                 self.headline.setText(

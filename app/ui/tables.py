@@ -16,6 +16,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from app.ui import when
 from app.ui.viewmodel import LogEntry, LogLevel
 
 Index = QModelIndex | QPersistentModelIndex
@@ -138,12 +139,10 @@ class LogModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        from app.ui import fmt
-
         e = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (fmt.timestamp(e.time), e.level.value, e.source, e.message)[col]
+            return (when.timestamp(e.time), e.level.value, e.source, e.message)[col]
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             color = self.colors.get(e.level.value)
             return QColor(color) if color else None

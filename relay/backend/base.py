@@ -9,10 +9,16 @@ interface, so `--bus redis://...` is a new class here and nothing else.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+import functools
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from relay.ratelimit import Budget, LocalBudget
+
 __all__ = [
+    "ASCII_NUMBER",
     "Backend",
     "BackendError",
     "CommittedListener",
@@ -20,7 +26,39 @@ __all__ = [
     "ShopPosition",
     "StoredEvent",
     "TokenRecord",
+    "bind_cursor",
+    "shop_tag",
+    "split_cursor",
 ]
+
+# Cursor numbers are ASCII decimal: `str.isdigit()` and `int()` also take full-width digits.
+ASCII_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
+_TAG = re.compile(r"[0-9a-f]{8}", re.ASCII)
+
+
+@functools.lru_cache(maxsize=65536)  # on the ingest and delivery paths: hash once per shop
+def shop_tag(shop_id: str) -> str:
+    """Eight hex digits naming the shop inside its cursors, so that a cursor is accepted only
+    for the shop that issued it (not a secret: it only tells shops' cursors apart)."""
+    return hashlib.sha256(b"vs-cursor\0" + shop_id.encode("utf-8")).hexdigest()[:8]
+
+
+def bind_cursor(shop_id: str, position: str) -> str:
+    """The cursor clients see: `<shop tag>.<position in the shop's log>`, fixed width."""
+    return f"{shop_tag(shop_id)}.{position}"
+
+
+def split_cursor(cursor: str) -> tuple[str | None, str]:
+    """(shop tag, position); the tag is None for a cursor issued before cursors named their
+    shop (a bare position). ValueError for anything else."""
+    if not isinstance(cursor, str) or len(cursor) > 64:
+        raise ValueError("not a cursor")
+    tag, dot, position = cursor.partition(".")
+    if not dot:
+        return None, cursor
+    if not _TAG.fullmatch(tag):
+        raise ValueError("not a cursor")
+    return tag, position
 
 
 class BackendError(RuntimeError):
@@ -102,8 +140,30 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def cursor_key(self, cursor: str) -> tuple[int, ...]:
-        """A sortable key for a cursor; raises ValueError for a cursor this backend never
-        issues."""
+        """A sortable key for a cursor's position within its shop (the shop tag is not part
+        of it); raises ValueError for a cursor this backend never issues."""
+
+    @abc.abstractmethod
+    async def legacy_head(self, shop_id: str) -> str | None:
+        """The shop's newest position when the store was migrated to shop-bound cursors (the
+        last bare cursor it issued), or None when it had issued none."""
+
+    async def resume_cursor(self, shop_id: str, cursor: str) -> str | None:
+        """`cursor` as a resume point of `shop_id` (in the bound form), or None when it is not
+        one this shop issued: another shop's cursor, or a bare one beyond what the shop had
+        issued before the migration. ValueError for a malformed cursor."""
+        tag, position = split_cursor(cursor)
+        key = self.cursor_key(position)
+        if tag is not None:
+            return cursor if tag == shop_tag(shop_id) else None
+        legacy = await self.legacy_head(shop_id)
+        if legacy is None or key > self.cursor_key(legacy):
+            return None
+        return bind_cursor(shop_id, split_cursor(self.canonical(position))[1])
+
+    @abc.abstractmethod
+    def canonical(self, position: str) -> str:
+        """A position written the way this backend issues it (fixed width)."""
 
     @abc.abstractmethod
     async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
@@ -134,6 +194,16 @@ class Backend(abc.ABC):
         """When the token was created (None: unknown or not recorded)."""
 
     @abc.abstractmethod
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        """Remember each shop's `shop_cipher` (shop id -> cipher, as TikTok's
+        `/authorization/202309/shops` answered at pairing); `/v1/sign` signs a cipher only
+        for a shop of the calling token."""
+
+    @abc.abstractmethod
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        """The known ciphers of `shops` (shops without one are left out)."""
+
+    @abc.abstractmethod
     async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
         """Remember the shop's newest SELLER_DEAUTHORIZATION event: its cursor and time."""
 
@@ -145,6 +215,12 @@ class Backend(abc.ABC):
     async def trim(self, now: float) -> int:
         """Drop events older than the event retention and dedupe ids older than the dedupe
         retention; returns how many rows went."""
+
+    def sign_budget(self, rate: float, burst: float) -> Budget:
+        """The `/v1/sign` budget per shop. In this process by default; a backend shared by
+        several relay processes keeps it in storage, so a shop's tokens share one budget
+        whichever process they reach."""
+        return LocalBudget(rate, burst)
 
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Register a call for when commit notifications may have been missed (a shared

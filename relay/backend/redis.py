@@ -5,7 +5,11 @@ Layout (hash tags keep each shop's keys in one cluster slot):
 - `vs:{shop}:dd:<key>`  a dedupe id, `SET NX` with the dedupe retention as expiry;
 - `vs:{shop}:tr`  the newest id that retention trimmed (for `gap`);
 - `vs:shops`  every shop with a stream (what the trimmer walks);
-- `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON).
+- `vs:ack:<token hash>`  hash shop -> acknowledged cursor;  `vs:tok:<token hash>`  shops (JSON);
+- `vs:cipher`  hash shop -> its `shop_cipher` (what `/v1/sign` checks);
+- `vs:{shop}:sign`  the shop's `/v1/sign` token bucket (tokens, time), expiring when full;
+- `vs:schema`  the layout version (2: cursors bound to shops);  `vs:legacy`  hash shop -> its
+  newest stream id at the migration to version 2.
 
 Appending is one Lua script per batch: dedupe check, XADD, SADD and PUBLISH run atomically, so
 a dedupe id never exists without its event (a retry after a failed write is not mistaken for a
@@ -19,7 +23,11 @@ loses an event.
 yes` and `appendfsync always`. `start()` checks both and logs a clear warning otherwise.
 
 Cursors are the stream ids zero-padded (`0001700000000000-0000000003`) so that string order and
-numeric order agree for clients that compare them.
+numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`).
+Stream ids are per shop (the relay's clock and a counter within the millisecond), so a cursor
+says nothing about other shops. A store from before the tag is migrated at start
+(`vs:schema` < 2): `vs:legacy` keeps each shop's newest id at that moment, the last bare cursor
+it issued, so a desktop holding one still resumes. Streams, acks and ids are unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -38,6 +46,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from relay.backend.base import (
+    ASCII_NUMBER,
     Backend,
     BackendError,
     CommittedListener,
@@ -45,8 +54,11 @@ from relay.backend.base import (
     ShopPosition,
     StoredEvent,
     TokenRecord,
+    bind_cursor,
+    split_cursor,
 )
 from relay.logs import log
+from relay.ratelimit import Budget, LocalBudget
 
 __all__ = ["RedisBackend", "format_cursor", "parse_cursor"]
 
@@ -54,6 +66,34 @@ _logger = logging.getLogger("relay.backend.redis")
 
 CHANNEL = "vs:events"
 SHOPS = "vs:shops"
+CIPHERS = "vs:cipher"  # hash shop id -> shop_cipher, learned at pairing
+SCHEMA = "vs:schema"
+LEGACY = "vs:legacy"
+SCHEMA_VERSION = 2
+
+# Migration to shop-bound cursors, atomic: record every shop's newest id (or the newest one
+# trimmed), then the version. Returns the number of shops recorded, -1 when already done.
+_MIGRATE = """
+local version = tonumber(redis.call('GET', 'vs:schema') or '1')
+if version >= tonumber(ARGV[1]) then
+  return -1
+end
+local shops = redis.call('SMEMBERS', 'vs:shops')
+for _, shop in ipairs(shops) do
+  local last = redis.call('XREVRANGE', 'vs:{' .. shop .. '}:ev', '+', '-', 'COUNT', 1)
+  local head = false
+  if #last > 0 then
+    head = last[1][1]
+  else
+    head = redis.call('GET', 'vs:{' .. shop .. '}:tr')
+  end
+  if head then
+    redis.call('HSETNX', 'vs:legacy', shop, head)
+  end
+end
+redis.call('SET', 'vs:schema', ARGV[1])
+return #shops
+"""
 
 # A batch of appends in one atomic script. For event i: KEYS[2i-1] its dedupe key, KEYS[2i] its
 # stream; ARGV[1] the dedupe ttl, then (received_at, body, shop) per event. Returns one stream id
@@ -110,14 +150,67 @@ return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 """
 
 
+# The `/v1/sign` budget: a token bucket per shop in Redis, shared by every relay process.
+# KEYS: `vs:{shop}:sign` per shop; ARGV: rate, burst. Takes one from each bucket or none;
+# returns "0" or the seconds to wait (as a string: Lua numbers become integer replies).
+_SIGN_BUDGET = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local levels = {}
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(v[1]) or burst
+  local at = tonumber(v[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  levels[i] = tokens
+  if tokens < 1 then
+    wait = math.max(wait, (1 - tokens) / rate)
+  end
+end
+if wait > 0 then
+  return tostring(wait)
+end
+local ttl = math.ceil(burst / rate) + 1
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'tokens', tostring(levels[i] - 1), 'at', tostring(now))
+  redis.call('EXPIRE', key, ttl)
+end
+return '0'
+"""
+
+
+class _RedisBudget:
+    """`Budget` in Redis: all processes on one Redis draw on the same bucket per shop."""
+
+    def __init__(self, script: Any, rate: float, burst: float) -> None:
+        self._script = script
+        self._rate = rate
+        self._burst = max(burst, 1.0)
+
+    async def take(self, keys: list[str]) -> float:
+        if self._rate <= 0:
+            return 0.0
+        try:
+            wait = await self._script(
+                keys=[f"vs:{{{key}}}:sign" for key in keys], args=[self._rate, self._burst]
+            )
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return float(_text(wait))
+
+
 _Pending = tuple[Incoming, float, "asyncio.Future[StoredEvent | None]"]
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
-    if not isinstance(cursor, str) or len(cursor) > 40:
-        raise ValueError("not a cursor")
-    ms, dash, seq = cursor.partition("-")
-    if not dash or not ms.isdigit() or not seq.isdigit():
+    """(ms, seq) of a cursor (bound or bare) or stream id; ValueError for anything else,
+    full-width digits included."""
+    _, position = split_cursor(cursor)
+    ms, dash, seq = position.partition("-")
+    if not dash or not ASCII_NUMBER.fullmatch(ms) or not ASCII_NUMBER.fullmatch(seq):
         raise ValueError("not a cursor")
     return int(ms), int(seq)
 
@@ -126,6 +219,10 @@ def format_cursor(stream_id: str | bytes) -> str:
     text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     ms, seq = parse_cursor(text)
     return f"{ms:016d}-{seq:010d}"
+
+
+def _cursor(shop_id: str, stream_id: str | bytes) -> str:
+    return bind_cursor(shop_id, format_cursor(stream_id))
 
 
 def _redis_id(cursor: str) -> str:
@@ -164,6 +261,8 @@ class RedisBackend(Backend):
         self._append: Any = self._redis.register_script(_APPEND)
         self._ack_script: Any = self._redis.register_script(_ACK)
         self._trim_script: Any = self._redis.register_script(_TRIM)
+        self._migrate_script: Any = self._redis.register_script(_MIGRATE)
+        self._budget_script: Any = self._redis.register_script(_SIGN_BUDGET)
         self._listener: asyncio.Task[None] | None = None
         self._on_committed: CommittedListener = lambda events: None
         self._on_reset: Callable[[], None] = lambda: None
@@ -176,6 +275,11 @@ class RedisBackend(Backend):
         self._flush_scheduled = False
         self._batches: set[asyncio.Task[None]] = set()
 
+    def sign_budget(self, rate: float, burst: float) -> Budget:
+        if rate <= 0:
+            return LocalBudget(rate, burst)
+        return _RedisBudget(self._budget_script, rate, burst)
+
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Called when notifications may have been missed (the hub drops its rings)."""
         self._on_reset = callback
@@ -185,11 +289,20 @@ class RedisBackend(Backend):
         try:
             await self._redis.ping()
             await self._check_durability()
+            await self._migrate()
         except RedisError as exc:
             raise BackendError(f"redis unavailable: {exc.__class__.__name__}") from None
         self._listening = asyncio.Event()
         self._listener = asyncio.create_task(self._listen())
         await asyncio.wait_for(self._listening.wait(), 10)
+
+    async def _migrate(self) -> None:
+        """Bring an older layout up to `SCHEMA_VERSION` (once; any process may do it). All
+        processes of a relay should be upgraded together: an old one still running would go
+        on issuing bare cursors that the migration did not record."""
+        shops = int(await self._migrate_script(keys=[], args=[SCHEMA_VERSION]))
+        if shops >= 0:
+            log(_logger, logging.INFO, "redis layout migrated", version=SCHEMA_VERSION, shops=shops)
 
     async def _check_durability(self) -> None:
         config = await self._redis.config_get("append*")
@@ -250,7 +363,7 @@ class RedisBackend(Backend):
     def _deliver(self, data: bytes) -> None:
         try:
             events = [
-                StoredEvent(shop, format_cursor(stream_id), float(received), body)
+                StoredEvent(shop, _cursor(shop, stream_id), float(received), body)
                 for shop, stream_id, received, body in json.loads(data)
             ]
         except (ValueError, TypeError):
@@ -307,7 +420,9 @@ class RedisBackend(Backend):
                     future.set_result(None)
                 else:
                     future.set_result(
-                        StoredEvent(item.shop_id, format_cursor(result), received_at, item.body)
+                        StoredEvent(
+                            item.shop_id, _cursor(item.shop_id, result), received_at, item.body
+                        )
                     )
         except (RedisError, OSError) as exc:
             failure = BackendError(f"storage failed: {exc.__class__.__name__}")
@@ -330,7 +445,7 @@ class RedisBackend(Backend):
             events.append(
                 StoredEvent(
                     shop_id,
-                    format_cursor(stream_id),
+                    _cursor(shop_id, stream_id),
                     float(fields[b"r"]),
                     fields[b"b"].decode("utf-8"),
                 )
@@ -345,14 +460,24 @@ class RedisBackend(Backend):
                 newest, trimmed = await pipe.execute()
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
-        head = format_cursor(newest[0][0]) if newest else None
-        trimmed_cursor = format_cursor(trimmed) if trimmed else None
+        head = _cursor(shop_id, newest[0][0]) if newest else None
+        trimmed_cursor = _cursor(shop_id, trimmed) if trimmed else None
         if head is None and trimmed_cursor is not None:
             head = trimmed_cursor  # everything was trimmed: the newest id is the trimmed one
         return ShopPosition(head, trimmed_cursor)
 
     def cursor_key(self, cursor: str) -> tuple[int, ...]:
         return parse_cursor(cursor)
+
+    def canonical(self, position: str) -> str:
+        return format_cursor(_redis_id(position))
+
+    async def legacy_head(self, shop_id: str) -> str | None:
+        try:
+            value = await self._redis.hget(LEGACY, shop_id)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else format_cursor(value)
 
     async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
         ms, seq = parse_cursor(cursor)
@@ -366,7 +491,7 @@ class RedisBackend(Backend):
             value = await self._redis.hget(f"vs:ack:{token_hash}", shop_id)
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
-        return None if value is None else format_cursor(value)
+        return None if value is None else _cursor(shop_id, value)
 
     async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
         try:
@@ -400,6 +525,24 @@ class RedisBackend(Backend):
         except RedisError as exc:
             raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
         return None if value is None else _token_record(token_hash, value).created_at
+
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        if not ciphers:
+            return
+        try:
+            await self._redis.hset(CIPHERS, mapping=dict(ciphers))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(shops))
+        if not wanted:
+            return {}
+        try:
+            values = await self._redis.hmget(CIPHERS, wanted)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return {shop: _text(v) for shop, v in zip(wanted, values, strict=True) if v is not None}
 
     async def mark_deauthorized(self, shop_id: str, cursor: str, at: float) -> None:
         try:

@@ -8,7 +8,10 @@ arrived meanwhile; each caller's future resolves only after the batch's COMMIT r
 them run beside the writer), so `token create` in another process is seen at once.
 
 Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
-numeric order agree for clients that compare them.
+numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`):
+`3fa1c2d0.0000000000000042`. Stores from before the tag (user_version 0) are migrated at start:
+`shops.legacy_head` keeps each shop's head at that moment, the last bare cursor it issued, so a
+desktop holding one still resumes where it was.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from relay.backend.base import (
+    ASCII_NUMBER,
     Backend,
     BackendError,
     CommittedListener,
@@ -33,6 +37,8 @@ from relay.backend.base import (
     ShopPosition,
     StoredEvent,
     TokenRecord,
+    bind_cursor,
+    split_cursor,
 )
 
 __all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
@@ -54,7 +60,8 @@ CREATE TABLE IF NOT EXISTS dedupe (
 CREATE TABLE IF NOT EXISTS shops (
     shop_id TEXT PRIMARY KEY,
     head INTEGER NOT NULL,
-    trimmed INTEGER NOT NULL DEFAULT 0
+    trimmed INTEGER NOT NULL DEFAULT 0,
+    legacy_head INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
     token_hash TEXT NOT NULL,
@@ -66,6 +73,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
     shops TEXT NOT NULL,
     created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shop_ciphers (
+    shop_id TEXT PRIMARY KEY,
+    cipher TEXT NOT NULL,
+    updated_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deauthorized (
     shop_id TEXT PRIMARY KEY,
@@ -83,10 +95,16 @@ def format_cursor(seq: int) -> str:
 
 
 def parse_cursor(cursor: str) -> int:
-    """The sequence number in a cursor; ValueError for anything we never issued."""
-    if not isinstance(cursor, str) or not cursor.isdigit() or not 0 < len(cursor) <= 19:
+    """The sequence number in a cursor (bound or bare); ValueError for anything we never
+    issued, full-width digits included."""
+    _, position = split_cursor(cursor)
+    if not ASCII_NUMBER.fullmatch(position):
         raise ValueError("not a cursor")
-    return int(cursor)
+    return int(position)
+
+
+def _cursor(shop_id: str, seq: int) -> str:
+    return bind_cursor(shop_id, format_cursor(seq))
 
 
 def connect(path: str, sync: str = "FULL") -> sqlite3.Connection:
@@ -100,8 +118,33 @@ def connect(path: str, sync: str = "FULL") -> sqlite3.Connection:
     return conn
 
 
+# PRAGMA user_version: 1 = cursors bound to their shop (`shops.legacy_head` recorded).
+SCHEMA_VERSION = 1
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _bind_cursors_to_shops(conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _bind_cursors_to_shops(conn: sqlite3.Connection) -> None:
+    """Migration 0 -> 1: every cursor issued so far was a bare per-shop number up to the
+    shop's head; remember that head, so such a cursor is still a resume point of its shop
+    (and only up to there). Sequence numbers, acks and events are unchanged."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(shops)")}
+    if "legacy_head" not in columns:
+        conn.execute("ALTER TABLE shops ADD COLUMN legacy_head INTEGER")
+    conn.execute("UPDATE shops SET legacy_head = head WHERE legacy_head IS NULL")
 
 
 @dataclass(slots=True)
@@ -336,7 +379,7 @@ class SQLiteBackend(Backend):
             heads[shop] = seq
             events.append((shop, seq, received, item.body))
             dedupe.append((item.dedupe_key, received))
-            stored = StoredEvent(shop, format_cursor(seq), received, item.body)
+            stored = StoredEvent(shop, _cursor(shop, seq), received, item.body)
             outcome.committed.append(stored)
             outcome.results.append((job.future, stored))
         if events:
@@ -407,7 +450,7 @@ class SQLiteBackend(Backend):
                 "ORDER BY seq LIMIT ?",
                 (shop_id, seq, limit),
             ).fetchall()
-            return [StoredEvent(shop_id, format_cursor(s), r, b) for s, r, b in rows]
+            return [StoredEvent(shop_id, _cursor(shop_id, s), r, b) for s, r, b in rows]
 
         return await self._read(run)
 
@@ -419,12 +462,27 @@ class SQLiteBackend(Backend):
             if row is None:
                 return ShopPosition(None, None)
             head, trimmed = row
-            return ShopPosition(format_cursor(head), format_cursor(trimmed) if trimmed else None)
+            return ShopPosition(
+                _cursor(shop_id, head), _cursor(shop_id, trimmed) if trimmed else None
+            )
 
         return await self._read(run)
 
     def cursor_key(self, cursor: str) -> tuple[int, ...]:
         return (parse_cursor(cursor),)
+
+    def canonical(self, position: str) -> str:
+        return format_cursor(parse_cursor(position))
+
+    async def legacy_head(self, shop_id: str) -> str | None:
+        def run(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT legacy_head FROM shops WHERE shop_id = ?", (shop_id,)
+            ).fetchone()
+            return None if row is None or row[0] is None else int(row[0])
+
+        seq = await self._read(run)
+        return None if seq is None else format_cursor(seq)
 
     async def ack(self, token_hash: str, shop_id: str, cursor: str) -> None:
         # Not awaited to disk: a lost ack only means a re-delivery (at-least-once). The
@@ -447,7 +505,7 @@ class SQLiteBackend(Backend):
 
         stored = await self._read(run)
         best = max((s for s in (memory, stored) if s is not None), default=None)
-        return None if best is None else format_cursor(best)
+        return None if best is None else _cursor(shop_id, best)
 
     async def add_token(self, token_hash: str, shops: Sequence[str]) -> None:
         assert self._loop is not None
@@ -479,6 +537,37 @@ class SQLiteBackend(Backend):
                 "SELECT created_at FROM tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return None if row is None else float(row[0])
+
+        return await self._read(run)
+
+    async def record_shop_ciphers(self, ciphers: Mapping[str, str]) -> None:
+        rows = [(shop, cipher, time.time()) for shop, cipher in ciphers.items()]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO shop_ciphers (shop_id, cipher, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (shop_id) DO UPDATE SET cipher = excluded.cipher, "
+                "updated_at = excluded.updated_at",
+                rows,
+            )
+
+        await self._read(run)
+
+    async def shop_ciphers(self, shops: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(shops))
+
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(
+                        f"SELECT shop_id, cipher FROM shop_ciphers WHERE shop_id IN ({marks})",  # noqa: S608
+                        chunk,
+                    ).fetchall()
+                )
+            return found
 
         return await self._read(run)
 

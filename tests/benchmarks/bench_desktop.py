@@ -82,6 +82,48 @@ def cold_start(runs: int = 3) -> None:
     )
 
 
+def second_launch(runs: int = 5) -> None:
+    """A second `viralstock` on the same data folder: how long until it has said "already
+    running" and exited (the running one comes to the front). Issue #20 measured 4.7 s."""
+    with tempfile.TemporaryDirectory(prefix="vs-bench-") as folder:
+        data = Path(folder) / "data"
+        first = subprocess.Popen(
+            [sys.executable, "-m", "app", "--demo", "--data-dir", str(data), "--run-for", "120"],
+            cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.time() + 60
+            times: list[float] = []
+            while len(times) < runs and time.time() < deadline:
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "app", "--demo", "--data-dir", str(data)],
+                    cwd=ROOT,
+                    env=ENV,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                if "already running" in done.stdout:
+                    times.append(time.perf_counter() - started)
+                else:
+                    time.sleep(1.0)  # the first one is not listening yet
+        finally:
+            first.terminate()
+            first.wait(30)
+    if not times:
+        print("second launch: the first instance never answered")
+        return
+    print(
+        f"second launch says 'already running' and exits (median of {len(times)}): "
+        f"{statistics.median(times):.2f} s   target < 1 s"
+    )
+
+
 # --- frame time under load -------------------------------------------------------------------
 
 
@@ -420,6 +462,7 @@ def memory(orders: int = 100_000) -> None:
 def main() -> None:
     print("Desktop benchmarks (shared 2-core machine: figures are noisy)")
     cold_start()
+    second_launch()
     memory()
     frame_time()
 

@@ -158,4 +158,6 @@ async def wait_until(condition: Any, timeout: float, step: float = 0.05) -> None
 
 
 def cursor_value(cursor: str) -> int:
-    return int(cursor) if cursor.isdigit() else -1
+    """The position in an SQLite relay cursor (`<shop tag>.<sequence number>`), -1 if none."""
+    position = cursor.rpartition(".")[2]
+    return int(position) if position.isascii() and position.isdigit() else -1

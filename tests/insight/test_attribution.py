@@ -45,7 +45,7 @@ def test_correlation_finds_the_viral_video() -> None:
     assert item.attribution.video_id == case.video_id
     assert item.attribution.method == "correlation"
     assert item.attribution.score >= 0.4
-    assert item.headline.startswith("viral video 'Unboxing the gadget' driving orders · selling")
+    assert item.headline.startswith("viral video 'Unboxing the gadget' driving orders · ")
 
 
 def _noise_shop(seed: int) -> ShopHistory:

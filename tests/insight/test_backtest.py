@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from app.insight import compute_columns, compute_shop_insight
+from app.insight import compute_columns, compute_shop_insight, fmt
 from app.insight.backtest import Truth, judge, replay
-from app.insight.text import band_text
 from app.insight.types import AlertLevel, SkuSettings
 from app.sandbox.curves import (
     HELD_OUT_FAMILIES,
@@ -141,13 +140,14 @@ def test_headline_rate_times_hours_is_the_stock_and_a_narrow_band_is_in_words() 
     assert f.hours_left is not None and f.hours_left_low is not None
     # At a steady rate (with a day/night cycle) the rate shown is the day's average.
     assert f.rate_per_hour * f.hours_left == pytest.approx(item.available, rel=0.2)
-    band = band_text(f.hours_left_low, f.hours_left_high)
-    if band is not None:
-        assert f"({band})" in item.headline
-    assert band_text(4.2, 7.4) == "4.2\u20137.4 h"
-    assert band_text(12.0, 20.0) == "12\u201320 h"
-    assert band_text(0.9, 410.0) is None
-    assert band_text(0.3, 0.6) == "18\u201336 min"
+    if f.band_is_narrow:
+        assert f"({fmt.band(f.hours_left_low, f.hours_left_high)})" in item.headline
+    else:
+        assert "(" not in item.headline
+    assert fmt.band(4.2, 7.4) == "4.2\u20137.4 h"
+    assert fmt.band(12.0, 20.0) == "12\u201320 h"
+    assert fmt.band(0.3, 0.6) == "18\u201336 min"
+    assert fmt.band(0.75, 2.0) == "45 min\u20132 h"
     assert item.level in (AlertLevel.CRITICAL, AlertLevel.WARNING, AlertLevel.OK)
 
 

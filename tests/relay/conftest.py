@@ -19,6 +19,7 @@ import pytest
 import redis
 import websockets
 
+from app.sandbox import RunningSandbox, SandboxConfig, run_sandbox
 from app.tiktok.signing import webhook_signature
 from relay.config import RelayConfig
 from relay.server import RunningRelay, run_relay
@@ -241,3 +242,51 @@ class Subscriber:
 
 def nids(frames: list[dict[str, Any]]) -> list[str]:
     return [f["webhook"]["tts_notification_id"] for f in frames]
+
+
+# --- vendor mode: the sandbox as TikTok, a relay holding its app secret ----------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with run_sandbox(SandboxConfig(seed=7, shops=2, products=5, qps=0)) as running:
+        yield running
+
+
+def vendor_config(sandbox: RunningSandbox, tmp_path: Path, **changes: Any) -> RelayConfig:
+    """A relay whose app is the sandbox's, signing for vendor-mode desktops."""
+    settings: dict[str, Any] = {"sign_rate": 1.0, "sign_burst": 10.0, **changes}
+    return make_config(
+        tmp_path,
+        app_key=sandbox.app_key,
+        app_secret=sandbox.app_secret,
+        tiktok_api=sandbox.base_url,
+        tiktok_auth=sandbox.base_url,
+        **settings,
+    )
+
+
+@pytest.fixture
+def vendor_relay(sandbox: RunningSandbox, tmp_path: Path) -> Iterator[RunningRelay]:
+    with run_relay(vendor_config(sandbox, tmp_path)) as running:
+        yield running
+
+
+@pytest.fixture
+def api(vendor_relay: RunningRelay) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=vendor_relay.base_url, timeout=15) as client:
+        yield client
+
+
+def oauth(
+    api: httpx.Client, sandbox: RunningSandbox, shops: list[str] | None = None
+) -> dict[str, Any]:
+    """Authorize (for `shops`, default all) and pair through `/v1/oauth/token`."""
+    response = api.post("/v1/oauth/token", json={"code": sandbox.authorize_code(shop_ids=shops)})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def sign_with(api: httpx.Client, token: str, payload: dict[str, Any]) -> httpx.Response:
+    return api.post("/v1/sign", json=payload, headers={"Authorization": f"Bearer {token}"})

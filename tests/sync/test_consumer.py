@@ -16,9 +16,12 @@ import pytest
 from app.sync.consumer import RelayConsumer, RelayEvent
 from app.sync.state import LinkState
 from app.tiktok.signing import webhook_signature
+from relay.backend.base import bind_cursor
 from relay.config import RelayConfig
 from relay.server import RunningRelay, run_relay
 from tests.e2e.harness import free_port, wait_until
+from tests.relay.legacy_store import TOKEN as LEGACY_TOKEN
+from tests.relay.legacy_store import old_sqlite_store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -184,7 +187,8 @@ async def test_gap_asks_for_a_resync(tmp_path: Path) -> None:
         await asyncio.to_thread(post, relay.base_url, 3)
         await asyncio.sleep(1.0)  # retention passes: the relay trims those events
         await asyncio.to_thread(post, relay.base_url, 1, 3)
-        sink = ListSink({SHOP: "1"})
+        # The cursor of the first event, as the relay issued it (now trimmed).
+        sink = ListSink({SHOP: bind_cursor(SHOP, "0000000000000001")})
         consumer = RelayConsumer(relay.ws_url, token, [SHOP], sink)
         task = await _run(consumer)
         await wait_until(lambda: sink.resynced == [SHOP], 10)
@@ -245,3 +249,31 @@ async def test_failing_applies_back_off_instead_of_a_reconnect_loop(relay: Runni
     assert connects <= failures + 1
     assert "relay unreachable" not in details
     assert sorted(set(sink.ids)) == [f"n{i:06d}" for i in range(3)]
+
+
+async def test_resumes_from_a_cursor_stored_before_cursors_named_their_shop(
+    tmp_path: Path,
+) -> None:
+    """A desktop that stored a bare cursor from an older relay resumes exactly after it once
+    the relay's store is migrated (no gap, no resync), then goes on with the new cursors."""
+    config = _config(tmp_path, port=free_port())
+    old_sqlite_store(Path(config.db))  # shop SHOP has events 1..4
+    with run_relay(config) as relay:
+        sink = ListSink({SHOP: "0000000000000002"})
+        consumer = RelayConsumer(relay.ws_url, LEGACY_TOKEN, [SHOP], sink)
+        task = await _run(consumer)
+        await wait_until(lambda: len(sink.committed) == 2, 10)
+        await asyncio.to_thread(post, relay.base_url, 1)
+        await wait_until(lambda: len(sink.committed) == 3, 10)
+        await _stop(consumer, task)
+        assert sink.ids == ["a-3", "a-4", "n000000"]
+        assert consumer.gaps == 0 and sink.resynced == []
+        assert sink.cursors()[SHOP].endswith(".0000000000000005")
+        # The app restarts with the new cursor: nothing is delivered twice.
+        again = RelayConsumer(relay.ws_url, LEGACY_TOKEN, [SHOP], sink)
+        task = await _run(again)
+        await asyncio.to_thread(post, relay.base_url, 1, 1)
+        await wait_until(lambda: len(sink.committed) == 4, 10)
+        await _stop(again, task)
+    assert sink.ids == ["a-3", "a-4", "n000000", "n000001"]
+    assert again.gaps == 0

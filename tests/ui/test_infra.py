@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.ui import fmt
 from app.ui.connect_dialog import (
     FAILURE_MESSAGES,
     ConnectDialog,
@@ -61,6 +60,27 @@ def test_log_file_is_redacted_including_tracebacks(tmp_path: Path) -> None:
     ours[0].close()
 
 
+def test_log_file_keeps_our_info_but_not_every_http_request(tmp_path: Path) -> None:
+    """The log file filled with httpx's INFO line per request; ours stay, theirs go, and
+    httpx's own logger is left alone for whoever else listens."""
+    path = setup_logging(tmp_path)
+    try:
+        logging.getLogger("app.sync.engine").info("backfill done: 120 orders")
+        logging.getLogger("httpx").info('HTTP Request: GET http://x/ "HTTP/1.1 200 OK"')
+        logging.getLogger("httpx").warning("connection pool is full")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        text = path.read_text()
+        assert "backfill done" in text
+        assert "HTTP Request" not in text
+        assert "connection pool is full" in text
+        assert logging.getLogger("httpx").level == logging.NOTSET
+    finally:
+        for handler in [h for h in logging.getLogger().handlers if getattr(h, "_viralstock", 0)]:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
 def test_crash_dialog_is_non_blocking_and_names_the_log(qtbot: QtBot, tmp_path: Path) -> None:
     handler = CrashHandler(tmp_path / "viralstock.log")
     with qtbot.waitSignal(handler.shown, timeout=2000) as blocker:
@@ -95,18 +115,6 @@ def test_single_instance_second_launch_focuses_first(qtbot: QtBot, tmp_path: Pat
     third = SingleInstance(tmp_path / "data")
     assert third.acquire()  # after the first quits, the next launch becomes primary
     third.release()
-
-
-def test_formatting_in_plain_words() -> None:
-    assert fmt.hours(None) == "N/A"
-    assert fmt.hours(0) == "out of stock"
-    assert fmt.hours(0.5) == "30 min"
-    assert fmt.hours(6) == "6 h"
-    assert fmt.hours(72) == "3.0 days"
-    assert fmt.rate(47.2) == "47/hour"
-    assert fmt.rate(0.1) == "2.4/day"
-    assert fmt.ago(100.0, 160.0) == "1 min ago"
-    assert fmt.money(__import__("decimal").Decimal("43222.4")) == "$43,222"
 
 
 def test_extract_code_from_redirect_or_bare() -> None:
@@ -220,7 +228,7 @@ def test_viewmodel_and_policies_are_qt_free() -> None:
     import subprocess
 
     code = (
-        "import sys, app.ui.viewmodel, app.ui.notifications, app.ui.fmt, app.ui.export;"
+        "import sys, app.ui.viewmodel, app.ui.notifications, app.insight.fmt, app.ui.export;"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'qasync'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

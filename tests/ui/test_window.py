@@ -168,6 +168,18 @@ def test_no_tray_banner_carries_alerts(window: MainWindow, qtbot: QtBot) -> None
     assert not window.banner.isVisible()
 
 
+def test_no_shop_says_what_to_do_and_disables_export(window: MainWindow) -> None:
+    """Behind the connect dialog the alerts said "Loading stock…" forever, Export enabled."""
+    d = window.dashboard
+    assert not d.alerts.export_button.isEnabled()
+    window.show_no_shop()
+    assert d.alerts.is_empty and "Connect your TikTok Shop" in d.alerts.empty_label.text()
+    assert not d.alerts.export_button.isEnabled()
+    assert d.inventory.is_empty and "connected" in d.inventory.empty_label.text()
+    window.apply(synthetic.viewmodel())  # a shop arrives: the cards fill, Export works
+    assert not d.alerts.is_empty and d.alerts.export_button.isEnabled()
+
+
 def test_empty_states(window: MainWindow) -> None:
     d = window.dashboard
     from app.ui.viewmodel import DashboardViewModel
