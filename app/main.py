@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=1, metavar="N", help="demo scenario seed")
     parser.add_argument(
+        "--scenario",
+        default="viral",
+        metavar="NAME",
+        help="demo sandbox scenario: steady, viral (default), lognormal, gamma, plateau, "
+        "powerlaw or fizzle (the forecast's demand-curve shapes)",
+    )
+    parser.add_argument(
         "--sandbox-truth",
         type=Path,
         metavar="PATH",
@@ -127,7 +134,12 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def demo_world(
-    *, seed: int = 1, speed: float = 60.0, relay_dir: Path | None = None, **sandbox: object
+    *,
+    seed: int = 1,
+    speed: float = 60.0,
+    relay_dir: Path | None = None,
+    scenario: str = "viral",
+    **sandbox: object,
 ) -> Iterator[DemoWorld]:
     """Sandbox (viral scenario) and relay in-process on loopback, wired to each other.
 
@@ -147,7 +159,7 @@ def demo_world(
         )
         config = SandboxConfig(
             seed=seed,
-            scenario="viral",
+            scenario=scenario,  # type: ignore[arg-type]  # SandboxConfig validates it
             speed=speed,
             webhook_url=f"http://127.0.0.1:{port}/webhooks/tiktok",
             **sandbox,  # type: ignore[arg-type]
@@ -198,7 +210,7 @@ def _demo_headless(args: argparse.Namespace) -> int:
         data_dir = args.data_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="viralstock-data-"))
         )
-        with demo_world(seed=args.seed, speed=args.demo_speed) as world:
+        with demo_world(seed=args.seed, speed=args.demo_speed, scenario=args.scenario) as world:
             options = DemoOptions(args.run_for, args.report, data_dir, args.sandbox_truth)
             asyncio.run(run_demo(world, options))
     return 0

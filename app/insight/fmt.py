@@ -49,6 +49,16 @@ def duration(value: float) -> str:
     return f"{shown} day" if shown == "1" else f"{shown} days"
 
 
+def band(low: float, high: float) -> str:
+    """A span of hours with the unit said once where both ends share it: 4.2-7 h, 20-45 min,
+    3-5 days; otherwise each end in its own words (45 min-2 h)."""
+    a, b = duration(low), duration(high)
+    unit_a, unit_b = a.rsplit(" ", 1)[-1], b.rsplit(" ", 1)[-1]
+    if unit_a == unit_b or (unit_a, unit_b) == ("day", "days"):
+        return f"{a.rsplit(' ', 1)[0]}\u2013{b}"
+    return f"{a}\u2013{b}"
+
+
 def rate(per_hour: float) -> str:
     """47/hour, 3.2/hour, 5/day for slow movers."""
     if per_hour <= 0:

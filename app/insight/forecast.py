@@ -1,8 +1,8 @@
 """Hours until stock-out from a level-plus-trend model of recent sales, with a band.
 
 The model is Holt's linear smoothing run on short bins (15 minutes by default) of sales per
-in-stock hour over the last two days, for all SKUs at once (the loop is over bins, the arrays
-over SKUs). Bins that were mostly out of stock are skipped: no demand was observed there.
+in-stock hour over the last day, for all SKUs at once (the loop is over bins, the arrays over
+SKUs). Bins that were mostly out of stock are skipped: no demand was observed there.
 
 Demand ahead is the rate `level + trend * h`, with the trend extrapolated only for a limited
 horizon (a viral surge does not grow forever) and, when falling, never below the long-run rate
@@ -10,9 +10,24 @@ horizon (a viral surge does not grow forever) and, when falling, never below the
 reaches the available stock, solved in closed form. A trend is only believed when it stands out
 of the noise (soft threshold at a few standard errors), so steady sellers get steady forecasts.
 
-A video linked to the SKU (attribution) whose views are accelerating raises the trend: the
-SKU's sales are assumed to follow the video's view rate at the current conversion (units per
-view), and views are far less noisy than sales, so the surge shows up in views first.
+The method, and why (judged by `app.insight.backtest` on demand-curve families it was not tuned
+on, `python -m tests.benchmarks forecast`):
+
+- Sales first. The sales-only model is the backbone for every SKU: on log-normal and gamma
+  rises, long tails, videos in a row, plateaus and power-law decays it was closer than any
+  extrapolation of the views, which assume one shape of surge.
+- Day/night. Sales rates are divided by the SKU's time-of-day profile before smoothing and the
+  demand ahead is multiplied by it again (`app.insight.seasonal`), so a steady seller's level is
+  the day's average and its hours left integrate the cycle; the rate shown is that average, so
+  "selling R/hour, H of stock" has R x H = stock at a steady rate.
+- Views by their track record. A video driving the SKU (attribution) may only raise the sales
+  model's demand, by as much as its view-driven curve (`app.insight.viral`) has predicted this
+  SKU's sales over the last hours better than the sales model did (`app.insight.ensemble`).
+- The band from errors, not parameters: the spread of this SKU's recent forecast errors, less
+  Poisson noise, grown with the horizon (`app.insight.band`), so it is wide where forecasts have
+  been wrong and narrow where they have been right.
+- The alert does not return to OK while the stock at the last hour's rate runs out within the
+  critical threshold (`app.insight.shop`), whatever a model believes about the surge ending.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.insight import seasonal
 from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
 from app.insight.stockouts import HOUR, OutOfStock, out_of_stock_before
 from app.insight.types import Forecast, InsightParams
@@ -93,10 +109,17 @@ class Holt:
     level: FloatArray
     trend: FloatArray
     level_se: FloatArray
+    # (bins before the end, level, shrunk trend per hour per hour) at the requested bins.
+    snapshots: tuple[tuple[int, FloatArray, FloatArray], ...] = ()
 
 
 def holt(
-    rate: FloatArray, valid: BoolArray, initial: FloatArray, bin_hours: float, params: InsightParams
+    rate: FloatArray,
+    valid: BoolArray,
+    initial: FloatArray,
+    bin_hours: float,
+    params: InsightParams,
+    snapshots: tuple[int, ...] = (),
 ) -> Holt:
     """Holt's linear method down the rows of `rate` (bin-major: rows are bins, columns series),
     skipping invalid cells.
@@ -112,7 +135,11 @@ def holt(
     var = np.maximum(level, 1.0) / bin_hours
     step_var = alpha * alpha * var
     weights = valid.astype(np.float64)
-    for observed, ok in zip(rate, weights, strict=True):
+    wanted = {len(rate) - back: back for back in snapshots if 0 < back < len(rate)}
+    taken: list[tuple[int, FloatArray, FloatArray]] = []
+    for i, (observed, ok) in enumerate(zip(rate, weights, strict=True)):
+        if i in wanted:
+            taken.append((wanted[i], level.copy(), _shrink(trend, step_var, beta) / bin_hours))
         error = observed - level - trend
         step = ok * (np.maximum(level + trend + alpha * error, 0.0) - level)
         level += step
@@ -120,9 +147,14 @@ def holt(
         var += ok * alpha * (error * error - var)
         step_var += ok * beta * (step * step - step_var)
     level_se = np.sqrt(var * alpha / (2.0 - alpha))
+    shrunk = _shrink(trend, step_var, beta)
+    return Holt(level=level, trend=shrunk / bin_hours, level_se=level_se, snapshots=tuple(taken))
+
+
+def _shrink(trend: FloatArray, step_var: FloatArray, beta: float) -> FloatArray:
     trend_se = np.sqrt(step_var * beta / (2.0 - beta))
-    shrunk = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)
-    return Holt(level=level, trend=shrunk / bin_hours, level_se=level_se)
+    result: FloatArray = np.sign(trend) * np.maximum(np.abs(trend) - _TREND_Z * trend_se, 0.0)
+    return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +215,15 @@ class DemandModel:
             + 0.5 * self.trend * first * first
             + self.after * np.maximum(h - self.knee, 0.0)
         )
+
+    def rate_at(self, rows: IntArray, hours: FloatArray) -> FloatArray:
+        """The demand rate of `rows` at each of `hours` ahead (rows x hours)."""
+        h = hours[None, :]
+        level, trend = self.level[rows, None], self.trend[rows, None]
+        result: FloatArray = np.where(
+            h <= self.knee[rows, None], level + trend * h, self.after[rows, None]
+        )
+        return np.maximum(result, 0.0)
 
     def hours_until(self, units: FloatArray) -> FloatArray:
         """Hours until cumulative demand reaches `units` (inf when it never does)."""
@@ -251,6 +292,8 @@ def forecast_stockout(
     floor: FloatArray,
     level_se: FloatArray,
     params: InsightParams,
+    profile: FloatArray | None = None,
+    now: float = 0.0,
 ) -> tuple[ForecastColumns, DemandModel]:
     """Hours left per SKU at its available stock, with the band from the level's uncertainty.
 
@@ -267,12 +310,23 @@ def forecast_stockout(
         np.maximum(model.level - spread, 0.0), trend, np.maximum(floor - spread, 0.0), horizon
     )
     hours = model.hours_until(units)
+    low, high = busy.hours_until(units), quiet.hours_until(units)
+    if profile is not None:
+        # Within the seasonal grid, integrate the day's cycle (`app.insight.seasonal`).
+        near = np.flatnonzero(sold_recently & (low < seasonal.GRID_HOURS))
+        if len(near):
+            count = round(seasonal.GRID_HOURS / seasonal.STEP_HOURS)
+            grid: FloatArray = (np.arange(count, dtype=np.float64) + 0.5) * seasonal.STEP_HOURS
+            shape = profile[near]
+            for which, m in ((hours, model), (low, busy), (high, quiet)):
+                which[near] = seasonal.hours_until(m.rate_at(near, grid), shape, now, units[near])
     none = ~sold_recently
     columns = ForecastColumns(
         hours_left=np.where(none, np.nan, hours),
-        hours_low=np.where(none, np.nan, np.minimum(busy.hours_until(units), hours)),
-        hours_high=np.where(none, np.nan, np.maximum(quiet.hours_until(units), hours)),
-        rate=model.level,
-        trend=model.trend,
+        hours_low=np.where(none, np.nan, np.minimum(low, hours)),
+        hours_high=np.where(none, np.nan, np.maximum(high, hours)),
+        # Copies: the viral rows overwrite these, the demand model must keep its own.
+        rate=model.level.copy(),
+        trend=model.trend.copy(),
     )
     return columns, model

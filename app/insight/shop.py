@@ -15,8 +15,23 @@ from typing import Literal
 
 import numpy as np
 
+from app.insight import band
 from app.insight.alerts import LEVELS, alert_levels, thresholds
 from app.insight.attribution import AttributionColumns, attribute
+from app.insight.ensemble import (
+    NEW_WEIGHT,
+    ORIGIN_HOURS,
+    Origin,
+    blend,
+    blended_errors,
+    origin_stock,
+    origin_times,
+    recent,
+    sales_rate_grid,
+    sold_between,
+    viral_weights,
+    with_videos,
+)
 from app.insight.forecast import (
     BinnedSales,
     DemandModel,
@@ -33,6 +48,7 @@ from app.insight.forecast import (
 from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
 from app.insight.reorder import ReorderColumns, reorder_quantities
 from app.insight.scurve import ViewPosterior, fit_views
+from app.insight.seasonal import bin_profile, daily_profile
 from app.insight.stockouts import HOUR, out_of_stock_intervals
 from app.insight.types import (
     AlertLevel,
@@ -47,7 +63,7 @@ from app.insight.types import (
     Velocity,
 )
 from app.insight.velocity import VelocityColumns, compute_velocities
-from app.insight.viral import ViralCurves, viral_curves
+from app.insight.viral import GRID_HOURS, ViralCurves, hours_until_grid, viral_curves
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +126,7 @@ def _viral_rows(
     params: InsightParams,
     eligible: BoolArray,
     spread: FloatArray,
+    grid_hours: float = GRID_HOURS,
 ) -> ViralCurves | None:
     """Demand curves and forecasts of the (`eligible`) SKUs attributed to a video whose views
     are growing; a video that took off gets its S-curve posterior (`fit_views`)."""
@@ -143,8 +160,71 @@ def _viral_rows(
         units=units,
         spread=spread[rows],
         band_fraction=params.min_band_fraction,
+        grid_hours=grid_hours,
     )
     return curves if len(curves.rows) else None
+
+
+def _weigh_by_track_record(
+    history: ShopHistory,
+    now: float,
+    viral: ViralCurves,
+    attributed: IntArray,
+    model: DemandModel,
+    profile: FloatArray,
+    settings: Mapping[str, SkuSettings] | None,
+    default: SkuSettings,
+    params: InsightParams,
+) -> tuple[ViralCurves, FloatArray]:
+    """The video-driven curves averaged with the sales model by each one's recent error."""
+    rows = viral.rows
+    sub = recent(history, now - _RECENT_DAYS * 24 * HOUR).only(
+        [history.skus[r].sku_id for r in rows.tolist()]
+    )
+    # Only the videos these SKUs are attributed to take part at the origins.
+    videos = np.unique(attributed)
+    sub = with_videos(sub, videos)
+    pinned = {
+        sku.sku_id: sub.videos[int(k)].video_id
+        for sku, k in zip(sub.skus, np.searchsorted(videos, attributed).tolist(), strict=True)
+    }
+    origins: list[Origin] = []
+    for hours_back, origin in origin_times(now):
+        if origin <= history.since:
+            continue
+        at = sub.with_available(origin_stock(history, rows, origin, now))
+        past = compute_columns(
+            at,
+            origin,
+            settings=settings,
+            default=default,
+            previous_videos=pinned,
+            params=params,
+            track_record=False,
+        )
+        sold = past.velocity.units_7d > 0
+        predicted_sales = np.where(sold, past.demand.cumulative(hours_back), 0.0)
+        predicted_sales = np.nan_to_num(predicted_sales, nan=0.0, posinf=0.0)
+        predicted_viral = np.full(len(rows), np.nan)
+        if past.viral is not None:
+            predicted_viral[past.viral.rows] = past.viral.cumulative(
+                np.full(len(past.viral.rows), hours_back), past.viral.expected
+            )
+        actual = sold_between(history, rows, origin, now)
+        origins.append(Origin(hours_back, predicted_viral, predicted_sales, actual))
+    weight = viral_weights(origins) if origins else np.full(len(rows), NEW_WEIGHT)
+    extra = blended_errors(origins, weight) if origins else np.zeros((2, len(rows)))
+    grid: FloatArray = np.arange(viral.rate.shape[1], dtype=np.float64) * viral.step_hours
+    blended = blend(viral, sales_rate_grid(model, rows, grid, profile, now), weight)
+    units = np.maximum(history.available[rows], 0).astype(np.float64)
+    left = hours_until_grid(blended.rate, blended.step_hours, units)
+    low = np.minimum(hours_until_grid(blended.busy, blended.step_hours, units), left)
+    high = np.maximum(hours_until_grid(blended.quiet, blended.step_hours, units), left)
+    curves = ViralCurves(
+        rows, blended.rate, blended.step_hours, blended.logistic, blended.busy, blended.quiet,
+        left, low, high,
+    )  # fmt: skip
+    return curves, extra
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,8 +300,12 @@ def compute_columns(
     previous_levels: Mapping[str, AlertLevel] | None = None,
     previous_videos: Mapping[str, str] | None = None,
     params: InsightParams = InsightParams(),  # noqa: B008
+    track_record: bool = True,
 ) -> InsightColumns:
     """All numbers for all SKUs at `now` (epoch seconds of the event clock).
+
+    `track_record` weighs a video-driven forecast by how well it predicted the SKU's recent
+    sales (`app.insight.ensemble`); the inner recomputations at earlier moments turn it off.
 
     `previous_levels` / `previous_videos` come from the last computation (`ShopInsight.levels()`
     and `.videos()`, or `InsightColumns.levels()` / `.videos()`) and give alert levels and
@@ -244,13 +328,17 @@ def compute_columns(
     attribution = attribute(history, now, binned, views, bins.width_hours, params, sticky)
 
     recent = max(1, round(params.holt_hours / bins.width_hours))
+    profile = daily_profile(history, now)
+    cycle = bin_profile(profile, bins.edges[-recent - 1 :])
     sales_model = holt(
-        binned.rate[-recent:],
+        binned.rate[-recent:] / cycle,
         binned.valid[-recent:],
         velocity.per_hour_7d,
         bins.width_hours,
         params,
+        snapshots=band.LAGS_BINS,
     )
+    errors = band.sales_errors(sales_model, binned, cycle, bins.width_hours)
     level = _shrink_to(sales_model.level, velocity.per_hour_7d, sales_model.level_se)
     available = history.available
     incoming = history.incoming
@@ -263,6 +351,8 @@ def compute_columns(
         velocity.per_hour_7d,
         sales_model.level_se,
         params,
+        profile,
+        now,
     )
     spread = band_spread(model.level, sales_model.level_se, params)
     viral = _viral_rows(
@@ -276,7 +366,15 @@ def compute_columns(
         params,
         sold,
         spread,
+        # At an origin only the next hours' demand is checked: a short grid is enough.
+        GRID_HOURS if track_record else max(ORIGIN_HOURS) + 0.5,
     )
+    if viral is not None and track_record:
+        viral, extra = _weigh_by_track_record(
+            history, now, viral, attribution.video[viral.rows], model, profile, settings,
+            default, params,
+        )  # fmt: skip
+        errors[:, viral.rows] += extra
     if viral is not None:
         rows = viral.rows
         forecast.hours_left[rows] = viral.hours_left
@@ -284,6 +382,13 @@ def compute_columns(
         forecast.hours_high[rows] = viral.hours_high
         forecast.rate[rows] = viral.rate[:, 0]
         forecast.trend[rows] = (viral.rate[:, 1] - viral.rate[:, 0]) / viral.step_hours
+
+    finite = np.isfinite(forecast.hours_left)
+    low, high = band.hours_band(
+        forecast.hours_left, band.model_variance(errors), np.maximum(available, 0).astype(float)
+    )
+    forecast.hours_low[finite] = np.minimum(low, forecast.hours_left)[finite]
+    forecast.hours_high[finite] = np.maximum(high, forecast.hours_left)[finite]
 
     previous = np.zeros(n, dtype=np.int64)
     if previous_levels:
@@ -294,6 +399,19 @@ def compute_columns(
     severity = alert_levels(
         forecast.hours_left, previous, config.critical, config.warning, params.hysteresis_fraction
     )
+    # Never milder while the stock at the last hour's rate runs out within the critical
+    # threshold: a forecast that believes a surge is ending must not call off the alarm
+    # while the surge is still selling.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_last_hour = np.where(
+            velocity.per_hour_1h > 0, np.maximum(available, 0) / velocity.per_hour_1h, np.inf
+        )
+    hold = (previous > severity) & (at_last_hour <= config.critical)
+    severity = np.where(hold, previous, severity).astype(np.int64)
+    # ... nor OK at all while it sells that fast on enough units to tell (a second video
+    # taking off before the forecast has caught up): at least a warning.
+    brisk = (at_last_hour <= config.critical) & (velocity.per_hour_1h >= _BRISK_UNITS)
+    severity = np.where(brisk, np.maximum(severity, 1), severity).astype(np.int64)
 
     horizon = config.lead_time_hours + 24.0 * config.days_of_cover
     demand = np.where(sold, model.cumulative(horizon), 0.0)
@@ -327,7 +445,12 @@ def compute_columns(
     )
 
 
+# The recomputations at the origins see this many days of sales (enough for the 7-day
+# velocity and the whole-day profile), not the shop's whole history.
+_RECENT_DAYS = 8.0
 _ZERO = Decimal("0.00")
+# Units in the last hour from which its rate alone keeps a SKU off OK (see compute_columns).
+_BRISK_UNITS = 5.0
 _CENT = Decimal("0.01")
 
 

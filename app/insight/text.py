@@ -37,8 +37,18 @@ def context(
     return "sales accelerating" if rising else "steady sales"
 
 
-def headline(*, context_text: str, rate: float, hours: float | None, reorder: int) -> str:
-    """One line; the rate and the hours are the forecast's own, in `fmt`'s words."""
+def headline(
+    *,
+    context_text: str,
+    rate: float,
+    hours: float | None,
+    reorder: int,
+    band: tuple[float, float] | None = None,
+) -> str:
+    """One line; the rate and the hours are the forecast's own, in `fmt`'s words. At a steady
+    rate, rate x hours is the stock (the rate is the day's average when sales follow a daily
+    cycle). `band` (low, high hours) is added in words ("4-7 h") when given: pass it only when
+    it is narrow enough to mean something (`Forecast.band_is_narrow`)."""
     if hours is None:
         stock = "no sales to forecast from"
     elif hours <= 0:
@@ -47,6 +57,8 @@ def headline(*, context_text: str, rate: float, hours: float | None, reorder: in
         stock = was if context_text == OUT_OF_STOCK else f"{OUT_OF_STOCK}, {was}"
     else:
         stock = f"selling {fmt.rate(rate)}, {fmt.hours(hours)} of stock"
+        if band is not None:
+            stock += f" ({fmt.band(*band)})"
     action = f"reorder {fmt.units(reorder)}" if reorder > 0 else "no reorder needed"
     return f"{context_text} · {stock} · {action}"
 

@@ -63,6 +63,9 @@ class ViralCurves:
     hours_left: FloatArray
     hours_low: FloatArray
     hours_high: FloatArray
+    # The expected rate over the posterior (not the curve picked at the median stock-out, so
+    # it does not depend on the stock): what the track record checks.
+    expected: FloatArray | None = None
 
     def select(self, keep: BoolArray) -> ViralCurves:
         return ViralCurves(
@@ -75,6 +78,7 @@ class ViralCurves:
             self.hours_left[keep],
             self.hours_low[keep],
             self.hours_high[keep],
+            None if self.expected is None else self.expected[keep],
         )
 
     @property
@@ -85,16 +89,17 @@ class ViralCurves:
         areas = 0.5 * (rate[:, 1:] + rate[:, :-1]) * self.step_hours
         return np.concatenate((np.zeros((len(rate), 1)), np.cumsum(areas, axis=1)), axis=1)
 
-    def cumulative(self, hours: FloatArray) -> FloatArray:
-        """Units demanded over the next `hours[j]` hours, per row (central curve)."""
-        grid = self._cumulative_grid(self.rate)
+    def cumulative(self, hours: FloatArray, rate: FloatArray | None = None) -> FloatArray:
+        """Units demanded over the next `hours[j]` hours, per row (central curve, or `rate`)."""
+        rate = self.rate if rate is None else rate
+        grid = self._cumulative_grid(rate)
         h = np.maximum(np.asarray(hours, dtype=np.float64), 0.0)
         last = grid.shape[1] - 1
         j = np.minimum(np.floor(h / self.step_hours).astype(np.int64), last - 1)
         rows = np.arange(len(grid))
         frac = np.clip(h / self.step_hours - j, 0.0, 1.0)
         inside = grid[rows, j] + frac * (grid[rows, j + 1] - grid[rows, j])
-        beyond = grid[:, -1] + self.rate[:, -1] * (h - self.span)
+        beyond = grid[:, -1] + rate[:, -1] * (h - self.span)
         return np.where(h <= self.span, inside, beyond)
 
     def cumulative_row(self, row: int, hours: FloatArray, which: str = "central") -> FloatArray:
@@ -297,6 +302,7 @@ class RowForecast:
     busy: FloatArray
     quiet: FloatArray
     hours: tuple[float, float, float]  # left, low, high
+    expected: FloatArray | None = None  # the posterior's mean rate
 
 
 def poisson_link(
@@ -370,7 +376,10 @@ def stockout_posterior(
     rate = posterior.excess_rate(hours)
     curves = [base + conversion[i % q] * rate[i // q] for i in picks]
     left, low, high = (float(t[i]) for i in picks)
-    return RowForecast(curves[0], curves[1], curves[2], (left, min(low, left), max(high, left)))
+    mean = base + (posterior.weight[:, None] * rate).sum(axis=0) * float(conversion.mean())
+    return RowForecast(
+        curves[0], curves[1], curves[2], (left, min(low, left), max(high, left)), mean
+    )
 
 
 def _fallback_rows(
@@ -409,6 +418,7 @@ def viral_curves(
     units: FloatArray,
     spread: FloatArray,
     band_fraction: float,
+    grid_hours: float = GRID_HOURS,
 ) -> ViralCurves:
     """Demand curves and stock-out forecasts of SKUs `rows` (at stock `units[j]`), each driven
     by video `videos[j]`.
@@ -418,12 +428,13 @@ def viral_curves(
     with the band the curve moved by `spread[j]` (at least `band_fraction` of the rate). Rows
     whose sales do not rise with the video's views are dropped.
     """
-    hours = np.arange(0.0, GRID_HOURS + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
+    hours = np.arange(0.0, grid_hours + GRID_STEP_HOURS / 2, GRID_STEP_HOURS)
     width = bin_hours
     stock_of = dict(zip(rows.tolist(), units.tolist(), strict=True))
     spread_of = dict(zip(rows.tolist(), spread.tolist(), strict=True))
     out_rows: list[int] = []
     central: list[FloatArray] = []
+    expected: list[FloatArray] = []
     busy: list[FloatArray] = []
     quiet: list[FloatArray] = []
     found: list[tuple[float, float, float]] = []
@@ -461,6 +472,7 @@ def viral_curves(
             continue
         out_rows.append(row)
         central.append(result.central)
+        expected.append(result.central if result.expected is None else result.expected)
         busy.append(result.busy)
         quiet.append(result.quiet)
         found.append(result.hours)
@@ -487,6 +499,7 @@ def viral_curves(
             for j, row in enumerate(more.tolist()):
                 out_rows.append(row)
                 central.append(rate[j])
+                expected.append(rate[j])
                 busy.append(up[j])
                 quiet.append(down[j])
                 found.append((float(left[j]), float(low[j]), float(high[j])))
@@ -510,4 +523,5 @@ def viral_curves(
         hours_left=triple[:, 0],
         hours_low=triple[:, 1],
         hours_high=triple[:, 2],
+        expected=np.maximum(np.stack(expected)[order], 0.0),
     )

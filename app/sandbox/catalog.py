@@ -49,6 +49,10 @@ class ViralPlan:
     tau: float
     max_views: float
     peak_orders_per_hour: float
+    # "logistic" (the viral scenario's S-curve) or a shape of `app.sandbox.curves.SHAPES`,
+    # its parameters in hours since the onset.
+    shape: str = "logistic"
+    params: tuple[float, ...] = ()
 
 
 @dataclass
@@ -143,9 +147,24 @@ def build_catalog(config: SandboxConfig) -> Catalog:
                 views_per_second=rng.uniform(0.01, 0.3),
             )
             videos[video.id] = video
-        if config.scenario == "viral" and shop_index == 0:
+        if config.scenario != "steady" and shop_index == 0:
             viral = _plan_viral(rng, shop, shop_products, skus, videos, float(start))
+            if config.scenario != "viral":
+                viral.shape = config.scenario
+                viral.params = SHAPE_PARAMS[config.scenario]
     return Catalog(shops=shops, products=products, skus=skus, videos=videos, viral=viral)
+
+
+# Scenario shapes (hours since the onset), sized so the hottest SKU sells out hours into the
+# surge as in the viral scenario: log-normal with a long tail, gamma, a 3-hour live-stream
+# plateau, a power-law decay, a fast start that fizzles.
+SHAPE_PARAMS: dict[str, tuple[float, ...]] = {
+    "lognormal": (1.2, 1.0),
+    "gamma": (3.0, 1.0),
+    "plateau": (3.0, 0.4),
+    "powerlaw": (1.0, 1.8),
+    "fizzle": (0.3, 1.2),
+}
 
 
 def _plan_viral(

@@ -17,7 +17,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from app.sandbox.config import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_SPEED, SandboxConfig
+from app.sandbox.config import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    DEFAULT_SPEED,
+    SCENARIOS,
+    SandboxConfig,
+)
 from app.sandbox.server import run_sandbox
 
 __all__ = ["build_parser", "main"]
@@ -30,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8686, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--scenario", choices=["steady", "viral"], default="steady")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="steady")
     parser.add_argument(
         "--speed",
         type=float,

@@ -31,7 +31,18 @@ DEFAULT_START_TIME = 1_767_600_000.0
 # its hottest SKU sells out about five real minutes later, well inside a ten-minute demo.
 DEFAULT_SPEED = 60.0
 
-Scenario = Literal["steady", "viral"]
+Scenario = Literal["steady", "viral", "lognormal", "gamma", "plateau", "powerlaw", "fizzle"]
+# Every scenario but "steady" has one video take off; "viral" is the logistic S-curve, the others
+# are the demand-curve families of `app.sandbox.curves` (the forecast's backtest shapes).
+SCENARIOS: tuple[str, ...] = (
+    "steady",
+    "viral",
+    "lognormal",
+    "gamma",
+    "plateau",
+    "powerlaw",
+    "fizzle",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,10 @@ class SandboxConfig:
     ticker_interval: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.scenario not in ("steady", "viral"):
-            raise ValueError(f"unknown scenario {self.scenario!r}: use 'steady' or 'viral'")
+        if self.scenario not in SCENARIOS:
+            raise ValueError(
+                f"unknown scenario {self.scenario!r}: use one of {', '.join(SCENARIOS)}"
+            )
         if self.speed < 0:
             raise ValueError("speed must not be negative")
         if self.shops < 1 or self.products < 1:

@@ -19,8 +19,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from app.sandbox.catalog import ViralPlan, build_catalog
 from app.sandbox.config import SandboxConfig
+from app.sandbox.curves import SHAPES
 from app.sandbox.state import (
     LineItemState,
     OrderState,
@@ -51,6 +54,14 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def _shape_grid(shape: str, params: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A family shape's (grid hours, cumulative share, density / peak) over 48 hours."""
+    grid = np.arange(0.0, 48.0, 0.01)
+    density = SHAPES[shape](grid, params)
+    cumulative = np.cumsum(density) * 0.01
+    return grid, cumulative / max(float(cumulative[-1]), 1e-12), density / float(density.max())
+
+
 def seasonality(t: float) -> float:
     """Daily demand multiplier in [0.3, 1.7], peaking at 20:00 shop time (UTC)."""
     hour = (t % DAY) / HOUR
@@ -70,6 +81,11 @@ class World:
         self.skus: dict[str, SkuState] = catalog.skus
         self.videos: dict[str, VideoState] = catalog.videos
         self.viral: ViralPlan | None = catalog.viral
+        # For a family-shaped scenario: (hours since onset, share of the views gained,
+        # order intensity relative to the peak) on a grid.
+        self._shape: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if self.viral is not None and self.viral.shape != "logistic":
+            self._shape = _shape_grid(self.viral.shape, self.viral.params)
         self.orders: dict[str, OrderState] = {}
         self.orders_by_shop: dict[str, list[OrderState]] = {sid: [] for sid in self.shops}
         self.packages: dict[str, PackageState] = {}
@@ -217,6 +233,9 @@ class World:
         value = video.base_views + video.views_per_second * (t - video.post_time)
         plan = self.viral
         if plan is not None and video.id == plan.video_id and t > plan.onset:
+            if self._shape is not None:
+                share = float(np.interp((t - plan.onset) / HOUR, *self._shape[:2]))
+                return int(value + plan.max_views * share)
             start = _logistic((plan.onset - plan.midpoint) / plan.tau)
             value += plan.max_views * (_logistic((t - plan.midpoint) / plan.tau) - start)
         return int(value)
@@ -300,11 +319,21 @@ class World:
         assert plan is not None
         rate_max = plan.peak_orders_per_hour / HOUR
         following = self.now + self._rng.expovariate(rate_max)
-        if following < plan.midpoint + 6 * plan.tau:
-            self._schedule(following, "viral_arrival", shop_id)
-        level = _logistic((self.now - plan.midpoint) / plan.tau)
-        if self._rng.random() >= 4.0 * level * (1.0 - level):
-            return
+        if self._shape is not None:
+            # A family shape: orders follow its density, scaled to the peak rate.
+            grid, _, intensity = self._shape
+            if following < plan.onset + grid[-1] * HOUR:
+                self._schedule(following, "viral_arrival", shop_id)
+            if self._rng.random() >= float(
+                np.interp((self.now - plan.onset) / HOUR, grid, intensity)
+            ):
+                return
+        else:
+            if following < plan.midpoint + 6 * plan.tau:
+                self._schedule(following, "viral_arrival", shop_id)
+            level = _logistic((self.now - plan.midpoint) / plan.tau)
+            if self._rng.random() >= 4.0 * level * (1.0 - level):
+                return
         sku = self.skus[self._rng.choices(plan.sku_ids, plan.sku_weights)[0]]
         wanted = [sku] * (1 if self._rng.random() < 0.85 else 2)
         video = self.videos[plan.video_id]

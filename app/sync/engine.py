@@ -264,6 +264,7 @@ class SyncEngine:
             by_sku = runner.last.insight.by_sku if runner.last else {}
             for row in stock:
                 item = by_sku.get(row.sku_id)
+                critical_at, critical_hours = runner.first_critical.get(row.sku_id, (None, None))
                 skus.append(
                     {
                         "sku_id": row.sku_id,
@@ -277,6 +278,9 @@ class SyncEngine:
                         "viral_video_id": (
                             item.attribution.video_id if item and item.attribution else None
                         ),
+                        # The first critical alert: when (event time) and the hours left then.
+                        "first_critical_at": critical_at,
+                        "first_critical_hours_left": _round(critical_hours),
                     }
                 )
             totals = await self.order_totals(ctx.id)

@@ -30,7 +30,14 @@ from app.sync.connect import VendorConnection, connect_vendor
 from app.sync.database import Database
 from app.sync.engine import EngineSettings, RelayLink, SyncEngine
 
-__all__ = ["DemoOptions", "DemoWorld", "demo_engine_settings", "run_demo", "write_json"]
+__all__ = [
+    "DemoOptions",
+    "DemoWorld",
+    "demo_engine_settings",
+    "forecast_check",
+    "run_demo",
+    "write_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +133,8 @@ async def run_demo(world: DemoWorld, options: DemoOptions) -> dict[str, Any]:
         write_json(options.report, report)
         if options.truth is not None:
             world.write_truth(options.truth)
+            report["forecast_check"] = forecast_check(report, options.truth)
+            write_json(options.report, report)
         log.info("demo ran %.1f s", time.monotonic() - started)
         return report
     finally:
@@ -133,6 +142,33 @@ async def run_demo(world: DemoWorld, options: DemoOptions) -> dict[str, Any]:
             await engine.stop()
         await connection.aclose()
         engine.db.close()
+
+
+def forecast_check(report: dict[str, Any], truth_path: Path) -> list[dict[str, Any]]:
+    """Each alerted SKU's first critical forecast against the sandbox's truth: the hours left
+    shown at the first critical alert, the hours there actually were until its `stockout_at`,
+    and the error relative to those (floored at one hour, as the backtest judges it)."""
+    truth = json.loads(truth_path.read_text())
+    stockouts = {s["sku_id"]: s.get("stockout_at") for s in truth.get("skus", [])}
+    checks: list[dict[str, Any]] = []
+    for sku in report.get("skus", []):
+        at, predicted = sku.get("first_critical_at"), sku.get("first_critical_hours_left")
+        out = stockouts.get(sku["sku_id"])
+        if at is None or predicted is None:
+            continue
+        actual = None if out is None or out < at else (out - at) / 3600.0
+        checks.append(
+            {
+                "sku_id": sku["sku_id"],
+                "critical_at": at,
+                "predicted_hours": predicted,
+                "actual_hours": None if actual is None else round(actual, 3),
+                "error": None
+                if actual is None
+                else round(abs(predicted - actual) / max(actual, 1.0), 4),
+            }
+        )
+    return checks
 
 
 # --- real shops: `viralstock sync` -------------------------------------------------------------

@@ -83,6 +83,9 @@ class InsightRunner:
         self._levels_loaded = False
         self.last: InsightResult | None = None
         self.runs = 0
+        # sku_id -> (event time, hours left) of the first recomputation that found it critical:
+        # the headless report checks that forecast against the sandbox's truth.
+        self.first_critical: dict[str, tuple[float, float | None]] = {}
 
     def mark_dirty(self) -> None:
         if self._first_dirty is None:
@@ -139,6 +142,9 @@ class InsightRunner:
             shop_id = self.shop_id
             await self._db.write(lambda s: record_alert_levels(s, shop_id, changed, at))
         self.levels = levels
+        for item in insight.skus:
+            if item.level is AlertLevel.CRITICAL and item.sku_id not in self.first_critical:
+                self.first_critical[item.sku_id] = (now, item.forecast.hours_left)
         self.runs += 1
         result = InsightResult(
             self.shop_id, insight, orders, escalated, (time.perf_counter() - started) * 1000

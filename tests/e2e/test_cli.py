@@ -24,6 +24,8 @@ SKU_KEYS = {
     "alert_level",
     "reorder_quantity",
     "viral_video_id",
+    "first_critical_at",
+    "first_critical_hours_left",
 }
 SYNC_KEYS = {
     "webhooks_received",
@@ -70,7 +72,7 @@ def test_demo_headless_report_matches_the_sandbox_truth(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(report_path.read_text())
     truth = json.loads(truth_path.read_text())
-    assert set(report) == {"shops", "skus", "orders", "sync"}
+    assert set(report) == {"shops", "skus", "orders", "sync", "forecast_check"}
     assert report["shops"] and set(report["shops"][0]) == {"id", "name"}
     assert report["skus"] and all(set(sku) == SKU_KEYS for sku in report["skus"])
     assert set(report["orders"]) == {"count", "revenue", "viral_revenue_share"}
@@ -78,6 +80,19 @@ def test_demo_headless_report_matches_the_sandbox_truth(tmp_path: Path) -> None:
     assert {s["sku_id"]: s["available"] for s in report["skus"]} == {
         s["sku_id"]: s["available"] for s in truth["skus"]
     }
+    # Every SKU that turned critical has its first critical forecast checked against the truth.
+    alerted = {s["sku_id"] for s in report["skus"] if s["first_critical_at"] is not None}
+    assert {c["sku_id"] for c in report["forecast_check"]} <= alerted
+    stockouts = {s["sku_id"]: s["stockout_at"] for s in truth["skus"]}
+    for check in report["forecast_check"]:
+        out = stockouts[check["sku_id"]]
+        if out is None or out < check["critical_at"]:
+            assert check["error"] is None
+        else:
+            actual = (out - check["critical_at"]) / 3600
+            assert check["actual_hours"] == pytest.approx(actual, abs=1e-3)
+            expected = abs(check["predicted_hours"] - actual) / max(actual, 1.0)
+            assert check["error"] == pytest.approx(expected, abs=1e-3)
     assert report["orders"]["count"] == truth["orders"]["count"] > 0
     assert report["sync"]["webhooks_applied"] > 0
     assert report["sync"]["api_requests"] > 0

@@ -42,7 +42,11 @@ def test_headline_reads_like_the_card() -> None:
     config = SkuSettings(lead_time_hours=24, pack_size=100, days_of_cover=7, safety_days=1)
     item = compute_shop_insight(history, NOW, default=config).by_sku["sku-1"]
     assert item.level.value == "critical"
-    assert item.headline.startswith("steady sales · selling 47/hour, 6 h of stock · reorder ")
+    # The band is narrow enough to be said in words, and holds the point forecast.
+    assert item.headline.startswith("steady sales · selling 47/hour, 6 h of stock (")
+    band = item.headline.split("(")[1].split(")")[0]
+    low, high = (float(x) for x in band.removesuffix(" h").split("\u2013"))
+    assert low < 6 < high and " h) · reorder " in item.headline
     assert item.revenue_at_risk > 0
 
 

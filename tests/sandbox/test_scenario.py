@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from app.sandbox import SandboxConfig
 from app.sandbox.world import World
@@ -112,3 +113,37 @@ def test_viral_video_surges_and_sells_out_a_sku() -> None:
     # Sold out within about 10 real minutes at the default demo speed.
     assert (hot.stockout_at - config.epoch) / config.speed < 600
     assert hot.total_available == 0
+
+
+def test_family_scenarios_shape_the_surge_like_their_curve() -> None:
+    """`--scenario lognormal` etc.: the viral video's views and the orders naming it follow the
+    family's shape (app.sandbox.curves), not the logistic S-curve."""
+    seen: dict[str, list[float]] = {}
+    for scenario in ("viral", "lognormal", "plateau"):
+        config = SandboxConfig(seed=5, scenario=scenario)  # type: ignore[arg-type]
+        world = World(config)
+        plan = world.viral
+        assert plan is not None
+        world.advance_to(plan.onset + 12 * HOUR)
+        video = world.videos[plan.video_id]
+        gained = [
+            world.views(video, plan.onset + h * HOUR)
+            - world.views(video, plan.onset + (h - 1) * HOUR)
+            for h in range(1, 13)
+        ]
+        assert max(gained) > 50_000
+        seen[scenario] = gained
+        named = [o for o in world.orders.values() if o.content_id == plan.video_id]
+        assert len(named) > 20
+    # The live-stream plateau holds its view rate for hours; the logistic rises and falls.
+    plateau = seen["plateau"]
+    assert max(plateau[:3]) < 1.3 * min(plateau[:3])
+    assert seen["viral"] != seen["lognormal"]
+    # The log-normal peaks within the first hours and keeps a long tail.
+    lognormal = seen["lognormal"]
+    assert lognormal.index(max(lognormal)) <= 3 and lognormal[-1] > 0.02 * max(lognormal)
+
+
+def test_unknown_scenario_is_refused() -> None:
+    with pytest.raises(ValueError, match="lognormal"):
+        SandboxConfig(scenario="sawtooth")  # type: ignore[arg-type]
