@@ -37,17 +37,31 @@ def context(
     return "sales accelerating" if rising else "steady sales"
 
 
+def selling(*, available: int, rate: float, hours: float | None) -> str:
+    """'selling 37/hour': today's rate. When the forecast expects the pace to change before
+    the shelf is empty (a surge still rising), 'expecting ~31/hour': the average pace it expects
+    until then. Either way the rate shown times the hours shown is the stock on hand, which
+    "75 in stock · selling 12/hour · 45 min left" was not."""
+    if hours is not None and hours > 0 and available > 0 and rate > 0:
+        pace = available / hours
+        if abs(pace - rate) > 0.25 * rate:
+            return f"expecting ~{fmt.rate(pace)}"
+    return f"selling {fmt.rate(rate)}"
+
+
 def headline(
     *,
     context_text: str,
     rate: float,
     hours: float | None,
     reorder: int,
+    available: int = 0,
     band: tuple[float, float] | None = None,
 ) -> str:
     """One line; the rate and the hours are the forecast's own, in `fmt`'s words. At a steady
     rate, rate x hours is the stock (the rate is the day's average when sales follow a daily
-    cycle). `band` (low, high hours) is added in words ("4-7 h") when given: pass it only when
+    cycle), and while a surge rises it is the pace expected until stock-out (`selling`).
+    `band` (low, high hours) is added in words ("4-7 h") when given: pass it only when
     it is narrow enough to mean something (`Forecast.band_is_narrow`)."""
     if hours is None:
         stock = "no sales to forecast from"
@@ -56,7 +70,8 @@ def headline(
         was = f"was selling {fmt.rate(rate)}" if rate > 0 else "no recent sales"
         stock = was if context_text == OUT_OF_STOCK else f"{OUT_OF_STOCK}, {was}"
     else:
-        stock = f"selling {fmt.rate(rate)}, {fmt.hours(hours)} of stock"
+        pace = selling(available=available, rate=rate, hours=hours)
+        stock = f"{pace}, {fmt.hours(hours)} of stock"
         if band is not None:
             stock += f" ({fmt.band(*band)})"
     action = f"reorder {fmt.units(reorder)}" if reorder > 0 else "no reorder needed"

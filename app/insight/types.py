@@ -297,6 +297,7 @@ class SkuInsight:
             rate=self.forecast.rate_per_hour,
             hours=self.forecast.hours_left,
             reorder=self.reorder.quantity,
+            available=self.available,
             band=(
                 (self.forecast.hours_left_low, self.forecast.hours_left_high)  # type: ignore[arg-type]
                 if self.forecast.band_is_narrow

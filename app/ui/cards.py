@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.insight import fmt
+from app.insight import fmt, text
 from app.insight.alerts import attention_key, needing_attention
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight, SkuSettings
 from app.ui import when
@@ -40,20 +40,16 @@ ALERT_ROWS = 8
 
 
 def stock_line(item: SkuInsight) -> str:
-    """'23 in stock · selling 37/hour · 31 min left': the forecast's own rate and hours, so the
-    two agree. When the forecast expects the pace to change before the shelf is empty, the
-    average pace it expects until then is shown too, labelled, since rate x hours = stock holds
-    for that pace and not for today's."""
+    """'23 in stock · selling 37/hour · 31 min left', in the headline's words (`text.selling`),
+    so the rate times the hours is the stock and the banner and the card say the same."""
     fc = item.forecast
     head = f"{fmt.units(item.available)} in stock"
-    if fc.hours_left is None or item.available <= 0:
-        return f"{head} · {fmt.hours(fc.hours_left) if item.available <= 0 else 'no recent sales'}"
-    now = fc.rate_per_hour
-    pace = item.available / fc.hours_left if fc.hours_left > 0 else now
-    selling = f"selling {fmt.rate(now)}"
-    if now > 0 and abs(pace - now) > 0.25 * now:
-        selling += f" now, ~{fmt.rate(pace)} ahead"
-    return f"{head} · {selling} · {fmt.hours(fc.hours_left)} left"
+    if item.available <= 0:
+        return f"{head} · {fmt.hours(0)}"
+    if fc.hours_left is None:
+        return f"{head} · no recent sales"
+    pace = text.selling(available=item.available, rate=fc.rate_per_hour, hours=fc.hours_left)
+    return f"{head} · {pace} · {fmt.hours(fc.hours_left)} left"
 
 
 def sku_title(item: SkuInsight) -> str:
@@ -179,6 +175,9 @@ class AlertRow(QFrame):
             self.context.style().unpolish(self.context)
             self.context.style().polish(self.context)
         self.velocity.set_full_text(stock_line(item))
+        self.velocity.setToolTip(
+            f"selling {fmt.rate(item.forecast.rate_per_hour)} now · {item.headline}"
+        )
         qty = item.reorder.quantity
         self.suggestion.setText(f"reorder {fmt.units(qty)}" if qty > 0 else "no reorder needed")
         self.risk.setText(

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.insight.alerts import needing_attention
-from app.insight.types import SkuSettings
+from app.insight.types import SkuInsight, SkuSettings
 from app.ui import when
 from app.ui.banner import Banner
 from app.ui.cards import AlertsCard, InventoryCard, OrdersCard, SyncPerformanceCard
@@ -389,8 +389,9 @@ class MainWindow(QMainWindow):
 
     def _retire_stale_banner(self, vm: DashboardViewModel) -> None:
         """Keep a shown banner true: hide it once its SKUs have all dropped below the level it
-        announced, and when another SKU now tops the alerts list at that level or above, let
-        the banner name that one (silently: the tray is not told twice)."""
+        announced; when another SKU now tops the alerts list at that level or above, let the
+        banner name that one; and keep its words today's (the headline changes as stock drains).
+        Silently: the tray is not told twice."""
         notice = self.banner.notice
         if notice is None or self.banner.isHidden() or not notice.sku_ids:
             return
@@ -398,15 +399,18 @@ class MainWindow(QMainWindow):
         if all(levels.get(sku, 0) < notice.level.severity for sku in notice.sku_ids):
             self.banner.hide()
             return
+        if notice.digest:
+            return
         pending = needing_attention(vm.insights)
         top = pending[0] if pending else None
-        if (
-            not notice.digest
-            and top is not None
-            and top.sku_id != notice.sku_ids[0]
-            and top.level.severity >= notice.level.severity
-        ):
-            self.banner.show_notice(sku_notice(top))
+        if top is not None and top.level.severity >= notice.level.severity:
+            target: SkuInsight | None = top
+        else:
+            target = vm.insight_for(notice.sku_ids[0])
+        if target is not None:
+            fresh = sku_notice(target)
+            if fresh != notice:
+                self.banner.show_notice(fresh)
 
     def show_progress(self, progress: Progress | None) -> None:
         """Show long work (backfill, resync) with time left; None hides the strip."""

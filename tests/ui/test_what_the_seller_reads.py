@@ -66,15 +66,13 @@ def test_each_alert_row_rate_times_hours_is_its_stock(loaded: MainWindow) -> Non
     checked = 0
     for row in rows:
         line = row.velocity.full_text()
-        m = re.fullmatch(
-            NUMBER + r" in stock · selling (\S+)(?: now, ~(\S+) ahead)? · (.+) left", line
-        )
+        m = re.fullmatch(NUMBER + r" in stock · (?:selling |expecting ~)(\S+) · (.+) left", line)
         if m is None:
             assert "no recent sales" in line or "out of stock" in line, line
             continue
         stock = float(m.group(1).replace(",", ""))
-        pace = read_rate(m.group(3) or m.group(2))
-        hours, slack = read_hours(m.group(4))
+        pace = read_rate(m.group(2))
+        hours, slack = read_hours(m.group(3))
         item = loaded.vm.insight_for(row.sku_id)
         assert item is not None and item.available == stock
         low = item.forecast.hours_left_low or hours
@@ -99,7 +97,7 @@ def test_rate_on_the_card_is_the_rate_in_the_csv(loaded: MainWindow, tmp_path: P
     for row in alert_rows(loaded):
         if row.sku_id not in csv_rows:
             continue
-        shown = re.search(r"selling (\S+)", row.velocity.full_text())
+        shown = re.search(r"selling (\S+) now", row.velocity.toolTip())
         assert shown is not None
         in_csv = float(csv_rows[row.sku_id]["selling_per_hour"])
         assert fmt.rate(in_csv) == shown.group(1)
@@ -122,6 +120,9 @@ def test_banner_names_the_sku_on_top_of_the_list(loaded: MainWindow) -> None:
     loaded.apply(loaded.vm)
     assert loaded.banner.notice is not None
     assert loaded.banner.notice.sku_ids[0] == loaded.dashboard.alerts.shown_ids[0]
+    # and its words are today's, not those of the moment it was raised
+    top = loaded.vm.insight_for(loaded.dashboard.alerts.shown_ids[0])
+    assert top is not None and loaded.banner.message.text() == top.headline
 
 
 def _positions(root: QWidget, window: QWidget) -> dict[int, tuple[int, int, int, int]]:
