@@ -222,11 +222,22 @@ class Vendor:
         )
         shops = await self.authorized_shops(tokens["access_token"])
         token = await create_token(self.backend, [s["id"] for s in shops])
+        await self._learn_owner(tokens, [s["id"] for s in shops])
         log(_logger, logging.INFO, "paired by oauth", shops=len(shops))
         return JSONResponse({"tokens": tokens, "token": token, "shops": shops})
 
+    async def _learn_owner(self, tokens: dict[str, Any], shops: list[str]) -> None:
+        """Map the seller's `open_id` (TikTok's token data; authorization-overview-202407)
+        to the shops the token covers, so webhooks that name only `seller_open_id` (FBT
+        topics such as 24) or `creator_open_id` reach them. TikTok documents no Open API call
+        that returns the open_id, so the relay learns it only where TikTok hands it the token
+        data: the code exchange and each refresh."""
+        open_id = tokens.get("open_id")
+        if isinstance(open_id, str) and 0 < len(open_id) <= 128 and shops:
+            await self.backend.map_owner(open_id, shops)
+
     async def oauth_refresh(self, request: Request) -> Response:
-        await self._bearer(request)
+        _, shops = await self._bearer(request)
         body = await self._body(request)
         refresh = body.get("refresh_token")
         if not isinstance(refresh, str) or not refresh or len(refresh) > 4096:
@@ -234,6 +245,7 @@ class Vendor:
         tokens = await self._token_call(
             "/api/v2/token/refresh", [("refresh_token", refresh), ("grant_type", "refresh_token")]
         )
+        await self._learn_owner(tokens, sorted(shops))
         return JSONResponse(tokens)
 
     async def pair(self, request: Request) -> Response:

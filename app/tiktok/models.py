@@ -21,7 +21,7 @@ import enum
 import json
 from collections import Counter
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -37,12 +37,9 @@ __all__ = [
     "AffiliateOrder",
     "AffiliateOrderPage",
     "AffiliateSku",
-    "CancellationStatusChange",
-    "InventoryDistribution",
     "InventoryProduct",
     "InventorySearchResult",
     "InventorySku",
-    "InventoryStatusChange",
     "InventoryUpdateError",
     "InventoryUpdateResult",
     "LineItem",
@@ -50,34 +47,23 @@ __all__ = [
     "Order",
     "OrderPage",
     "OrderStatus",
-    "OrderStatusChange",
     "Package",
     "PackagePage",
-    "PackageUpdate",
     "PayloadError",
     "Payment",
     "Product",
     "ProductPage",
-    "ProductStatusChange",
-    "RecipientAddressUpdate",
-    "ReturnStatusChange",
-    "SellerDeauthorization",
     "Shop",
     "Sku",
     "SkuPrice",
     "TokenSet",
-    "UnknownWebhookEvent",
-    "UpcomingAuthorizationExpiration",
     "VideoPage",
     "VideoPerformance",
     "WarehouseInventory",
     "WarehouseStock",
-    "WebhookEvent",
-    "WebhookType",
     "loads",
     "parse",
     "parse_json",
-    "parse_webhook",
     "validate_json",
 ]
 
@@ -501,193 +487,6 @@ class AffiliateOrderPage(_Model):
     total_count: int = 0
 
 
-# --- webhooks ----------------------------------------------------------------------------------
-
-
-class WebhookType(enum.IntEnum):
-    ORDER_STATUS_CHANGE = 1
-    RECIPIENT_ADDRESS_UPDATE = 3
-    PACKAGE_UPDATE = 4
-    PRODUCT_STATUS_CHANGE = 5
-    SELLER_DEAUTHORIZATION = 6
-    UPCOMING_AUTHORIZATION_EXPIRATION = 7
-    CANCELLATION_STATUS_CHANGE = 11
-    RETURN_STATUS_CHANGE = 12
-    INVENTORY_STATUS_CHANGE = 27
-
-
-class _Envelope(_Model):
-    """TikTok's webhook envelope; `tts_notification_id` is missing in some documented examples."""
-
-    TYPE: ClassVar[int] = 0
-    type: int
-    tts_notification_id: Id | None = None
-    shop_id: Id | None = None
-    timestamp: Timestamp
-
-
-class OrderStatusData(_Model):
-    order_id: Id
-    order_status: Status
-    is_on_hold_order: bool = False
-    update_time: Timestamp
-
-
-class OrderStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 1
-    type: Literal[1]
-    data: OrderStatusData
-
-
-class RecipientAddressData(_Model):
-    order_id: Id
-    update_time: Timestamp | None = None
-
-
-class RecipientAddressUpdate(_Envelope):
-    TYPE: ClassVar[int] = 3
-    type: Literal[3]
-    data: RecipientAddressData
-
-
-class PackageListEntry(_Model):
-    package_id: Id
-    order_id_list: list[Id] = Field(default_factory=list)
-
-
-class PackageUpdateData(_Model):
-    sc_type: str | None = None
-    role_type: str | None = None
-    package_list: list[PackageListEntry] = Field(default_factory=list)
-    update_time: Timestamp | None = None
-
-
-class PackageUpdate(_Envelope):
-    TYPE: ClassVar[int] = 4
-    type: Literal[4]
-    data: PackageUpdateData
-
-
-class ProductStatusData(_Model):
-    product_id: Id
-    status: str = ""
-    suspended_reason: str | None = None
-    update_time: Timestamp | None = None
-
-
-class ProductStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 5
-    type: Literal[5]
-    data: ProductStatusData
-
-
-class DeauthorizationData(_Model):
-    message: str = ""
-
-
-class SellerDeauthorization(_Envelope):
-    TYPE: ClassVar[int] = 6
-    type: Literal[6]
-    data: DeauthorizationData = Field(default_factory=DeauthorizationData)
-
-
-class ExpirationData(_Model):
-    message: str = ""
-    expiration_time: IntText | None = None
-
-
-class UpcomingAuthorizationExpiration(_Envelope):
-    TYPE: ClassVar[int] = 7
-    type: Literal[7]
-    data: ExpirationData = Field(default_factory=ExpirationData)
-
-
-class CancellationData(_Model):
-    order_id: Id
-    cancellations_role: str | None = None
-    cancel_status: str = ""
-    cancel_id: Id | None = None
-    create_time: Timestamp | None = None
-
-
-class CancellationStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 11
-    type: Literal[11]
-    data: CancellationData
-
-
-class ReturnData(_Model):
-    order_id: Id
-    return_role: str | None = None
-    return_type: str | None = None
-    return_status: str = ""
-    return_id: Id | None = None
-    create_time: Timestamp | None = None
-    update_time: Timestamp | None = None
-
-
-class ReturnStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 12
-    type: Literal[12]
-    data: ReturnData
-
-
-class InventoryDistribution(_Model):
-    total_quantity: int | None = None
-    available_quantity: int | None = None
-    committed_quantity: int | None = None
-
-
-class InventoryStatusData(_Model):
-    product_id: Id
-    sku_id: Id
-    current_inventory_status: str = ""
-    trigger_reason: dict[str, Any] = Field(default_factory=dict)
-    inventory_distribution: InventoryDistribution = Field(default_factory=InventoryDistribution)
-    update_time: Timestamp | None = None
-
-
-class InventoryStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 27
-    type: Literal[27]
-    data: InventoryStatusData
-
-
-class UnknownWebhookEvent(_Envelope):
-    """Any topic we do not model yet, kept whole so nothing TikTok sends is ever dropped."""
-
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-WebhookEvent = (
-    OrderStatusChange
-    | RecipientAddressUpdate
-    | PackageUpdate
-    | ProductStatusChange
-    | SellerDeauthorization
-    | UpcomingAuthorizationExpiration
-    | CancellationStatusChange
-    | ReturnStatusChange
-    | InventoryStatusChange
-    | UnknownWebhookEvent
-)
-
-_WEBHOOK_MODELS: dict[int, type[_Envelope]] = {
-    model.TYPE: model
-    for model in (
-        OrderStatusChange,
-        RecipientAddressUpdate,
-        PackageUpdate,
-        ProductStatusChange,
-        SellerDeauthorization,
-        UpcomingAuthorizationExpiration,
-        CancellationStatusChange,
-        ReturnStatusChange,
-        InventoryStatusChange,
-    )
-}
-
-
 # --- parsing -----------------------------------------------------------------------------------
 
 
@@ -732,25 +531,3 @@ def parse_json[M: BaseModel](model: type[M], raw: bytes | str) -> M:
         return validate_json(model, raw)
     except ValidationError as exc:
         raise PayloadError.from_validation(model.__name__, exc) from None
-
-
-def parse_webhook(payload: bytes | str | dict[str, Any]) -> WebhookEvent:
-    """A webhook body (raw bytes or decoded JSON) as its typed event.
-
-    Known types get their model; any other type becomes `UnknownWebhookEvent` with its raw
-    data. A body that is not a JSON object, or a known type with malformed fields, raises
-    `PayloadError`.
-    """
-    if isinstance(payload, bytes | str):
-        try:
-            payload = loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            problem = f"<root>: not valid JSON ({exc.__class__.__name__})"
-            raise PayloadError("webhook", [problem]) from None
-    if not isinstance(payload, dict):
-        raise PayloadError("webhook", ["<root>: expected a JSON object"])
-    kind = payload.get("type")
-    if isinstance(kind, bool) or not isinstance(kind, int):
-        raise PayloadError("webhook", ["type: expected an integer topic number"])
-    model = _WEBHOOK_MODELS.get(kind, UnknownWebhookEvent)
-    return parse(model, payload)  # type: ignore[return-value]

@@ -224,7 +224,7 @@ def test_nothing_secret_is_logged(
 async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
     """End to end: the sandbox signs and pushes webhooks, the relay verifies, stores and
     streams them; each arrives intact and parses as the desktop will parse it."""
-    from app.tiktok.models import parse_webhook
+    from app.tiktok.webhooks import parse_webhook
 
     config = make_config(tmp_path)
     with run_relay(config) as running:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.sandbox import RunningSandbox
-from app.tiktok.models import parse_webhook
 from app.tiktok.signing import verify_webhook
+from app.tiktok.webhooks import parse_webhook
 from tests.sandbox.receiver import Received, Receiver, run_receiver
 
 HOUR = 3_600.0

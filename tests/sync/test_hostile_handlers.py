@@ -46,7 +46,8 @@ from app.sync.database import Database
 from app.sync.handlers import WebhookSink
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
-from app.tiktok.models import OrderStatus, UnknownWebhookEvent, WebhookType, loads, parse_webhook
+from app.tiktok.models import OrderStatus, loads
+from app.tiktok.webhooks import UnknownWebhookEvent, WebhookType, parse_webhook
 from tests.e2e.harness import World, world
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
