@@ -259,7 +259,7 @@ async def fetch_plan(
         stock = set(skus)
         for order in fetched.orders:
             if moves_stock(order, stored.get(order.id), order.id in stock_orders):
-                stock.update(item.sku_id for item in order.line_items)
+                stock.update(order.units_by_sku())
         for product in fetched.products:
             stock.difference_update(sku.id for sku in product.skus)
         if stock:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -37,6 +38,10 @@ __all__ = [
     "AffiliateOrder",
     "AffiliateOrderPage",
     "AffiliateSku",
+    "AllocatedInventory",
+    "AvailableDistribution",
+    "CombinedListingSku",
+    "InShopInventory",
     "InventoryProduct",
     "InventorySearchResult",
     "InventorySku",
@@ -256,8 +261,23 @@ class Payment(_Model):
     tax: Amount | None = None
 
 
+class CombinedListingSku(_Model):
+    """A SKU that actually ships for a combined-listing line item, with how many of it
+    (Get Order Detail `line_items[].combined_listing_skus[]`: sku_id, sku_count, product_id,
+    seller_sku; orders/get-order-detail spec)."""
+
+    sku_id: Id
+    sku_count: int = 1
+    product_id: Id | None = None
+    seller_sku: str = ""
+
+
 class LineItem(_Model):
-    """One unit of one SKU: two identical T-shirts are two line items with the same sku_id."""
+    """One unit of one SKU: two identical T-shirts are two line items with the same sku_id.
+
+    A combined listing sells a bundle under one line item; the units that leave the shelf are
+    its `combined_listing_skus` (each `sku_count` times), not the line item's own `sku_id`.
+    """
 
     id: Id
     sku_id: Id
@@ -272,6 +292,16 @@ class LineItem(_Model):
     package_id: Id | None = None
     cancel_reason: str | None = None
     is_gift: bool = False
+    combined_listing_skus: list[CombinedListingSku] = Field(default_factory=list)
+
+    def units(self) -> Counter[str]:
+        """Units per sku_id that this line item takes from stock."""
+        if self.combined_listing_skus:
+            counted: Counter[str] = Counter()
+            for part in self.combined_listing_skus:
+                counted[part.sku_id] += part.sku_count
+            return counted
+        return Counter({self.sku_id: 1})
 
 
 class PackageRef(_Model):
@@ -302,8 +332,12 @@ class Order(_Model):
     order_type: str | None = None
 
     def units_by_sku(self) -> Counter[str]:
-        """Units ordered per sku_id: the number of line items carrying it."""
-        return Counter(item.sku_id for item in self.line_items)
+        """Units ordered per sku_id: the number of line items carrying it, where a
+        combined-listing line item counts the SKUs it ships (`LineItem.units`)."""
+        counted: Counter[str] = Counter()
+        for item in self.line_items:
+            counted.update(item.units())
+        return counted
 
 
 class OrderPage(_Model):
@@ -361,12 +395,49 @@ class WarehouseInventory(_Model):
     committed_quantity: int = 0
 
 
+class AllocatedInventory(_Model):
+    quantity: int = 0
+    campaign_name: str | None = None
+    creator_name: str | None = None
+
+
+class InShopInventory(_Model):
+    quantity: int = 0
+
+
+class AvailableDistribution(_Model):
+    """Inventory Search `total_available_inventory_distribution`: how the total available
+    units split into units allocated to campaigns, units allocated to creators, and
+    `in_shop_inventory`, "the remaining inventory available for the shop after deducting those
+    allocated for campaigns and creators" (products/inventory-search spec; its example:
+    100 available = 30 campaign + 20 creator + 50 in shop)."""
+
+    campaign_inventory: list[AllocatedInventory] = Field(default_factory=list)
+    creator_inventory: list[AllocatedInventory] = Field(default_factory=list)
+    in_shop_inventory: InShopInventory | None = None
+
+
 class InventorySku(_Model):
     id: Id
     seller_sku: str = ""
     total_available_quantity: int = 0
     total_committed_quantity: int = 0
     warehouse_inventory: list[WarehouseInventory] = Field(default_factory=list)
+    total_available_inventory_distribution: AvailableDistribution | None = None
+
+    @property
+    def reserved_quantity(self) -> int:
+        """Available units set aside for campaigns and creators: not sellable in the shop.
+
+        From `in_shop_inventory` when TikTok sends it (available minus in shop), else the sum
+        of the allocations; 0 without a distribution."""
+        dist = self.total_available_inventory_distribution
+        if dist is None:
+            return 0
+        if dist.in_shop_inventory is not None:
+            return max(0, self.total_available_quantity - dist.in_shop_inventory.quantity)
+        allocated = dist.campaign_inventory + dist.creator_inventory
+        return sum(part.quantity for part in allocated)
 
 
 class InventoryProduct(_Model):
@@ -448,7 +519,27 @@ class VideoPerformance(_Model):
     views: int = 0
     click_through_rate: Amount | None = None
     products: list[VideoProduct] = Field(default_factory=list)
+    #: "2025-01-01 00:00:00" in TikTok's example (analytics/get-shop-video-performance-list
+    #: spec); see `posted_at`.
     video_post_time: IntText | None = None
+
+    def posted_at(self, utc_offset: int = 0) -> int | None:
+        """`video_post_time` as epoch seconds, or None if it is missing or unreadable.
+
+        The string has no zone. The same endpoint's dates (`start_date_ge`, `end_date_lt`)
+        are in the shop's local time zone, so the post time is read as shop-local too:
+        `utc_offset` is the shop's offset from UTC in seconds (0 when unknown, which is what
+        the sandbox uses). Epoch digits are accepted as they are."""
+        text = (self.video_post_time or "").strip()
+        if not text:
+            return None
+        if text.isdigit():
+            return int(text)
+        try:
+            moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return int(moment.timestamp()) - utc_offset
 
 
 class VideoPage(_Model):
@@ -459,17 +550,28 @@ class VideoPage(_Model):
 
 
 class AffiliateSku(_Model):
-    sku_id: Id
+    """One product of an affiliate order (Search Seller Affiliate Orders 202410 `skus[]`).
+
+    It has no `sku_id`, only `product_id` (affiliate-seller/search-seller-affiliate-orders
+    spec): the SKU is found by joining the order id to the Order API's line items.
+    """
+
     product_id: Id
     quantity: int = 1
     price: Money | None = None
     creator_username: str | None = None
     content_type: str | None = None
     content_id: Id | None = None
+    refunded_quantity: int = 0
+    returned_quantity: int = 0
+    open_collaboration_id: Id | None = None
+    target_collaboration_id: Id | None = None
+    campaign_id: Id | None = None
 
 
 class AffiliateOrder(_Model):
     id: Id
+    status: str | None = None
     create_time: Timestamp | None = None
     delivery_time: Timestamp | None = None
     skus: list[AffiliateSku] = Field(default_factory=list)
