@@ -11,8 +11,10 @@ Per type:
 - 1 order status, 3 address, 11 cancellation, 12 return: re-read the orders (detail, at most 50
   ids per call), then the stock of every SKU on them (a sale or a cancellation moves stock);
 - 4 package: re-read the orders in its `package_list`;
-- 27 inventory status, 71 inventory changed: re-read those SKUs' stock (Inventory Search);
-- 5 product status: re-read the product (status, SKUs and stock);
+- 24 FBT inventory, 27 inventory status, 71 inventory changed: re-read those SKUs' stock
+  (Inventory Search);
+- 5 product status, 15 product information, 16 product creation: re-read the product
+  (status, SKUs and stock);
 - 6 deauthorization: the shop is marked deauthorized and the API link shows it;
 - 7 expiry warning: the API link shows "expiring" with the expiry time.
 
@@ -60,6 +62,7 @@ from app.tiktok.models import (
     Shop,
 )
 from app.tiktok.ratelimit import Priority
+from app.tiktok.webhooks import WebhookType
 
 __all__ = [
     "ORDER_TYPES",
@@ -75,13 +78,25 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORDER_TYPES = frozenset({1, 3, 11, 12})
-STOCK_ORDER_TYPES = frozenset({11, 12})
-PACKAGE_TYPE = 4
-PRODUCT_TYPE = 5
-DEAUTHORIZATION_TYPE = 6
-EXPIRY_TYPE = 7
-INVENTORY_TYPES = frozenset({27, 71})
+_T = WebhookType
+ORDER_TYPES = frozenset(
+    {
+        _T.ORDER_STATUS_CHANGE,
+        _T.RECIPIENT_ADDRESS_UPDATE,
+        _T.CANCELLATION_STATUS_CHANGE,
+        _T.RETURN_STATUS_CHANGE,
+    }
+)
+STOCK_ORDER_TYPES = frozenset({_T.CANCELLATION_STATUS_CHANGE, _T.RETURN_STATUS_CHANGE})
+PACKAGE_TYPE = _T.PACKAGE_UPDATE
+PRODUCT_TYPES = frozenset(
+    {_T.PRODUCT_STATUS_CHANGE, _T.PRODUCT_INFORMATION_CHANGE, _T.PRODUCT_CREATION}
+)
+DEAUTHORIZATION_TYPE = _T.SELLER_DEAUTHORIZATION
+EXPIRY_TYPE = _T.UPCOMING_AUTHORIZATION_EXPIRATION
+INVENTORY_TYPES = frozenset(
+    {_T.INVENTORY_STATUS_CHANGE, _T.FBT_INVENTORY_UPDATE, _T.INVENTORY_CHANGED_BY_SHOP}
+)
 MAX_INVENTORY_SKUS = 600
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
@@ -172,7 +187,14 @@ class Plan:
 
 
 def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
-    """What to re-read for `(shop_id, webhook)` pairs. Pure: no I/O, unit-testable."""
+    """What to re-read for `(shop_id, webhook)` pairs. Pure: no I/O, unit-testable.
+
+    Topic numbers and field names are those of `app.tiktok.webhooks` (the wire module). The
+    ids are read leniently from the raw data rather than through the typed topic models on
+    purpose: a webhook whose data the model refuses (an enum value TikTok added, a field of
+    an unexpected type) must still cause the re-read of the order or SKU it names, because the
+    re-read, not the webhook, is the truth. `shop_id` is the relay's routing key, so an FBT
+    inventory event (type 24, named by `seller_open_id`) arrives here with the paired shop."""
     plan = Plan()
     for shop_id, webhook in events:
         kind = _int(webhook.get("type"))
@@ -189,7 +211,7 @@ def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
                     plan.add(plan.orders, shop_id, _ids(package.get("order_id_list")))
         elif kind in INVENTORY_TYPES:
             plan.add(plan.skus, shop_id, _ids([data.get("sku_id")]))
-        elif kind == PRODUCT_TYPE:
+        elif kind in PRODUCT_TYPES:
             plan.add(plan.products, shop_id, _ids([data.get("product_id")]))
         elif kind == DEAUTHORIZATION_TYPE:
             plan.deauthorized.add(shop_id)
