@@ -136,8 +136,42 @@ def order_json(world: World, order: OrderState) -> dict[str, Any]:
             line["cancel_reason"] = order.cancel_reason
             line["cancel_user"] = order.cancellation_initiator or "SYSTEM"
         items.append(line)
-    data["line_items"] = items
+    data["line_items"] = _combined(world, order, items)
     return data
+
+
+def _combined(world: World, order: OrderState, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Some orders of two or more different SKUs were bought as a combined listing (a bundle):
+    TikTok then sends one line item for the bundle, whose `combined_listing_skus` name the SKUs
+    that ship and how many of each (Get Order Detail spec), and whose price is the bundle's.
+    One in three such orders, chosen by id (no draw from the scenario stream)."""
+    if len({item["sku_id"] for item in items}) < 2 or int(order.id) % 3:
+        return items
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["sku_id"]] = counts.get(item["sku_id"], 0) + 1
+    first = dict(items[0])
+    first.update(
+        sku_id=f"9{order.id[-17:]}",
+        product_id=f"8{order.id[-17:]}",
+        product_name="Bundle: " + " + ".join(str(item["product_name"]) for item in items),
+        sku_name="Bundle",
+        seller_sku="VS-BUNDLE",
+        sale_price=money(sum((Decimal(str(item["sale_price"])) for item in items), Decimal(0))),
+        original_price=money(
+            sum((Decimal(str(item["original_price"])) for item in items), Decimal(0))
+        ),
+        combined_listing_skus=[
+            {
+                "sku_id": sku_id,
+                "sku_count": count,
+                "product_id": world.skus[sku_id].product_id,
+                "seller_sku": world.skus[sku_id].seller_sku,
+            }
+            for sku_id, count in counts.items()
+        ],
+    )
+    return [first]
 
 
 def _sku_json(world: World, sku: SkuState, detail: bool) -> dict[str, Any]:

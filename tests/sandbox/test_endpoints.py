@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from app.sandbox import RunningSandbox
@@ -38,6 +39,25 @@ def test_order_search_pages_through_everything_once(api: Api, sandbox: RunningSa
     assert find_nulls(orders) == []
     truth = sandbox.truth()
     assert truth["orders"]["count"] == len(orders)
+
+
+def test_combined_listing_orders_name_the_skus_that_ship(api: Api, sandbox: RunningSandbox) -> None:
+    """Some orders come as one combined-listing line item whose combined_listing_skus (sku_id,
+    sku_count, product_id, seller_sku) are the world's units, and whose price is theirs."""
+    sandbox.clock.advance(12 * HOUR)
+    orders = _all_orders(api, {"page_size": "100"})
+    combined = [o for o in orders if any("combined_listing_skus" in i for i in o["line_items"])]
+    assert combined, "the sandbox sells some bundles"
+    for data in combined:
+        world = sandbox.world.orders[data["id"]]
+        (item,) = data["line_items"]
+        shipped = {p["sku_id"]: p["sku_count"] for p in item["combined_listing_skus"]}
+        expected: dict[str, int] = {}
+        for unit in world.line_items:
+            expected[unit.sku_id] = expected.get(unit.sku_id, 0) + 1
+        assert shipped == expected
+        assert item["sku_id"] not in shipped
+        assert Decimal(item["sale_price"]) == sum(u.sale_price for u in world.line_items)
 
 
 def test_order_search_filters_and_sort(api: Api, sandbox: RunningSandbox) -> None:
