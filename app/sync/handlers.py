@@ -46,7 +46,7 @@ from app.sync.counters import SyncCounters
 from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
-from app.tiktok.client import TikTokShopClient
+from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient
 from app.tiktok.errors import (
     OVERLOADED_PARAMETER_ERROR,
     ClientBugError,
@@ -97,7 +97,6 @@ EXPIRY_TYPE = _T.UPCOMING_AUTHORIZATION_EXPIRATION
 INVENTORY_TYPES = frozenset(
     {_T.INVENTORY_STATUS_CHANGE, _T.FBT_INVENTORY_UPDATE, _T.INVENTORY_CHANGED_BY_SHOP}
 )
-MAX_INVENTORY_SKUS = 600
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
 ChangedCallback = Callable[[str, set[str]], None]
