@@ -43,7 +43,8 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from app.tiktok.models import (
     Id,
@@ -187,24 +188,31 @@ def decode(raw: bytes | str) -> dict[str, Any]:
 # --- the envelope ------------------------------------------------------------------------------
 
 
-def _routable(value: str) -> str:
-    """An owner id the relay can use as a storage key: 1-128 characters, encodable as UTF-8
-    (a JSON escape of a lone surrogate decodes to a str nothing can store)."""
-    if not 0 < len(value) <= 128:
-        raise ValueError("owner id must be 1 to 128 characters")
-    if not value.isascii():
-        value.encode("utf-8")  # UnicodeEncodeError is a ValueError: pydantic reports it
-    return value
+class _OwnerIdType:
+    """An id the relay can use as a storage key, validated natively (this is the relay's hot
+    path): a string of 1-128 characters that encodes as UTF-8 (pydantic-core refuses a str
+    holding a lone surrogate, which a JSON escape such as "\\ud800" decodes to and no storage
+    can encode), or a non-negative JSON integer of any size as its exact decimal text."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.union_schema(
+            [
+                core_schema.str_schema(strict=True, min_length=1, max_length=128),
+                core_schema.no_info_after_validator_function(
+                    str, core_schema.int_schema(strict=True, ge=0)
+                ),
+            ],
+            mode="left_to_right",
+            custom_error_type="owner_id_type",
+            custom_error_message="id must be 1-128 characters or a non-negative integer",
+        )
 
 
-def _non_negative(value: str) -> str:
-    if value.startswith("-"):
-        raise ValueError("id must not be negative")
-    return value
-
-
-OwnerId = Annotated[Id, AfterValidator(_non_negative), AfterValidator(_routable)]
-NotificationId = Annotated[Id, AfterValidator(_non_negative), AfterValidator(_routable)]
+OwnerId = Annotated[str, _OwnerIdType]
+NotificationId = OwnerId
 
 
 class Envelope(_Model):
@@ -223,14 +231,20 @@ class Envelope(_Model):
     def owner(self) -> tuple[Owner, str] | None:
         """(field, id) of whom this webhook belongs to: the topic's documented field when
         present, else the first of shop_id, seller_open_id, creator_open_id that is."""
-        documented = OWNER_FIELDS.get(self.type)
-        order = [documented] if documented else []
-        order += [field for field in Owner if field is not documented]
-        for field in order:
-            value = getattr(self, field.value)
+        for field, name in _OWNER_ORDER.get(self.type, _ANY_OWNER):
+            value = getattr(self, name)
             if value is not None:
                 return field, value
         return None
+
+
+# Where to look for the owner, per topic: its documented field first (precomputed: this runs
+# on the relay's hot path for every webhook).
+_ANY_OWNER = tuple((field, field.value) for field in Owner)
+_OWNER_ORDER = {
+    kind: ((documented, documented.value), *(p for p in _ANY_OWNER if p[0] is not documented))
+    for kind, documented in OWNER_FIELDS.items()
+}
 
 
 def parse_envelope(raw: bytes | str) -> Envelope:
