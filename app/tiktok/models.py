@@ -1,4 +1,6 @@
-"""Pydantic models of the TikTok Shop objects and webhooks that ViralStock reads.
+"""Pydantic models of the TikTok Shop API objects that ViralStock reads.
+
+Webhooks (envelopes, topic numbers, owners, typed topics) live in `app.tiktok.webhooks`.
 
 Field names follow TikTok's JSON (tiktok-shop-api.md sections 2, 4, 6 and 7) so that a response
 validates as it arrives. Three rules run through every model:
