@@ -62,10 +62,9 @@ from app.tiktok.models import (
     Shop,
 )
 from app.tiktok.ratelimit import Priority
-from app.tiktok.webhooks import WebhookType
+from app.tiktok.webhooks import WebhookType, references
 
 __all__ = [
-    "ORDER_TYPES",
     "Fetched",
     "Plan",
     "WebhookSink",
@@ -78,24 +77,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_T = WebhookType
-ORDER_TYPES = frozenset(
-    {
-        _T.ORDER_STATUS_CHANGE,
-        _T.RECIPIENT_ADDRESS_UPDATE,
-        _T.CANCELLATION_STATUS_CHANGE,
-        _T.RETURN_STATUS_CHANGE,
-    }
-)
-STOCK_ORDER_TYPES = frozenset({_T.CANCELLATION_STATUS_CHANGE, _T.RETURN_STATUS_CHANGE})
-PACKAGE_TYPE = _T.PACKAGE_UPDATE
-PRODUCT_TYPES = frozenset(
-    {_T.PRODUCT_STATUS_CHANGE, _T.PRODUCT_INFORMATION_CHANGE, _T.PRODUCT_CREATION}
-)
-DEAUTHORIZATION_TYPE = _T.SELLER_DEAUTHORIZATION
-EXPIRY_TYPE = _T.UPCOMING_AUTHORIZATION_EXPIRATION
-INVENTORY_TYPES = frozenset(
-    {_T.INVENTORY_STATUS_CHANGE, _T.FBT_INVENTORY_UPDATE, _T.INVENTORY_CHANGED_BY_SHOP}
+STOCK_ORDER_TYPES = frozenset(
+    {WebhookType.CANCELLATION_STATUS_CHANGE, WebhookType.RETURN_STATUS_CHANGE}
 )
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
@@ -188,34 +171,22 @@ class Plan:
 def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
     """What to re-read for `(shop_id, webhook)` pairs. Pure: no I/O, unit-testable.
 
-    Topic numbers and field names are those of `app.tiktok.webhooks` (the wire module). The
-    ids are read leniently from the raw data rather than through the typed topic models on
-    purpose: a webhook whose data the model refuses (an enum value TikTok added, a field of
-    an unexpected type) must still cause the re-read of the order or SKU it names, because the
-    re-read, not the webhook, is the truth. `shop_id` is the relay's routing key, so an FBT
-    inventory event (type 24, named by `seller_open_id`) arrives here with the paired shop."""
+    What each topic points at comes from the wire module (`app.tiktok.webhooks.references`);
+    this only keeps the ids that are safe to send to the Open API (`_ids`). `shop_id` is the
+    relay's routing key, so an FBT inventory event (type 24, named by `seller_open_id`)
+    arrives here with the paired shop."""
     plan = Plan()
     for shop_id, webhook in events:
-        kind = _int(webhook.get("type"))
-        data = webhook.get("data")
-        data = data if isinstance(data, dict) else {}
-        if kind in ORDER_TYPES:
-            plan.add(plan.orders, shop_id, _ids([data.get("order_id")]))
-            if kind in STOCK_ORDER_TYPES:
-                plan.add(plan.stock_orders, shop_id, _ids([data.get("order_id")]))
-        elif kind == PACKAGE_TYPE:
-            packages = data.get("package_list")
-            for package in packages if isinstance(packages, list) else []:
-                if isinstance(package, dict):
-                    plan.add(plan.orders, shop_id, _ids(package.get("order_id_list")))
-        elif kind in INVENTORY_TYPES:
-            plan.add(plan.skus, shop_id, _ids([data.get("sku_id")]))
-        elif kind in PRODUCT_TYPES:
-            plan.add(plan.products, shop_id, _ids([data.get("product_id")]))
-        elif kind == DEAUTHORIZATION_TYPE:
+        refs = references(webhook)
+        plan.add(plan.orders, shop_id, _ids(list(refs.orders)))
+        if refs.kind in STOCK_ORDER_TYPES:
+            plan.add(plan.stock_orders, shop_id, _ids(list(refs.orders)))
+        plan.add(plan.products, shop_id, _ids(list(refs.products)))
+        plan.add(plan.skus, shop_id, _ids(list(refs.skus)))
+        if refs.kind == WebhookType.SELLER_DEAUTHORIZATION:
             plan.deauthorized.add(shop_id)
-        elif kind == EXPIRY_TYPE:
-            plan.expiring[shop_id] = _expiry(data.get("expiration_time"))
+        elif refs.kind == WebhookType.UPCOMING_AUTHORIZATION_EXPIRATION:
+            plan.expiring[shop_id] = _expiry(refs.expiration_time)
     return plan
 
 

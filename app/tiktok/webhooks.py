@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -72,6 +74,7 @@ __all__ = [
     "ProductInformationChange",
     "ProductStatusChange",
     "RecipientAddressUpdate",
+    "References",
     "ReturnStatusChange",
     "SellerDeauthorization",
     "UnknownWebhookEvent",
@@ -81,6 +84,7 @@ __all__ = [
     "decode",
     "parse_envelope",
     "parse_webhook",
+    "references",
 ]
 
 
@@ -521,6 +525,75 @@ _TOPICS: dict[int, type[Envelope]] = {
         InventoryChangedByShop,
     )
 }
+
+
+# --- what a webhook points at ------------------------------------------------------------------
+
+
+_ORDER_TOPICS = frozenset(
+    {
+        WebhookType.ORDER_STATUS_CHANGE,
+        WebhookType.RECIPIENT_ADDRESS_UPDATE,
+        WebhookType.CANCELLATION_STATUS_CHANGE,
+        WebhookType.RETURN_STATUS_CHANGE,
+    }
+)
+_PRODUCT_TOPICS = frozenset(
+    {
+        WebhookType.PRODUCT_STATUS_CHANGE,
+        WebhookType.PRODUCT_INFORMATION_CHANGE,
+        WebhookType.PRODUCT_CREATION,
+    }
+)
+_SKU_TOPICS = frozenset(
+    {
+        WebhookType.FBT_INVENTORY_UPDATE,
+        WebhookType.INVENTORY_STATUS_CHANGE,
+        WebhookType.INVENTORY_CHANGED_BY_SHOP,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """The ids a webhook names, as raw JSON values (unchecked: the caller decides which are
+    safe to send to the Open API), and the expiry a type 7 announces."""
+
+    kind: int
+    orders: tuple[object, ...] = ()
+    products: tuple[object, ...] = ()
+    skus: tuple[object, ...] = ()
+    expiration_time: object = None
+
+
+def references(webhook: Mapping[str, Any]) -> References:
+    """What a decoded webhook points at, read leniently from the fields the topic models name.
+
+    Deliberately not through the typed models: a webhook whose data a model refuses (an enum
+    value TikTok added, a field of an unexpected type) must still lead to a re-read of the
+    order, product or SKU it names, because the re-read, not the webhook, is the truth. A body
+    with no usable type points at nothing (kind 0)."""
+    kind = webhook.get("type")
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        return References(0)
+    raw = webhook.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    if kind in _ORDER_TOPICS:
+        return References(kind, orders=(data.get("order_id"),))
+    if kind == WebhookType.PACKAGE_UPDATE:
+        packages = data.get("package_list")
+        orders: list[object] = []
+        for package in packages if isinstance(packages, list) else []:
+            listed = package.get("order_id_list") if isinstance(package, Mapping) else None
+            orders.extend(listed if isinstance(listed, list) else [])
+        return References(kind, orders=tuple(orders))
+    if kind in _PRODUCT_TOPICS:
+        return References(kind, products=(data.get("product_id"),))
+    if kind in _SKU_TOPICS:
+        return References(kind, skus=(data.get("sku_id"),))
+    if kind == WebhookType.UPCOMING_AUTHORIZATION_EXPIRATION:
+        return References(kind, expiration_time=data.get("expiration_time"))
+    return References(kind)
 
 
 def parse_webhook(payload: bytes | str | dict[str, Any]) -> WebhookEvent:

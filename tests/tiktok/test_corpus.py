@@ -40,6 +40,7 @@ from app.tiktok.webhooks import (
     WebhookType,
     parse_envelope,
     parse_webhook,
+    references,
 )
 from tests.tiktok.corpus import FIXTURES, api_fixture, unaccounted, webhook_fixture
 
@@ -361,3 +362,21 @@ def test_an_envelope_key_twice_is_malformed_but_a_repeat_inside_data_is_not() ->
     event = parse_webhook(inner)
     assert event.data == {"x": 2}
     assert parse_envelope(inner).owner == (Owner.SHOP, "1")
+
+
+def test_what_each_documented_topic_points_at() -> None:
+    """`references` (what the handlers re-read) on the corpus, and leniently on junk."""
+    refs = {kind: references(loads(webhook_fixture(kind))) for kind in TOPICS}
+    assert refs[1].orders == ("576486316948490001",)
+    assert refs[4].orders == ("152523", "532123")
+    assert refs[5].products == (576486316948490000,)  # a JSON number: the caller checks it
+    assert refs[16].products == (576486316948490000,)
+    assert refs[24].skus == ("123513234",) and refs[27].skus == ("73235770873441823254",)
+    assert refs[7].expiration_time == "1627587506"
+    assert refs[6] == references({"type": 6}) and not refs[20].orders
+    # A new enum value the model refuses still names its order; junk names nothing.
+    assert references({"type": 1, "data": {"order_id": "9", "order_status": "NEW"}}).orders == (
+        "9",
+    )
+    assert references({"type": "1", "data": {"order_id": "9"}}).kind == 0
+    assert references({"type": 4, "data": {"package_list": [3, {"order_id_list": 5}]}}).orders == ()
