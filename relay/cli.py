@@ -103,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="mint a token for some shops")
     create.add_argument("--shop", action="append", required=True, help="shop id (repeatable)")
+    create.add_argument(
+        "--open-id",
+        action="append",
+        default=[],
+        help="the seller's (or creator's) TikTok open_id: webhooks naming it by seller_open_id"
+        " or creator_open_id (e.g. FBT inventory, type 24) go to these shops (repeatable)",
+    )
     _storage(create)
     listing = token_commands.add_parser(
         "list", help="stored tokens: id (a hash prefix, never the token), shops, created"
@@ -248,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from relay.tokens import mint_token
 
     try:
-        token = mint_token(config, args.shop)
+        token = mint_token(config, args.shop, args.open_id)
     except ValueError as exc:
         print(f"viralstock-relay: {exc}", file=sys.stderr)
         return 2

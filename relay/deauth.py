@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import re
 
+from app.tiktok.webhooks import WebhookType
+
 __all__ = ["DEAUTHORIZATION", "is_deauthorization"]
 
-DEAUTHORIZATION = 6
+DEAUTHORIZATION = WebhookType.SELLER_DEAUTHORIZATION
 _MAYBE = re.compile(r'"type"\s*:\s*6\s*[,}]')
 
 

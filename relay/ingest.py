@@ -2,29 +2,33 @@
 
 Order of checks, cheapest refusal first: per-IP rate (429), declared size (413), body read with
 a running size limit (413), HMAC on the raw bytes (401, empty body), JSON and envelope (400),
-timestamp window (400 `future` / `stale`), then the durable append (503 if storage fails) and
-200 with an empty body, sent only once the backend has committed the event (or had already
-stored its `tts_notification_id`: a duplicate is acknowledged, not stored again).
+timestamp window (400 `future` / `stale`), routing, then the durable append (503 if storage
+fails) and 200 with an empty body, sent only once the backend has committed the event (or had
+already stored its `tts_notification_id`: a duplicate is acknowledged, not stored again).
+
+The envelope's shape and owner come from `app.tiktok.webhooks` (the one home of a webhook's
+shape); routing by `seller_open_id` / `creator_open_id` uses the owners the relay learned at
+pairing (`Backend.map_owner`, see vendor.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from app.tiktok.models import PayloadError
 from app.tiktok.signing import verify_webhook
+from app.tiktok.webhooks import Envelope, Owner, WebhookType, parse_envelope
 from relay.backend.base import Backend, BackendError, Incoming, StoredEvent
 from relay.config import RelayConfig
-from relay.deauth import is_deauthorization
 from relay.logs import log
 from relay.metrics import Metrics
 from relay.proxy import ClientAddress
 from relay.ratelimit import Buckets
 
-__all__ = ["Ingest", "Refused", "parse_envelope"]
+__all__ = ["UNROUTED", "Ingest"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,65 +41,10 @@ _EMPTY: list[tuple[bytes, bytes]] = [(b"content-length", b"0")]
 _BODY_END: Message = {"type": "http.response.body", "body": b""}
 
 
-class Refused(Exception):
-    """A webhook body we will not store; `reason` names the metric label."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder for every request: `json.loads` with options builds a new one each call.
-_DECODER = json.JSONDecoder(parse_constant=_no_constants)
-
-
-def _id(value: object, field: str) -> str:
-    if isinstance(value, str) and value and len(value) <= 128:
-        if not value.isascii():
-            try:
-                # A JSON escape of a lone surrogate ("\ud800") decodes to a str that no
-                # storage can encode: refuse it here (400) rather than fail to store it (503,
-                # which TikTok would retry for days).
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise Refused("malformed") from None
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)  # big ids as JSON numbers: exact, never via float
-    raise Refused("malformed")
-
-
-def parse_envelope(text: str) -> tuple[str, str | None, int]:
-    """(shop id, notification id or None, timestamp) from a webhook body, or Refused.
-
-    The routing key is `shop_id`, or `creator_open_id` for creator-scope topics; a body with
-    neither has no subscriber to reach and is refused as malformed.
-    """
-    try:
-        data = _DECODER.decode(text)
-    except (ValueError, RecursionError):
-        raise Refused("malformed") from None
-    if not isinstance(data, dict):
-        raise Refused("malformed")
-    kind = data.get("type")
-    stamp = data.get("timestamp")
-    if isinstance(kind, bool) or not isinstance(kind, int):
-        raise Refused("malformed")
-    if isinstance(stamp, bool) or not isinstance(stamp, int):
-        raise Refused("malformed")
-    shop = data.get("shop_id")
-    if shop is None:
-        shop = data.get("creator_open_id")
-    if shop is None:
-        raise Refused("malformed")
-    nid = data.get("tts_notification_id")
-    if "data" in data and not isinstance(data["data"], dict):
-        raise Refused("malformed")
-    return _id(shop, "shop_id"), (None if nid is None else _id(nid, "id")), stamp
+# Where a webhook goes whose owner the relay cannot map to a paired shop (a `seller_open_id`
+# or `creator_open_id` never seen at pairing). Not a TikTok shop id (those are digits), so no
+# pairing ever streams it; an admin token for it (`token create --shop unrouted`) can read it.
+UNROUTED = "unrouted"
 
 
 class Ingest:
@@ -180,30 +129,61 @@ class Ingest:
             return await self._refuse(send, 401, "bad_signature", ip)
         try:
             text = body.decode("utf-8")
-            shop, nid, stamp = parse_envelope(text)
-        except UnicodeDecodeError:
+            envelope = parse_envelope(text)
+        except (UnicodeDecodeError, PayloadError):
             return await self._refuse(send, 400, "malformed", ip)
-        except Refused as refused:
-            return await self._refuse(send, 400, refused.reason, ip)
         now = time.time()
+        stamp = envelope.timestamp
         if stamp > now + self.config.future_skew:
             return await self._refuse(send, 400, "future", ip)
         if stamp < now - self.config.dedupe_retention:
             return await self._refuse(send, 400, "stale", ip)
         # Without an id, identical bytes carry an identical signature: dedupe on that.
+        nid = envelope.tts_notification_id
         key = "n:" + nid if nid is not None else "s:" + (signature or "")
         try:
-            stored = await self.backend.append(Incoming(shop, key, text), now)
+            shops = await self._route(envelope, ip)
+            stored: list[StoredEvent | None] = []
+            for shop in shops:
+                # One webhook fanned out to several shops of one seller: one key per shop.
+                shop_key = key if len(shops) == 1 else f"{key}@{shop}"
+                stored.append(await self.backend.append(Incoming(shop, shop_key, text), now))
         except BackendError:
             self.metrics.rejected["storage"] += 1
             log(_logger, logging.ERROR, "storage failed", ip=ip)
             return await self._reply(send, 503, "storage")
-        if stored is None:
+        if all(event is None for event in stored):
             self.metrics.duplicates += 1
         else:
             self.metrics.accepted += 1
-            if is_deauthorization(text):
-                await self._deauthorized(stored)
+            if envelope.type == WebhookType.SELLER_DEAUTHORIZATION:
+                for event in stored:
+                    if event is not None:
+                        await self._deauthorized(event)
         await send({"type": "http.response.start", "status": 200, "headers": _EMPTY})
         await send({"type": "http.response.body", "body": b""})
         return None
+
+    async def _route(self, envelope: Envelope, ip: str) -> list[str]:
+        """The shops a webhook belongs to: its `shop_id`, or the shops paired to the
+        `seller_open_id` / `creator_open_id` it names (learned at pairing). A webhook whose
+        owner maps to no shop is kept in the UNROUTED bucket, counted and logged, and
+        acknowledged: a 400 would make TikTok retry for 15.5 hours and then drop it."""
+        owner = envelope.owner
+        assert owner is not None  # parse_envelope refuses a body without one
+        field, owner_id = owner
+        if field is Owner.SHOP:
+            return [owner_id]
+        shops = await self.backend.owner_shops(owner_id)
+        if shops:
+            return sorted(shops)
+        self.metrics.unrouted[str(envelope.type)] += 1
+        log(
+            _logger,
+            logging.WARNING,
+            "webhook unrouted",
+            type=envelope.type,
+            owner=field.value,
+            ip=ip,
+        )
+        return [UNROUTED]

@@ -49,6 +49,8 @@ class Metrics:
         self.accepted = 0
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
+        # Accepted webhooks whose owner maps to no paired shop, by topic number.
+        self.unrouted: Counter[str] = Counter()
         self.delivered = 0
         self.subscribers = 0
         self.sign_requests = 0
@@ -78,6 +80,14 @@ class Metrics:
         for reason in sorted(self.rejected):
             count = self.rejected[reason]
             lines.append(f'relay_webhooks_rejected_total{{reason="{reason}"}} {count}')
+        lines += [
+            "# HELP relay_webhooks_unrouted_total Webhooks stored in the unrouted bucket: their"
+            " seller_open_id or creator_open_id maps to no paired shop, by topic.",
+            "# TYPE relay_webhooks_unrouted_total counter",
+        ]
+        for kind in sorted(self.unrouted, key=int):
+            count = self.unrouted[kind]
+            lines.append(f'relay_webhooks_unrouted_total{{type="{kind}"}} {count}')
         lines += [
             "# HELP relay_events_delivered_total Event frames sent to subscribers.",
             "# TYPE relay_events_delivered_total counter",

@@ -83,9 +83,22 @@ def _one_off[T](config: RelayConfig, job: Callable[[Backend], Awaitable[T]]) -> 
         return pool.submit(asyncio.run, run()).result()
 
 
-def mint_token(config: RelayConfig, shops: Sequence[str]) -> str:
-    """Synchronous one-off: open the config's storage, store a new token, close."""
-    return _one_off(config, lambda backend: create_token(backend, shops))
+def mint_token(config: RelayConfig, shops: Sequence[str], open_ids: Sequence[str] = ()) -> str:
+    """Synchronous one-off: open the config's storage, store a new token, close. `open_ids`
+    (a seller's or creator's TikTok open_id) are mapped to the token's shops, as OAuth pairing
+    does: the way to route seller_open_id webhooks for a desktop paired in own-app mode."""
+
+    owners = [open_id.strip() for open_id in open_ids]
+    if any(not 0 < len(open_id) <= 128 for open_id in owners):
+        raise ValueError("an open_id is 1 to 128 characters")
+
+    async def job(backend: Backend) -> str:
+        token = await create_token(backend, shops)
+        for open_id in owners:
+            await backend.map_owner(open_id, _clean_shops(shops))
+        return token
+
+    return _one_off(config, job)
 
 
 def list_tokens(config: RelayConfig) -> list[TokenRecord]:

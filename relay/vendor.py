@@ -239,8 +239,19 @@ class Vendor:
         )
         shops = await self.authorized_shops(tokens["access_token"])
         token = await self._pair(shops)
+        await self._learn_owner(tokens, [s["id"] for s in shops])
         log(_logger, logging.INFO, "paired by oauth", shops=len(shops))
         return JSONResponse({"tokens": tokens, "token": token, "shops": shops})
+
+    async def _learn_owner(self, tokens: dict[str, Any], shops: list[str]) -> None:
+        """Map the seller's `open_id` (TikTok's token data; authorization-overview-202407)
+        to the shops the token covers, so webhooks that name only `seller_open_id` (FBT
+        topics such as 24) or `creator_open_id` reach them. TikTok documents no Open API call
+        that returns the open_id, so the relay learns it only where TikTok hands it the token
+        data: the code exchange and each refresh."""
+        open_id = tokens.get("open_id")
+        if isinstance(open_id, str) and 0 < len(open_id) <= 128 and shops:
+            await self.backend.map_owner(open_id, shops)
 
     async def oauth_refresh(self, request: Request) -> Response:
         _, token_shops = await self._bearer(request)
@@ -252,6 +263,7 @@ class Vendor:
             "/api/v2/token/refresh", [("refresh_token", refresh), ("grant_type", "refresh_token")]
         )
         await self._learn_missing_ciphers(token_shops, tokens["access_token"])
+        await self._learn_owner(tokens, sorted(token_shops))
         return JSONResponse(tokens)
 
     async def _learn_missing_ciphers(self, shops: frozenset[str], access_token: str) -> None:

@@ -3,6 +3,7 @@ absent fields omitted (never null), since generated clients break on stray nulls
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -135,8 +136,42 @@ def order_json(world: World, order: OrderState) -> dict[str, Any]:
             line["cancel_reason"] = order.cancel_reason
             line["cancel_user"] = order.cancellation_initiator or "SYSTEM"
         items.append(line)
-    data["line_items"] = items
+    data["line_items"] = _combined(world, order, items)
     return data
+
+
+def _combined(world: World, order: OrderState, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Some orders of two or more different SKUs were bought as a combined listing (a bundle):
+    TikTok then sends one line item for the bundle, whose `combined_listing_skus` name the SKUs
+    that ship and how many of each (Get Order Detail spec), and whose price is the bundle's.
+    One in three such orders, chosen by id (no draw from the scenario stream)."""
+    if len({item["sku_id"] for item in items}) < 2 or int(order.id) % 3:
+        return items
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["sku_id"]] = counts.get(item["sku_id"], 0) + 1
+    first = dict(items[0])
+    first.update(
+        sku_id=f"9{order.id[-17:]}",
+        product_id=f"8{order.id[-17:]}",
+        product_name="Bundle: " + " + ".join(str(item["product_name"]) for item in items),
+        sku_name="Bundle",
+        seller_sku="VS-BUNDLE",
+        sale_price=money(sum((Decimal(str(item["sale_price"])) for item in items), Decimal(0))),
+        original_price=money(
+            sum((Decimal(str(item["original_price"])) for item in items), Decimal(0))
+        ),
+        combined_listing_skus=[
+            {
+                "sku_id": sku_id,
+                "sku_count": count,
+                "product_id": world.skus[sku_id].product_id,
+                "seller_sku": world.skus[sku_id].seller_sku,
+            }
+            for sku_id, count in counts.items()
+        ],
+    )
+    return [first]
 
 
 def _sku_json(world: World, sku: SkuState, detail: bool) -> dict[str, Any]:
@@ -185,10 +220,19 @@ def sku_inventory_json(sku: SkuState) -> dict[str, Any]:
             }
             for warehouse_id, quantity in sku.available.items()
         ],
+        # Inventory Search splits the available units: campaign + creator + in shop.
         "total_available_inventory_distribution": {
-            "in_shop_inventory": {"quantity": sku.total_available},
-            "campaign_inventory": [],
-            "creator_inventory": [],
+            "campaign_inventory": (
+                [{"quantity": sku.campaign_reserved, "campaign_name": "Sandbox Flash Sale"}]
+                if sku.campaign_reserved
+                else []
+            ),
+            "creator_inventory": (
+                [{"quantity": sku.creator_reserved, "creator_name": "glowqueen"}]
+                if sku.creator_reserved
+                else []
+            ),
+            "in_shop_inventory": {"quantity": sku.sellable},
         },
     }
 
@@ -212,30 +256,39 @@ def package_json(world: World, package: PackageState) -> dict[str, Any]:
 
 
 def affiliate_order_json(world: World, order: OrderState) -> dict[str, Any]:
-    by_sku: dict[str, int] = {}
+    """Search Seller Affiliate Orders 202410: one entry per product, no sku_id (the spec has
+    none); the app joins the order's line items to find the SKU."""
+    by_product: dict[str, list[SkuState]] = {}
     for item in order.line_items:
-        by_sku[item.sku_id] = by_sku.get(item.sku_id, 0) + 1
+        by_product.setdefault(item.product_id, []).append(world.skus[item.sku_id])
     skus = []
-    for sku_id, quantity in by_sku.items():
-        sku = world.skus[sku_id]
+    for product_id, units in by_product.items():
+        quantity = len(units)
+        amount = sum((sku.price for sku in units), Decimal("0.00"))
         entry: dict[str, Any] = {
-            "sku_id": sku_id,
-            "product_id": sku.product_id,
+            "product_id": product_id,
             "quantity": quantity,
-            "price": {"amount": money(sku.price), "currency": "USD"},
+            "price": {"amount": money(units[0].price), "currency": "USD"},
             "content_type": order.content_type,
             "commission_rate": "1000",
-            "estimated_commission": {
-                "amount": money(sku.price * quantity / 10),
-                "currency": "USD",
-            },
+            "estimated_paid_commission": {"amount": money(amount / 10), "currency": "USD"},
+            "refunded_quantity": 0,
+            "returned_quantity": 0,
         }
         if order.creator_username is not None:
             entry["creator_username"] = order.creator_username
         if order.content_id is not None:
             entry["content_id"] = order.content_id
         skus.append(entry)
-    data: dict[str, Any] = {"id": order.id, "create_time": order.create_time, "skus": skus}
+    status = "CANCELLED" if order.status == "CANCELLED" else "PROCESSING"
+    if order.status == "COMPLETED":
+        status = "COMPLETED"
+    data: dict[str, Any] = {
+        "id": order.id,
+        "status": status,
+        "create_time": order.create_time,
+        "skus": skus,
+    }
     if order.delivery_time is not None:
         data["delivery_time"] = order.delivery_time
     return data
@@ -259,5 +312,9 @@ def video_json(
         "views": views,
         "click_through_rate": str(ctr.quantize(Decimal("0.0001"))),
         "products": [{"id": product.id, "name": product.title}],
-        "video_post_time": str(video.post_time),
+        # A datetime string in the shop's time zone (the sandbox's shops keep UTC), as in
+        # TikTok's example "2025-01-01 00:00:00"; not epoch digits.
+        "video_post_time": datetime.fromtimestamp(video.post_time, UTC).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        ),
     }

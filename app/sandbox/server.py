@@ -59,6 +59,7 @@ class RunningSandbox:
         self.world = World(config, notify=self.webhooks.submit)
         first_shop = next(iter(self.world.shops.values()))
         self.auth = AuthStore(config, list(self.world.shops), f"{first_shop.name} seller")
+        self.webhooks.seller_open_id = self.auth.open_id
         self.app = SandboxApp(
             config=config,
             clock=self.clock,

@@ -56,10 +56,23 @@ class SkuState:
     out_of_stock_since: int | None = None
     inventory_status: str = "SUFFICIENT_STOCK"
     restock_pending: bool = False
+    # Available units TikTok allocates to a campaign and to creators: counted in `available`
+    # (Inventory Search's total_available_quantity) but not for sale in the shop.
+    campaign_reserved: int = 0
+    creator_reserved: int = 0
 
     @property
     def total_available(self) -> int:
         return sum(self.available.values())
+
+    @property
+    def reserved(self) -> int:
+        return self.campaign_reserved + self.creator_reserved
+
+    @property
+    def sellable(self) -> int:
+        """What a shopper can buy: available minus the campaign and creator allocations."""
+        return max(0, self.total_available - self.reserved)
 
     @property
     def total_committed(self) -> int:

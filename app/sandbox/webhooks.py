@@ -23,6 +23,7 @@ from app.sandbox.clock import SimClock
 from app.sandbox.counters import Counters
 from app.sandbox.faults import Faults
 from app.tiktok.signing import webhook_signature
+from app.tiktok.webhooks import OWNER_FIELDS, Owner
 
 __all__ = ["RETRY_DELAYS", "WebhookDispatcher"]
 
@@ -57,6 +58,9 @@ class WebhookDispatcher:
         self._faults = faults
         self._counters = counters
         self._pending: deque[tuple[str, str, int, dict[str, Any]]] = deque()
+        # The open_id of the sandbox's one seller (its token data's `open_id`); set once the
+        # auth store exists.
+        self.seller_open_id = ""
         self._retries: list[_Delivery] = []
         self._held: _Delivery | None = None
         self._in_flight = 0
@@ -82,13 +86,16 @@ class WebhookDispatcher:
         self._stopping = True
 
     def _body(self, notification_id: str, shop_id: str, kind: int, data: dict[str, Any]) -> bytes:
-        envelope = {
-            "type": kind,
-            "tts_notification_id": notification_id,
-            "shop_id": shop_id,
-            "timestamp": int(time.time()),
-            "data": data,
-        }
+        # Each topic names its owner the way TikTok documents (app.tiktok.webhooks): FBT topics
+        # such as 24 carry the seller's open_id and no shop_id.
+        owner = OWNER_FIELDS.get(kind, Owner.SHOP)
+        envelope: dict[str, Any] = {"type": kind, "tts_notification_id": notification_id}
+        if owner is Owner.SHOP:
+            envelope["shop_id"] = shop_id
+        else:
+            envelope[owner.value] = self.seller_open_id
+        envelope["timestamp"] = int(time.time())
+        envelope["data"] = data
         return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     async def run(self) -> None:

@@ -109,8 +109,12 @@ class World:
             self._schedule(self.now, "arrival", shop_id)
             self._schedule(self.now + self._rng.uniform(6, 14) * HOUR, "product_pause", shop_id)
         for sku in self.skus.values():
+            # Every fifth SKU (by id, no draw from the scenario stream) has units allocated to
+            # a campaign and to creators, which TikTok reports but shoppers cannot buy.
+            if int(sku.id) % 5 == 0 and sku.total_available >= 40:
+                sku.campaign_reserved, sku.creator_reserved = 5, 3
             sku.inventory_status = self._stock_status(sku)
-            if sku.total_available == 0:
+            if sku.sellable == 0:
                 sku.stockout_at = sku.out_of_stock_since = int(self.now)
         if self.viral is not None:
             self._schedule(self.viral.onset, "viral_arrival", self.viral.shop_id)
@@ -160,7 +164,7 @@ class World:
 
     @staticmethod
     def _stock_status(sku: SkuState) -> str:
-        total = sku.total_available
+        total = sku.sellable
         if total <= 0:
             return "OUT_OF_STOCK"
         return "LOW_STOCK" if total <= LOW_STOCK else "SUFFICIENT_STOCK"
@@ -168,7 +172,7 @@ class World:
     def stock_changed(self, sku: SkuState, reason: str = "REALTIME") -> None:
         """Keeps stock-out times and the inventory status (webhook 27) in step with stock."""
         now = int(self.now)
-        total = sku.total_available
+        total = sku.sellable
         if total <= 0:
             if sku.out_of_stock_since is None:
                 sku.out_of_stock_since = now
@@ -193,9 +197,12 @@ class World:
                     "sku_id": sku.id,
                     "current_inventory_status": status,
                     "trigger_reason": {"alert_type": reason},
+                    # total = available + creator + campaign reserved + committed (type 27 page)
                     "inventory_distribution": {
-                        "total_quantity": total + sku.total_committed,
+                        "total_quantity": total + sku.reserved + sku.total_committed,
                         "available_quantity": total,
+                        "creator_reserved_quantity": sku.creator_reserved,
+                        "campaign_reserved_quantity": sku.campaign_reserved,
                         "committed_quantity": sku.total_committed,
                     },
                     "update_time": now,
@@ -203,6 +210,8 @@ class World:
             )
 
     def _take_unit(self, sku: SkuState) -> str | None:
+        if sku.sellable <= 0:  # what is left is allocated to a campaign or creators
+            return None
         best: str | None = None
         for warehouse_id, quantity in sku.available.items():
             if quantity > 0 and (best is None or quantity > sku.available[best]):
@@ -529,6 +538,27 @@ class World:
         sku.available[first] += 100 + int(sku.id) % 201
         self.products[sku.product_id].update_time = int(self.now)
         self.stock_changed(sku)
+        # The inbound lands in a Fulfilled-by-TikTok warehouse: TikTok's FBT inventory webhook
+        # (24), which names the seller by seller_open_id only (the dispatcher sets it).
+        self.notify(
+            sku.shop_id,
+            24,
+            {
+                "goods_id": f"7323{sku.id}",
+                "sku_id": sku.id,
+                "fbt_warehouse_inventory": [
+                    {
+                        "fbt_warehouse_id": first,
+                        "on_hand_detail": {
+                            "total_quantity": sku.available[first] + sku.committed[first],
+                            "reserved_quantity": sku.committed[first],
+                            "available_quantity": sku.available[first],
+                        },
+                    }
+                ],
+                "update_time": int(self.now),
+            },
+        )
 
     def _product_webhook(self, product: ProductState) -> None:
         product.update_time = int(self.now)
@@ -573,7 +603,8 @@ class World:
                     "sku_id": sku.id,
                     "product_id": sku.product_id,
                     "shop_id": sku.shop_id,
-                    "available": sku.total_available,
+                    "available": sku.sellable,
+                    "reserved": sku.reserved,
                     "committed": sku.total_committed,
                     "units_sold": sku.units_sold,
                     "stockout_at": sku.stockout_at,

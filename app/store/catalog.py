@@ -149,6 +149,14 @@ def _totals(session: Session, sku_ids: Sequence[str]) -> dict[str, int]:
     return found
 
 
+def _reserved(session: Session, sku_ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in chunked(sku_ids):
+        query = select(SkuRow.id, SkuRow.reserved_quantity).where(SkuRow.id.in_(part))
+        found.update((sku_id, reserved) for sku_id, reserved in session.execute(query))
+    return found
+
+
 def _history_rows(changes: Iterable[StockChange], ref: str | None) -> list[dict[str, object]]:
     return [
         {
@@ -171,9 +179,20 @@ def _write_stock(
     ref: str | None,
     previous: Mapping[str, int],
     new_skus: set[str],
+    reserved: Mapping[str, int] | None = None,
 ) -> list[StockChange]:
-    """Replace the warehouse rows of every SKU in `levels` and log the changed totals."""
+    """Replace the warehouse rows of every SKU in `levels` and log the changed totals.
+
+    A SKU's total is what the shop can sell: its warehouses' available units minus the units
+    reserved for creators and campaigns (`reserved`, else what is stored; see SkuRow)."""
     sku_ids = list(levels)
+    held = _reserved(session, sku_ids)
+    if reserved:
+        held.update(reserved)
+        session.execute(
+            update(SkuRow),
+            [{"id": sku_id, "reserved_quantity": units} for sku_id, units in reserved.items()],
+        )
     for part in chunked(sku_ids):
         session.execute(delete(WarehouseStockRow).where(WarehouseStockRow.sku_id.in_(part)))
     rows = [row for sku_rows in levels.values() for row in sku_rows]
@@ -181,7 +200,7 @@ def _write_stock(
         session.execute(insert(WarehouseStockRow), rows)
     changes: list[StockChange] = []
     for sku_id, sku_rows in levels.items():
-        total = sum(int(row["quantity"]) for row in sku_rows)
+        total = max(0, sum(int(row["quantity"]) for row in sku_rows) - held.get(sku_id, 0))
         before = None if sku_id in new_skus else previous.get(sku_id)
         if before is None or before != total:
             changes.append(StockChange(sku_id, before, total, at, cause))
@@ -321,7 +340,8 @@ def upsert_inventory(
     ref: str | None = None,
 ) -> list[StockChange]:
     """Store an Inventory Search answer (available quantity per warehouse, which equals the
-    product's `inventory.quantity`); return the SKUs whose total moved."""
+    product's `inventory.quantity`, and the units of it reserved for campaigns and creators);
+    return the SKUs whose sellable total moved."""
     cause = StockCause(cause)
     pairs = {sku.id: entry.product_id for entry in result.inventory for sku in entry.skus}
     if not pairs:
@@ -345,7 +365,8 @@ def upsert_inventory(
         for entry in result.inventory
         for sku in entry.skus
     }
-    return _write_stock(session, levels, at, cause, ref, previous, new_skus)
+    reserved = {sku.id: sku.reserved_quantity for entry in result.inventory for sku in entry.skus}
+    return _write_stock(session, levels, at, cause, ref, previous, new_skus, reserved)
 
 
 def record_stock(
@@ -375,11 +396,12 @@ def record_stock(
                 for wid, qty in quantities.items()
             ],
         )
-    after = session.execute(
+    available = session.execute(
         select(func.coalesce(func.sum(WarehouseStockRow.quantity), 0)).where(
             WarehouseStockRow.sku_id == sku_id
         )
     ).scalar_one()
+    after = max(0, int(available) - _reserved(session, [sku_id]).get(sku_id, 0))
     if after == before:
         return None
     change = StockChange(sku_id, before, int(after), at, cause)

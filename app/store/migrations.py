@@ -323,8 +323,21 @@ def _to_v3(conn: Connection) -> None:
     _run(conn, V3_SQL)
 
 
+# --- version 4: units reserved for campaigns and creators --------------------------------------
+
+# Inventory Search splits available units into campaign, creator and in-shop inventory; only
+# the in-shop part is for sale in the shop, so `skus.quantity` becomes available minus this.
+V4_SQL = """
+ALTER TABLE skus ADD COLUMN reserved_quantity INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+def _to_v4(conn: Connection) -> None:
+    _run(conn, V4_SQL)
+
+
 #: `MIGRATIONS[n - 1]` brings the schema from version n - 1 to n.
-MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2, _to_v3)
+MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

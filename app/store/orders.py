@@ -133,13 +133,18 @@ def _order_values(shop_id: str, order: Order, at: int) -> dict[str, object]:
         "is_sample_order": order.is_sample_order,
         "order_type": order.order_type,
         "synced_at": at,
-        "unit_count": len(order.line_items),
+        "unit_count": sum(order.units_by_sku().values()),
     }
 
 
 def _line_values(order: Order) -> list[dict[str, object]]:
-    return [
-        {
+    """One row per unit that leaves the shelf. A combined-listing line item becomes one row
+    per unit of each SKU it ships (`combined_listing_skus`, each `sku_count` times): the
+    first row keeps the line item's id and its whole sale price, the others get ids
+    `<id>#<n>` and a price of 0, so units per SKU and the order's revenue both stay exact."""
+    rows: list[dict[str, object]] = []
+    for item in order.line_items:
+        base: dict[str, object] = {
             "id": item.id,
             "order_id": order.id,
             "sku_id": item.sku_id,
@@ -155,8 +160,19 @@ def _line_values(order: Order) -> list[dict[str, object]]:
             "cancel_reason": item.cancel_reason,
             "is_gift": item.is_gift,
         }
-        for item in order.line_items
-    ]
+        if not item.combined_listing_skus:
+            rows.append(base)
+            continue
+        n = 0
+        for part in item.combined_listing_skus:
+            for _ in range(max(0, part.sku_count)):
+                row = dict(base, sku_id=part.sku_id, seller_sku=part.seller_sku)
+                row["product_id"] = part.product_id or item.product_id
+                if n:
+                    row.update(id=f"{item.id}#{n}", sale_price=Decimal(0), original_price=None)
+                rows.append(row)
+                n += 1
+    return rows
 
 
 def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: int) -> OrderUpsert:
@@ -195,7 +211,7 @@ def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: i
         else:
             result.stale.append(order_id)
             continue
-        result.skus.update(item.sku_id for item in order.line_items)
+        result.skus.update(order.units_by_sku())
     # Core statements on the tables: the ORM's bulk path costs more than the SQL itself here.
     if new_rows:
         session.execute(insert(_ORDERS), new_rows)

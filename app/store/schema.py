@@ -83,8 +83,13 @@ class SkuRow(Base):
     seller_sku: Mapped[str] = mapped_column(server_default="")
     currency: Mapped[str] = mapped_column(server_default="")
     sale_price: Mapped[Decimal | None]
-    #: Total across warehouses, kept equal to the sum of `warehouse_stock.quantity`.
+    #: What the shop can sell: the sum of `warehouse_stock.quantity` (TikTok's available units)
+    #: minus `reserved_quantity`. Shown as stock and used by the forecast.
     quantity: Mapped[int] = mapped_column(server_default="0")
+    #: Available units TikTok has allocated to campaigns and creators (Inventory Search
+    #: `total_available_inventory_distribution`): not for sale in the shop, so not in
+    #: `quantity`. Kept across product reads, which do not report it.
+    reserved_quantity: Mapped[int] = mapped_column(server_default="0")
     synced_at: Mapped[int]
     __table_args__ = (Index("ix_skus_shop", "shop_id"), Index("ix_skus_product", "product_id"))
 

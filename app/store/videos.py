@@ -8,6 +8,7 @@ TikTok's video analytics are cumulative totals per video; each poll's totals are
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +19,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.store.catalog import chunked
-from app.store.schema import AttributionRow, VideoProductRow, VideoRow, VideoViewRow
+from app.store.schema import (
+    AttributionRow,
+    LineItemRow,
+    VideoProductRow,
+    VideoRow,
+    VideoViewRow,
+)
 from app.tiktok.models import AffiliateOrder, VideoPerformance
 
 __all__ = [
@@ -69,14 +76,6 @@ class Attribution:
     creator_username: str | None
 
 
-def _posted_at(value: str | None) -> int | None:
-    """TikTok sends `video_post_time` as a string; keep it only if it is epoch seconds."""
-    if value is None:
-        return None
-    text = value.strip()
-    return int(text) if text.isdigit() else None
-
-
 def upsert_videos(
     session: Session, shop_id: str, videos: Iterable[VideoPerformance], at: int
 ) -> list[str]:
@@ -115,7 +114,7 @@ def upsert_videos(
                 "shop_id": shop_id,
                 "title": video.title,
                 "username": video.username,
-                "posted_at": _posted_at(video.video_post_time),
+                "posted_at": video.posted_at(),
                 "views": video.views,
                 "units_sold": video.units_sold,
                 "sku_orders": video.sku_orders,
@@ -211,30 +210,55 @@ def videos_for_products(
     return found
 
 
+def _order_skus(session: Session, order_ids: list[str]) -> dict[tuple[str, str], Counter[str]]:
+    """(order id, product id) -> units per sku_id, from the stored Order API line items."""
+    found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for part in chunked(order_ids):
+        query = select(LineItemRow.order_id, LineItemRow.product_id, LineItemRow.sku_id).where(
+            LineItemRow.order_id.in_(part)
+        )
+        for order_id, product_id, sku_id in session.execute(query):
+            found[(order_id, product_id)][sku_id] += 1
+    return found
+
+
 def record_affiliate_orders(
     session: Session, shop_id: str, orders: Iterable[AffiliateOrder], at: int
 ) -> int:
     """Store explicit order-to-video attribution from affiliate orders; idempotent. Returns
-    how many attribution rows were written (new or refreshed)."""
+    how many attribution rows were written (new or refreshed).
+
+    Affiliate SKUs name a product, not a SKU (tiktok-shop-api.md 7), so the SKU comes from
+    the order's stored line items of that product: each SKU is credited with its line items'
+    units, at most the affiliate quantity in all. A product whose order is not stored yet is
+    skipped: the next affiliate sync (its window overlaps) credits it once the order is in."""
+    orders = list(orders)
+    skus_of = _order_skus(session, [order.id for order in orders])
     rows: dict[tuple[str, str, str], dict[str, object]] = {}
     for order in orders:
         for sku in order.skus:
             if sku.content_type != "VIDEO" or not sku.content_id:
                 continue
-            key = (order.id, sku.sku_id, sku.content_id)
-            if key in rows:
-                rows[key]["units"] = int(rows[key]["units"]) + sku.quantity  # type: ignore[call-overload]
-                continue
-            rows[key] = {
-                "order_id": order.id,
-                "sku_id": sku.sku_id,
-                "video_id": sku.content_id,
-                "shop_id": shop_id,
-                "units": sku.quantity,
-                "method": EXPLICIT,
-                "creator_username": sku.creator_username,
-                "recorded_at": at,
-            }
+            left = sku.quantity
+            for sku_id, units in sorted(skus_of.get((order.id, sku.product_id), {}).items()):
+                credited = min(units, left)
+                left -= credited
+                if credited <= 0:
+                    continue
+                key = (order.id, sku_id, sku.content_id)
+                if key in rows:
+                    rows[key]["units"] = int(rows[key]["units"]) + credited  # type: ignore[call-overload]
+                    continue
+                rows[key] = {
+                    "order_id": order.id,
+                    "sku_id": sku_id,
+                    "video_id": sku.content_id,
+                    "shop_id": shop_id,
+                    "units": credited,
+                    "method": EXPLICIT,
+                    "creator_username": sku.creator_username,
+                    "recorded_at": at,
+                }
     if not rows:
         return 0
     stmt = sqlite_insert(AttributionRow)

@@ -19,15 +19,21 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.store.catalog import upsert_products
+from app.store.catalog import upsert_inventory, upsert_products
 from app.store.orders import upsert_orders
 from app.store.types import StockCause
 from app.sync.database import Database
 from app.sync.progress import get_watermark, set_watermark
 from app.sync.shops import ShopContext
 from app.sync.state import BackfillProgress
-from app.tiktok.client import TikTokShopClient
-from app.tiktok.models import Order, OrderPage, Product
+from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient
+from app.tiktok.models import (
+    InventoryProduct,
+    InventorySearchResult,
+    Order,
+    OrderPage,
+    Product,
+)
 from app.tiktok.ratelimit import Priority
 
 __all__ = ["BACKFILL_DAYS", "Backfill", "BackfillResult"]
@@ -142,13 +148,29 @@ class Backfill:
             )
             meter.total = max(meter.total, page.total_count)
             batch: list[Product] = list(page.products)
+            # Products report each warehouse's available units, which include units TikTok
+            # allocated to campaigns and creators; Inventory Search says how many (see
+            # app/store/catalog.py `upsert_inventory`), so the first stock shown is sellable.
+            sku_ids = sorted({sku.id for product in batch for sku in product.skus})
+            inventory: list[InventoryProduct] = []
+            for first in range(0, len(sku_ids), MAX_INVENTORY_SKUS):
+                part = sku_ids[first : first + MAX_INVENTORY_SKUS]
+                found = await self._api.search_inventory(shop, sku_ids=part, priority=self.priority)
+                inventory.extend(found.inventory)
             at = int(self._now())
             last = not page.next_page_token
 
             def commit(
-                session: Session, batch: list[Product] = batch, last: bool = last, at: int = at
+                session: Session,
+                batch: list[Product] = batch,
+                last: bool = last,
+                at: int = at,
+                inventory: list[InventoryProduct] = inventory,
             ) -> None:
                 upsert_products(session, shop.id, batch, at, StockCause.SYNC)
+                if inventory:
+                    result = InventorySearchResult(inventory=inventory)
+                    upsert_inventory(session, shop.id, result, at, StockCause.SYNC)
                 if last:
                     set_watermark(session, shop.id, PRODUCTS_DONE, at, self._now())
 

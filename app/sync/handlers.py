@@ -11,8 +11,10 @@ Per type:
 - 1 order status, 3 address, 11 cancellation, 12 return: re-read the orders (detail, at most 50
   ids per call), then the stock of every SKU on them (a sale or a cancellation moves stock);
 - 4 package: re-read the orders in its `package_list`;
-- 27 inventory status, 71 inventory changed: re-read those SKUs' stock (Inventory Search);
-- 5 product status: re-read the product (status, SKUs and stock);
+- 24 FBT inventory, 27 inventory status, 71 inventory changed: re-read those SKUs' stock
+  (Inventory Search);
+- 5 product status, 15 product information, 16 product creation: re-read the product
+  (status, SKUs and stock);
 - 6 deauthorization: the shop is marked deauthorized and the API link shows it;
 - 7 expiry warning: the API link shows "expiring" with the expiry time.
 
@@ -44,7 +46,7 @@ from app.sync.counters import SyncCounters
 from app.sync.database import Database
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
-from app.tiktok.client import TikTokShopClient
+from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient
 from app.tiktok.errors import (
     OVERLOADED_PARAMETER_ERROR,
     ClientBugError,
@@ -60,9 +62,9 @@ from app.tiktok.models import (
     Shop,
 )
 from app.tiktok.ratelimit import Priority
+from app.tiktok.webhooks import WebhookType, references
 
 __all__ = [
-    "ORDER_TYPES",
     "Fetched",
     "Plan",
     "WebhookSink",
@@ -75,14 +77,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORDER_TYPES = frozenset({1, 3, 11, 12})
-STOCK_ORDER_TYPES = frozenset({11, 12})
-PACKAGE_TYPE = 4
-PRODUCT_TYPE = 5
-DEAUTHORIZATION_TYPE = 6
-EXPIRY_TYPE = 7
-INVENTORY_TYPES = frozenset({27, 71})
-MAX_INVENTORY_SKUS = 600
+STOCK_ORDER_TYPES = frozenset(
+    {WebhookType.CANCELLATION_STATUS_CHANGE, WebhookType.RETURN_STATUS_CHANGE}
+)
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
 ChangedCallback = Callable[[str, set[str]], None]
@@ -172,29 +169,24 @@ class Plan:
 
 
 def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
-    """What to re-read for `(shop_id, webhook)` pairs. Pure: no I/O, unit-testable."""
+    """What to re-read for `(shop_id, webhook)` pairs. Pure: no I/O, unit-testable.
+
+    What each topic points at comes from the wire module (`app.tiktok.webhooks.references`);
+    this only keeps the ids that are safe to send to the Open API (`_ids`). `shop_id` is the
+    relay's routing key, so an FBT inventory event (type 24, named by `seller_open_id`)
+    arrives here with the paired shop."""
     plan = Plan()
     for shop_id, webhook in events:
-        kind = _int(webhook.get("type"))
-        data = webhook.get("data")
-        data = data if isinstance(data, dict) else {}
-        if kind in ORDER_TYPES:
-            plan.add(plan.orders, shop_id, _ids([data.get("order_id")]))
-            if kind in STOCK_ORDER_TYPES:
-                plan.add(plan.stock_orders, shop_id, _ids([data.get("order_id")]))
-        elif kind == PACKAGE_TYPE:
-            packages = data.get("package_list")
-            for package in packages if isinstance(packages, list) else []:
-                if isinstance(package, dict):
-                    plan.add(plan.orders, shop_id, _ids(package.get("order_id_list")))
-        elif kind in INVENTORY_TYPES:
-            plan.add(plan.skus, shop_id, _ids([data.get("sku_id")]))
-        elif kind == PRODUCT_TYPE:
-            plan.add(plan.products, shop_id, _ids([data.get("product_id")]))
-        elif kind == DEAUTHORIZATION_TYPE:
+        refs = references(webhook)
+        plan.add(plan.orders, shop_id, _ids(list(refs.orders)))
+        if refs.kind in STOCK_ORDER_TYPES:
+            plan.add(plan.stock_orders, shop_id, _ids(list(refs.orders)))
+        plan.add(plan.products, shop_id, _ids(list(refs.products)))
+        plan.add(plan.skus, shop_id, _ids(list(refs.skus)))
+        if refs.kind == WebhookType.SELLER_DEAUTHORIZATION:
             plan.deauthorized.add(shop_id)
-        elif kind == EXPIRY_TYPE:
-            plan.expiring[shop_id] = _expiry(data.get("expiration_time"))
+        elif refs.kind == WebhookType.UPCOMING_AUTHORIZATION_EXPIRATION:
+            plan.expiring[shop_id] = _expiry(refs.expiration_time)
     return plan
 
 
@@ -259,7 +251,7 @@ async def fetch_plan(
         stock = set(skus)
         for order in fetched.orders:
             if moves_stock(order, stored.get(order.id), order.id in stock_orders):
-                stock.update(item.sku_id for item in order.line_items)
+                stock.update(order.units_by_sku())
         for product in fetched.products:
             stock.difference_update(sku.id for sku in product.skus)
         if stock:

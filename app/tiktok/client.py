@@ -76,6 +76,7 @@ from app.tiktok.signer import RelaySigningError, Signer
 
 __all__ = [
     "DEFAULT_OPEN_API_BASE_URL",
+    "MAX_INVENTORY_SKUS",
     "ClientSettings",
     "InventoryItemErrors",
     "TikTokShopClient",
@@ -94,6 +95,8 @@ if importlib.util.find_spec("sniffio") is None:
 DEFAULT_OPEN_API_BASE_URL = "https://open-api.tiktokglobalshop.com"
 JSON = "application/json"
 MAX_DETAIL_IDS = 50
+# Inventory Search takes at most 600 sku_ids (tiktok-shop-api.md 4.2).
+MAX_INVENTORY_SKUS = 600
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,6 @@
-"""Pydantic models of the TikTok Shop objects and webhooks that ViralStock reads.
+"""Pydantic models of the TikTok Shop API objects that ViralStock reads.
+
+Webhooks (envelopes, topic numbers, owners, typed topics) live in `app.tiktok.webhooks`.
 
 Field names follow TikTok's JSON (tiktok-shop-api.md sections 2, 4, 6 and 7) so that a response
 validates as it arrives. Three rules run through every model:
@@ -20,8 +22,9 @@ from __future__ import annotations
 import enum
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -37,12 +40,13 @@ __all__ = [
     "AffiliateOrder",
     "AffiliateOrderPage",
     "AffiliateSku",
-    "CancellationStatusChange",
-    "InventoryDistribution",
+    "AllocatedInventory",
+    "AvailableDistribution",
+    "CombinedListingSku",
+    "InShopInventory",
     "InventoryProduct",
     "InventorySearchResult",
     "InventorySku",
-    "InventoryStatusChange",
     "InventoryUpdateError",
     "InventoryUpdateResult",
     "LineItem",
@@ -50,34 +54,23 @@ __all__ = [
     "Order",
     "OrderPage",
     "OrderStatus",
-    "OrderStatusChange",
     "Package",
     "PackagePage",
-    "PackageUpdate",
     "PayloadError",
     "Payment",
     "Product",
     "ProductPage",
-    "ProductStatusChange",
-    "RecipientAddressUpdate",
-    "ReturnStatusChange",
-    "SellerDeauthorization",
     "Shop",
     "Sku",
     "SkuPrice",
     "TokenSet",
-    "UnknownWebhookEvent",
-    "UpcomingAuthorizationExpiration",
     "VideoPage",
     "VideoPerformance",
     "WarehouseInventory",
     "WarehouseStock",
-    "WebhookEvent",
-    "WebhookType",
     "loads",
     "parse",
     "parse_json",
-    "parse_webhook",
     "validate_json",
 ]
 
@@ -270,8 +263,23 @@ class Payment(_Model):
     tax: Amount | None = None
 
 
+class CombinedListingSku(_Model):
+    """A SKU that actually ships for a combined-listing line item, with how many of it
+    (Get Order Detail `line_items[].combined_listing_skus[]`: sku_id, sku_count, product_id,
+    seller_sku; orders/get-order-detail spec)."""
+
+    sku_id: Id
+    sku_count: int = 1
+    product_id: Id | None = None
+    seller_sku: str = ""
+
+
 class LineItem(_Model):
-    """One unit of one SKU: two identical T-shirts are two line items with the same sku_id."""
+    """One unit of one SKU: two identical T-shirts are two line items with the same sku_id.
+
+    A combined listing sells a bundle under one line item; the units that leave the shelf are
+    its `combined_listing_skus` (each `sku_count` times), not the line item's own `sku_id`.
+    """
 
     id: Id
     sku_id: Id
@@ -286,6 +294,16 @@ class LineItem(_Model):
     package_id: Id | None = None
     cancel_reason: str | None = None
     is_gift: bool = False
+    combined_listing_skus: list[CombinedListingSku] = Field(default_factory=list)
+
+    def units(self) -> Counter[str]:
+        """Units per sku_id that this line item takes from stock."""
+        if self.combined_listing_skus:
+            counted: Counter[str] = Counter()
+            for part in self.combined_listing_skus:
+                counted[part.sku_id] += part.sku_count
+            return counted
+        return Counter({self.sku_id: 1})
 
 
 class PackageRef(_Model):
@@ -316,8 +334,12 @@ class Order(_Model):
     order_type: str | None = None
 
     def units_by_sku(self) -> Counter[str]:
-        """Units ordered per sku_id: the number of line items carrying it."""
-        return Counter(item.sku_id for item in self.line_items)
+        """Units ordered per sku_id: the number of line items carrying it, where a
+        combined-listing line item counts the SKUs it ships (`LineItem.units`)."""
+        counted: Counter[str] = Counter()
+        for item in self.line_items:
+            counted.update(item.units())
+        return counted
 
 
 class OrderPage(_Model):
@@ -375,12 +397,49 @@ class WarehouseInventory(_Model):
     committed_quantity: int = 0
 
 
+class AllocatedInventory(_Model):
+    quantity: int = 0
+    campaign_name: str | None = None
+    creator_name: str | None = None
+
+
+class InShopInventory(_Model):
+    quantity: int = 0
+
+
+class AvailableDistribution(_Model):
+    """Inventory Search `total_available_inventory_distribution`: how the total available
+    units split into units allocated to campaigns, units allocated to creators, and
+    `in_shop_inventory`, "the remaining inventory available for the shop after deducting those
+    allocated for campaigns and creators" (products/inventory-search spec; its example:
+    100 available = 30 campaign + 20 creator + 50 in shop)."""
+
+    campaign_inventory: list[AllocatedInventory] = Field(default_factory=list)
+    creator_inventory: list[AllocatedInventory] = Field(default_factory=list)
+    in_shop_inventory: InShopInventory | None = None
+
+
 class InventorySku(_Model):
     id: Id
     seller_sku: str = ""
     total_available_quantity: int = 0
     total_committed_quantity: int = 0
     warehouse_inventory: list[WarehouseInventory] = Field(default_factory=list)
+    total_available_inventory_distribution: AvailableDistribution | None = None
+
+    @property
+    def reserved_quantity(self) -> int:
+        """Available units set aside for campaigns and creators: not sellable in the shop.
+
+        From `in_shop_inventory` when TikTok sends it (available minus in shop), else the sum
+        of the allocations; 0 without a distribution."""
+        dist = self.total_available_inventory_distribution
+        if dist is None:
+            return 0
+        if dist.in_shop_inventory is not None:
+            return max(0, self.total_available_quantity - dist.in_shop_inventory.quantity)
+        allocated = dist.campaign_inventory + dist.creator_inventory
+        return sum(part.quantity for part in allocated)
 
 
 class InventoryProduct(_Model):
@@ -462,7 +521,27 @@ class VideoPerformance(_Model):
     views: int = 0
     click_through_rate: Amount | None = None
     products: list[VideoProduct] = Field(default_factory=list)
+    #: "2025-01-01 00:00:00" in TikTok's example (analytics/get-shop-video-performance-list
+    #: spec); see `posted_at`.
     video_post_time: IntText | None = None
+
+    def posted_at(self, utc_offset: int = 0) -> int | None:
+        """`video_post_time` as epoch seconds, or None if it is missing or unreadable.
+
+        The string has no zone. The same endpoint's dates (`start_date_ge`, `end_date_lt`)
+        are in the shop's local time zone, so the post time is read as shop-local too:
+        `utc_offset` is the shop's offset from UTC in seconds (0 when unknown, which is what
+        the sandbox uses). Epoch digits are accepted as they are."""
+        text = (self.video_post_time or "").strip()
+        if not text:
+            return None
+        if text.isdigit():
+            return int(text)
+        try:
+            moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return int(moment.timestamp()) - utc_offset
 
 
 class VideoPage(_Model):
@@ -473,17 +552,28 @@ class VideoPage(_Model):
 
 
 class AffiliateSku(_Model):
-    sku_id: Id
+    """One product of an affiliate order (Search Seller Affiliate Orders 202410 `skus[]`).
+
+    It has no `sku_id`, only `product_id` (affiliate-seller/search-seller-affiliate-orders
+    spec): the SKU is found by joining the order id to the Order API's line items.
+    """
+
     product_id: Id
     quantity: int = 1
     price: Money | None = None
     creator_username: str | None = None
     content_type: str | None = None
     content_id: Id | None = None
+    refunded_quantity: int = 0
+    returned_quantity: int = 0
+    open_collaboration_id: Id | None = None
+    target_collaboration_id: Id | None = None
+    campaign_id: Id | None = None
 
 
 class AffiliateOrder(_Model):
     id: Id
+    status: str | None = None
     create_time: Timestamp | None = None
     delivery_time: Timestamp | None = None
     skus: list[AffiliateSku] = Field(default_factory=list)
@@ -499,193 +589,6 @@ class AffiliateOrderPage(_Model):
     orders: list[AffiliateOrder] = Field(default_factory=list)
     next_page_token: str = ""
     total_count: int = 0
-
-
-# --- webhooks ----------------------------------------------------------------------------------
-
-
-class WebhookType(enum.IntEnum):
-    ORDER_STATUS_CHANGE = 1
-    RECIPIENT_ADDRESS_UPDATE = 3
-    PACKAGE_UPDATE = 4
-    PRODUCT_STATUS_CHANGE = 5
-    SELLER_DEAUTHORIZATION = 6
-    UPCOMING_AUTHORIZATION_EXPIRATION = 7
-    CANCELLATION_STATUS_CHANGE = 11
-    RETURN_STATUS_CHANGE = 12
-    INVENTORY_STATUS_CHANGE = 27
-
-
-class _Envelope(_Model):
-    """TikTok's webhook envelope; `tts_notification_id` is missing in some documented examples."""
-
-    TYPE: ClassVar[int] = 0
-    type: int
-    tts_notification_id: Id | None = None
-    shop_id: Id | None = None
-    timestamp: Timestamp
-
-
-class OrderStatusData(_Model):
-    order_id: Id
-    order_status: Status
-    is_on_hold_order: bool = False
-    update_time: Timestamp
-
-
-class OrderStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 1
-    type: Literal[1]
-    data: OrderStatusData
-
-
-class RecipientAddressData(_Model):
-    order_id: Id
-    update_time: Timestamp | None = None
-
-
-class RecipientAddressUpdate(_Envelope):
-    TYPE: ClassVar[int] = 3
-    type: Literal[3]
-    data: RecipientAddressData
-
-
-class PackageListEntry(_Model):
-    package_id: Id
-    order_id_list: list[Id] = Field(default_factory=list)
-
-
-class PackageUpdateData(_Model):
-    sc_type: str | None = None
-    role_type: str | None = None
-    package_list: list[PackageListEntry] = Field(default_factory=list)
-    update_time: Timestamp | None = None
-
-
-class PackageUpdate(_Envelope):
-    TYPE: ClassVar[int] = 4
-    type: Literal[4]
-    data: PackageUpdateData
-
-
-class ProductStatusData(_Model):
-    product_id: Id
-    status: str = ""
-    suspended_reason: str | None = None
-    update_time: Timestamp | None = None
-
-
-class ProductStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 5
-    type: Literal[5]
-    data: ProductStatusData
-
-
-class DeauthorizationData(_Model):
-    message: str = ""
-
-
-class SellerDeauthorization(_Envelope):
-    TYPE: ClassVar[int] = 6
-    type: Literal[6]
-    data: DeauthorizationData = Field(default_factory=DeauthorizationData)
-
-
-class ExpirationData(_Model):
-    message: str = ""
-    expiration_time: IntText | None = None
-
-
-class UpcomingAuthorizationExpiration(_Envelope):
-    TYPE: ClassVar[int] = 7
-    type: Literal[7]
-    data: ExpirationData = Field(default_factory=ExpirationData)
-
-
-class CancellationData(_Model):
-    order_id: Id
-    cancellations_role: str | None = None
-    cancel_status: str = ""
-    cancel_id: Id | None = None
-    create_time: Timestamp | None = None
-
-
-class CancellationStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 11
-    type: Literal[11]
-    data: CancellationData
-
-
-class ReturnData(_Model):
-    order_id: Id
-    return_role: str | None = None
-    return_type: str | None = None
-    return_status: str = ""
-    return_id: Id | None = None
-    create_time: Timestamp | None = None
-    update_time: Timestamp | None = None
-
-
-class ReturnStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 12
-    type: Literal[12]
-    data: ReturnData
-
-
-class InventoryDistribution(_Model):
-    total_quantity: int | None = None
-    available_quantity: int | None = None
-    committed_quantity: int | None = None
-
-
-class InventoryStatusData(_Model):
-    product_id: Id
-    sku_id: Id
-    current_inventory_status: str = ""
-    trigger_reason: dict[str, Any] = Field(default_factory=dict)
-    inventory_distribution: InventoryDistribution = Field(default_factory=InventoryDistribution)
-    update_time: Timestamp | None = None
-
-
-class InventoryStatusChange(_Envelope):
-    TYPE: ClassVar[int] = 27
-    type: Literal[27]
-    data: InventoryStatusData
-
-
-class UnknownWebhookEvent(_Envelope):
-    """Any topic we do not model yet, kept whole so nothing TikTok sends is ever dropped."""
-
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-WebhookEvent = (
-    OrderStatusChange
-    | RecipientAddressUpdate
-    | PackageUpdate
-    | ProductStatusChange
-    | SellerDeauthorization
-    | UpcomingAuthorizationExpiration
-    | CancellationStatusChange
-    | ReturnStatusChange
-    | InventoryStatusChange
-    | UnknownWebhookEvent
-)
-
-_WEBHOOK_MODELS: dict[int, type[_Envelope]] = {
-    model.TYPE: model
-    for model in (
-        OrderStatusChange,
-        RecipientAddressUpdate,
-        PackageUpdate,
-        ProductStatusChange,
-        SellerDeauthorization,
-        UpcomingAuthorizationExpiration,
-        CancellationStatusChange,
-        ReturnStatusChange,
-        InventoryStatusChange,
-    )
-}
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -732,25 +635,3 @@ def parse_json[M: BaseModel](model: type[M], raw: bytes | str) -> M:
         return validate_json(model, raw)
     except ValidationError as exc:
         raise PayloadError.from_validation(model.__name__, exc) from None
-
-
-def parse_webhook(payload: bytes | str | dict[str, Any]) -> WebhookEvent:
-    """A webhook body (raw bytes or decoded JSON) as its typed event.
-
-    Known types get their model; any other type becomes `UnknownWebhookEvent` with its raw
-    data. A body that is not a JSON object, or a known type with malformed fields, raises
-    `PayloadError`.
-    """
-    if isinstance(payload, bytes | str):
-        try:
-            payload = loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            problem = f"<root>: not valid JSON ({exc.__class__.__name__})"
-            raise PayloadError("webhook", [problem]) from None
-    if not isinstance(payload, dict):
-        raise PayloadError("webhook", ["<root>: expected a JSON object"])
-    kind = payload.get("type")
-    if isinstance(kind, bool) or not isinstance(kind, int):
-        raise PayloadError("webhook", ["type: expected an integer topic number"])
-    model = _WEBHOOK_MODELS.get(kind, UnknownWebhookEvent)
-    return parse(model, payload)  # type: ignore[return-value]

@@ -94,10 +94,18 @@ def verify_webhook(
 ) -> bool:
     """Whether `authorization` is TikTok's signature of exactly these bytes.
 
-    Constant time, and strict: the header is the bare lowercase hex digest, so a missing or
-    empty header, a "Bearer ..." prefix or any other spelling is refused.
+    Constant time. The header is the bare hex digest. TikTok's documented vector is
+    lowercase, but hex digits are case-insensitive (RFC 4648 section 8), and a sender or proxy
+    that upper-cases them must not make us answer 401 to a genuine webhook (TikTok would retry
+    it for 15.5 hours and then drop it). So the header's ASCII letters are lowered first and
+    the bytes are then compared with `hmac.compare_digest`. A missing or empty header, a
+    "Bearer ..." prefix, surrounding spaces or any non-hex text are refused. (EcomPHP's
+    `Webhook::verify` and `tiktok-shop-api` compare case-sensitively; we are more lenient
+    on purpose, which costs nothing: the digest is the same 256 bits either way.)
     """
     if not authorization:
         return False
-    expected = webhook_signature(app_key, app_secret, raw_body)
-    return hmac.compare_digest(expected.encode("ascii"), authorization.encode("utf-8", "replace"))
+    expected = webhook_signature(app_key, app_secret, raw_body).encode("ascii")
+    given = authorization.encode("utf-8", "replace")
+    # bytes.lower() touches only A-Z, so a non-ASCII header cannot be folded into a match.
+    return hmac.compare_digest(expected, given.lower())

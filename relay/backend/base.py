@@ -1,9 +1,10 @@
 """The storage contract every relay backend fulfils (SQLite now, Redis Streams later).
 
-A backend owns four things: the per-shop event log (with an opaque cursor that increases per
-shop), the dedupe ids, the cursor each subscriber token acknowledged per shop, and the hashes of
-subscriber tokens. Everything above it (ingest, stream, vendor endpoints) speaks only this
-interface, so `--bus redis://...` is a new class here and nothing else.
+A backend owns five things: the per-shop event log (with an opaque cursor that increases per
+shop), the dedupe ids, the cursor each subscriber token acknowledged per shop, the hashes of
+subscriber tokens, and which shops each seller's TikTok open_id owns (learned at pairing).
+Everything above it (ingest, stream, vendor endpoints) speaks only this interface, so
+`--bus redis://...` is a new class here and nothing else.
 """
 
 from __future__ import annotations
@@ -210,6 +211,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def deauthorized(self, shop_id: str) -> tuple[str, float] | None:
         """(cursor, time) of the shop's newest SELLER_DEAUTHORIZATION event, if any."""
+
+    @abc.abstractmethod
+    async def map_owner(self, open_id: str, shops: Sequence[str]) -> None:
+        """Remember which paired shops a seller's (or creator's) TikTok `open_id` owns, so
+        that webhooks naming only `seller_open_id` / `creator_open_id` (e.g. type 24) reach
+        them. The newest pairing replaces what was known."""
+
+    @abc.abstractmethod
+    async def owner_shops(self, open_id: str) -> frozenset[str] | None:
+        """The shops mapped to an open_id, or None when the relay never learned it."""
 
     @abc.abstractmethod
     async def trim(self, now: float) -> int:

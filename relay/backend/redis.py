@@ -566,6 +566,19 @@ class RedisBackend(Backend):
         cursor, at = json.loads(value)
         return str(cursor), float(at)
 
+    async def map_owner(self, open_id: str, shops: Sequence[str]) -> None:
+        try:
+            await self._redis.hset("vs:owners", open_id, json.dumps(sorted(set(shops))))
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+
+    async def owner_shops(self, open_id: str) -> frozenset[str] | None:
+        try:
+            value = await self._redis.hget("vs:owners", open_id)
+        except RedisError as exc:
+            raise BackendError(f"storage failed: {exc.__class__.__name__}") from None
+        return None if value is None else frozenset(str(s) for s in json.loads(value))
+
     async def revoke_token(self, token_hash: str) -> bool:
         try:
             gone = await self._redis.delete(f"vs:tok:{token_hash}", f"vs:ack:{token_hash}")

@@ -79,6 +79,11 @@ CREATE TABLE IF NOT EXISTS shop_ciphers (
     cipher TEXT NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS owners (
+    open_id TEXT PRIMARY KEY,
+    shops TEXT NOT NULL,
+    at REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deauthorized (
     shop_id TEXT PRIMARY KEY,
     cursor TEXT NOT NULL,
@@ -587,6 +592,28 @@ class SQLiteBackend(Backend):
                 "SELECT cursor, at FROM deauthorized WHERE shop_id = ?", (shop_id,)
             ).fetchone()
             return None if row is None else (str(row[0]), float(row[1]))
+
+        return await self._read(run)
+
+    async def map_owner(self, open_id: str, shops: Sequence[str]) -> None:
+        """A direct upsert on a reader connection (autocommit), like `mark_deauthorized`.
+        The table is created by `ensure_schema` (CREATE TABLE IF NOT EXISTS), which is also
+        the migration step for a relay file made before it existed."""
+        record = json.dumps(sorted(set(shops)))
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO owners (open_id, shops, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (open_id) DO UPDATE SET shops = excluded.shops, at = excluded.at",
+                (open_id, record, time.time()),
+            )
+
+        await self._read(run)
+
+    async def owner_shops(self, open_id: str) -> frozenset[str] | None:
+        def run(conn: sqlite3.Connection) -> frozenset[str] | None:
+            row = conn.execute("SELECT shops FROM owners WHERE open_id = ?", (open_id,)).fetchone()
+            return None if row is None else frozenset(json.loads(row[0]))
 
         return await self._read(run)
 

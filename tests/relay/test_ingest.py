@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import httpx
 import pytest
 
+from relay.ingest import UNROUTED
 from relay.server import RunningRelay, run_relay
 from tests.relay.conftest import (
     SHOP_A,
+    SHOP_B,
     Subscriber,
     body,
     make_config,
@@ -86,6 +89,9 @@ async def test_every_refusal_forwards_nothing(relay: RunningRelay, http: httpx.C
         b'{"type":true,"shop_id":"1","timestamp":' + str(int(now)).encode() + b"}",
         b'{"type":1,"timestamp":' + str(int(now)).encode() + b"}",
         b'{"type":1,"shop_id":{"a":1},"timestamp":' + str(int(now)).encode() + b"}",
+        # An envelope key twice: parsers disagree on which wins, so it is refused.
+        b'{"type":1,"shop_id":"1","shop_id":"2","timestamp":' + str(int(now)).encode() + b"}",
+        b'{"type":1,"type":6,"shop_id":"1","timestamp":' + str(int(now)).encode() + b"}",
         b'{"type":1,"shop_id":"1","timestamp":' + str(int(now)).encode() + b',"data":[]}',
         b'{"type":1,"shop_id":"\xff","timestamp":1}',
         b'{"type":1,"tts_notification_id":"","shop_id":"1","timestamp":'
@@ -142,23 +148,88 @@ async def test_duplicate_is_acknowledged_and_not_stored_twice(
     await sub.close()
 
 
+def _map_owner(relay: RunningRelay, open_id: str, shops: list[str]) -> None:
+    """What pairing does (vendor.py `_learn_owner`), through the running relay's backend."""
+    job = relay.relay.backend.map_owner(open_id, shops)
+    asyncio.run_coroutine_threadsafe(job, relay.loop).result(10)
+
+
+def _owned(kind: int, field: str, owner: str, nid: str, data: dict[str, object]) -> bytes:
+    envelope = {"type": kind, "tts_notification_id": nid, field: owner}
+    return json.dumps({**envelope, "timestamp": int(time.time()), "data": data}).encode()
+
+
 async def test_creator_topic_routes_by_creator_open_id(
     relay: RunningRelay, http: httpx.Client
 ) -> None:
-    sub = await _subscriber(relay, ["creator-42"])
-    raw = json.dumps(
-        {
-            "type": 17,
-            "tts_notification_id": "c-1",
-            "creator_open_id": "creator-42",
-            "timestamp": int(time.time()),
-            "data": {},
-        }
-    ).encode()
+    _map_owner(relay, "creator-42", [SHOP_A])
+    sub = await _subscriber(relay, [SHOP_A])
+    raw = _owned(20, "creator_open_id", "creator-42", "c-1", {"cancel_time": 1644412885})
     assert post(http, raw).status_code == 200
     (event,) = await sub.events(1)
-    assert event["shop_id"] == "creator-42"
+    assert event["shop_id"] == SHOP_A
+    assert json.loads(raw) == event["webhook"]
     await sub.close()
+
+
+async def test_fbt_inventory_routes_by_seller_open_id_to_every_paired_shop(
+    relay: RunningRelay, http: httpx.Client
+) -> None:
+    """Type 24 names the seller by seller_open_id only (no shop_id): it reaches the shops the
+    seller paired, each once, and a TikTok retry is a duplicate for all of them."""
+    other = SHOP_B
+    _map_owner(relay, "VIyStQAAAADCBQ40s4TzOSSOEIW-bM5O9cod3vK8OytW8m-bnBYlXw", [SHOP_A, other])
+    sub_a = await _subscriber(relay, [SHOP_A])
+    sub_b = await _subscriber(relay, [other])
+    data = {
+        "goods_id": "732357708734418520388",
+        "sku_id": "123513234",
+        "fbt_warehouse_inventory": [
+            {
+                "fbt_warehouse_id": "73823232239293999999",
+                "on_hand_detail": {
+                    "total_quantity": 7,
+                    "reserved_quantity": 5,
+                    "available_quantity": 2,
+                },
+            }
+        ],
+        "update_time": 1644412845,
+    }
+    raw = _owned(
+        24, "seller_open_id", "VIyStQAAAADCBQ40s4TzOSSOEIW-bM5O9cod3vK8OytW8m-bnBYlXw", "f-1", data
+    )
+    assert post(http, raw).status_code == 200
+    assert post(http, raw).status_code == 200  # TikTok's retry
+    (event_a,) = await sub_a.events(1)
+    (event_b,) = await sub_b.events(1)
+    assert (event_a["shop_id"], event_b["shop_id"]) == (SHOP_A, other)
+    assert event_a["webhook"] == event_b["webhook"] == json.loads(raw)
+    await sub_a.silence(0.3)
+    metrics = http.get("/metrics").text
+    assert "relay_webhooks_duplicate_total 1" in metrics
+    assert "relay_webhooks_unrouted_total{" not in metrics
+    await sub_a.close()
+    await sub_b.close()
+
+
+async def test_unmapped_owner_is_stored_unrouted_counted_and_acknowledged(
+    relay: RunningRelay, http: httpx.Client
+) -> None:
+    """A documented topic whose seller_open_id no pairing taught the relay: 200 (not a 400
+    that TikTok retries for 15.5 h), stored under the unrouted bucket, on /metrics, and
+    delivered to no shop."""
+    sub = await _subscriber(relay, [SHOP_A])
+    raw = _owned(24, "seller_open_id", "never-paired", "u-1", {"sku_id": "1"})
+    assert post(http, raw).status_code == 200
+    assert 'relay_webhooks_unrouted_total{type="24"} 1' in http.get("/metrics").text
+    await sub.silence(0.3)
+    bucket = await _subscriber(relay, [UNROUTED])
+    (event,) = await bucket.events(1)
+    assert event["shop_id"] == UNROUTED
+    assert event["webhook"] == json.loads(raw)
+    await sub.close()
+    await bucket.close()
 
 
 def test_per_ip_rate_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -192,7 +192,7 @@ def test_nothing_secret_is_logged(
 async def test_sandbox_webhooks_flow_through_the_relay(tmp_path: Path) -> None:
     """End to end: the sandbox signs and pushes webhooks, the relay verifies, stores and
     streams them; each arrives intact and parses as the desktop will parse it."""
-    from app.tiktok.models import parse_webhook
+    from app.tiktok.webhooks import parse_webhook
 
     config = make_config(tmp_path)
     with run_relay(config) as running:
@@ -244,3 +244,34 @@ def test_unauthenticated_vendor_calls_are_limited_per_ip(
         assert api.get("/healthz").status_code == 200
         other = "/v1/pair" if path == "/v1/oauth/token" else "/v1/oauth/token"
         assert api.post(other, json={}).status_code == 429  # one budget for both routes
+
+
+async def test_pairing_teaches_the_relay_the_sellers_open_id_for_fbt_webhooks(
+    api: httpx.Client, sandbox: RunningSandbox, vendor_relay: RunningRelay
+) -> None:
+    """Type 24 (FBT inventory) names the seller only by seller_open_id. The relay learns that
+    open_id from TikTok's token data when it exchanges the code, so the webhook reaches every
+    shop of the pairing instead of being refused (which would make TikTok retry, then drop)."""
+    from app.tiktok.signing import webhook_signature
+
+    result = _oauth(api, sandbox)
+    open_id = result["tokens"]["open_id"]
+    shop_ids = sorted(s["id"] for s in result["shops"])
+    sub = await Subscriber.connect(vendor_relay.ws_url, result["token"])
+    assert (await sub.subscribe(shop_ids))["op"] == "ready"
+    body = {
+        "type": 24,
+        "seller_open_id": open_id,
+        "tts_notification_id": "fbt-1",
+        "timestamp": int(time.time()),
+        "data": {"sku_id": "123513234", "fbt_warehouse_inventory": []},
+    }
+    raw = json.dumps(body).encode()
+    signature = webhook_signature(sandbox.app_key, sandbox.app_secret, raw)
+    response = api.post("/webhooks/tiktok", content=raw, headers={"Authorization": signature})
+    assert response.status_code == 200
+    frames = await sub.events(len(shop_ids))
+    assert sorted(frame["shop_id"] for frame in frames) == shop_ids
+    assert all(frame["webhook"] == body for frame in frames)
+    assert "relay_webhooks_unrouted_total{" not in api.get("/metrics").text
+    await sub.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from app.sandbox import RunningSandbox
@@ -37,6 +39,25 @@ def test_order_search_pages_through_everything_once(api: Api, sandbox: RunningSa
     assert find_nulls(orders) == []
     truth = sandbox.truth()
     assert truth["orders"]["count"] == len(orders)
+
+
+def test_combined_listing_orders_name_the_skus_that_ship(api: Api, sandbox: RunningSandbox) -> None:
+    """Some orders come as one combined-listing line item whose combined_listing_skus (sku_id,
+    sku_count, product_id, seller_sku) are the world's units, and whose price is theirs."""
+    sandbox.clock.advance(12 * HOUR)
+    orders = _all_orders(api, {"page_size": "100"})
+    combined = [o for o in orders if any("combined_listing_skus" in i for i in o["line_items"])]
+    assert combined, "the sandbox sells some bundles"
+    for data in combined:
+        world = sandbox.world.orders[data["id"]]
+        (item,) = data["line_items"]
+        shipped = {p["sku_id"]: p["sku_count"] for p in item["combined_listing_skus"]}
+        expected: dict[str, int] = {}
+        for unit in world.line_items:
+            expected[unit.sku_id] = expected.get(unit.sku_id, 0) + 1
+        assert shipped == expected
+        assert item["sku_id"] not in shipped
+        assert Decimal(item["sale_price"]) == sum(u.sale_price for u in world.line_items)
 
 
 def test_order_search_filters_and_sort(api: Api, sandbox: RunningSandbox) -> None:
@@ -116,6 +137,27 @@ def _inventory(api: Api, sku_id: str) -> dict[str, Any]:
     return skus
 
 
+def test_inventory_search_reports_campaign_and_creator_allocations(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    """Available = campaign + creator + in shop (the Inventory Search spec's example: 100 =
+    30 + 20 + 50); the truth's available is the in-shop part, what shoppers can buy."""
+    truth = {s["sku_id"]: s for s in sandbox.truth()["skus"]}
+    reserved = [sku_id for sku_id, s in truth.items() if s["reserved"] > 0]
+    assert reserved, "the sandbox allocates units of every fifth SKU"
+    for sku_id in reserved[:3]:
+        stock = _inventory(api, sku_id)
+        dist = stock["total_available_inventory_distribution"]
+        allocated = sum(
+            p["quantity"] for p in dist["campaign_inventory"] + dist["creator_inventory"]
+        )
+        assert allocated == truth[sku_id]["reserved"]
+        assert (
+            stock["total_available_quantity"] == allocated + dist["in_shop_inventory"]["quantity"]
+        )
+        assert dist["in_shop_inventory"]["quantity"] == truth[sku_id]["available"]
+
+
 def test_inventory_update_and_per_item_errors(api: Api, sandbox: RunningSandbox) -> None:
     products = api.ok("POST", "/product/202309/products/search", {"page_size": "100"})["products"]
     product = next(p for p in products if len(p["skus"]) >= 2)
@@ -132,7 +174,8 @@ def test_inventory_update_and_per_item_errors(api: Api, sandbox: RunningSandbox)
     expected = sum(7 + i for i in range(len(warehouses)))
     assert stock["total_available_quantity"] == expected
     truth = {s["sku_id"]: s for s in sandbox.truth()["skus"]}
-    assert truth[sku["id"]]["available"] == expected
+    # Truth's "available" is what shoppers can buy: campaign and creator allocations are not.
+    assert truth[sku["id"]]["available"] == max(0, expected - truth[sku["id"]]["reserved"])
 
     errors = api.ok(
         "POST",
@@ -234,6 +277,8 @@ def test_video_analytics_and_affiliate_attribution(make_sandbox: Any, client: An
             "video_post_time",
         } <= set(top)
         assert videos["latest_available_date"] == "2026-01-05"
+        # A datetime string, as TikTok's example ("2025-01-01 00:00:00"), not epoch digits.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", top["video_post_time"])
         truth_views = {v["video_id"]: v["views"] for v in sandbox.truth()["videos"]}
         assert truth_views[top["id"]] >= top["views"]
         assert_refused(
@@ -260,6 +305,8 @@ def test_video_analytics_and_affiliate_attribution(make_sandbox: Any, client: An
         assert len(viral_skus) > 20
         assert all(s["content_type"] == "VIDEO" for s in viral_skus)
         assert sum(s["quantity"] for s in viral_skus) >= top["units_sold"]  # cancelled too
+        # The 202410 spec lists no sku_id on affiliate SKUs: product, content and counts only.
+        assert all("sku_id" not in s and s["product_id"] for o in affiliate for s in o["skus"])
 
 
 def test_no_endpoint_sends_a_null(make_sandbox: Any, client: Any) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.sandbox import RunningSandbox
-from app.tiktok.models import parse_webhook
 from app.tiktok.signing import verify_webhook
+from app.tiktok.webhooks import FbtInventoryUpdate, parse_webhook
 from tests.sandbox.receiver import Received, Receiver, run_receiver
 
 HOUR = 3_600.0
@@ -27,7 +27,8 @@ def test_every_simulated_change_sends_a_signed_webhook(make_sandbox: Any) -> Non
         assert len(received) > 500
         shop_id = sandbox.shops[0]["id"]
         now = time.time()
-        for item in received[:200] + received[-50:]:
+        shop_items = [item for item in received if item.json["type"] != 24]
+        for item in shop_items[:200] + shop_items[-50:]:
             assert item.content_type == "application/json"
             assert verify_webhook(
                 sandbox.app_key, sandbox.app_secret, item.body, item.authorization
@@ -39,7 +40,28 @@ def test_every_simulated_change_sends_a_signed_webhook(make_sandbox: Any) -> Non
             assert abs(envelope["timestamp"] - now) < 60  # the real push time
             parse_webhook(item.body)  # our own models accept every payload
         types = {item.json["type"] for item in received}
-        assert {1, 4, 5, 11, 12, 27} <= types, types
+        assert {1, 4, 5, 11, 12, 24, 27} <= types, types
+        # FBT inventory (24) as TikTok documents it: the seller's open_id, no shop_id.
+        for item in receiver.of_type(24):
+            fbt = item.json
+            assert list(fbt) == [
+                "type",
+                "tts_notification_id",
+                "seller_open_id",
+                "timestamp",
+                "data",
+            ]
+            assert fbt["seller_open_id"] == sandbox.auth.open_id
+            assert verify_webhook(
+                sandbox.app_key, sandbox.app_secret, item.body, item.authorization
+            )
+            assert isinstance(parse_webhook(item.body), FbtInventoryUpdate)
+        # Type 27: total = available + creator reserved + campaign reserved + committed.
+        for item in receiver.of_type(27):
+            dist = item.json["data"]["inventory_distribution"]
+            parts = ("available", "creator_reserved", "campaign_reserved", "committed")
+            assert dist["total_quantity"] == sum(dist[f"{p}_quantity"] for p in parts)
+
         ids = [item.json["tts_notification_id"] for item in received]
         assert len(set(ids)) == len(ids)
         statuses = {item.json["data"]["order_status"] for item in receiver.of_type(1)}

@@ -6,6 +6,7 @@ what the API client will hand it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from app.tiktok.models import AffiliateOrder, Order, Product, Shop, VideoPerformance, parse
@@ -100,7 +101,10 @@ def video(video_id: str, views: int, units: int = 0, products: tuple[str, ...] =
             "views": views,
             "click_through_rate": "0.0412",
             "products": [{"id": pid, "name": "Serum"} for pid in products],
-            "video_post_time": str(NOW - 3600),
+            # TikTok's documented form: a datetime string (shop time zone; UTC here).
+            "video_post_time": datetime.fromtimestamp(NOW - 3600, UTC).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
         },
     )
 

@@ -138,6 +138,46 @@ def test_inventory_search_and_unknown_skus(shop_store: Store) -> None:
     assert stock == {"s": 6, "s-new": 3}
 
 
+def test_units_reserved_for_campaigns_and_creators_are_not_sellable_stock(
+    shop_store: Store,
+) -> None:
+    """Inventory Search: 100 available = 30 campaign + 20 creator + 50 in shop. The stock the
+    seller sees and the forecast uses is 50; a later product read (which reports only the 100)
+    keeps the reservation; a new search without allocations releases it."""
+    with shop_store.write() as session:
+        upsert_products(session, SHOP_ID, [product("p", {"s": {"w": 100}})], NOW)
+
+    def search(in_shop: int | None, campaign: int, creator: int) -> InventorySearchResult:
+        dist: dict[str, object] = {
+            "campaign_inventory": [{"quantity": campaign, "campaign_name": "Big Sale"}],
+            "creator_inventory": [{"quantity": creator, "creator_name": "py001"}],
+        }
+        if in_shop is not None:
+            dist["in_shop_inventory"] = {"quantity": in_shop}
+        sku = {
+            "id": "s",
+            "total_available_quantity": 100,
+            "warehouse_inventory": [{"warehouse_id": "w", "available_quantity": 100}],
+            "total_available_inventory_distribution": dist,
+        }
+        return parse(InventorySearchResult, {"inventory": [{"product_id": "p", "skus": [sku]}]})
+
+    with shop_store.write() as session:
+        (change,) = upsert_inventory(session, SHOP_ID, search(50, 30, 20), NOW + 60)
+    assert (change.before, change.after) == (100, 50)
+    with shop_store.write() as session:
+        assert upsert_products(session, SHOP_ID, [product("p", {"s": {"w": 100}})], NOW + 61) == []
+        change = record_stock(session, "s", {"w": 110}, NOW + 62, "restock")
+        assert change is not None and (change.before, change.after) == (50, 60)
+    with shop_store.read() as session:
+        assert {s.sku_id: s.quantity for s in current_stock(session, SHOP_ID)} == {"s": 60}
+    with shop_store.write() as session:  # without in_shop_inventory: the allocations' sum
+        (change,) = upsert_inventory(session, SHOP_ID, search(None, 10, 0), NOW + 63)
+    assert change.after == 90
+    with shop_store.read() as session:
+        assert [p.quantity for p in stock_history(session, "s")] == [100, 50, 60, 90]
+
+
 def test_record_stock_for_one_warehouse(shop_store: Store) -> None:
     with shop_store.write() as session:
         upsert_products(session, SHOP_ID, [product("p", {"s": {"w-1": 5, "w-2": 5}})], NOW)

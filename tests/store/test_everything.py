@@ -32,7 +32,7 @@ def _fill(store: Store, shop_id: str) -> None:
         upsert_products(session, shop_id, [product(f"{shop_id}-p", {sku: {"w": 5}})], NOW)
         upsert_orders(session, shop_id, [order(f"{shop_id}-o", skus={sku: 1})], NOW)
         upsert_videos(session, shop_id, [video(f"{shop_id}-v", 100, 1, (f"{shop_id}-p",))], NOW)
-        entry = {"sku_id": sku, "product_id": f"{shop_id}-p", "content_type": "VIDEO",
+        entry = {"product_id": f"p-{sku}", "content_type": "VIDEO",
                  "content_id": f"{shop_id}-v"}  # fmt: skip
         record_affiliate_orders(session, shop_id, [affiliate_order(f"{shop_id}-o", [entry])], NOW)
         record_webhook(session, shop_id, "1", f"{shop_id}-n", 1, "{}", NOW)

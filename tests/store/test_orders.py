@@ -15,7 +15,7 @@ from app.store import (
     sales_events,
     upsert_orders,
 )
-from app.tiktok.models import OrderStatus
+from app.tiktok.models import Order, OrderStatus, parse
 from tests.store.factories import NOW, SHOP_ID, order
 
 BIG_ORDER = "576653688135258178"  # > 2**53
@@ -241,3 +241,39 @@ def test_status_counts_and_lists(shop_store: Store) -> None:
     assert sum(counts.values()) == 4
     assert sum(recent.values()) == 2
     assert [o.id for o in waiting] == ["o1", "o2"]
+
+
+def test_combined_listing_counts_the_skus_that_ship(shop_store: Store) -> None:
+    """A combined-listing line item ships its combined_listing_skus (each sku_count times):
+    those SKUs sell, not the listing's own sku_id, and the order's revenue stays the line
+    item's sale price."""
+    bundle = parse(
+        Order,
+        {
+            "id": "o-bundle",
+            "status": "AWAITING_SHIPMENT",
+            "create_time": NOW,
+            "update_time": NOW,
+            "line_items": [
+                {
+                    "id": "li-1",
+                    "sku_id": "combo",
+                    "product_id": "p-combo",
+                    "sale_price": "29.99",
+                    "combined_listing_skus": [
+                        {"sku_id": "red", "sku_count": 1, "product_id": "p-red"},
+                        {"sku_id": "blue", "sku_count": 2, "product_id": "p-blue"},
+                    ],
+                },
+                {"id": "li-2", "sku_id": "red", "product_id": "p-red", "sale_price": "9.99"},
+            ],
+        },
+    )
+    assert bundle.units_by_sku() == {"red": 2, "blue": 2}
+    with shop_store.write() as session:
+        result = upsert_orders(session, SHOP_ID, [bundle], NOW)
+    assert result.skus == {"red", "blue"}
+    assert _units(shop_store) == {"red": 2, "blue": 2}
+    with shop_store.read() as session:
+        (hour,) = revenue_per_hour(session, SHOP_ID, NOW - 10, NOW + 10)
+    assert (hour.units, hour.revenue) == (4, Decimal("39.98"))

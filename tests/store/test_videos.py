@@ -14,7 +14,9 @@ from app.store import (
     videos_for_products,
     view_histories,
 )
-from tests.store.factories import NOW, SHOP_ID, affiliate_order, video
+from app.store.orders import upsert_orders
+from app.tiktok.models import Order, parse
+from tests.store.factories import NOW, SHOP_ID, affiliate_order, order, video
 
 BIG_VIDEO = "7380066284010030890123"
 
@@ -57,14 +59,16 @@ def test_video_round_trip_and_view_history(shop_store: Store) -> None:
 
 
 def test_explicit_attribution_from_affiliate_orders(shop_store: Store) -> None:
+    """Affiliate SKUs carry no sku_id (only product_id): the SKU comes from the order's
+    stored line items of that product."""
     entries = [
-        {"sku_id": "a", "product_id": "p", "quantity": 2, "content_type": "VIDEO",
+        {"product_id": "p-a", "quantity": 2, "content_type": "VIDEO",
          "content_id": BIG_VIDEO, "creator_username": "glowqueen"},
-        {"sku_id": "b", "product_id": "p", "quantity": 1, "content_type": "LIVE",
-         "content_id": "room-1"},
-        {"sku_id": "c", "product_id": "p", "quantity": 1, "content_type": "VIDEO"},
+        {"product_id": "p-b", "quantity": 1, "content_type": "LIVE", "content_id": "room-1"},
+        {"product_id": "p-c", "quantity": 1, "content_type": "VIDEO"},
     ]  # fmt: skip
     with shop_store.write() as session:
+        upsert_orders(session, SHOP_ID, [order("o1", skus={"a": 2, "b": 1, "c": 1})], NOW)
         assert record_affiliate_orders(session, SHOP_ID, [affiliate_order("o1", entries)], NOW) == 1
     with shop_store.write() as session:  # the same affiliate page again: still one row
         record_affiliate_orders(session, SHOP_ID, [affiliate_order("o1", entries)], NOW + 60)
@@ -78,10 +82,48 @@ def test_explicit_attribution_from_affiliate_orders(shop_store: Store) -> None:
     assert by_order == rows
 
 
+def test_affiliate_units_are_credited_to_the_orders_skus_of_that_product(
+    shop_store: Store,
+) -> None:
+    """Two SKUs of one product in one order: each gets its own units, at most the affiliate
+    quantity in all; an order not stored yet is skipped (no SKU can be named)."""
+    two = parse(
+        Order,
+        {
+            "id": "o3",
+            "status": "AWAITING_SHIPMENT",
+            "create_time": NOW,
+            "update_time": NOW,
+            "line_items": [
+                {"id": "l1", "sku_id": "red", "product_id": "shirt", "sale_price": "5"},
+                {"id": "l2", "sku_id": "blue", "product_id": "shirt", "sale_price": "5"},
+                {"id": "l3", "sku_id": "blue", "product_id": "shirt", "sale_price": "5"},
+            ],
+        },
+    )
+    sold = [{"product_id": "shirt", "quantity": 3, "content_type": "VIDEO", "content_id": "v9"}]
+    with shop_store.write() as session:
+        upsert_orders(session, SHOP_ID, [two], NOW)
+        written = record_affiliate_orders(
+            session,
+            SHOP_ID,
+            [affiliate_order("o3", sold), affiliate_order("not-yet-synced", sold)],
+            NOW,
+        )
+    assert written == 2
+    with shop_store.read() as session:
+        rows = attributions(session, SHOP_ID, video_id="v9")
+    assert sorted((r.order_id, r.sku_id, r.units) for r in rows) == [
+        ("o3", "blue", 2),
+        ("o3", "red", 1),
+    ]
+
+
 def test_correlated_attribution_never_overrides_explicit(shop_store: Store) -> None:
-    explicit = [{"sku_id": "a", "product_id": "p", "quantity": 1, "content_type": "VIDEO",
+    explicit = [{"product_id": "p-a", "quantity": 1, "content_type": "VIDEO",
                  "content_id": "v1"}]  # fmt: skip
     with shop_store.write() as session:
+        upsert_orders(session, SHOP_ID, [order("o1", skus={"a": 1})], NOW)
         record_affiliate_orders(session, SHOP_ID, [affiliate_order("o1", explicit)], NOW)
         assert not record_attribution(session, SHOP_ID, "o1", "a", "v1", 5, NOW)
         assert record_attribution(session, SHOP_ID, "o2", "a", "v1", 1, NOW)

@@ -21,7 +21,8 @@ from app.store import (
     upsert_orders,
     upsert_shop,
 )
-from app.tiktok.models import loads, parse_webhook
+from app.tiktok.models import loads
+from app.tiktok.webhooks import parse_webhook
 from tests.store.factories import NOW, SHOP_ID, order, shop
 
 # The official example body (tiktok-shop-api.md 6.2), exact bytes.

@@ -21,14 +21,13 @@ from app.tiktok.models import (
     OrderPage,
     OrderStatus,
     PayloadError,
-    ProductStatusChange,
     VideoPage,
     loads,
     parse,
     parse_json,
-    parse_webhook,
     validate_json,
 )
+from app.tiktok.webhooks import ProductStatusChange, parse_webhook
 
 BASE: dict[str, Any] = {
     "id": "576461413038785752",

@@ -60,12 +60,24 @@ def test_official_webhook_vector() -> None:
     assert verify_webhook("abcdef", "123", WEBHOOK_BODY, WEBHOOK_SIGN)
 
 
+def test_webhook_signature_in_upper_or_mixed_case_hex_is_accepted() -> None:
+    mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(WEBHOOK_SIGN))
+    assert verify_webhook("abcdef", "123", WEBHOOK_BODY, WEBHOOK_SIGN.upper())
+    assert verify_webhook("abcdef", "123", WEBHOOK_BODY, mixed)
+    # Case folding must not let another digest through: a wrong digest in upper case fails.
+    wrong = webhook_signature("abcdef", "1234", WEBHOOK_BODY).upper()
+    assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, wrong)
+    # Non-ASCII letters are not folded (the Kelvin sign K lowers to k in Unicode, not bytes).
+    assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, WEBHOOK_SIGN[:-1] + "\u212a")
+
+
 def test_webhook_refusals() -> None:
     reserialized = json.dumps(json.loads(WEBHOOK_BODY)).encode()
     assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, None)
     assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, "")
     assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, "Bearer " + WEBHOOK_SIGN)
-    assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, WEBHOOK_SIGN.upper())
+    assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, " " + WEBHOOK_SIGN)
+    assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, WEBHOOK_SIGN[:-1])
     assert not verify_webhook("abcdef", "123", reserialized, WEBHOOK_SIGN)
     assert not verify_webhook("abcdef", "1234", WEBHOOK_BODY, WEBHOOK_SIGN)
     assert not verify_webhook("abcdef", "123", WEBHOOK_BODY, "é" * 64)
