@@ -146,6 +146,13 @@ def _ids(value: object) -> list[str]:
     return []
 
 
+def _path_ids(value: object) -> list[str]:
+    """`_ids` that can also stand in a request path (product details are read by
+    `/product/202309/products/{id}`): decimal digits only, as TikTok's product ids are. A
+    letter id there is 'Invalid path' (36009009), a client bug that no retry can fix."""
+    return [text for text in _ids(value) if text.isdigit()]
+
+
 @dataclass
 class Plan:
     """What a batch of fresh (not duplicate) events asks to re-read, per shop."""
@@ -181,7 +188,7 @@ def plan_events(events: Iterable[tuple[str, dict[str, Any]]]) -> Plan:
         plan.add(plan.orders, shop_id, _ids(list(refs.orders)))
         if refs.kind in STOCK_ORDER_TYPES:
             plan.add(plan.stock_orders, shop_id, _ids(list(refs.orders)))
-        plan.add(plan.products, shop_id, _ids(list(refs.products)))
+        plan.add(plan.products, shop_id, _path_ids(list(refs.products)))
         plan.add(plan.skus, shop_id, _ids(list(refs.skus)))
         if refs.kind == WebhookType.SELLER_DEAUTHORIZATION:
             plan.deauthorized.add(shop_id)

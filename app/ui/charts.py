@@ -250,9 +250,12 @@ class StockFlowChart(QWidget):
                     self.band_low.setData([], [])
                     self.band_high.setData([], [])
         else:
+            show_band = False
             self.projection.setData([], [])
             self.band_low.setData([], [])
             self.band_high.setData([], [])
+        # FillBetweenItem keeps its last path when both curves are emptied: hide it outright.
+        self.band.setVisible(show_band)
         arrival = now + lead_hours * HOUR
         stockout = (
             now + fc.hours_left * HOUR

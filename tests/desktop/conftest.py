@@ -12,7 +12,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import argparse
 import asyncio
+import subprocess
+import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,3 +80,38 @@ def world(tmp_path: Path) -> Iterator[Any]:
     """The sandbox (viral scenario, fast clock) and the relay on loopback."""
     with demo_world(seed=3, speed=FAST, relay_dir=tmp_path) as w:
         yield w
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def desktop_args(data_dir: Path) -> argparse.Namespace:
+    """The parsed command line of a plain `viralstock --data-dir DIR` (no demo, no checks)."""
+    return argparse.Namespace(
+        demo=False,
+        screenshot=None,
+        self_test=False,
+        run_for=None,
+        no_browser=True,
+        seed=1,
+        demo_speed=60.0,
+        theme="dark",
+        data_dir=data_dir,
+        log_level="WARNING",
+        size=(1440, 960),
+    )
+
+
+def run_app(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90.0
+) -> subprocess.CompletedProcess[str]:
+    """`python -m app ARGS` from the project's root, offscreen unless `env` says otherwise."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env if env is not None else {**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -4,7 +4,6 @@ and SIGKILL in the middle of a sync followed by a restart."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -29,24 +28,7 @@ from app.sync.headless import DEMO_DB
 from app.ui.bootstrap import start_ui
 from app.ui.connect_dialog import ConnectDialog
 from app.ui.desktop import DesktopApp
-from tests.desktop.conftest import MemoryKeyring
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _args(data_dir: Path) -> argparse.Namespace:
-    return argparse.Namespace(
-        demo=False,
-        screenshot=None,
-        self_test=False,
-        run_for=None,
-        no_browser=True,
-        seed=1,
-        demo_speed=60.0,
-        theme="dark",
-        data_dir=data_dir,
-        log_level="WARNING",
-    )
+from tests.desktop.conftest import ROOT, MemoryKeyring, desktop_args, run_app
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -61,18 +43,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "XDG_STATE_HOME": str(home / ".local/state"),
         "XDG_CACHE_HOME": str(home / ".cache"),
     }
-
-
-def _app(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_a_damaged_database_is_kept_aside_and_the_user_told(
@@ -90,7 +60,7 @@ def test_a_damaged_database_is_kept_aside_and_the_user_told(
     ui = start_ui(["viralstock"], data_dir, file_logging=False, settings=settings, theme="dark")
     assert ui is not None
     qtbot.addWidget(ui.window)
-    app = DesktopApp(ui, _args(data_dir), desktop_sessions(data_dir))
+    app = DesktopApp(ui, desktop_args(data_dir), desktop_sessions(data_dir))
     main = asyncio.ensure_future(app.main())
     try:
         qtbot.waitUntil(lambda: app.recovery_box is not None, timeout=10_000)
@@ -132,7 +102,7 @@ def test_a_read_only_data_dir_gets_one_clear_line(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     with read_only(folder):
         for args in (["--data-dir", str(folder)], ["sync", "--data-dir", str(folder)]):
-            done = _app(*args, env=_env(tmp_path))
+            done = run_app(*args, env=_env(tmp_path))
             assert done.returncode == 2, done.stderr[-2000:]
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1, done.stderr
@@ -157,7 +127,7 @@ def test_a_second_instance_on_the_same_data_dir_focuses_the_first(tmp_path: Path
         while not list((tmp_path / "data").glob("*.sqlite3")) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert first.poll() is None, first.communicate()[1][-2000:]
-        second = _app("--demo", "--data-dir", data, "--run-for", "30", env=env, timeout=60)
+        second = run_app("--demo", "--data-dir", data, "--run-for", "30", env=env, timeout=60)
         assert second.returncode == 0, second.stderr[-2000:]
         assert "already running" in second.stdout
         assert first.poll() is None  # the first one is untouched

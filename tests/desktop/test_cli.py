@@ -9,25 +9,12 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from tests.desktop.conftest import ROOT, run_app
 
 
 def test_screenshot_of_the_demo(tmp_path: Path) -> None:
     target = tmp_path / "shot.png"
-    done = _run(
+    done = run_app(
         "--demo",
         "--screenshot",
         str(target),
@@ -51,7 +38,7 @@ def test_screenshot_of_the_demo(tmp_path: Path) -> None:
 
 
 def test_self_test_passes(tmp_path: Path) -> None:
-    done = _run("--self-test", "--data-dir", str(tmp_path / "data"))
+    done = run_app("--self-test", "--data-dir", str(tmp_path / "data"))
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     line = done.stdout.strip().splitlines()[-1]
     assert line.startswith("viralstock self-test: OK")
@@ -60,7 +47,7 @@ def test_self_test_passes(tmp_path: Path) -> None:
 
 def test_headless_demo_still_works(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    done = _run(
+    done = run_app(
         "--demo",
         "--headless",
         "--run-for",

@@ -5,7 +5,6 @@ stops everything inside the loop."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from pathlib import Path
 from typing import Any
@@ -20,21 +19,7 @@ from app.ui.bootstrap import start_ui
 from app.ui.connect_dialog import ConnectDialog
 from app.ui.desktop import DesktopApp
 from app.ui.viewmodel import LinkState
-from tests.desktop.conftest import MemoryKeyring, drive
-
-
-def _args(data_dir: Path) -> argparse.Namespace:
-    return argparse.Namespace(
-        demo=False,
-        screenshot=None,
-        self_test=False,
-        run_for=None,
-        no_browser=True,
-        seed=1,
-        demo_speed=60.0,
-        theme="dark",
-        data_dir=data_dir,
-    )
+from tests.desktop.conftest import MemoryKeyring, desktop_args, drive
 
 
 def test_first_run_connects_and_syncs_the_shop(
@@ -57,7 +42,7 @@ def test_first_run_connects_and_syncs_the_shop(
     ui = start_ui(["viralstock"], data_dir, file_logging=False, settings=settings, theme="dark")
     assert ui is not None
     qtbot.addWidget(ui.window)
-    app = DesktopApp(ui, _args(data_dir), desktop_sessions(data_dir))
+    app = DesktopApp(ui, desktop_args(data_dir), desktop_sessions(data_dir))
     main = asyncio.ensure_future(app.main())
     try:
         qtbot.waitUntil(

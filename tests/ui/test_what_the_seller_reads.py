@@ -238,6 +238,8 @@ def test_a_band_too_wide_to_mean_anything_is_not_drawn(loaded: MainWindow) -> No
         loaded.flush_charts()
         drawn = card.flow.band_low.xData is not None and len(card.flow.band_low.xData) > 0
         assert drawn == item.forecast.band_is_narrow, item.forecast
+        # the shaded area itself, not only its edges (it kept a stale path once)
+        assert card.flow.band.isVisible() == item.forecast.band_is_narrow
         loaded.open_sku(item.sku_id)
         words = loaded.sku_view.forecast_text.text()
         assert ("somewhere between" in words) == item.forecast.band_is_narrow
