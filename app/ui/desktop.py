@@ -34,7 +34,7 @@ from typing import Any
 from app.sync.connect_service import Connected
 from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session
 from app.sync.state import LinkState
-from app.ui.platform_libs import window_check
+from app.ui.platform_libs import PlatformCheck, window_check
 
 __all__ = ["DesktopApp", "run"]
 
@@ -310,14 +310,20 @@ class DesktopApp:
         does not after `seconds`: a fixed wait made every run take the worst case."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        window = window_check(self.env_at_start)  # the loader's answer does not change
         while True:
-            problems, facts = await self._self_check()
+            problems, facts = await self._self_check(window)
             if not problems or loop.time() >= deadline:
                 break
             await asyncio.sleep(0.25)
+        if window is not None and not window.ok:
+            # The one line app/main.py prints before refusing to start, here too.
+            print(window.message(), flush=True)
         self._report_self_test(problems, facts)
 
-    async def _self_check(self) -> tuple[list[str], dict[str, object]]:
+    async def _self_check(
+        self, window: PlatformCheck | None
+    ) -> tuple[list[str], dict[str, object]]:
         problems: list[str] = []
         engine = self.session.engine if self.session else None
         facts: dict[str, object] = {}
@@ -345,7 +351,6 @@ class DesktopApp:
         facts["chart_points"] = points
         if points <= 0:
             problems.append("charts are empty")
-        window = window_check(self.env_at_start)
         if window is not None:
             facts["window_libs"] = "ok" if window.ok else "missing"
             # Without a display this run could not have opened a window anyway: said (in the
@@ -355,10 +360,6 @@ class DesktopApp:
         return problems, facts
 
     def _report_self_test(self, problems: list[str], facts: dict[str, object]) -> None:
-        window = window_check(self.env_at_start)
-        if window is not None and not window.ok:
-            # The one line app/main.py prints before refusing to start, here too.
-            print(window.message(), flush=True)
         detail = ", ".join(f"{k}={v}" for k, v in facts.items())
         if problems:
             self.exit_code = 1
@@ -397,50 +398,46 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
     checks = args.self_test or args.screenshot is not None
     # Until the event loop runs, a termination signal unwinds the stack (the demo folder's
     # clean-up included) instead of killing the process where it stands.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit_now)
-    ui = start_ui([sys.argv[0]], sessions.data_dir, theme=args.theme, file_logging=not checks)
-    if ui is None:
-        print("viralstock: already running; brought the open window to the front")
-        return 0
-    _quiet_console(args.log_level)
-    loop = qasync.QEventLoop(ui.app)
-    asyncio.set_event_loop(loop)
-    loop.set_exception_handler(ui.crash.asyncio_handler)
-    desktop = DesktopApp(ui, args, sessions)
-    desktop.env_at_start = env_at_start
-    previous = _quit_on_termination(loop, desktop)
+    originals = _on_termination(_exit_now)
     try:
-        with loop:
-            try:
-                return int(loop.run_until_complete(desktop.main()))
-            except RuntimeError as exc:
-                if "stopped before" not in str(exc):
-                    raise
-                # The session ended (aboutToQuit): finish the clean-up on a fresh run.
-                loop.run_until_complete(desktop.close())
-                return desktop.exit_code
+        ui = start_ui([sys.argv[0]], sessions.data_dir, theme=args.theme, file_logging=not checks)
+        if ui is None:
+            print("viralstock: already running; brought the open window to the front")
+            return 0
+        _quiet_console(args.log_level)
+        loop = qasync.QEventLoop(ui.app)
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(ui.crash.asyncio_handler)
+        desktop = DesktopApp(ui, args, sessions)
+        desktop.env_at_start = env_at_start
+        # From here a termination signal quits like the tray's Quit (`_on_termination`).
+        _on_termination(lambda *_: loop.call_soon_threadsafe(desktop.request_quit))
+        try:
+            with loop:
+                try:
+                    return int(loop.run_until_complete(desktop.main()))
+                except RuntimeError as exc:
+                    if "stopped before" not in str(exc):
+                        raise
+                    # The session ended (aboutToQuit): finish the clean-up on a fresh run.
+                    loop.run_until_complete(desktop.close())
+                    return desktop.exit_code
+        finally:
+            _on_termination(_exit_now)  # the loop is gone: unwind again during shutdown
+            ui.shutdown()
+            asyncio.set_event_loop(None)
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in originals.items():
             signal.signal(signum, handler)
-        ui.shutdown()
-        asyncio.set_event_loop(None)
 
 
 def _exit_now(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _quit_on_termination(
-    loop: asyncio.AbstractEventLoop, desktop: DesktopApp
-) -> dict[signal.Signals, Any]:
-    """SIGTERM (logout, `kill`, systemd) and SIGINT quit like the tray's Quit: the engine stops,
-    the instance socket and a demo's temporary folder are removed. Without this Python died on
-    the spot and left both behind in /tmp. The handler runs between Qt events (the GUI-thread
-    timers give the interpreter a turn) and only schedules the quit on the loop."""
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(
-            sig, lambda *_: loop.call_soon_threadsafe(desktop.request_quit)
-        )
-    return previous
+def _on_termination(handler: Any) -> dict[signal.Signals, Any]:
+    """Handle SIGTERM (logout, `kill`, systemd) and SIGINT with `handler`; return the handlers
+    they had. Quitting like the tray's Quit stops the engine and removes the instance socket and
+    a demo's temporary folder: without it Python died on the spot and left both in /tmp. The
+    handler runs between Qt events (the GUI-thread timers give the interpreter a turn)."""
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.insight.alerts import needing_attention
 from app.insight.types import SkuInsight, SkuSettings
 from app.ui import when
 from app.ui.banner import Banner
@@ -401,8 +400,9 @@ class MainWindow(QMainWindow):
             return
         if notice.digest:
             return
-        pending = needing_attention(vm.insights)
-        top = pending[0] if pending else None
+        # The alerts card has just put the snapshot in attention order: its first row.
+        shown = self.dashboard.alerts.shown_ids
+        top = vm.insight_for(shown[0]) if shown else None
         if top is not None and top.level.severity >= notice.level.severity:
             target: SkuInsight | None = top
         else:
