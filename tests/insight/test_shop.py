@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.insight import AlertLevel, compute_columns, compute_shop_insight
+from app.insight.alerts import attention_key
 from tests.insight.synthetic import large_shop
 
 
@@ -14,6 +15,8 @@ def test_a_big_shop_is_consistent() -> None:
     assert len(insight.skus) == len(insight.by_sku) == 600
     risks = [item.revenue_at_risk for item in insight.skus]
     assert risks == sorted(risks, reverse=True)
+    # The vectorised order is the UI's one attention order (`alerts.attention_key`).
+    assert list(insight.skus) == sorted(insight.skus, key=attention_key)
     for item in insight.skus:
         assert item.computed_at == now
         assert item.revenue_at_risk >= 0 and item.revenue_at_risk.as_tuple().exponent == -2
