@@ -47,6 +47,11 @@ PRIOR_ERROR = 0.01
 SHARPNESS = 2.0
 # Weight of a view-driven curve without a track record.
 NEW_WEIGHT = 1.0
+# Share of a view-driven curve's fall below the sales model that lowers the demand.
+LOWER_SHARE = 0.5
+# Share of the S-curve (against the damped projection) in the view-driven curve without a
+# track record: none. Minutes after a take-off the S-curve's bend is a guess.
+CURVE_NEW_WEIGHT = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +62,7 @@ class Origin:
     viral: FloatArray  # nan where the view-driven model had no forecast then
     sales: FloatArray
     actual: FloatArray
+    damped: FloatArray | None = None  # the damped projection's units, nan likewise
 
 
 def recent(history: ShopHistory, since: float) -> ShopHistory:
@@ -132,6 +138,69 @@ def viral_weights(origins: list[Origin]) -> FloatArray:
     return result
 
 
+def _track_weight(origins: list[Origin], first: str, second: str, new: float) -> FloatArray:
+    """Per row, the weight of model `first` against `second` (Origin fields), each going as
+    1 / (squared log error + PRIOR_ERROR) ** SHARPNESS over the origins where both had a
+    forecast; `new` where neither had one."""
+    n = len(origins[0].actual)
+    err_a, err_b, seen = np.zeros(n), np.zeros(n), np.zeros(n)
+    for origin in origins:
+        a, b = getattr(origin, first), getattr(origin, second)
+        if a is None or b is None:
+            continue
+        known = ~np.isnan(a) & ~np.isnan(b)
+        actual = np.log1p(origin.actual)
+        err_a += np.where(known, (actual - np.log1p(np.where(known, a, 0.0))) ** 2, 0.0)
+        err_b += np.where(known, (actual - np.log1p(np.where(known, b, 0.0))) ** 2, 0.0)
+        seen += known
+    pa = (err_a + PRIOR_ERROR) ** SHARPNESS
+    pb = (err_b + PRIOR_ERROR) ** SHARPNESS
+    result: FloatArray = np.where(seen > 0, pb / (pa + pb), new)
+    return result
+
+
+def curve_weights(origins: list[Origin]) -> FloatArray:
+    """Weight of the S-curve (or bell) projection against the damped one, per row."""
+    if not origins:
+        return np.zeros(0)
+    return _track_weight(origins, "viral", "damped", CURVE_NEW_WEIGHT)
+
+
+def mixed_units(origin: Origin, weight: FloatArray) -> Origin:
+    """The origin with the view-driven prediction replaced by the mix of the two curves."""
+    if origin.damped is None:
+        return origin
+    damped = np.where(np.isnan(origin.damped), origin.viral, origin.damped)
+    viral = np.where(np.isnan(origin.viral), damped, origin.viral)
+    return replace(origin, viral=weight * viral + (1 - weight) * damped, damped=None)
+
+
+def mix_curves(viral: ViralCurves, weight: FloatArray) -> ViralCurves:
+    """The view-driven curves as `weight` of the S-curve's and the rest of the damped ones."""
+    other = viral.damped
+    if other is None:
+        return viral
+    w = weight[:, None]
+
+    def mix(a: FloatArray, b: FloatArray) -> FloatArray:
+        result: FloatArray = w * a + (1 - w) * b
+        return result
+
+    central = viral.rate if viral.expected is None else viral.expected
+    return ViralCurves(
+        viral.rows,
+        mix(viral.rate, other.rate),
+        viral.step_hours,
+        viral.logistic,
+        mix(viral.busy, other.busy),
+        mix(viral.quiet, other.quiet),
+        viral.hours_left,
+        viral.hours_low,
+        viral.hours_high,
+        mix(central, other.rate),
+    )
+
+
 def blended_errors(origins: list[Origin], weight: FloatArray) -> FloatArray:
     """(sum of squared log errors less Poisson's part, count) of the blended forecast at the
     origins, as `band.sales_errors` gives them for the sales model."""
@@ -161,7 +230,8 @@ def blend(viral: ViralCurves, sales: FloatArray, weight: FloatArray) -> ViralCur
     sales = np.nan_to_num(sales, nan=0.0, posinf=0.0)
 
     def lift(curve: FloatArray) -> FloatArray:
-        result: FloatArray = sales + w * np.maximum(curve - sales, 0.0)
+        gap = curve - sales
+        result: FloatArray = sales + w * np.where(gap > 0, gap, LOWER_SHARE * gap)
         return result
 
     # The posterior's mean rate, not the curve picked at the median stock-out: the blend must

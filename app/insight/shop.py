@@ -19,11 +19,15 @@ from app.insight import band
 from app.insight.alerts import LEVELS, alert_levels, thresholds
 from app.insight.attribution import AttributionColumns, attribute
 from app.insight.ensemble import (
+    CURVE_NEW_WEIGHT,
     NEW_WEIGHT,
     ORIGIN_HOURS,
     Origin,
     blend,
     blended_errors,
+    curve_weights,
+    mix_curves,
+    mixed_units,
     origin_stock,
     origin_times,
     recent,
@@ -206,12 +210,20 @@ def _weigh_by_track_record(
         predicted_sales = np.where(sold, past.demand.cumulative(hours_back), 0.0)
         predicted_sales = np.nan_to_num(predicted_sales, nan=0.0, posinf=0.0)
         predicted_viral = np.full(len(rows), np.nan)
+        predicted_damped = np.full(len(rows), np.nan)
         if past.viral is not None:
-            predicted_viral[past.viral.rows] = past.viral.cumulative(
-                np.full(len(past.viral.rows), hours_back), past.viral.expected
-            )
+            back = np.full(len(past.viral.rows), hours_back)
+            predicted_viral[past.viral.rows] = past.viral.cumulative(back, past.viral.expected)
+            if past.viral.damped is not None:
+                predicted_damped[past.viral.rows] = past.viral.damped.cumulative(back)
         actual = sold_between(history, rows, origin, now)
-        origins.append(Origin(hours_back, predicted_viral, predicted_sales, actual))
+        origins.append(
+            Origin(hours_back, predicted_viral, predicted_sales, actual, predicted_damped)
+        )
+    # First the two view-driven projections by their record, then that mix against sales.
+    mix = curve_weights(origins) if origins else np.full(len(rows), CURVE_NEW_WEIGHT)
+    viral = mix_curves(viral, mix)
+    origins = [mixed_units(origin, mix) for origin in origins]
     weight = viral_weights(origins) if origins else np.full(len(rows), NEW_WEIGHT)
     extra = blended_errors(origins, weight) if origins else np.zeros((2, len(rows)))
     grid: FloatArray = np.arange(viral.rate.shape[1], dtype=np.float64) * viral.step_hours
