@@ -20,7 +20,6 @@ does not bias the curve.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +41,6 @@ POSITIONS = np.linspace(-8.0, 8.0, 65)
 MAX_SAMPLES = 96
 # At most this many intervals are fitted (older ones merged): the fit's cost stays bounded.
 MAX_INTERVALS = 40
-PRIOR_POSITION_SD = math.inf
 
 
 def _logcosh(z: FloatArray) -> FloatArray:
@@ -147,15 +145,6 @@ def _refine(
     return (a - log_tau, b - position) if after < before else (0.0, 0.0)
 
 
-def _position_prior() -> FloatArray:
-    """Log prior over POSITIONS (see PRIOR_POSITION_SD)."""
-    if not math.isfinite(PRIOR_POSITION_SD):
-        return np.zeros((1, len(POSITIONS)))
-    ahead = np.maximum(POSITIONS, 0.0) / PRIOR_POSITION_SD
-    result: FloatArray = (-0.5 * ahead * ahead)[None, :]
-    return result
-
-
 def fit_views(times: FloatArray, counts: FloatArray, now: float) -> ViewPosterior | None:
     """The posterior over the video's S-curve from its cumulative view samples up to `now`;
     None without a take-off in the last WINDOW_HOURS or without two intervals after it."""
@@ -209,7 +198,7 @@ def fit_views(times: FloatArray, counts: FloatArray, now: float) -> ViewPosterio
     # not quite logistic, or between grid points), the likelihood is flattened to match, so
     # the posterior does not collapse onto one slightly wrong grid point.
     dispersion = max(1.0, float(sse.min()) / max(len(y) - 3, 1))
-    log_post = -0.5 * sse / dispersion + _position_prior()
+    log_post = -0.5 * sse / dispersion
     log_post -= log_post.max()
     flat = log_post.ravel()
     top = np.argsort(flat)[::-1][:MAX_SAMPLES]
