@@ -106,15 +106,19 @@ def settings_columns(
     )
 
 
+# A fast level differing from the 7-day rate by this many standard errors is half believed.
+SHRINK_Z = 3.0
+
+
 def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatArray:
     """Pull the fast level toward the steady 7-day rate unless it clearly differs.
 
-    Weight d^2 / (d^2 + (2 se)^2) on the difference d: noise (d ~ se) mostly goes, a real
+    Weight d^2 / (d^2 + (SHRINK_Z se)^2) on the difference d: noise (d ~ se) mostly goes, a real
     change (d >> se) passes nearly whole. Steady and slow sellers get steady forecasts, surges
     do not wait for the weekly average to catch up.
     """
     d = level - anchor
-    noise = (2.0 * se) ** 2
+    noise = (SHRINK_Z * se) ** 2
     weight = np.where(noise > 0, d * d / np.maximum(d * d + noise, 1e-300), 1.0)
     return np.maximum(anchor + weight * d, 0.0)
 

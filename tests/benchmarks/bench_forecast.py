@@ -26,7 +26,7 @@ from app.sandbox.curves import FAMILIES, HELD_OUT_FAMILIES, REPORT_SEEDS, TUNING
 from tests.insight.families import cases, shop
 
 SETTINGS = SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24)
-SEEDS_PER_FAMILY = 3
+SEEDS_PER_FAMILY = 5
 REPLAY_MINUTES = 20
 TARGETS = (
     "targets: error while critical <= 20%, at first critical <= 15%, coverage 70-95%, "
