@@ -10,9 +10,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.insight.types import SkuSettings
-from app.store.settings import set_shop_settings, set_sku_settings
+from app.store.settings import save_settings as store_settings
 from app.sync.engine import SyncEngine
-from app.sync.settings_units import to_stored
 
 __all__ = ["cancel_backfill", "save_settings"]
 
@@ -21,14 +20,10 @@ async def save_settings(
     engine: SyncEngine, shop_id: str, settings: SkuSettings, sku_id: str | None = None
 ) -> None:
     """Store one SKU's settings (or the shop's defaults when `sku_id` is None) and recompute."""
-    values = to_stored(settings)
     at = int(engine.clock.now())
 
     def write(session: Session) -> None:
-        if sku_id is None:
-            set_shop_settings(session, shop_id, at, **values)
-        else:
-            set_sku_settings(session, shop_id, sku_id, at, **values)
+        store_settings(session, shop_id, at, settings, sku_id)
 
     await engine.db.write(write)
     runner = engine.insights.get(shop_id)

@@ -31,7 +31,6 @@ from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, Vid
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
 from app.sync.engine import SyncEngine
-from app.sync.settings_units import to_insight
 
 __all__ = [
     "HISTORY_DAYS",
@@ -240,8 +239,8 @@ def read_dashboard_data(
         histories=histories,
         videos=videos,
         sku_sales=sales,
-        default_settings=to_insight(base),
-        sku_settings={sku: to_insight(v) for sku, v in overrides.items()},
+        default_settings=base,
+        sku_settings=overrides,
     )
 
 

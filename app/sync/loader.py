@@ -15,8 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
-from app.insight.types import OrderFact, Sale, SkuState, StockPoint, VideoInfo, ViewPoint
-from app.insight.types import SkuSettings as InsightSettings
+from app.insight.types import (
+    OrderFact,
+    Sale,
+    SkuSettings,
+    SkuState,
+    StockPoint,
+    VideoInfo,
+    ViewPoint,
+)
 from app.store.catalog import current_stock
 from app.store.orders import sales_events
 from app.store.schema import (
@@ -29,8 +36,7 @@ from app.store.schema import (
     VideoRow,
     VideoViewRow,
 )
-from app.store.settings import SkuSettings as StoredSettings
-from app.store.settings import sku_settings_for_shop
+from app.store.settings import incoming_units, sku_settings_for_shop
 
 __all__ = ["HISTORY_DAYS", "OrderTotals", "ShopData", "load_order_totals", "load_shop_data"]
 
@@ -44,19 +50,8 @@ class ShopData:
     history: ShopHistory
     orders: list[OrderFact]
     now: float
-    default: InsightSettings = field(default_factory=InsightSettings)
-    settings: dict[str, InsightSettings] = field(default_factory=dict)
-
-
-def to_insight_settings(stored: StoredSettings) -> InsightSettings:
-    """The store's seller settings (days) as insight's (hours)."""
-    return InsightSettings(
-        lead_time_hours=stored.lead_time_days * 24.0,
-        pack_size=max(1, stored.pack_size),
-        days_of_cover=stored.cover_days,
-        safety_days=stored.safety_days,
-        critical_hours=stored.critical_hours,
-    )
+    default: SkuSettings = field(default_factory=SkuSettings)
+    settings: dict[str, SkuSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,10 +91,8 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         )
         for row in current_stock(session, shop_id)
     ]
-    incoming: dict[str, int] = {}
     base, overrides = sku_settings_for_shop(session, shop_id)
-    for sku_id, stored in overrides.items():
-        incoming[sku_id] = stored.incoming_units
+    incoming = incoming_units(session, shop_id)
     if incoming:
         skus = [replace(sku, incoming=incoming.get(sku.sku_id, 0)) for sku in skus]
     explicit = _explicit(session, shop_id)
@@ -150,8 +143,8 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         history=history,
         orders=orders,
         now=now,
-        default=to_insight_settings(base),
-        settings={sku_id: to_insight_settings(v) for sku_id, v in overrides.items()},
+        default=base,
+        settings=overrides,
     )
 
 

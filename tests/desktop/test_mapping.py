@@ -1,4 +1,4 @@
-"""The Qt-free half of the wiring: link states, progress, the log book, settings units, and the
+"""The Qt-free half of the wiring: link states, progress, the log book, and the
 store extras mapped from sync's plain data onto the view model."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from app.insight.types import SkuSettings
 from app.sync.dashboard_data import DashboardData, SkuSalesWindow, StockSeries, VideoSummary
-from app.sync.settings_units import to_insight, to_stored
 from app.sync.state import (
     BackfillProgress,
     Change,
@@ -100,16 +99,6 @@ def test_viewmodel_from_a_snapshot() -> None:
     assert vm.performance.success_rate == 0.99 and vm.performance.budget_used == 0.5
     assert vm.performance.latency_p50_ms == 30.0 and vm.performance.queue_depth == 3
     assert vm.now == 1_000.0
-
-
-def test_settings_round_trip_between_days_and_hours() -> None:
-    ui = SkuSettings(lead_time_hours=60.0, pack_size=12, days_of_cover=10.0)
-    stored = to_stored(ui)
-    assert stored["lead_time_days"] == 2.5 and stored["pack_size"] == 12
-    from app.store.settings import SkuSettings as Stored
-
-    back = to_insight(Stored(**stored))  # type: ignore[arg-type]
-    assert back == ui
 
 
 def _data(

@@ -240,21 +240,28 @@ def test_app_log_reaches_sync_page_redacted(window: MainWindow, qtbot: QtBot) ->
         logging.getLogger().removeHandler(handler)
 
 
-def test_configuration_emits_and_remembers_defaults(
+def test_configuration_shows_the_shops_defaults_and_emits_edits(
     loaded: MainWindow, qtbot: QtBot, settings: QSettings
 ) -> None:
-    from app.ui.pages import load_defaults
-
     loaded.show_page("Configuration")
     cfg = loaded.config
+    # The page shows the defaults of the snapshot (the store's), not a copy of its own.
+    in_effect = SkuSettings(lead_time_hours=60, days_of_cover=9, critical_hours=30, pack_size=4)
+    loaded.apply(dataclasses.replace(loaded.vm, default_settings=in_effect))
+    assert cfg.lead_time_days.value() == 2.5 and cfg.days_of_cover.value() == 9
+    assert cfg.critical_hours.value() == 30
     cfg.critical_hours.setValue(36)
     cfg.lead_time_days.setValue(10)
     cfg.days_of_cover.setValue(21)
+    loaded.apply(loaded.vm)  # the next snapshot does not undo what the seller is typing
+    assert cfg.critical_hours.value() == 36
     with qtbot.waitSignal(loaded.defaults_changed, timeout=1000) as blocker:
         qtbot.mouseClick(cfg.apply_button, Qt.MouseButton.LeftButton)
     new = blocker.args[0]
     assert (new.critical_hours, new.lead_time_hours, new.days_of_cover) == (36, 240, 21)
-    assert load_defaults(settings) == new
+    assert new.pack_size == 4  # kept from the defaults in effect
+    settings.sync()
+    assert not [key for key in settings.allKeys() if key.startswith("insight/")]
     with qtbot.waitSignal(loaded.notifications_changed, timeout=1000) as blocker:
         cfg.notify_warnings.setChecked(False)
     assert blocker.args[0].warnings_too is False
