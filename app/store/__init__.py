@@ -74,7 +74,7 @@ from app.store.settings import (
     shop_settings,
     sku_settings_for_shop,
 )
-from app.store.types import AlertLevel, StockCause
+from app.store.types import StockCause
 from app.store.videos import (
     Attribution,
     VideoInfo,
@@ -103,7 +103,6 @@ __all__ = [
     "CURRENT_VERSION",
     "DB_FILENAME",
     "AlertEvent",
-    "AlertLevel",
     "ApiCall",
     "ApiStats",
     "Attribution",

@@ -24,8 +24,8 @@ Public API for the composition root (app/main.py):
   `app.sync.desktop_sessions.DesktopSessions`); `controller.DashboardController(window, engine,
   shop_id)` carries the window's signals to the engine (`app.sync.commands`);
   `adapter.SnapshotAdapter` turns publisher changes into throttled view models
-  (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.ExtrasMapper` and
-  `mapping.build_viewmodel`).
+  (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.build_viewmodel`, which puts
+  that read's types into the view model as they are).
 
 Qt objects die on the GUI thread only (`gui_gc`, issue #19). A cycle holding Qt wrappers freed
 by Python's collector on a worker thread (the database pool, the relay client, an executor) runs

@@ -26,19 +26,17 @@ from PySide6.QtWidgets import (
 
 from app.insight import fmt
 from app.insight.types import SkuInsight, SkuSettings
+from app.sync.dashboard_data import SkuSalesWindow, VideoSummary
 from app.ui import when
 from app.ui.cards import sku_title
 from app.ui.tables import LogFilter, LogModel, RowsModel, SortProxy
 from app.ui.theme import Palette, ThemeMode
 from app.ui.viewmodel import (
     Correction,
-    LinkState,
     LogEntry,
     LogLevel,
     ShopHeader,
-    SkuSales,
     SyncPerformance,
-    VideoRow,
 )
 from app.ui.widgets import LEVEL_TEXT, Card, Chip, muted
 
@@ -87,7 +85,7 @@ class AnalyticsPage(QWidget):
         self.videos_card = Card(
             "Videos", "views, orders and revenue per video, and when it took off"
         )
-        self.videos = RowsModel[VideoRow](
+        self.videos = RowsModel[VideoSummary](
             [
                 (
                     "Video",
@@ -113,7 +111,7 @@ class AnalyticsPage(QWidget):
         self.videos_view = make_table(self.videos, sort_column=3)  # type: ignore[arg-type]
         self.videos_card.body_layout.addWidget(self.videos_view)
         self.sales_card = Card("Sales by SKU", "units over the windows Seller Center uses")
-        self.sales = RowsModel[SkuSales](
+        self.sales = RowsModel[SkuSalesWindow](
             [
                 ("SKU", lambda s: s.name or s.sku_id, lambda s: (s.name or s.sku_id).lower()),
                 ("7 days", lambda s: f"{s.units_7d:,}", lambda s: s.units_7d),
@@ -161,8 +159,8 @@ class AnalyticsPage(QWidget):
 
     def update_from(
         self,
-        videos: Sequence[VideoRow],
-        sales: Sequence[SkuSales],
+        videos: Sequence[VideoSummary],
+        sales: Sequence[SkuSalesWindow],
         insights: Sequence[SkuInsight],
     ) -> None:
         self._names = {s.sku_id: sku_title(s) for s in insights}
@@ -330,7 +328,7 @@ class SyncPage(QWidget):
         ):
             level, word = STATE_LEVEL[state]
             chip.set_level(level, f"● {label}: {word}")
-            detail.setText(text or ("" if state is LinkState.ONLINE else "not connected"))
+            detail.setText(text or ("" if level == "ok" else "not connected"))
         self.perf.setText(
             f"Last sync {fmt.ago(header.last_sync, now or time.time())} · webhook → screen p95 "
             f"{fmt.millis(perf.latency_p95_ms)} · queue {perf.queue_depth:,}"

@@ -16,11 +16,10 @@ from pytestqt.qtbot import QtBot
 from app.insight.types import AlertLevel, SkuSettings
 from app.store.settings import get_settings, shop_settings
 from app.sync.headless import open_demo_engine
-from app.sync.state import ChangeKind
+from app.sync.state import ChangeKind, LinkState
 from app.ui.controller import DashboardController
 from app.ui.main_window import MainWindow
 from app.ui.theme import ThemeManager
-from app.ui.viewmodel import LinkState
 from tests.desktop.conftest import drive
 
 
@@ -66,8 +65,8 @@ def test_webhook_reaches_the_screen(qtbot: QtBot, live: Any) -> None:
     on_screen = time.monotonic() - applied_at
     assert on_screen < 5.0
     assert stored > 0
-    assert window.vm.header.relay_state is LinkState.ONLINE
-    assert window.vm.header.api_state is LinkState.ONLINE
+    assert window.vm.header.relay_state is LinkState.CONNECTED
+    assert window.vm.header.api_state is LinkState.CONNECTED
     assert window.vm.header.demo and window.vm.header.sku_count > 0
     assert window.header.isVisible()
     window.flush_charts()

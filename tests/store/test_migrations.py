@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from app.insight.types import AlertLevel
 from app.store import (
     CURRENT_VERSION,
     SchemaTooNewError,
+    alert_levels,
     get_cursor,
     get_settings,
     incoming_units,
@@ -248,3 +250,24 @@ def test_a_failing_step_rolls_back_and_keeps_the_old_version(tmp_path: Path) -> 
         raw.close()
     # The real code then migrates it fine.
     open_store(tmp_path).close()
+
+
+def test_v5_keeps_alert_levels_in_insights_values(tmp_path: Path) -> None:
+    """A SKU the previous release stored as "fine" is insight's OK after the upgrade, so the
+    first recompute does not see a change of level (and announce nothing new)."""
+    path = tmp_path / "viralstock.sqlite3"
+    make_v1(path)
+    engine = make_engine(path)
+    migrate_engine(engine, path, MIGRATIONS[:4])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO alert_state (sku_id, shop_id, level, since) "  # noqa: S608
+            f"VALUES ('sku-1', '{SHOP_ID}', 'fine', {NOW})"
+        )
+    engine.dispose()
+    store = open_store(tmp_path)
+    try:
+        with store.read() as session:
+            assert alert_levels(session, SHOP_ID) == {"sku-1": AlertLevel.OK}
+    finally:
+        store.close()
