@@ -25,6 +25,7 @@ import numpy.typing as npt
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.insight.scurve import took_off_at
 from app.insight.types import SkuSettings
 from app.store.catalog import stock_history
 from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
@@ -174,20 +175,13 @@ def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWind
     return tuple(sales)
 
 
-def _took_off(points: list[tuple[int, int]]) -> float | None:
-    """When a video's view growth first ran at five times its earlier pace (None if never)."""
-    if len(points) < 4:
+def _took_off(points: list[tuple[int, int]], now: float) -> float | None:
+    """When a video's views took off, by insight's one rule (`scurve.took_off_at`, the rule
+    the viral forecast and so the alerts start from), over the histories' whole window."""
+    if not points:
         return None
-    for i in range(2, len(points)):
-        (t0, v0), (t1, v1) = points[i - 1], points[i]
-        first_t, first_v = points[0]
-        if t1 <= t0 or t0 <= first_t:
-            continue
-        before = (v0 - first_v) / (t0 - first_t)
-        rate = (v1 - v0) / (t1 - t0)
-        if rate > 5.0 * max(before, 1e-6) and rate * 3600 >= 1000:
-            return float(t0)
-    return None
+    samples = np.asarray(points, dtype=np.float64)
+    return took_off_at(samples[:, 0], samples[:, 1], now, window_hours=HISTORY_DAYS * 24)
 
 
 def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoSummary, ...]:
@@ -208,7 +202,7 @@ def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoSummary, .
             orders=row.sku_orders,
             revenue=row.gmv if row.gmv is not None else Decimal(0),
             linked_skus=tuple(sorted(links.get(row.id, ()))),
-            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])]),
+            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])], now),
         )
         for row in session.execute(select(VideoRow).where(VideoRow.shop_id == shop_id)).scalars()
     ]
