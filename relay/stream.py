@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.tiktok.backoff import Backoff
 from app.tiktok.relay_frames import Ack, ErrorCode, ErrorFrame, Gap, Ready, Subscribe
 from relay.backend.base import Backend, BackendError, StoredEvent, shop_tag, split_cursor
 from relay.deauth import is_deauthorization
@@ -37,6 +38,7 @@ _logger = logging.getLogger("relay.stream")
 PAGE = 256
 CLOSE_UNAUTHORIZED = 4401
 STORAGE_RETRIES = 30  # about 25 s of retrying a failing storage read before `storage`
+_STORAGE_RETRY = Backoff(base=0.05, cap=1.0, jitter=False)
 
 
 def _error(code: ErrorCode, message: str) -> str:
@@ -291,7 +293,7 @@ class StreamEndpoint:
                         failures += 1
                         if failures > STORAGE_RETRIES:
                             raise
-                        await asyncio.sleep(min(0.05 * 2**failures, 1.0))
+                        await asyncio.sleep(_STORAGE_RETRY.delay(failures))
                         continue
                     failures = 0
                     live = len(events) < PAGE

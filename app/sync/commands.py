@@ -1,4 +1,4 @@
-"""What the seller asks of a running engine: new replenishment settings, a cancelled first sync.
+"""What the seller asks of a running engine: new replenishment settings.
 
 Functions over the engine rather than engine methods, so the UI carries out a request with one
 call and never touches the store itself: a settings change is one write transaction, then the
@@ -13,7 +13,7 @@ from app.insight.types import SkuSettings
 from app.store.settings import save_settings as store_settings
 from app.sync.engine import SyncEngine
 
-__all__ = ["cancel_backfill", "save_settings"]
+__all__ = ["save_settings"]
 
 
 async def save_settings(
@@ -29,14 +29,3 @@ async def save_settings(
     runner = engine.insights.get(shop_id)
     if runner is not None:
         runner.mark_dirty()
-
-
-def cancel_backfill(engine: SyncEngine) -> bool:
-    """Cancel the running first sync (it resumes from its watermarks at the next start).
-    True when there was one to cancel."""
-    cancelled = False
-    for task in list(getattr(engine, "_tasks", [])):
-        if task.get_name() == "backfill" and not task.done():
-            task.cancel()
-            cancelled = True
-    return cancelled

@@ -33,8 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from app.store.errors import StorageError
-from app.sync.backoff import Backoff
 from app.sync.state import LinkState
+from app.tiktok.backoff import Backoff
 from app.tiktok.models import loads
 from app.tiktok.relay_frames import (
     RELAY_FRAMES,
@@ -113,7 +113,7 @@ class RelayConsumer:
         self._sink = sink
         self._on_state = on_state
         self.max_batch = max_batch
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(base=0.2, cap=10.0, floor=0.05)
         self._failure_backoff = failure_backoff or Backoff(base=1.0, cap=60.0, floor=0.5)
         # Set when the last batch failed: the delay before replaying, and why (for the state).
         self._failed: tuple[float, str] | None = None

@@ -32,6 +32,7 @@ from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, Vid
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
 from app.sync.engine import SyncEngine
+from app.tiktok.models import OrderStatus
 
 __all__ = [
     "HISTORY_DAYS",
@@ -156,7 +157,7 @@ def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWind
         .where(
             OrderRow.shop_id == shop_id,
             OrderRow.create_time >= start,
-            OrderRow.status != "CANCELLED",
+            OrderRow.status != OrderStatus.CANCELLED,
         )
         .group_by(LineItemRow.sku_id)
     ).all()

@@ -58,6 +58,7 @@ from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
     Order,
+    OrderStatus,
     Product,
     Shop,
 )
@@ -82,7 +83,7 @@ STOCK_ORDER_TYPES = frozenset(
 )
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
-ChangedCallback = Callable[[str, set[str]], None]
+ChangedCallback = Callable[[str], None]
 
 
 def payload_text(webhook: dict[str, Any]) -> str:
@@ -280,7 +281,7 @@ def moves_stock(order: Order, stored_status: str | None, flagged: bool) -> bool:
     """
     if stored_status is None or flagged:
         return True
-    return order.status.value == "CANCELLED" and stored_status != "CANCELLED"
+    return order.status is OrderStatus.CANCELLED and stored_status != OrderStatus.CANCELLED
 
 
 def stored_statuses(session: Session, order_ids: Sequence[str]) -> dict[str, str]:
@@ -503,5 +504,5 @@ class WebhookSink:
         for shop_id, expires in plan.expiring.items():
             if shop_id not in plan.deauthorized:
                 self._on_link(shop_id, LinkState.EXPIRING, "authorization expires soon", expires)
-        for shop_id, skus in touched.items():
-            self._on_changed(shop_id, skus)
+        for shop_id in touched:
+            self._on_changed(shop_id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
+from app.insight.orders import TO_SHIP
 from app.insight.types import (
     OrderFact,
     Sale,
@@ -37,12 +38,12 @@ from app.store.schema import (
     VideoViewRow,
 )
 from app.store.settings import incoming_units, sku_settings_for_shop
+from app.tiktok.models import OrderStatus
 
 __all__ = ["HISTORY_DAYS", "OrderTotals", "ShopData", "load_order_totals", "load_shop_data"]
 
 HISTORY_DAYS = 8
 ORDER_HOURS = 48
-CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _order_facts(
         .join(LineItemRow, LineItemRow.order_id == OrderRow.id)
         .where(
             OrderRow.shop_id == shop_id,
-            (OrderRow.create_time >= since) | OrderRow.status.in_(_TO_SHIP),
+            (OrderRow.create_time >= since) | OrderRow.status.in_(sorted(TO_SHIP)),
         )
     )
     facts: dict[str, list[object]] = {}
@@ -186,9 +187,6 @@ def _order_facts(
     ]
 
 
-_TO_SHIP = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "PARTIALLY_SHIPPING")
-
-
 def load_order_totals(session: Session, shop_id: str) -> OrderTotals:
     """Order count (every status) and product revenue (line items of orders not cancelled)."""
     count = session.execute(
@@ -200,7 +198,7 @@ def load_order_totals(session: Session, shop_id: str) -> OrderTotals:
     for order_id, sku_id, price in session.execute(
         select(LineItemRow.order_id, LineItemRow.sku_id, LineItemRow.sale_price)
         .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(OrderRow.shop_id == shop_id, OrderRow.status != CANCELLED)
+        .where(OrderRow.shop_id == shop_id, OrderRow.status != OrderStatus.CANCELLED)
     ):
         revenue += price
         if (order_id, sku_id) in explicit:

@@ -7,7 +7,7 @@ Public API for the composition root (app/main.py):
   instance owns `data_dir` and was brought to the front (exit 0). `Ui.shutdown()` at the end.
 - Or piece by piece: `application.create_app`, `single_instance.SingleInstance`,
   `logging_setup.setup_logging`, `crash.CrashHandler` (`.install()`, `.asyncio_handler`),
-  `theme.ThemeManager`, `main_window.MainWindow`, `screenshot.grab_screenshot`.
+  `theme.ThemeManager`, `main_window.MainWindow` (`--screenshot`: `desktop.DesktopApp`).
 - Data in: `MainWindow.apply(viewmodel.DashboardViewModel)` on the main thread (coalesce to a
   few per second; charts repaint from one 10 Hz timer anyway), `MainWindow.show_progress(
   viewmodel.Progress | None)`.

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.insight.types import AlertLevel, SkuSettings
 from app.ui.export import COLUMNS
 from app.ui.main_window import PAGES, MainWindow
-from app.ui.screenshot import grab_screenshot
 from app.ui.theme import SETTINGS_KEY, ThemeManager, ThemeMode, load_palettes
 from app.ui.viewmodel import LogLevel
 from tests.ui import synthetic
@@ -209,10 +208,17 @@ def test_progress_panel_time_left_and_cancel(window: MainWindow, qtbot: QtBot) -
     assert not window.progress.isVisible()
 
 
+def _grab(window: MainWindow, path: Path) -> Path:
+    window.flush_charts()
+    QApplication.processEvents()
+    assert window.grab().save(str(path))
+    return path
+
+
 def test_screenshot_both_themes(loaded: MainWindow, theme: ThemeManager, tmp_path: Path) -> None:
-    dark = grab_screenshot(loaded, tmp_path / "dark.png")
+    dark = _grab(loaded, tmp_path / "dark.png")
     theme.set_mode(ThemeMode.LIGHT)
-    light = grab_screenshot(loaded, tmp_path / "light.png")
+    light = _grab(loaded, tmp_path / "light.png")
     assert dark.stat().st_size > 20_000 and light.stat().st_size > 20_000
     assert dark.read_bytes() != light.read_bytes()
 
