@@ -112,3 +112,16 @@ def test_the_check_would_catch_a_qt_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from PySide6.QtCore import QObject\nimport app.ui.main_window\n")
     assert _imports(sample) == ["PySide6.QtCore", "app.ui.main_window"]
+
+
+def test_queries_live_in_the_store() -> None:
+    """The sync layer asks the store's named functions; it builds no SQL and reads no table
+    class itself (a session is only passed through, hence `sqlalchemy.orm` for its type)."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources("app/sync")
+        for name in _imports(path)
+        if name == "app.store.schema"
+        or (name.split(".")[0] == "sqlalchemy" and name != "sqlalchemy.orm")
+    ]
+    assert offenders == []

@@ -136,6 +136,9 @@ class RelayConsumer:
 
     async def run(self) -> None:
         """Consume until `stop()`; reconnects on any failure except a refused token."""
+        if not self.shop_ids:  # a subscription names at least one shop
+            self._state(LinkState.IDLE, "no shop to stream")
+            return
         first = True
         while not self._stopping.is_set():
             self._state(LinkState.CONNECTING if first else LinkState.RECONNECTING, "")

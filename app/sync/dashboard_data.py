@@ -14,25 +14,21 @@ chart caches on identity) skips it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.insight.scurve import took_off_at
 from app.insight.types import SkuSettings
 from app.store.catalog import stock_history
-from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
+from app.store.dashboard import sku_sales_windows, video_skus, video_totals
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
 from app.sync.engine import SyncEngine
-from app.tiktok.models import OrderStatus
 
 __all__ = [
     "HISTORY_DAYS",
@@ -138,29 +134,6 @@ def _histories(
 
 def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWindow, ...]:
     """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
-    start = int(now) - 30 * DAY
-
-    def within(days: int) -> Any:
-        return func.sum(case((OrderRow.create_time >= int(now) - days * DAY, 1), else_=0))
-
-    rows = session.execute(
-        select(
-            LineItemRow.sku_id,
-            func.max(LineItemRow.product_name),
-            func.max(LineItemRow.sku_name),
-            within(7),
-            within(14),
-            func.count(),
-            func.sum(LineItemRow.sale_price),
-        )
-        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            OrderRow.create_time >= start,
-            OrderRow.status != OrderStatus.CANCELLED,
-        )
-        .group_by(LineItemRow.sku_id)
-    ).all()
     sales = [
         SkuSalesWindow(
             sku_id=sku_id,
@@ -170,7 +143,7 @@ def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWind
             units_30d=int(u30 or 0),
             revenue_30d=Decimal(str(round(float(rev or 0), 2))),
         )
-        for sku_id, product, sku, u7, u14, u30, rev in rows
+        for sku_id, product, sku, u7, u14, u30, rev in sku_sales_windows(session, shop_id, now)
     ]
     sales.sort(key=lambda s: -s.units_30d)
     return tuple(sales)
@@ -186,26 +159,19 @@ def _took_off(points: list[tuple[int, int]], now: float) -> float | None:
 
 
 def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoSummary, ...]:
-    links: defaultdict[str, list[str]] = defaultdict(list)
-    for video_id, sku_id in session.execute(
-        select(VideoProductRow.video_id, SkuRow.id)
-        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
-        .join(SkuRow, SkuRow.product_id == VideoProductRow.product_id)
-        .where(VideoRow.shop_id == shop_id)
-    ):
-        links[video_id].append(sku_id)
+    links = video_skus(session, shop_id)
     views = view_histories(session, shop_id, int(now) - HISTORY_DAYS * DAY)
     lines = [
         VideoSummary(
-            video_id=row.id,
-            title=row.title or row.id,
-            views=row.views,
-            orders=row.sku_orders,
-            revenue=row.gmv if row.gmv is not None else Decimal(0),
-            linked_skus=tuple(sorted(links.get(row.id, ()))),
-            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])], now),
+            video_id=video_id,
+            title=title or video_id,
+            views=total_views,
+            orders=orders,
+            revenue=gmv if gmv is not None else Decimal(0),
+            linked_skus=tuple(sorted(links.get(video_id, ()))),
+            took_off_at=_took_off([(p.at, p.views) for p in views.get(video_id, [])], now),
         )
-        for row in session.execute(select(VideoRow).where(VideoRow.shop_id == shop_id)).scalars()
+        for video_id, title, total_views, orders, gmv in video_totals(session, shop_id)
     ]
     lines.sort(key=lambda v: -v.views)
     return tuple(lines)
