@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
 import socket
@@ -29,17 +30,23 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.tiktok.hosts import AUTH_BASE_URL, AUTHORIZE_URL, OPEN_API_BASE_URL
+
 if TYPE_CHECKING:
     from app.sync.connect_service import ConnectSettings
     from app.sync.desktop_sessions import DesktopSessions
     from app.sync.headless import DemoWorld
 
-__all__ = ["build_parser", "connect_settings", "demo_world", "desktop_sessions", "main"]
+__all__ = [
+    "build_parser",
+    "connect_settings",
+    "demo_world",
+    "desktop_sessions",
+    "main",
+    "prepare_process",
+]
 
 DEFAULT_RELAY_URL = "https://relay.viralstock.app"
-DEFAULT_API_BASE = "https://open-api.tiktokglobalshop.com"
-DEFAULT_AUTH_BASE = "https://auth.tiktok-shops.com"
-DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
 DEMO_SPEED = 60.0
 QUICK_DEMO_SPEED = 600.0
 
@@ -119,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--data-dir", type=Path, metavar="DIR", dest="sync_data_dir")
     sync.add_argument("--relay", default=os.environ.get("VIRALSTOCK_RELAY_URL", DEFAULT_RELAY_URL))
     sync.add_argument(
-        "--api-base", default=os.environ.get("VIRALSTOCK_TIKTOK_API", DEFAULT_API_BASE)
+        "--api-base", default=os.environ.get("VIRALSTOCK_TIKTOK_API", OPEN_API_BASE_URL)
     )
     sync.add_argument("--run-for", type=float, metavar="SECONDS", dest="sync_run_for")
     sync.add_argument("--report", type=Path, metavar="PATH", dest="sync_report")
@@ -249,9 +256,9 @@ def connect_settings() -> ConnectSettings:
         relay_url=env("VIRALSTOCK_RELAY_URL", DEFAULT_RELAY_URL),
         app_key=env("VIRALSTOCK_APP_KEY", ""),
         service_id=env("VIRALSTOCK_SERVICE_ID", ""),
-        authorize_url=env("VIRALSTOCK_TIKTOK_AUTHORIZE", DEFAULT_AUTHORIZE_URL),
-        auth_base_url=env("VIRALSTOCK_TIKTOK_AUTH", DEFAULT_AUTH_BASE),
-        api_base_url=env("VIRALSTOCK_TIKTOK_API", DEFAULT_API_BASE),
+        authorize_url=env("VIRALSTOCK_TIKTOK_AUTHORIZE", AUTHORIZE_URL),
+        auth_base_url=env("VIRALSTOCK_TIKTOK_AUTH", AUTH_BASE_URL),
+        api_base_url=env("VIRALSTOCK_TIKTOK_API", OPEN_API_BASE_URL),
     )
 
 
@@ -345,7 +352,26 @@ def _already_running(data_dir: Path) -> bool:
 # --- the command line --------------------------------------------------------------------------
 
 
+def prepare_process() -> None:
+    """The process-wide settings the TikTok client relies on, made once here rather than as
+    side effects of importing or constructing it (tests and benchmarks call this too):
+
+    - every log record is redacted at creation (`install_redaction`): httpx logs each request
+      URL at INFO, with `sign=` and, at the own-app token endpoints, the app secret in it;
+    - httpcore does `import sniffio` on every request (in a try/except) to learn the async
+      library; without sniffio installed that failed import scans sys.path each time, ~0.4 ms
+      of CPU per request, more than the rest of the client. Recording the absence once makes
+      the import fail instantly, exactly as before, without the file-system walk.
+    """
+    from app.tiktok.redact import install_redaction
+
+    install_redaction()
+    if importlib.util.find_spec("sniffio") is None:
+        sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    prepare_process()
     args = build_parser().parse_args(argv)
     if args.demo_speed is None:
         # Checks see minutes of a viral surge in seconds; a seller's demo runs at a calm pace.

@@ -10,6 +10,8 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 
+from app.tiktok.hosts import AUTH_BASE_URL, OPEN_API_BASE_URL
+
 __all__ = ["DEFAULT_TIKTOK_API", "DEFAULT_TIKTOK_AUTH", "STORE_ENV", "RelayConfig", "safe_url"]
 
 # Where events live, from the environment: a SQLite path or a redis:// URL. A Redis URL can
@@ -31,8 +33,8 @@ def safe_url(url: str) -> str:
     return _USERINFO.sub(mask, url)
 
 
-DEFAULT_TIKTOK_API = "https://open-api.tiktokglobalshop.com"
-DEFAULT_TIKTOK_AUTH = "https://auth.tiktok-shops.com"
+DEFAULT_TIKTOK_API = OPEN_API_BASE_URL
+DEFAULT_TIKTOK_AUTH = AUTH_BASE_URL
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -1,4 +1,7 @@
-"""WebSocket `/v1/stream`: subscribe, ready, event, ack, gap, error (DESIGN.md 3).
+"""WebSocket `/v1/stream`: subscribe, ready, event, ack, gap, error (relay/PROTOCOL.md).
+
+The frames are the typed models of `app.tiktok.relay_frames`, shared with the desktop's
+consumer; the per-event frame is pre-serialised text (`relay.hub.event_frame`).
 
 One task per subscribed shop pulls that shop's events, first from storage (catch-up, in pages)
 and then from the hub's in-memory ring (live), and writes frames under the connection's send
@@ -17,8 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.tiktok.backoff import Backoff
+from app.tiktok.relay_frames import Ack, ErrorCode, ErrorFrame, Gap, Ready, Subscribe
 from relay.backend.base import Backend, BackendError, StoredEvent, shop_tag, split_cursor
 from relay.deauth import is_deauthorization
 from relay.hub import Hub, event_frame
@@ -30,13 +36,18 @@ __all__ = ["PAGE", "StreamEndpoint"]
 _logger = logging.getLogger("relay.stream")
 
 PAGE = 256
-MAX_SHOPS = 1000
 CLOSE_UNAUTHORIZED = 4401
 STORAGE_RETRIES = 30  # about 25 s of retrying a failing storage read before `storage`
+_STORAGE_RETRY = Backoff(base=0.05, cap=1.0, jitter=False)
 
 
-def _error(code: str, message: str) -> str:
-    return json.dumps({"op": "error", "code": code, "message": message})
+def _error(code: ErrorCode, message: str) -> str:
+    return ErrorFrame(code=code, message=message).model_dump_json()
+
+
+def _cursors_only(exc: ValidationError) -> bool:
+    """The subscribe frame's only fault is a cursor in `after` that is not a string."""
+    return all(len(e["loc"]) > 1 and e["loc"][0] == "after" for e in exc.errors())
 
 
 @dataclass(eq=False)  # hashed by identity: sessions live in a set
@@ -108,7 +119,7 @@ class StreamEndpoint:
         except BackendError:
             log(_logger, logging.ERROR, "stream storage failure")
             with contextlib.suppress(Exception):
-                await self._send(session, _error("storage", "storage unavailable"))
+                await self._send(session, _error(ErrorCode.STORAGE, "storage unavailable"))
                 await ws.close(code=1011)
         finally:
             self.sessions.discard(session)
@@ -133,12 +144,12 @@ class StreamEndpoint:
                 return
             text = message.get("text")
             if text is None:
-                await self._send(session, _error("bad_frame", "send JSON text frames"))
+                await self._send(session, _error(ErrorCode.BAD_FRAME, "send JSON text frames"))
                 continue
             try:
                 frame = json.loads(text)
             except (ValueError, RecursionError):
-                await self._send(session, _error("bad_frame", "not JSON"))
+                await self._send(session, _error(ErrorCode.BAD_FRAME, "not JSON"))
                 continue
             op = frame.get("op") if isinstance(frame, dict) else None
             if op == "subscribe":
@@ -146,42 +157,41 @@ class StreamEndpoint:
             elif op == "ack":
                 await self._ack(session, frame)
             else:
-                await self._send(session, _error("bad_op", "expected subscribe or ack"))
+                await self._send(session, _error(ErrorCode.BAD_OP, "expected subscribe or ack"))
             if any(task.done() for task in session.tasks):
                 return  # a shop task ended (socket gone or storage failure): close
 
     async def _subscribe(self, session: _Session, frame: dict[str, Any]) -> None:
         if session.shops:
-            await self._send(session, _error("already_subscribed", "subscribe once"))
+            await self._send(session, _error(ErrorCode.ALREADY_SUBSCRIBED, "subscribe once"))
             return
-        shops = frame.get("shops")
-        after = frame.get("after") or {}
-        if (
-            not isinstance(shops, list)
-            or not shops
-            or len(shops) > MAX_SHOPS
-            or not all(isinstance(s, str) and s for s in shops)
-            or not isinstance(after, dict)
-        ):
-            await self._send(session, _error("bad_subscribe", "shops: non-empty list of ids"))
+        try:
+            request = Subscribe.model_validate(frame)
+        except ValidationError as exc:
+            if _cursors_only(exc):
+                await self._send(session, _error(ErrorCode.BAD_CURSOR, "cursors are strings"))
+            else:
+                message = "shops: non-empty list of ids"
+                await self._send(session, _error(ErrorCode.BAD_SUBSCRIBE, message))
             return
-        shops = list(dict.fromkeys(shops))
+        after = request.after or {}
+        shops = list(dict.fromkeys(request.shops))
         forbidden = [s for s in shops if s not in session.allowed]
         if forbidden:
             log(_logger, logging.INFO, "subscribe refused", reason="forbidden_shop")
             await self._send(
                 session,
-                _error("forbidden_shop", "this token does not cover shop " + forbidden[0]),
+                _error(ErrorCode.FORBIDDEN_SHOP, "this token does not cover shop " + forbidden[0]),
             )
             return
         for shop, cursor in after.items():
-            if shop not in shops or not isinstance(cursor, str):
-                await self._send(session, _error("bad_cursor", f"bad cursor for shop {shop}"))
-                return
             try:
+                if shop not in shops:
+                    raise ValueError("a cursor for a shop not subscribed to")
                 self.backend.cursor_key(cursor)
             except ValueError:
-                await self._send(session, _error("bad_cursor", f"bad cursor for shop {shop}"))
+                message = f"bad cursor for shop {shop}"
+                await self._send(session, _error(ErrorCode.BAD_CURSOR, message))
                 return
         for shop in shops:
             self.hub.watch(shop)
@@ -206,9 +216,9 @@ class StreamEndpoint:
             starts[shop] = start
             if gap or foreign:
                 gaps.append(shop)
-        await self._send(session, json.dumps({"op": "ready", "shops": shops}))
+        await self._send(session, Ready(shops=shops).model_dump_json())
         for shop in gaps:
-            await self._send(session, json.dumps({"op": "gap", "shop_id": shop}))
+            await self._send(session, Gap(shop_id=shop).model_dump_json())
         for shop in shops:
             session.tasks.append(asyncio.create_task(self._pump(session, shop, starts[shop])))
 
@@ -226,11 +236,14 @@ class StreamEndpoint:
         return start, False
 
     async def _ack(self, session: _Session, frame: dict[str, Any]) -> None:
-        shop = frame.get("shop_id")
-        cursor = frame.get("cursor")
-        if not isinstance(shop, str) or shop not in session.shops or not isinstance(cursor, str):
-            await self._send(session, _error("bad_ack", "ack a subscribed shop's cursor"))
+        try:
+            ack = Ack.model_validate(frame)
+        except ValidationError:
+            ack = None
+        if ack is None or ack.shop_id not in session.shops:
+            await self._send(session, _error(ErrorCode.BAD_ACK, "ack a subscribed shop's cursor"))
             return
+        shop, cursor = ack.shop_id, ack.cursor
         sent = session.sent.get(shop)
         try:
             if split_cursor(cursor)[0] != shop_tag(shop):
@@ -242,7 +255,7 @@ class StreamEndpoint:
                 if head is None or key > self.backend.cursor_key(head):
                     raise ValueError("beyond the shop's newest event")
         except ValueError:
-            await self._send(session, _error("bad_ack", "no such cursor for this shop"))
+            await self._send(session, _error(ErrorCode.BAD_ACK, "no such cursor for this shop"))
             return
         try:
             await self.backend.ack(session.token_hash, shop, cursor)
@@ -280,7 +293,7 @@ class StreamEndpoint:
                         failures += 1
                         if failures > STORAGE_RETRIES:
                             raise
-                        await asyncio.sleep(min(0.05 * 2**failures, 1.0))
+                        await asyncio.sleep(_STORAGE_RETRY.delay(failures))
                         continue
                     failures = 0
                     live = len(events) < PAGE
@@ -300,7 +313,7 @@ class StreamEndpoint:
         except BackendError:
             log(_logger, logging.ERROR, "stream read failed", shop=shop)
             with contextlib.suppress(Exception):
-                await self._send(session, _error("storage", "storage unavailable"))
+                await self._send(session, _error(ErrorCode.STORAGE, "storage unavailable"))
                 await session.ws.close(code=1011)
 
     def _cut(
@@ -327,7 +340,7 @@ class StreamEndpoint:
         if trimmed is not None and self.backend.cursor_key(trimmed) > self.backend.cursor_key(
             cursor
         ):
-            await self._send(session, json.dumps({"op": "gap", "shop_id": shop}))
+            await self._send(session, Gap(shop_id=shop).model_dump_json())
             return trimmed
         return cursor
 

@@ -13,7 +13,8 @@ day) and the curve's position now (center - now) / tau (uniform prior over POSIT
 past the peak to 8 e-folds before it, i.e. the rate may still grow up to ~750-fold); K is
 profiled in closed form. Only the view counts TikTok reports are used.
 
-Take-off: the first interval whose view rate is TAKE_OFF times the median rate before it. Only
+Take-off: the first interval whose view rate is TAKE_OFF times the median rate before it (the
+one rule: `took_off_at` gives it to the screens, the viral forecast starts from it). Only
 intervals wholly after it are fitted, so an abrupt start (or a video first seen mid-flight)
 does not bias the curve.
 """
@@ -145,10 +146,12 @@ def _refine(
     return (a - log_tau, b - position) if after < before else (0.0, 0.0)
 
 
-def fit_views(times: FloatArray, counts: FloatArray, now: float) -> ViewPosterior | None:
-    """The posterior over the video's S-curve from its cumulative view samples up to `now`;
-    None without a take-off in the last WINDOW_HOURS or without two intervals after it."""
-    keep = (times <= now) & (times >= now - WINDOW_HOURS * HOUR)
+def _intervals(
+    times: FloatArray, counts: FloatArray, now: float, window_hours: float
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """(sample times, cumulative counts, views per hour of each interval between them) of the
+    samples in the `window_hours` before `now`; None with fewer than four samples."""
+    keep = (times <= now) & (times >= now - window_hours * HOUR)
     t, c = times[keep], counts[keep]
     if len(t) < 4:
         return None
@@ -159,14 +162,35 @@ def fit_views(times: FloatArray, counts: FloatArray, now: float) -> ViewPosterio
         if t[i] - t[chosen[-1]] >= MIN_INTERVAL_SECONDS:
             chosen.append(i)
     t, c = t[chosen], c[chosen]
-    if t[0] > now - WINDOW_HOURS * HOUR + FIRST_SEEN_HOURS * HOUR:
+    if t[0] > now - window_hours * HOUR + FIRST_SEEN_HOURS * HOUR:
         # A video first seen inside the window is taken to have gathered its first count over
         # at least FIRST_SEEN_HOURS: a count that then jumps is a take-off.
         t = np.concatenate(([t[0] - FIRST_SEEN_HOURS * HOUR], t))
         c = np.concatenate(([0.0], c))
-    dt = np.diff(t) / HOUR
-    dv = np.diff(c)
-    rate = dv / dt
+    rate: FloatArray = np.diff(c) / (np.diff(t) / HOUR)
+    return t, c, rate
+
+
+def took_off_at(
+    times: FloatArray, counts: FloatArray, now: float, window_hours: float = WINDOW_HOURS
+) -> float | None:
+    """When a video's views took off (epoch seconds: the start of the interval where they
+    jumped), judged on its samples of the last `window_hours`; None if they have not."""
+    prepared = _intervals(times, counts, now, window_hours)
+    if prepared is None:
+        return None
+    t, _counts, rate = prepared
+    k = _takeoff(rate)
+    return None if k is None else float(t[k])
+
+
+def fit_views(times: FloatArray, counts: FloatArray, now: float) -> ViewPosterior | None:
+    """The posterior over the video's S-curve from its cumulative view samples up to `now`;
+    None without a take-off in the last WINDOW_HOURS or without two intervals after it."""
+    prepared = _intervals(times, counts, now, WINDOW_HOURS)
+    if prepared is None:
+        return None
+    t, c, rate = prepared
     k = _takeoff(rate)
     if k is None or len(rate) - (k + 1) < 2:
         return None

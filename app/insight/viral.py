@@ -24,7 +24,7 @@ import numpy as np
 
 from app.insight.forecast import BinnedSales, VideoViews
 from app.insight.history import BoolArray, FloatArray, IntArray
-from app.insight.scurve import ViewPosterior
+from app.insight.scurve import TAKE_OFF, ViewPosterior
 
 # The forecast grid: steps of 6 minutes for 4 days, then the last rate is held.
 GRID_STEP_HOURS = 0.1
@@ -40,10 +40,11 @@ MAX_GROWTH = 10.0
 BELL_FLOOR = 0.05
 BELL_AHEAD_HOURS = 24.0
 BELL_GAIN = 0.5
-# A take-off: the window's peak view rate is at least this many times its median.
-TAKE_OFF = 3.0
-# The damped projection (`damped_views`): the pace is measured over the last bins against the
-# ones before, capped, and damped with this time constant.
+# The damped projection (`damped_views`): the pace of the last GROWTH_SPAN_BINS against the
+# ones before, capped at MAX_LOG_PACE per hour, damped with a time constant of AGE_FACTOR times
+# the climb's age (hours since the rate was last at AGE_SHARE of today's), at least
+# DAMPING_HOURS and at most MAX_DAMPING_HOURS: a surge that has climbed for hours is given
+# longer to keep climbing than one that began minutes ago.
 GROWTH_SPAN_BINS = 2
 MAX_LOG_PACE = 3.0
 DAMPING_HOURS = 1.0
@@ -189,7 +190,8 @@ def _bell(
     top = float(y[ok].max()) if ok.any() else 0.0
     if top <= 0:
         return None
-    # No take-off in the window (a video ticking along at its usual pace): nothing to fit.
+    # No take-off in the window (a video ticking along at its usual pace): nothing to fit. The
+    # same factor as the take-off rule (`scurve.TAKE_OFF`), here on the window's peak rate.
     if top < TAKE_OFF * float(np.median(y[ok])):
         return None
     ok = ok & (y > BELL_FLOOR * top)

@@ -21,22 +21,14 @@ from app.sandbox.serialize import (
 )
 from app.sandbox.state import OrderState, ShopState
 from app.sandbox.world import World
+from app.tiktok.models import OrderStatus
 
 __all__ = ["PATTERN_ROUTES", "ROUTES", "Handler"]
 
 Handler = Callable[[World, Request], dict[str, Any]]
 
-ORDER_STATUSES = {
-    "UNPAID",
-    "ON_HOLD",
-    "AWAITING_SHIPMENT",
-    "PARTIALLY_SHIPPING",
-    "AWAITING_COLLECTION",
-    "IN_TRANSIT",
-    "DELIVERED",
-    "COMPLETED",
-    "CANCELLED",
-}
+# The Order API's statuses: the protocol's one list.
+ORDER_STATUSES = frozenset(status.value for status in OrderStatus)
 PRODUCT_STATUSES = {
     "ALL",
     "DRAFT",
@@ -48,8 +40,6 @@ PRODUCT_STATUSES = {
     "FREEZE",
     "DELETED",
 }
-PACKAGE_STATUSES = {"TO_FULFILL", "PROCESSING", "FULFILLING", "COMPLETED", "CANCELLED"}
-MAX_QUANTITY = 99_999
 
 
 # --- parameter helpers -------------------------------------------------------------------------
@@ -289,149 +279,7 @@ def search_inventory(world: World, request: Request) -> dict[str, Any]:
     }
 
 
-def _sku_error(
-    code: int, message: str, sku_id: str, extra: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    detail: dict[str, Any] = {"sku_id": sku_id}
-    if extra:
-        detail["extra_errors"] = extra
-    return {"code": code, "message": message, "detail": detail}
-
-
-def update_inventory(world: World, request: Request) -> dict[str, Any]:
-    shop = _shop(request)
-    product = world.products.get(request.params[0])
-    if product is None or product.shop_id != shop.id:
-        raise ApiError(Code.PRODUCT_NOT_FOUND, "Product not found.")
-    body = request.json_body()
-    entries = body.get("skus")
-    if not isinstance(entries, list) or not entries:
-        raise _bad("Invalid skus: at least one SKU is required.")
-    shop_warehouses = {w.id for w in shop.warehouses}
-    errors: list[dict[str, Any]] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str | int):
-            raise _bad("Invalid skus: each entry needs an id.")
-        sku_id = str(entry["id"])
-        sku = world.skus.get(sku_id)
-        if sku is None or sku.product_id != product.id:
-            errors.append(
-                _sku_error(
-                    Code.SKU_NOT_IN_PRODUCT, "The SKU does not belong to the product.", sku_id
-                )
-            )
-            continue
-        stock = entry.get("inventory")
-        if not isinstance(stock, list) or not stock:
-            raise _bad("Invalid inventory: each SKU needs an inventory list.")
-        wanted: dict[str, int] = {}
-        extra: list[dict[str, Any]] = []
-        for line in stock:
-            if not isinstance(line, dict):
-                raise _bad("Invalid inventory entry.")
-            raw_wid = line.get("warehouse_id")
-            if raw_wid is None and len(shop.warehouses) == 1:
-                raw_wid = shop.warehouses[0].id
-            warehouse_id = str(raw_wid) if raw_wid is not None else ""
-            quantity = line.get("quantity")
-            if warehouse_id not in shop_warehouses:
-                extra.append(
-                    {
-                        "warehouse_id": warehouse_id,
-                        "code": Code.WAREHOUSE_NOT_FOUND,
-                        "message": "The warehouse does not exist.",
-                    }
-                )
-                continue
-            if (
-                isinstance(quantity, bool)
-                or not isinstance(quantity, int)
-                or not 0 <= quantity <= MAX_QUANTITY
-            ):
-                extra.append(
-                    {
-                        "warehouse_id": warehouse_id,
-                        "code": Code.INVALID_QUANTITY,
-                        "message": f"The quantity must be an integer between 0 and {MAX_QUANTITY}.",
-                    }
-                )
-                continue
-            wanted[warehouse_id] = quantity
-        if extra:
-            errors.append(_sku_error(extra[0]["code"], extra[0]["message"], sku_id, extra))
-            continue
-        missing = [wid for wid in sku.available if wid not in wanted]
-        if missing:
-            errors.append(
-                _sku_error(
-                    Code.WAREHOUSES_INCOMPLETE,
-                    "The inventory of every warehouse of the SKU must be included.",
-                    sku_id,
-                    [
-                        {
-                            "warehouse_id": wid,
-                            "code": Code.WAREHOUSES_INCOMPLETE,
-                            "message": "Warehouse missing from the request.",
-                        }
-                        for wid in missing
-                    ],
-                )
-            )
-            continue
-        for warehouse_id, quantity in wanted.items():
-            sku.available[warehouse_id] = quantity
-        product.update_time = int(world.now)
-        world.stock_changed(sku)
-    return {"errors": errors} if errors else {}
-
-
 # --- fulfillment -------------------------------------------------------------------------------
-
-
-def search_packages(world: World, request: Request) -> dict[str, Any]:
-    size = page_size(request, 1, 50)
-    sort_field = _choice(
-        request, "sort_field", {"create_time", "update_time", "order_pay_time"}, "create_time"
-    )
-    sort_order = _choice(request, "sort_order", {"ASC", "DESC"}, "DESC")
-    page_offset(request)
-    body = request.json_body()
-    status = body.get("package_status")
-    if status is not None and status not in PACKAGE_STATUSES:
-        raise _bad("Invalid package_status.")
-    create_ge, create_lt = _window(body, "create_time", "lt")
-    update_ge, update_lt = _window(body, "update_time", "lt")
-    packages = [
-        p
-        for p in world.packages_by_shop[_shop(request).id]
-        if (status is None or p.status == status)
-        and _in_window(p.create_time, create_ge, create_lt, False)
-        and _in_window(p.update_time, update_ge, update_lt, False)
-    ]
-    packages.sort(key=lambda p: (getattr(p, sort_field), p.id), reverse=sort_order == "DESC")
-    page, following = paginate(packages, request, size)
-    return {
-        "next_page_token": following,
-        "total_count": len(packages),
-        "packages": [package_json(world, p) for p in page],
-    }
-
-
-def ship_package(world: World, request: Request) -> dict[str, Any]:
-    package = world.packages.get(request.params[0])
-    if package is None or package.shop_id != _shop(request).id:
-        raise ApiError(Code.PACKAGE_NOT_FOUND, "Package not found.")
-    body = request.json_body()
-    method = body.get("handover_method", "PICKUP")
-    if method not in ("PICKUP", "DROP_OFF"):
-        raise _bad("Invalid handover_method: expected PICKUP or DROP_OFF.")
-    order = world.orders[package.order_id]
-    if package.status != "TO_FULFILL" or order.status != "AWAITING_SHIPMENT":
-        raise ApiError(
-            Code.PACKAGE_NOT_SHIPPABLE, f"The package cannot be shipped in status {package.status}."
-        )
-    world.ship(package, str(method))
-    return {}
 
 
 def get_package(world: World, request: Request) -> dict[str, Any]:
@@ -556,7 +404,6 @@ ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "/product/202309/products/search": {"POST": (search_products, True)},
     "/product/202502/products/search": {"POST": (search_products, True)},
     "/product/202309/inventory/search": {"POST": (search_inventory, True)},
-    "/fulfillment/202309/packages/search": {"POST": (search_packages, True)},
     "/analytics/202409/shop_videos/performance": {"GET": (video_performance, True)},
     "/affiliate_seller/202410/orders/search": {"POST": (affiliate_orders, True)},
     "/logistics/202309/warehouses": {"GET": (get_warehouses, True)},
@@ -564,8 +411,6 @@ ROUTES: dict[str, dict[str, tuple[Handler, bool]]] = {
 
 # (prefix, suffix) around one numeric id -> method -> (handler, needs shop_cipher)
 PATTERN_ROUTES: list[tuple[str, str, dict[str, tuple[Handler, bool]]]] = [
-    ("/product/202309/products/", "/inventory/update", {"POST": (update_inventory, True)}),
-    ("/fulfillment/202309/packages/", "/ship", {"POST": (ship_package, True)}),
     ("/fulfillment/202309/packages/", "", {"GET": (get_package, True)}),
     ("/product/202309/products/", "", {"GET": (get_product, True)}),
 ]

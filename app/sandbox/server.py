@@ -109,6 +109,13 @@ class RunningSandbox:
             self._write(Path(self.config.truth_file), data)
         return data
 
+    def set_stock(self, sku_id: str, warehouse_id: str, quantity: int) -> None:
+        """The seller changes stock outside ViralStock (in Seller Center): TikTok's level moves
+        now, and its inventory webhooks go out as for any other change."""
+        with self.world.lock:
+            self.world.advance_to(self.clock.now())
+            self.world.set_stock(sku_id, warehouse_id, quantity)
+
     def write_truth(self, path: Path | str | None = None) -> dict[str, Any]:
         data = self.truth()
         if path is not None:

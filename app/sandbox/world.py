@@ -169,6 +169,13 @@ class World:
             return "OUT_OF_STOCK"
         return "LOW_STOCK" if total <= LOW_STOCK else "SUFFICIENT_STOCK"
 
+    def set_stock(self, sku_id: str, warehouse_id: str, quantity: int) -> None:
+        """The seller sets a SKU's stock in one warehouse in Seller Center."""
+        sku = self.skus[sku_id]
+        sku.available[warehouse_id] = quantity
+        self.products[sku.product_id].update_time = int(self.now)
+        self.stock_changed(sku)
+
     def stock_changed(self, sku: SkuState, reason: str = "REALTIME") -> None:
         """Keeps stock-out times and the inventory status (webhook 27) in step with stock."""
         now = int(self.now)

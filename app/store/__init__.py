@@ -66,14 +66,15 @@ from app.store.progress import (
 )
 from app.store.settings import (
     BUILT_IN,
-    SkuSettings,
     get_settings,
+    incoming_units,
+    save_settings,
     set_shop_settings,
     set_sku_settings,
     shop_settings,
     sku_settings_for_shop,
 )
-from app.store.types import AlertLevel, StockCause
+from app.store.types import StockCause
 from app.store.videos import (
     Attribution,
     VideoInfo,
@@ -102,7 +103,6 @@ __all__ = [
     "CURRENT_VERSION",
     "DB_FILENAME",
     "AlertEvent",
-    "AlertLevel",
     "ApiCall",
     "ApiStats",
     "Attribution",
@@ -113,7 +113,6 @@ __all__ = [
     "SaleEvent",
     "SchemaTooNewError",
     "ShopInfo",
-    "SkuSettings",
     "SkuStock",
     "StockCause",
     "StockChange",
@@ -135,6 +134,7 @@ __all__ = [
     "get_settings",
     "get_sync_progress",
     "get_watermark",
+    "incoming_units",
     "list_shops",
     "mark_alerts_notified",
     "mark_shop_deauthorized",
@@ -155,6 +155,7 @@ __all__ = [
     "record_webhook",
     "revenue_per_hour",
     "sales_events",
+    "save_settings",
     "set_cursor",
     "set_shop_settings",
     "set_sku_settings",

@@ -1,7 +1,7 @@
 """Alert levels per SKU, kept so the tray shows one notification per escalation, never a storm.
 
 Insight recomputes every SKU's level often; the store remembers the current level and logs
-only *changes*. A rise (fine → warning, warning → critical, fine → critical) is an escalation
+only *changes*. A rise (ok → warning, warning → critical, ok → critical) is an escalation
 the UI should announce once: it stays in `unnotified_alerts` until `mark_alerts_notified`.
 A fall is logged silently, so a later rise is a new escalation again.
 """
@@ -15,8 +15,8 @@ from sqlalchemy import insert, select, true, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.insight.types import AlertLevel
 from app.store.schema import AlertRow, AlertStateRow, Base
-from app.store.types import ALERT_LEVELS, AlertLevel
 
 __all__ = [
     "AlertEvent",
@@ -27,8 +27,6 @@ __all__ = [
     "record_alert_levels",
     "unnotified_alerts",
 ]
-
-_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +61,7 @@ def record_alert_levels(
     """Note freshly computed levels, `{sku_id: (level, reason)}`, for any number of SKUs in a
     few statements; return the logged changes (escalations and falls), in `levels` order.
 
-    A SKU never seen before counts as "fine", so its first warning is an escalation.
+    A SKU never seen before counts as "ok", so its first warning is an escalation.
     """
     checked = {sku_id: (AlertLevel(level), reason) for sku_id, (level, reason) in levels.items()}
     current = alert_levels(session, shop_id)
@@ -74,9 +72,9 @@ def record_alert_levels(
         if previous == level:
             continue
         states.append({"sku_id": sku_id, "shop_id": shop_id, "level": level.value, "since": at})
-        if previous is None and level == AlertLevel.FINE:
-            continue  # first look at a fine SKU: remember it, nothing to log
-        before = previous or AlertLevel.FINE
+        if previous is None and level == AlertLevel.OK:
+            continue  # first look at an ok SKU: remember it, nothing to log
+        before = previous or AlertLevel.OK
         changes.append(
             {
                 "shop_id": shop_id,
@@ -84,7 +82,7 @@ def record_alert_levels(
                 "at": at,
                 "level": level.value,
                 "previous_level": before.value,
-                "escalation": _RANK[level] > _RANK[before],
+                "escalation": level.severity > before.severity,
                 "reason": reason,
             }
         )

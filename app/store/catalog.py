@@ -36,6 +36,7 @@ __all__ = [
     "forget_shop",
     "list_shops",
     "mark_shop_deauthorized",
+    "product_ids",
     "record_stock",
     "stock_histories",
     "stock_history",
@@ -488,3 +489,12 @@ def stock_histories(
         for sku_id, at, quantity, delta, cause, ref in session.connection().execute(query).all():
             series.setdefault(sku_id, []).append(StockPoint(at, quantity, delta, cause, ref))
     return series
+
+
+def product_ids(session: Session, shop_id: str) -> list[str]:
+    """Every product id of the shop, in id order (for re-reading its whole inventory)."""
+    return list(
+        session.execute(
+            select(ProductRow.id).where(ProductRow.shop_id == shop_id).order_by(ProductRow.id)
+        ).scalars()
+    )

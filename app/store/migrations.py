@@ -336,8 +336,33 @@ def _to_v4(conn: Connection) -> None:
     _run(conn, V4_SQL)
 
 
+# --- version 5: settings and alert levels in insight's names and units --------------------------
+
+# The settings tables take `app.insight.types.SkuSettings` as they are (lead time in hours,
+# `days_of_cover`), so no converter sits between the store and insight; `safety_stock` was never
+# read (insight's safety stock is `safety_days` of the current rate) and goes. Alert levels are
+# insight's `AlertLevel` values: the lowest is "ok" (it was stored as "fine").
+V5_SQL = """
+ALTER TABLE shop_settings RENAME COLUMN lead_time_days TO lead_time_hours;
+UPDATE shop_settings SET lead_time_hours = lead_time_hours * 24 WHERE lead_time_hours IS NOT NULL;
+ALTER TABLE shop_settings RENAME COLUMN cover_days TO days_of_cover;
+ALTER TABLE shop_settings DROP COLUMN safety_stock;
+ALTER TABLE sku_settings RENAME COLUMN lead_time_days TO lead_time_hours;
+UPDATE sku_settings SET lead_time_hours = lead_time_hours * 24 WHERE lead_time_hours IS NOT NULL;
+ALTER TABLE sku_settings RENAME COLUMN cover_days TO days_of_cover;
+ALTER TABLE sku_settings DROP COLUMN safety_stock;
+UPDATE alert_state SET level = 'ok' WHERE level = 'fine';
+UPDATE alerts SET level = 'ok' WHERE level = 'fine';
+UPDATE alerts SET previous_level = 'ok' WHERE previous_level = 'fine';
+"""
+
+
+def _to_v5(conn: Connection) -> None:
+    _run(conn, V5_SQL)
+
+
 #: `MIGRATIONS[n - 1]` brings the schema from version n - 1 to n.
-MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
+MIGRATIONS: tuple[Step, ...] = (_to_v1, _to_v2, _to_v3, _to_v4, _to_v5)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -11,7 +11,7 @@ Money is summed in Python with `Decimal`; SQLite's SUM() would turn the text int
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -40,9 +40,11 @@ __all__ = [
     "OrderUpsert",
     "SaleEvent",
     "order_status_counts",
+    "order_versions",
     "orders_with_status",
     "revenue_per_hour",
     "sales_events",
+    "stored_statuses",
     "upsert_orders",
 ]
 
@@ -358,3 +360,25 @@ def orders_with_status(
         .limit(limit)
     )
     return [OrderSummary(*row) for row in rows]
+
+
+def stored_statuses(session: Session, order_ids: Sequence[str]) -> dict[str, str]:
+    """The stored status of each of `order_ids` the store holds (absent: never seen)."""
+    found: dict[str, str] = {}
+    for part in chunked(order_ids):
+        found.update(
+            session.execute(select(OrderRow.id, OrderRow.status).where(OrderRow.id.in_(part))).all()
+        )
+    return found
+
+
+def order_versions(session: Session, order_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """(update_time, status) of each of `order_ids` the store holds: what a poll compares
+    TikTok's answer with."""
+    found: dict[str, tuple[int, str]] = {}
+    for part in chunked(order_ids):
+        for order_id, update_time, status in session.execute(
+            select(OrderRow.id, OrderRow.update_time, OrderRow.status).where(OrderRow.id.in_(part))
+        ):
+            found[order_id] = (update_time, status)
+    return found

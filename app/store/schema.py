@@ -219,15 +219,15 @@ class RelayCursorRow(Base):
 
 
 class ShopSettingsRow(Base):
-    """Per-shop defaults; NULL means the built-in default (`settings.BUILT_IN`)."""
+    """Per-shop defaults in `app.insight.types.SkuSettings` names and units; NULL means the
+    built-in default (`settings.BUILT_IN`)."""
 
     __tablename__ = "shop_settings"
     shop_id: Mapped[str] = mapped_column(_shop_fk(), primary_key=True)
-    lead_time_days: Mapped[float | None]
-    cover_days: Mapped[float | None]
+    lead_time_hours: Mapped[float | None]
+    days_of_cover: Mapped[float | None]
     safety_days: Mapped[float | None]
     critical_hours: Mapped[float | None]
-    safety_stock: Mapped[int | None]
     pack_size: Mapped[int | None]
     updated_at: Mapped[int]
 
@@ -238,11 +238,10 @@ class SkuSettingsRow(Base):
     __tablename__ = "sku_settings"
     sku_id: Mapped[str] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
     shop_id: Mapped[str] = mapped_column(_shop_fk())
-    lead_time_days: Mapped[float | None]
-    cover_days: Mapped[float | None]
+    lead_time_hours: Mapped[float | None]
+    days_of_cover: Mapped[float | None]
     safety_days: Mapped[float | None]
     critical_hours: Mapped[float | None]
-    safety_stock: Mapped[int | None]
     pack_size: Mapped[int | None]
     incoming_units: Mapped[int | None]
     updated_at: Mapped[int]

@@ -1,56 +1,40 @@
 """Reorder and alert settings: built-in defaults, overridden per shop, overridden per SKU.
 
-A NULL in `shop_settings` means "the built-in default", a NULL in `sku_settings` means "the
-shop's value". `incoming_units` (stock already ordered from the supplier) is per SKU only.
+The value type is insight's `SkuSettings` (hours, as insight computes): the store keeps its
+fields under the same names and units, so nothing converts between the two. A NULL in
+`shop_settings` means "the built-in default", a NULL in `sku_settings` means "the shop's value".
+`incoming_units` (stock already ordered from the supplier) is per SKU only and is not a setting
+but a fact about the SKU: insight reads it as `SkuState.incoming` (see `incoming_units`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.insight.types import SkuSettings
 from app.store.schema import ShopSettingsRow, SkuSettingsRow
 
 __all__ = [
     "BUILT_IN",
     "SETTING_NAMES",
-    "SkuSettings",
     "get_settings",
+    "incoming_units",
+    "save_settings",
     "set_shop_settings",
     "set_sku_settings",
     "shop_settings",
     "sku_settings_for_shop",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class SkuSettings:
-    """The effective settings of one SKU (or a shop's defaults)."""
-
-    #: Days from reordering until the stock arrives.
-    lead_time_days: float = 7.0
-    #: Days of sales a reorder should cover beyond the lead time.
-    cover_days: float = 14.0
-    #: Warning when stock runs out within lead time plus this many days.
-    safety_days: float = 3.0
-    #: Critical when stock runs out within this many hours (or before a reorder can arrive).
-    critical_hours: float = 24.0
-    #: Units always kept in reserve.
-    safety_stock: int = 0
-    #: Supplier pack size: reorders are rounded up to a multiple of it.
-    pack_size: int = 1
-    #: Units already ordered and on their way (per SKU only).
-    incoming_units: int = 0
-
-
 BUILT_IN = SkuSettings()
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SkuSettings))
-_SHOP_NAMES = tuple(name for name in SETTING_NAMES if name != "incoming_units")
-_INTEGERS = {"safety_stock", "pack_size", "incoming_units"}
+_SKU_NAMES = (*SETTING_NAMES, "incoming_units")
+_INTEGERS = {"pack_size", "incoming_units"}
 
 
 def _validate(values: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -69,17 +53,17 @@ def _validate(values: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any
     return clean
 
 
-def _overlay(base: SkuSettings, row: object | None, names: tuple[str, ...]) -> SkuSettings:
+def _overlay(base: SkuSettings, row: object | None) -> SkuSettings:
     if row is None:
         return base
-    changes = {name: getattr(row, name) for name in names if getattr(row, name) is not None}
+    changes = {name: getattr(row, name) for name in SETTING_NAMES if getattr(row, name) is not None}
     return replace(base, **changes)
 
 
 def set_shop_settings(session: Session, shop_id: str, at: int, **values: float | None) -> None:
-    """Set shop defaults, e.g. `set_shop_settings(s, shop, now, lead_time_days=10)`; None
+    """Set shop defaults, e.g. `set_shop_settings(s, shop, now, lead_time_hours=240)`; None
     restores the built-in default. Settings not named keep their value."""
-    clean = _validate(values, _SHOP_NAMES)
+    clean = _validate(values, SETTING_NAMES)
     stmt = sqlite_insert(ShopSettingsRow).values(shop_id=shop_id, updated_at=at, **clean)
     session.execute(
         stmt.on_conflict_do_update(
@@ -92,8 +76,8 @@ def set_shop_settings(session: Session, shop_id: str, at: int, **values: float |
 def set_sku_settings(
     session: Session, shop_id: str, sku_id: str, at: int, **values: float | None
 ) -> None:
-    """Override settings for one SKU; None falls back to the shop's value."""
-    clean = _validate(values, SETTING_NAMES)
+    """Override settings (or `incoming_units`) for one SKU; None falls back to the shop's."""
+    clean = _validate(values, _SKU_NAMES)
     stmt = sqlite_insert(SkuSettingsRow).values(
         sku_id=sku_id, shop_id=shop_id, updated_at=at, **clean
     )
@@ -105,16 +89,26 @@ def set_sku_settings(
     )
 
 
+def save_settings(
+    session: Session, shop_id: str, at: int, settings: SkuSettings, sku_id: str | None = None
+) -> None:
+    """Store every field of `settings` as the shop's defaults (`sku_id` None) or as one SKU's
+    overrides: what the seller's Apply / Save buttons mean."""
+    values = asdict(settings)
+    if sku_id is None:
+        set_shop_settings(session, shop_id, at, **values)
+    else:
+        set_sku_settings(session, shop_id, sku_id, at, **values)
+
+
 def shop_settings(session: Session, shop_id: str) -> SkuSettings:
     """The shop's defaults (built-in values where the shop set none)."""
-    row = session.get(ShopSettingsRow, shop_id)
-    return _overlay(BUILT_IN, row, _SHOP_NAMES)
+    return _overlay(BUILT_IN, session.get(ShopSettingsRow, shop_id))
 
 
 def get_settings(session: Session, shop_id: str, sku_id: str) -> SkuSettings:
     """The effective settings of one SKU: its overrides over the shop's defaults."""
-    base = shop_settings(session, shop_id)
-    return _overlay(base, session.get(SkuSettingsRow, sku_id), SETTING_NAMES)
+    return _overlay(shop_settings(session, shop_id), session.get(SkuSettingsRow, sku_id))
 
 
 def sku_settings_for_shop(
@@ -126,4 +120,14 @@ def sku_settings_for_shop(
     rows = session.execute(
         select(SkuSettingsRow).where(SkuSettingsRow.shop_id == shop_id)
     ).scalars()
-    return base, {row.sku_id: _overlay(base, row, SETTING_NAMES) for row in rows}
+    return base, {row.sku_id: _overlay(base, row) for row in rows}
+
+
+def incoming_units(session: Session, shop_id: str) -> dict[str, int]:
+    """Units already ordered from the supplier, per SKU that has any recorded."""
+    rows = session.execute(
+        select(SkuSettingsRow.sku_id, SkuSettingsRow.incoming_units).where(
+            SkuSettingsRow.shop_id == shop_id
+        )
+    )
+    return {sku_id: units for sku_id, units in rows if units is not None}

@@ -18,7 +18,7 @@ from sqlalchemy import String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["ALERT_LEVELS", "AlertLevel", "MoneyType", "StockCause", "exact_money", "to_money"]
+__all__ = ["MoneyType", "StockCause", "exact_money", "to_money"]
 
 
 def to_money(value: object) -> Decimal:
@@ -73,14 +73,3 @@ class StockCause(enum.StrEnum):
     CANCEL = "cancel"  # a cancelled order gave units back
     RESTOCK = "restock"  # the seller (through ViralStock) raised the stock
     MANUAL = "manual"  # any other correction made in the app
-
-
-class AlertLevel(enum.StrEnum):
-    """Alert levels in rising order of urgency (DESIGN.md section 5)."""
-
-    FINE = "fine"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
-ALERT_LEVELS: tuple[AlertLevel, ...] = (AlertLevel.FINE, AlertLevel.WARNING, AlertLevel.CRITICAL)

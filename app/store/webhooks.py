@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "count_failed_webhooks",
     "get_cursor",
     "get_cursors",
+    "known_notifications",
     "mark_webhook_processed",
     "notification_key",
     "payload_text",
@@ -212,3 +213,19 @@ def count_failed_webhooks(session: Session, shop_id: str | None = None) -> int:
     if shop_id is not None:
         query = query.where(WebhookEventRow.shop_id == shop_id)
     return int(session.execute(query).scalar_one())
+
+
+def known_notifications(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these notification keys (`notification_key`) are already stored: a webhook
+    TikTok (or the relay) delivers again is a duplicate."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        part = list(keys[start : start + 500])
+        found.update(
+            session.execute(
+                select(WebhookEventRow.tts_notification_id).where(
+                    WebhookEventRow.tts_notification_id.in_(part)
+                )
+            ).scalars()
+        )
+    return found

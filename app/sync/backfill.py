@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from app.store.catalog import upsert_inventory, upsert_products
 from app.store.orders import upsert_orders
+from app.store.progress import get_watermark, set_watermark
 from app.store.types import StockCause
 from app.sync.database import Database
-from app.sync.progress import get_watermark, set_watermark
 from app.sync.shops import ShopContext
 from app.sync.state import BackfillProgress
 from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient

@@ -1,4 +1,4 @@
-"""What the seller asks of a running engine: new replenishment settings, a cancelled first sync.
+"""What the seller asks of a running engine: new replenishment settings.
 
 Functions over the engine rather than engine methods, so the UI carries out a request with one
 call and never touches the store itself: a settings change is one write transaction, then the
@@ -10,38 +10,22 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.insight.types import SkuSettings
-from app.store.settings import set_shop_settings, set_sku_settings
+from app.store.settings import save_settings as store_settings
 from app.sync.engine import SyncEngine
-from app.sync.settings_units import to_stored
 
-__all__ = ["cancel_backfill", "save_settings"]
+__all__ = ["save_settings"]
 
 
 async def save_settings(
     engine: SyncEngine, shop_id: str, settings: SkuSettings, sku_id: str | None = None
 ) -> None:
     """Store one SKU's settings (or the shop's defaults when `sku_id` is None) and recompute."""
-    values = to_stored(settings)
     at = int(engine.clock.now())
 
     def write(session: Session) -> None:
-        if sku_id is None:
-            set_shop_settings(session, shop_id, at, **values)
-        else:
-            set_sku_settings(session, shop_id, sku_id, at, **values)
+        store_settings(session, shop_id, at, settings, sku_id)
 
     await engine.db.write(write)
     runner = engine.insights.get(shop_id)
     if runner is not None:
         runner.mark_dirty()
-
-
-def cancel_backfill(engine: SyncEngine) -> bool:
-    """Cancel the running first sync (it resumes from its watermarks at the next start).
-    True when there was one to cancel."""
-    cancelled = False
-    for task in list(getattr(engine, "_tasks", [])):
-        if task.get_name() == "backfill" and not task.done():
-            task.cancel()
-            cancelled = True
-    return cancelled

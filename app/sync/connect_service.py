@@ -45,6 +45,7 @@ from app.tiktok.errors import (
     TikTokError,
     TransientError,
 )
+from app.tiktok.hosts import AUTH_BASE_URL, AUTHORIZE_URL, OPEN_API_BASE_URL
 from app.tiktok.models import Shop, TokenSet
 from app.tiktok.oauth import (
     DirectTokenExchanger,
@@ -73,9 +74,9 @@ class ConnectSettings:
     relay_url: str
     app_key: str  # the vendor app's key (vendor mode)
     service_id: str
-    authorize_url: str = "https://services.tiktokshop.com/open/authorize"
-    auth_base_url: str = "https://auth.tiktok-shops.com"
-    api_base_url: str = "https://open-api.tiktokglobalshop.com"
+    authorize_url: str = AUTHORIZE_URL
+    auth_base_url: str = AUTH_BASE_URL
+    api_base_url: str = OPEN_API_BASE_URL
 
 
 @dataclass

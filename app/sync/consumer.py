@@ -8,31 +8,44 @@ One WebSocket to the relay carries every shop the subscriber token covers. The c
 - acknowledges a shop's last cursor only after that commit returned;
 - on `gap` asks the sink to resync the shop through the Open API before going on;
 - reconnects with exponential backoff and full jitter when the relay goes away, and gives up only
-  when the relay refuses the token (close code 4401), which no retry can fix;
+  when the relay refuses the token (close code 4401) or a shop (`forbidden_shop`), which no
+  retry can fix;
 - when applying a batch fails (TikTok down, the disk full), closes the stream and waits on a
   separate backoff before replaying: that one is *not* reset by the relay's `ready` (a healthy
   relay says nothing about our ability to apply), only by a batch that commits, so a failure
   that persists costs a few attempts a minute, not a reconnect and a refetch per second.
+
+The frames are `app.tiktok.relay_frames`, the models the relay itself writes and reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from app.store.errors import StorageError
-from app.sync.backoff import Backoff
 from app.sync.state import LinkState
+from app.tiktok.backoff import Backoff
 from app.tiktok.models import loads
+from app.tiktok.relay_frames import (
+    RELAY_FRAMES,
+    Ack,
+    ErrorCode,
+    ErrorFrame,
+    Event,
+    Gap,
+    Ready,
+    Subscribe,
+)
 
 __all__ = ["RelayConsumer", "RelayEvent", "Sink", "StreamAuthError"]
 
@@ -100,7 +113,7 @@ class RelayConsumer:
         self._sink = sink
         self._on_state = on_state
         self.max_batch = max_batch
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(base=0.2, cap=10.0, floor=0.05)
         self._failure_backoff = failure_backoff or Backoff(base=1.0, cap=60.0, floor=0.5)
         # Set when the last batch failed: the delay before replaying, and why (for the state).
         self._failed: tuple[float, str] | None = None
@@ -123,6 +136,9 @@ class RelayConsumer:
 
     async def run(self) -> None:
         """Consume until `stop()`; reconnects on any failure except a refused token."""
+        if not self.shop_ids:  # a subscription names at least one shop
+            self._state(LinkState.IDLE, "no shop to stream")
+            return
         first = True
         while not self._stopping.is_set():
             self._state(LinkState.CONNECTING if first else LinkState.RECONNECTING, "")
@@ -204,10 +220,8 @@ class RelayConsumer:
         try:
             stored = self._sink.cursors()
             after = {shop: cur for shop, cur in stored.items() if shop in self.shop_ids}
-            frame: dict[str, Any] = {"op": "subscribe", "shops": self.shop_ids}
-            if after:
-                frame["after"] = after
-            await ws.send(json.dumps(frame))
+            subscribe = Subscribe(shops=self.shop_ids, after=after or None)
+            await ws.send(subscribe.model_dump_json(exclude_none=True))
             processor = asyncio.create_task(self._process(ws), name="relay-apply")
             try:
                 await self._read(ws)
@@ -230,29 +244,26 @@ class RelayConsumer:
             self.last_frame_at = time.monotonic()
             self.frames += 1
             try:
-                frame = loads(message)
-            except (ValueError, UnicodeDecodeError):
-                log.warning("relay sent a frame that is not JSON; ignored")
+                # `loads` keeps the webhook's numbers exact (decimals as `Decimal`).
+                frame = RELAY_FRAMES.validate_python(loads(message))
+            except (ValueError, UnicodeDecodeError, ValidationError):
+                log.warning("relay sent a frame this version does not know; ignored")
                 continue
-            if not isinstance(frame, dict):
-                continue
-            op = frame.get("op")
-            if op == "event":
-                event = _event(frame)
-                if event is not None:
-                    await self._pending.put(event)
-            elif op == "ready":
+            if isinstance(frame, Event):
+                await self._pending.put(
+                    RelayEvent(frame.shop_id, frame.cursor, frame.received_at, frame.webhook)
+                )
+            elif isinstance(frame, Ready):
                 self._backoff.reset()
                 self.connected.set()
                 self._state(LinkState.CONNECTED, "")
-            elif op == "gap":
+            elif isinstance(frame, Gap):
                 self.gaps += 1
-                await self._pending.put(_Gap(str(frame.get("shop_id", ""))))
-            elif op == "error":
-                code = str(frame.get("code", ""))
-                log.warning("relay error frame: %s %s", code, frame.get("message", ""))
-                if code in {"unauthorized", "forbidden", "forbidden_shop", "invalid_token"}:
-                    raise StreamAuthError(f"relay refused the subscription ({code})")
+                await self._pending.put(_Gap(frame.shop_id))
+            elif isinstance(frame, ErrorFrame):
+                log.warning("relay error frame: %s %s", frame.code.value, frame.message)
+                if frame.code is ErrorCode.FORBIDDEN_SHOP:
+                    raise StreamAuthError(f"relay refused the subscription ({frame.code.value})")
         if ws.close_code == UNAUTHORIZED_CLOSE:
             raise StreamAuthError("the relay refused the subscriber token")
 
@@ -321,7 +332,7 @@ class RelayConsumer:
             last[event.shop_id] = event.cursor
         for shop_id, cursor in last.items():
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(json.dumps({"op": "ack", "shop_id": shop_id, "cursor": cursor}))
+                await ws.send(Ack(shop_id=shop_id, cursor=cursor).model_dump_json())
 
 
 class _Stop:
@@ -329,18 +340,3 @@ class _Stop:
 
 
 _STOP: Any = _Stop()
-
-
-def _event(frame: dict[str, Any]) -> RelayEvent | None:
-    webhook = frame.get("webhook")
-    shop_id = frame.get("shop_id")
-    cursor = frame.get("cursor")
-    if not isinstance(webhook, dict) or shop_id is None or cursor is None:
-        log.warning("relay event frame without shop_id, cursor or webhook; ignored")
-        return None
-    received = frame.get("received_at")
-    received_at = float(received) if isinstance(received, int | float) else time.time()
-    return RelayEvent(str(shop_id), str(cursor), received_at, webhook)
-
-
-ResyncFn = Callable[[str], Awaitable[None]]

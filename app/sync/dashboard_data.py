@@ -14,24 +14,21 @@ chart caches on identity) skips it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.insight.scurve import took_off_at
 from app.insight.types import SkuSettings
 from app.store.catalog import stock_history
-from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
+from app.store.dashboard import sku_sales_windows, video_skus, video_totals
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
 from app.sync.engine import SyncEngine
-from app.sync.settings_units import to_insight
 
 __all__ = [
     "HISTORY_DAYS",
@@ -137,29 +134,6 @@ def _histories(
 
 def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWindow, ...]:
     """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
-    start = int(now) - 30 * DAY
-
-    def within(days: int) -> Any:
-        return func.sum(case((OrderRow.create_time >= int(now) - days * DAY, 1), else_=0))
-
-    rows = session.execute(
-        select(
-            LineItemRow.sku_id,
-            func.max(LineItemRow.product_name),
-            func.max(LineItemRow.sku_name),
-            within(7),
-            within(14),
-            func.count(),
-            func.sum(LineItemRow.sale_price),
-        )
-        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            OrderRow.create_time >= start,
-            OrderRow.status != "CANCELLED",
-        )
-        .group_by(LineItemRow.sku_id)
-    ).all()
     sales = [
         SkuSalesWindow(
             sku_id=sku_id,
@@ -169,49 +143,35 @@ def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWind
             units_30d=int(u30 or 0),
             revenue_30d=Decimal(str(round(float(rev or 0), 2))),
         )
-        for sku_id, product, sku, u7, u14, u30, rev in rows
+        for sku_id, product, sku, u7, u14, u30, rev in sku_sales_windows(session, shop_id, now)
     ]
     sales.sort(key=lambda s: -s.units_30d)
     return tuple(sales)
 
 
-def _took_off(points: list[tuple[int, int]]) -> float | None:
-    """When a video's view growth first ran at five times its earlier pace (None if never)."""
-    if len(points) < 4:
+def _took_off(points: list[tuple[int, int]], now: float) -> float | None:
+    """When a video's views took off, by insight's one rule (`scurve.took_off_at`, the rule
+    the viral forecast and so the alerts start from), over the histories' whole window."""
+    if not points:
         return None
-    for i in range(2, len(points)):
-        (t0, v0), (t1, v1) = points[i - 1], points[i]
-        first_t, first_v = points[0]
-        if t1 <= t0 or t0 <= first_t:
-            continue
-        before = (v0 - first_v) / (t0 - first_t)
-        rate = (v1 - v0) / (t1 - t0)
-        if rate > 5.0 * max(before, 1e-6) and rate * 3600 >= 1000:
-            return float(t0)
-    return None
+    samples = np.asarray(points, dtype=np.float64)
+    return took_off_at(samples[:, 0], samples[:, 1], now, window_hours=HISTORY_DAYS * 24)
 
 
 def _videos(session: Session, shop_id: str, now: float) -> tuple[VideoSummary, ...]:
-    links: defaultdict[str, list[str]] = defaultdict(list)
-    for video_id, sku_id in session.execute(
-        select(VideoProductRow.video_id, SkuRow.id)
-        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
-        .join(SkuRow, SkuRow.product_id == VideoProductRow.product_id)
-        .where(VideoRow.shop_id == shop_id)
-    ):
-        links[video_id].append(sku_id)
+    links = video_skus(session, shop_id)
     views = view_histories(session, shop_id, int(now) - HISTORY_DAYS * DAY)
     lines = [
         VideoSummary(
-            video_id=row.id,
-            title=row.title or row.id,
-            views=row.views,
-            orders=row.sku_orders,
-            revenue=row.gmv if row.gmv is not None else Decimal(0),
-            linked_skus=tuple(sorted(links.get(row.id, ()))),
-            took_off_at=_took_off([(p.at, p.views) for p in views.get(row.id, [])]),
+            video_id=video_id,
+            title=title or video_id,
+            views=total_views,
+            orders=orders,
+            revenue=gmv if gmv is not None else Decimal(0),
+            linked_skus=tuple(sorted(links.get(video_id, ()))),
+            took_off_at=_took_off([(p.at, p.views) for p in views.get(video_id, [])], now),
         )
-        for row in session.execute(select(VideoRow).where(VideoRow.shop_id == shop_id)).scalars()
+        for video_id, title, total_views, orders, gmv in video_totals(session, shop_id)
     ]
     lines.sort(key=lambda v: -v.views)
     return tuple(lines)
@@ -240,8 +200,8 @@ def read_dashboard_data(
         histories=histories,
         videos=videos,
         sku_sales=sales,
-        default_settings=to_insight(base),
-        sku_settings={sku: to_insight(v) for sku, v in overrides.items()},
+        default_settings=base,
+        sku_settings=overrides,
     )
 
 

@@ -53,6 +53,7 @@ from app.sync.state import (
     ShopSnapshot,
 )
 from app.sync.videos import VideoPoller
+from app.tiktok.backoff import Backoff
 from app.tiktok.client import TikTokShopClient
 from app.tiktok.errors import ReauthorizationRequired, TikTokError
 from app.tiktok.models import Shop
@@ -121,6 +122,7 @@ class SyncEngine:
         self.shops: dict[str, ShopContext] = {shop.id: ShopContext(shop) for shop in shops}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="viralstock-insight")
         self._tasks: list[asyncio.Task[Any]] = []
+        self._backfill_task: asyncio.Task[Any] | None = None
         self.backfill_results: dict[str, BackfillResult] = {}
         self.backfill_done = asyncio.Event()
         s = self.settings
@@ -181,7 +183,10 @@ class SyncEngine:
         await self.sink.load_cursors()
         for ctx in self.shops.values():
             self._api_link(ctx.id, LinkState.CONNECTING, "", None)
-        self._spawn(self._backfill_all(), "backfill")
+        self._backfill_task = self._spawn(self._backfill_all(), "backfill")
+        # However it ends: a task cancelled before its first step never runs its `finally`,
+        # and the scheduled work below waits on this.
+        self._backfill_task.add_done_callback(lambda _task: self.backfill_done.set())
         if self.consumer is not None:
             self._spawn(self.consumer.run(), "relay-consumer")
         for runner in self.insights.values():
@@ -232,14 +237,14 @@ class SyncEngine:
             return
         log.info("relay reported a gap; resyncing the shop through the Open API")
         try:
-            touched = await self.reconciler.refresh_products(ctx)
+            await self.reconciler.refresh_products(ctx)
         except ReauthorizationRequired:
             self._deauthorized(ctx.id)
             return
         except TikTokError as exc:
             self._api_link(ctx.id, LinkState.ERROR, type(exc).__name__, None)
             raise
-        self._changed(ctx.id, touched)
+        self._changed(ctx.id)
         await self._reconcile(ctx)
 
     # --- reading ---------------------------------------------------------------------------
@@ -312,10 +317,20 @@ class SyncEngine:
 
     # --- background work -------------------------------------------------------------------
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
+        return task
+
+    def cancel_backfill(self) -> bool:
+        """Cancel the running first sync (it resumes from its watermarks at the next start).
+        True when there was one to cancel."""
+        task = self._backfill_task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     @staticmethod
     def _task_done(task: asyncio.Task[Any]) -> None:
@@ -326,10 +341,11 @@ class SyncEngine:
         """Run `work` every `interval` s; while it keeps failing, wait twice as long each time
         (up to `failure_backoff_cap`), so a full disk or a TikTok outage is not hammered."""
         await self.backfill_done.wait()
+        cap = max(interval, self.settings.failure_backoff_cap)
+        pause = Backoff(base=interval, cap=cap, jitter=False)
         failures = 0
         while True:
-            delay = interval * (2 ** min(failures, 20))
-            await asyncio.sleep(min(max(interval, self.settings.failure_backoff_cap), delay))
+            await pause.wait(failures)
             try:
                 await work()
             except asyncio.CancelledError:
@@ -380,13 +396,13 @@ class SyncEngine:
                     continue
                 self.backfill_results[ctx.id] = result
                 self._api_link(ctx.id, LinkState.CONNECTED, "", None)
-                self._changed(ctx.id, set(result.touched))
+                self._changed(ctx.id)
             for ctx in self.shops.values():
                 if not ctx.deauthorized:
                     with contextlib.suppress(TikTokError):
                         await self.videos.run_once(ctx, full=True)
                     self._api_link(ctx.id, LinkState.CONNECTED, "", None)
-                    self._changed(ctx.id, set())
+                    self._changed(ctx.id)
         finally:
             self.backfill_done.set()
 
@@ -408,7 +424,7 @@ class SyncEngine:
         self._api_link(ctx.id, LinkState.CONNECTED, "", None)
         self.counters.reconciled += result.corrected
         self.counters.last_sync_at = self.clock.now()
-        self._changed(ctx.id, set(result.touched))
+        self._changed(ctx.id)
         return result
 
     async def _videos_all(self) -> None:
@@ -416,7 +432,7 @@ class SyncEngine:
             if not ctx.deauthorized:
                 result = await self.videos.run_once(ctx)
                 if result.views_moved or result.attributions:
-                    self._changed(ctx.id, set())
+                    self._changed(ctx.id)
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -436,7 +452,10 @@ class SyncEngine:
             if self.publisher.snapshot(shop_id).metrics != metrics:
                 self.publisher.update(shop_id, ChangeKind.METRICS, now, metrics=metrics)
 
-    def _changed(self, shop_id: str, skus: set[str]) -> None:
+    def _changed(self, shop_id: str) -> None:
+        """The shop's data changed: recompute its insight (debounced). The whole shop is
+        recomputed (the forecast is vectorised over every SKU), so which SKUs moved is not
+        asked for."""
         runner = self.insights.get(shop_id)
         if runner is not None:
             runner.mark_dirty()

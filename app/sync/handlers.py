@@ -31,14 +31,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store.catalog import mark_shop_deauthorized, upsert_inventory, upsert_products
-from app.store.orders import upsert_orders
-from app.store.schema import OrderRow, WebhookEventRow
+from app.store.orders import stored_statuses, upsert_orders
 from app.store.types import StockCause
-from app.store.webhooks import get_cursors, record_webhook
+from app.store.webhooks import get_cursors, known_notifications, record_webhook
 from app.store.webhooks import notification_key as store_notification_key
 from app.store.webhooks import payload_text as store_payload_text
 from app.sync.consumer import RelayEvent
@@ -58,6 +56,7 @@ from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
     Order,
+    OrderStatus,
     Product,
     Shop,
 )
@@ -82,7 +81,7 @@ STOCK_ORDER_TYPES = frozenset(
 )
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
-ChangedCallback = Callable[[str, set[str]], None]
+ChangedCallback = Callable[[str], None]
 
 
 def payload_text(webhook: dict[str, Any]) -> str:
@@ -280,17 +279,7 @@ def moves_stock(order: Order, stored_status: str | None, flagged: bool) -> bool:
     """
     if stored_status is None or flagged:
         return True
-    return order.status.value == "CANCELLED" and stored_status != "CANCELLED"
-
-
-def stored_statuses(session: Session, order_ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(order_ids), 500):
-        part = list(order_ids[start : start + 500])
-        found.update(
-            session.execute(select(OrderRow.id, OrderRow.status).where(OrderRow.id.in_(part))).all()
-        )
-    return found
+    return order.status is OrderStatus.CANCELLED and stored_status != OrderStatus.CANCELLED
 
 
 def apply_fetched(
@@ -308,20 +297,6 @@ def apply_fetched(
         changes = upsert_inventory(session, shop_id, fetched.inventory_result, at, cause)
         touched.update(change.sku_id for change in changes)
     return touched
-
-
-def known_notifications(session: Session, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        part = list(keys[start : start + 500])
-        found.update(
-            session.execute(
-                select(WebhookEventRow.tts_notification_id).where(
-                    WebhookEventRow.tts_notification_id.in_(part)
-                )
-            ).scalars()
-        )
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,5 +478,5 @@ class WebhookSink:
         for shop_id, expires in plan.expiring.items():
             if shop_id not in plan.deauthorized:
                 self._on_link(shop_id, LinkState.EXPIRING, "authorization expires soon", expires)
-        for shop_id, skus in touched.items():
-            self._on_changed(shop_id, skus)
+        for shop_id in touched:
+            self._on_changed(shop_id)

@@ -25,7 +25,6 @@ from app.insight.shop import compute_shop_insight
 from app.insight.types import AlertLevel, OrderIntelligence, ShopInsight
 from app.store.alerts import alert_levels, record_alert_levels
 from app.store.errors import StorageError
-from app.store.types import AlertLevel as StoredLevel
 from app.sync.database import Database
 from app.sync.loader import ShopData, load_shop_data
 
@@ -120,7 +119,7 @@ class InsightRunner:
         now = self._now()
         if not self._levels_loaded:
             stored = await self._db.read(lambda s: alert_levels(s, self.shop_id))
-            self.levels = {sku_id: _from_store(level) for sku_id, level in stored.items()}
+            self.levels = stored
             self._levels_loaded = True
         data = await self._db.read(lambda s: load_shop_data(s, self.shop_id, now))
         loop = asyncio.get_running_loop()
@@ -133,7 +132,7 @@ class InsightRunner:
         )
         levels = insight.levels()
         changed = {
-            sku_id: (_to_store(level), "")
+            sku_id: (level, "")
             for sku_id, level in levels.items()
             if previous.get(sku_id, AlertLevel.OK) != level
         }
@@ -152,11 +151,3 @@ class InsightRunner:
         self.last = result
         self._on_result(result)
         return result
-
-
-def _to_store(level: AlertLevel) -> StoredLevel:
-    return StoredLevel.FINE if level is AlertLevel.OK else StoredLevel(level.value)
-
-
-def _from_store(level: StoredLevel) -> AlertLevel:
-    return AlertLevel.OK if level is StoredLevel.FINE else AlertLevel(level.value)

@@ -7,36 +7,40 @@ creation, stock-change time, view sample time), never processing times.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
-from app.insight.types import OrderFact, Sale, SkuState, StockPoint, VideoInfo, ViewPoint
-from app.insight.types import SkuSettings as InsightSettings
-from app.store.catalog import current_stock
-from app.store.orders import sales_events
-from app.store.schema import (
-    AttributionRow,
-    LineItemRow,
-    OrderRow,
-    SkuRow,
-    StockHistoryRow,
-    VideoProductRow,
-    VideoRow,
-    VideoViewRow,
+from app.insight.orders import TO_SHIP
+from app.insight.types import (
+    OrderFact,
+    Sale,
+    SkuSettings,
+    SkuState,
+    StockPoint,
+    VideoInfo,
+    ViewPoint,
 )
-from app.store.settings import SkuSettings as StoredSettings
-from app.store.settings import sku_settings_for_shop
+from app.store.catalog import current_stock
+from app.store.insight_inputs import (
+    explicit_attributions,
+    order_count,
+    order_lines,
+    sold_line_items,
+    stock_points_since,
+    video_product_links,
+    video_titles,
+    view_points_since,
+)
+from app.store.orders import sales_events
+from app.store.settings import incoming_units, sku_settings_for_shop
 
 __all__ = ["HISTORY_DAYS", "OrderTotals", "ShopData", "load_order_totals", "load_shop_data"]
 
 HISTORY_DAYS = 8
 ORDER_HOURS = 48
-CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -44,19 +48,8 @@ class ShopData:
     history: ShopHistory
     orders: list[OrderFact]
     now: float
-    default: InsightSettings = field(default_factory=InsightSettings)
-    settings: dict[str, InsightSettings] = field(default_factory=dict)
-
-
-def to_insight_settings(stored: StoredSettings) -> InsightSettings:
-    """The store's seller settings (days) as insight's (hours)."""
-    return InsightSettings(
-        lead_time_hours=stored.lead_time_days * 24.0,
-        pack_size=max(1, stored.pack_size),
-        days_of_cover=stored.cover_days,
-        safety_days=stored.safety_days,
-        critical_hours=stored.critical_hours,
-    )
+    default: SkuSettings = field(default_factory=SkuSettings)
+    settings: dict[str, SkuSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,15 +63,6 @@ class OrderTotals:
     @property
     def viral_revenue_share(self) -> float:
         return float(self.video_revenue / self.revenue) if self.revenue > 0 else 0.0
-
-
-def _explicit(session: Session, shop_id: str) -> dict[tuple[str, str], str]:
-    rows = session.execute(
-        select(AttributionRow.order_id, AttributionRow.sku_id, AttributionRow.video_id)
-        .where(AttributionRow.shop_id == shop_id, AttributionRow.method == "explicit")
-        .order_by(AttributionRow.video_id)
-    )
-    return {(order_id, sku_id): video_id for order_id, sku_id, video_id in rows}
 
 
 def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
@@ -96,13 +80,11 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         )
         for row in current_stock(session, shop_id)
     ]
-    incoming: dict[str, int] = {}
     base, overrides = sku_settings_for_shop(session, shop_id)
-    for sku_id, stored in overrides.items():
-        incoming[sku_id] = stored.incoming_units
+    incoming = incoming_units(session, shop_id)
     if incoming:
         skus = [replace(sku, incoming=incoming.get(sku.sku_id, 0)) for sku in skus]
-    explicit = _explicit(session, shop_id)
+    explicit = explicit_attributions(session, shop_id)
     sales = [
         Sale(
             time=float(event.time),
@@ -115,34 +97,16 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
     ]
     stock = [
         StockPoint(time=float(at), sku_id=sku_id, available=quantity)
-        for sku_id, at, quantity in session.execute(
-            select(StockHistoryRow.sku_id, StockHistoryRow.at, StockHistoryRow.quantity)
-            .join(SkuRow, SkuRow.id == StockHistoryRow.sku_id)
-            .where(SkuRow.shop_id == shop_id, StockHistoryRow.at >= since)
-            .order_by(StockHistoryRow.at, StockHistoryRow.id)
-        )
+        for sku_id, at, quantity in stock_points_since(session, shop_id, since)
     ]
-    links: defaultdict[str, set[str]] = defaultdict(set)
-    for video_id, product_id in session.execute(
-        select(VideoProductRow.video_id, VideoProductRow.product_id)
-        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
-        .where(VideoRow.shop_id == shop_id)
-    ):
-        links[video_id].add(product_id)
+    links = video_product_links(session, shop_id)
     videos = [
         VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
-        for vid, title in session.execute(
-            select(VideoRow.id, VideoRow.title).where(VideoRow.shop_id == shop_id)
-        )
+        for vid, title in video_titles(session, shop_id)
     ]
     views = [
         ViewPoint(time=float(at), video_id=vid, views=count)
-        for vid, at, count in session.execute(
-            select(VideoViewRow.video_id, VideoViewRow.at, VideoViewRow.views)
-            .join(VideoRow, VideoRow.id == VideoViewRow.video_id)
-            .where(VideoRow.shop_id == shop_id, VideoViewRow.at >= since)
-            .order_by(VideoViewRow.at)
-        )
+        for vid, at, count in view_points_since(session, shop_id, since)
     ]
     history = ShopHistory.from_records(skus, sales, stock, views, videos, since=float(since))
     orders = _order_facts(session, shop_id, now, explicit)
@@ -150,8 +114,8 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         history=history,
         orders=orders,
         now=now,
-        default=to_insight_settings(base),
-        settings={sku_id: to_insight_settings(v) for sku_id, v in overrides.items()},
+        default=base,
+        settings=overrides,
     )
 
 
@@ -159,21 +123,7 @@ def _order_facts(
     session: Session, shop_id: str, now: float, explicit: dict[tuple[str, str], str]
 ) -> list[OrderFact]:
     since = int(now) - ORDER_HOURS * 3600 - 3600
-    rows = session.execute(
-        select(
-            OrderRow.id,
-            OrderRow.create_time,
-            OrderRow.status,
-            OrderRow.rts_sla_time,
-            LineItemRow.sku_id,
-            LineItemRow.sale_price,
-        )
-        .join(LineItemRow, LineItemRow.order_id == OrderRow.id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            (OrderRow.create_time >= since) | OrderRow.status.in_(_TO_SHIP),
-        )
-    )
+    rows = order_lines(session, shop_id, since, TO_SHIP)
     facts: dict[str, list[object]] = {}
     for order_id, created, status, ship_by, sku_id, price in rows:
         fact = facts.setdefault(order_id, [created, status, ship_by, Decimal(0), Decimal(0)])
@@ -193,22 +143,13 @@ def _order_facts(
     ]
 
 
-_TO_SHIP = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "PARTIALLY_SHIPPING")
-
-
 def load_order_totals(session: Session, shop_id: str) -> OrderTotals:
     """Order count (every status) and product revenue (line items of orders not cancelled)."""
-    count = session.execute(
-        select(func.count()).select_from(OrderRow).where(OrderRow.shop_id == shop_id)
-    ).scalar_one()
-    explicit = _explicit(session, shop_id)
+    count = order_count(session, shop_id)
+    explicit = explicit_attributions(session, shop_id)
     revenue = Decimal(0)
     video = Decimal(0)
-    for order_id, sku_id, price in session.execute(
-        select(LineItemRow.order_id, LineItemRow.sku_id, LineItemRow.sale_price)
-        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(OrderRow.shop_id == shop_id, OrderRow.status != CANCELLED)
-    ):
+    for order_id, sku_id, price in sold_line_items(session, shop_id):
         revenue += price
         if (order_id, sku_id) in explicit:
             video += price

@@ -12,15 +12,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.store.catalog import upsert_inventory, upsert_products
-from app.store.orders import upsert_orders
-from app.store.schema import OrderRow, ProductRow
+from app.store.catalog import product_ids, upsert_inventory, upsert_products
+from app.store.orders import order_versions, upsert_orders
+from app.store.progress import get_watermark, set_watermark
 from app.store.types import StockCause
 from app.sync.database import Database
-from app.sync.progress import get_watermark, set_watermark
 from app.sync.shops import ShopContext
 from app.tiktok.client import TikTokShopClient
 from app.tiktok.models import InventorySearchResult, Order
@@ -44,17 +42,6 @@ class ReconcileResult:
     @property
     def corrected(self) -> int:
         return self.orders_corrected + self.stock_corrected
-
-
-def _stored_versions(session: Session, ids: list[str]) -> dict[str, tuple[int, str]]:
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        for order_id, update_time, status in session.execute(
-            select(OrderRow.id, OrderRow.update_time, OrderRow.status).where(OrderRow.id.in_(part))
-        ):
-            found[order_id] = (update_time, status)
-    return found
 
 
 def next_watermark(watermark: int | None, orders: list[Order]) -> int | None:
@@ -105,7 +92,7 @@ class Reconciler:
         ):
             orders.append(order)
         ids = [order.id for order in orders]
-        stored = await self._db.read(lambda s: _stored_versions(s, ids))
+        stored = await self._db.read(lambda s: order_versions(s, ids))
         corrected_orders = sum(
             1
             for order in orders
@@ -161,18 +148,10 @@ class Reconciler:
 
     async def _all_inventory(self, ctx: ShopContext) -> InventorySearchResult:
         shop_id = ctx.shop.id
-        product_ids = await self._db.read(
-            lambda s: list(
-                s.execute(
-                    select(ProductRow.id)
-                    .where(ProductRow.shop_id == shop_id)
-                    .order_by(ProductRow.id)
-                ).scalars()
-            )
-        )
+        ids = await self._db.read(lambda s: product_ids(s, shop_id))
         result = []
-        for start in range(0, len(product_ids), MAX_INVENTORY_PRODUCTS):
-            part = product_ids[start : start + MAX_INVENTORY_PRODUCTS]
+        for start in range(0, len(ids), MAX_INVENTORY_PRODUCTS):
+            part = ids[start : start + MAX_INVENTORY_PRODUCTS]
             found = await self._api.search_inventory(
                 ctx.shop, product_ids=part, priority=self.priority
             )

@@ -16,21 +16,20 @@ responses retry with exponential backoff and full jitter up to `max_attempts`; b
 36009004, shop_cipher) are logged loudly and raised at once; the rest is raised with TikTok's
 request_id.
 
-Writes are different (`idempotent=False`: inventory update, ship package). They are retried
-only when the failure proves TikTok never processed them: the connection was never made, a
-429, an expired token, a signing failure. After an ambiguous failure (timeout after sending,
-5xx, a garbled answer) the client raises `AmbiguousWriteError` rather than replay a stock level
-that may since have changed or ship a package twice; the caller re-reads and decides.
+ViralStock only reads the shop (no endpoint method here writes), but `call` keeps TikTok's
+rule for a write (`idempotent=False`): it is retried only when the failure proves TikTok never
+processed it (the connection was never made, a 429, an expired token, a signing failure).
+After an ambiguous failure (timeout after sending, 5xx, a garbled answer) the client raises
+`AmbiguousWriteError` rather than replay a stock level that may since have changed; the caller
+re-reads and decides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import random
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.tiktok.backoff import Backoff
 from app.tiktok.errors import (
     AmbiguousWriteError,
     ClientBugError,
@@ -51,16 +51,14 @@ from app.tiktok.errors import (
     TransientError,
     classify,
 )
+from app.tiktok.hosts import AUTH_BASE_URL, AUTHORIZE_URL, OPEN_API_BASE_URL
 from app.tiktok.metrics import ClientMetrics, MetricsSnapshot
 from app.tiktok.models import (
     AffiliateOrder,
     AffiliateOrderPage,
     InventorySearchResult,
-    InventoryUpdateResult,
     Order,
     OrderPage,
-    Package,
-    PackagePage,
     PayloadError,
     Product,
     ProductPage,
@@ -70,7 +68,7 @@ from app.tiktok.models import (
     validate_json,
 )
 from app.tiktok.ratelimit import LimiterConfig, Priority, PriorityRateLimiter
-from app.tiktok.redact import fingerprint, install_redaction, redact, register_secret
+from app.tiktok.redact import fingerprint, redact, register_secret
 from app.tiktok.retry_after import MAX_RETRY_AFTER, parse_retry_after
 from app.tiktok.signer import RelaySigningError, Signer
 
@@ -78,21 +76,13 @@ __all__ = [
     "DEFAULT_OPEN_API_BASE_URL",
     "MAX_INVENTORY_SKUS",
     "ClientSettings",
-    "InventoryItemErrors",
     "TikTokShopClient",
     "TokenSource",
 ]
 
 log = logging.getLogger(__name__)
 
-# httpcore does `import sniffio` on every request (in a try/except) to learn the async library.
-# When sniffio is not installed that failed import scans sys.path each time: ~0.4 ms of CPU
-# per request, more than everything else the client does. Recording the absence once makes
-# the import fail instantly, exactly as before, just without the file-system walk.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
-DEFAULT_OPEN_API_BASE_URL = "https://open-api.tiktokglobalshop.com"
+DEFAULT_OPEN_API_BASE_URL = OPEN_API_BASE_URL
 JSON = "application/json"
 MAX_DETAIL_IDS = 50
 # Inventory Search takes at most 600 sku_ids (tiktok-shop-api.md 4.2).
@@ -104,9 +94,9 @@ class ClientSettings:
     """Everything an operator may tune. Base URLs point at TikTok or at the sandbox."""
 
     open_api_base_url: str = DEFAULT_OPEN_API_BASE_URL
-    auth_base_url: str = "https://auth.tiktok-shops.com"
+    auth_base_url: str = AUTH_BASE_URL
     # The seller's consent page; the US has its own host (tiktok-shop-api.md 2.1).
-    authorize_url: str = "https://services.tiktokshop.com/open/authorize"
+    authorize_url: str = AUTHORIZE_URL
     requests_per_minute: float = 1000.0
     burst: float | None = None
     high_reserve: float = 0.10
@@ -138,22 +128,6 @@ class TokenSource(Protocol):
     async def refresh(self, stale_fingerprint: str | None = None) -> str: ...
 
 
-class InventoryItemErrors(TikTokError):
-    """Update Inventory answered code 0 but refused some SKUs; `result.errors` says which."""
-
-    def __init__(self, result: InventoryUpdateResult, *, request_id: str | None, path: str) -> None:
-        self.result = result
-        skus = ", ".join(
-            f"{error.detail.sku_id or '?'}: {error.code} {error.message}" for error in result.errors
-        )
-        super().__init__(
-            f"inventory update refused for {len(result.errors)} SKU(s): {skus}",
-            code=0,
-            request_id=request_id,
-            path=path,
-        )
-
-
 # --- envelope models ---------------------------------------------------------------------------
 
 
@@ -182,10 +156,6 @@ class _ShopList(BaseModel):
 class _OrderList(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     orders: list[Order] = Field(default_factory=list)
-
-
-class _Empty(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 _ENVELOPES: dict[type[BaseModel], type[_Envelope[Any]]] = {}
@@ -276,8 +246,7 @@ class TikTokShopClient:
             headers={"user-agent": "ViralStock/0.1"},
         )
         self._clock = clock
-        self._rng = rng or random.Random()  # jitter only, not security
-        install_redaction()  # httpx logs every URL, `sign=` included: mask before any handler
+        self._retry = Backoff(self.settings.backoff_base, self.settings.backoff_cap, rng=rng)
 
     async def __aenter__(self) -> TikTokShopClient:
         return self
@@ -346,7 +315,9 @@ class TikTokShopClient:
                         relay_waits += 1
                         if relay_waits > 4 * self.settings.max_attempts:
                             raise
-                        await asyncio.sleep(exc.retry_after or self._backoff(min(relay_waits, 6)))
+                        await asyncio.sleep(
+                            exc.retry_after or self._retry.delay(min(relay_waits, 6) - 1)
+                        )
                         continue
                     # TikTok's own 429: the limiter now paces slower and honours Retry-After.
                     self.limiter.on_rate_limited(budget, exc.retry_after)
@@ -367,7 +338,7 @@ class TikTokShopClient:
                         ) from None
                     if attempt >= self.settings.max_attempts:
                         raise
-                    delay = self._backoff(attempt)
+                    delay = self._retry.delay(attempt - 1)
                     log.info(
                         "transient failure on %s (attempt %d/%d), retrying in %.2fs: %s",
                         path,
@@ -391,11 +362,6 @@ class TikTokShopClient:
         return parse_retry_after(
             response.headers.get("retry-after"), cap=self.settings.retry_after_cap
         )
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^(n-1)))."""
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
 
     async def _attempt[M: BaseModel](
         self,
@@ -722,107 +688,6 @@ class TikTokShopClient:
             priority=priority,
         )
         return data
-
-    async def update_inventory(
-        self,
-        shop: Shop,
-        product_id: str,
-        skus: Sequence[Mapping[str, Any]],
-        *,
-        priority: Priority = Priority.HIGH,
-        raise_on_item_errors: bool = True,
-    ) -> InventoryUpdateResult:
-        """Set absolute stock: `skus` = [{"id", "inventory": [{"warehouse_id", "quantity"}]}].
-
-        TikTok answers code 0 even when some SKUs were refused; those come back in
-        `result.errors`, and by default raise `InventoryItemErrors` (carrying the result) so a
-        partial failure is never mistaken for success. Not retried after an ambiguous failure
-        (see the module docstring): catch `AmbiguousWriteError`, re-read, decide.
-        """
-        path = f"/product/202309/products/{product_id}/inventory/update"
-        data, request_id = await self.call(
-            "POST",
-            path,
-            InventoryUpdateResult,
-            shop=shop,
-            body={"skus": [dict(sku) for sku in skus]},
-            priority=priority,
-            idempotent=False,
-        )
-        if data.errors:
-            log.warning(
-                "inventory update for product %s refused %d SKU(s) (request_id %s)",
-                product_id,
-                len(data.errors),
-                request_id,
-            )
-            if raise_on_item_errors:
-                raise InventoryItemErrors(data, request_id=request_id, path=path)
-        return data
-
-    # --- fulfillment -----------------------------------------------------------------------
-
-    async def search_packages_page(
-        self,
-        shop: Shop,
-        *,
-        page_size: int = 50,
-        page_token: str | None = None,
-        sort_field: str | None = None,
-        sort_order: str | None = None,
-        filters: Mapping[str, Any] | None = None,
-        priority: Priority = Priority.NORMAL,
-    ) -> PackagePage:
-        return await self._search_page(
-            "/fulfillment/202309/packages/search",
-            PackagePage,
-            shop,
-            page_size=min(page_size, 50),
-            page_token=page_token,
-            filters=filters,
-            priority=priority,
-            sort_field=sort_field,
-            sort_order=sort_order,
-        )
-
-    def iter_packages(
-        self,
-        shop: Shop,
-        *,
-        page_size: int = 50,
-        filters: Mapping[str, Any] | None = None,
-        priority: Priority = Priority.NORMAL,
-    ) -> AsyncIterator[Package]:
-        pages = self._pages(
-            self.search_packages_page, shop, page_size=page_size, filters=filters, priority=priority
-        )
-        return _items(pages, lambda page: page.packages)
-
-    async def ship_package(
-        self,
-        shop: Shop,
-        package_id: str,
-        *,
-        handover_method: str = "PICKUP",
-        pickup_slot: Mapping[str, int] | None = None,
-        self_shipment: Mapping[str, str] | None = None,
-        priority: Priority = Priority.HIGH,
-    ) -> str | None:
-        """Ship one package; returns TikTok's request_id. Never replayed blindly."""
-        _, request_id = await self.call(
-            "POST",
-            f"/fulfillment/202309/packages/{package_id}/ship",
-            _Empty,
-            shop=shop,
-            body={
-                "handover_method": handover_method,
-                "pickup_slot": dict(pickup_slot) if pickup_slot else None,
-                "self_shipment": dict(self_shipment) if self_shipment else None,
-            },
-            priority=priority,
-            idempotent=False,
-        )
-        return request_id
 
     # --- videos and affiliate attribution --------------------------------------------------
 

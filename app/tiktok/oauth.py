@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from app.tiktok.backoff import Backoff
 from app.tiktok.credentials import CredentialStore, load_tokens, save_tokens
 from app.tiktok.errors import (
     ApiError,
@@ -40,8 +41,9 @@ from app.tiktok.errors import (
     TikTokError,
     TransientError,
 )
+from app.tiktok.hosts import AUTH_BASE_URL, AUTHORIZE_URL
 from app.tiktok.models import PayloadError, Shop, TokenSet, loads, parse
-from app.tiktok.redact import fingerprint, install_redaction, redact, register_secret
+from app.tiktok.redact import fingerprint, redact, register_secret
 
 __all__ = [
     "DirectTokenExchanger",
@@ -57,8 +59,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
-DEFAULT_AUTH_BASE_URL = "https://auth.tiktok-shops.com"
+DEFAULT_AUTHORIZE_URL = AUTHORIZE_URL
+DEFAULT_AUTH_BASE_URL = AUTH_BASE_URL
 
 
 # --- the link and the redirect -----------------------------------------------------------------
@@ -235,8 +237,11 @@ def _token_set(data: Any, where: str) -> TokenSet:
     return tokens
 
 
+_TOKEN_RETRY = Backoff(base=0.2, cap=10.0)
+
+
 async def _with_retries[T](
-    call: Callable[[], Awaitable[T]], *, attempts: int = 3, base: float = 0.2
+    call: Callable[[], Awaitable[T]], *, attempts: int = 3, backoff: Backoff = _TOKEN_RETRY
 ) -> T:
     """Retry a token call on transient failures only; a refused token is final."""
     for attempt in range(attempts):
@@ -246,7 +251,7 @@ async def _with_retries[T](
             if attempt == attempts - 1:
                 raise
             delay = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            await asyncio.sleep(delay or secrets.SystemRandom().uniform(0, base * 2**attempt))
+            await asyncio.sleep(delay or backoff.delay(attempt))
     raise AssertionError("unreachable")
 
 
@@ -269,8 +274,9 @@ class DirectTokenExchanger:
         self._app_key = app_key
         self.__secret = app_secret
         register_secret(app_secret)
+        # The secret travels in this URL, which httpx logs at INFO: the process's composition
+        # root installs the record redaction (`app.main.prepare_process`) before any of this.
         self._base = auth_base_url.rstrip("/")
-        install_redaction()  # the secret travels in this URL, which httpx logs at INFO
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout

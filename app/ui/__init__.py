@@ -7,7 +7,7 @@ Public API for the composition root (app/main.py):
   instance owns `data_dir` and was brought to the front (exit 0). `Ui.shutdown()` at the end.
 - Or piece by piece: `application.create_app`, `single_instance.SingleInstance`,
   `logging_setup.setup_logging`, `crash.CrashHandler` (`.install()`, `.asyncio_handler`),
-  `theme.ThemeManager`, `main_window.MainWindow`, `screenshot.grab_screenshot`.
+  `theme.ThemeManager`, `main_window.MainWindow` (`--screenshot`: `desktop.DesktopApp`).
 - Data in: `MainWindow.apply(viewmodel.DashboardViewModel)` on the main thread (coalesce to a
   few per second; charts repaint from one 10 Hz timer anyway), `MainWindow.show_progress(
   viewmodel.Progress | None)`.
@@ -24,8 +24,8 @@ Public API for the composition root (app/main.py):
   `app.sync.desktop_sessions.DesktopSessions`); `controller.DashboardController(window, engine,
   shop_id)` carries the window's signals to the engine (`app.sync.commands`);
   `adapter.SnapshotAdapter` turns publisher changes into throttled view models
-  (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.ExtrasMapper` and
-  `mapping.build_viewmodel`).
+  (`app.sync.dashboard_data.load_dashboard_data`, then `mapping.build_viewmodel`, which puts
+  that read's types into the view model as they are).
 
 Qt objects die on the GUI thread only (`gui_gc`, issue #19). A cycle holding Qt wrappers freed
 by Python's collector on a worker thread (the database pool, the relay client, an executor) runs

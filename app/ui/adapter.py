@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.sync.dashboard_data import DashboardData, HistoryCache, load_dashboard_data
 from app.sync.engine import SyncEngine
 from app.sync.state import Change, ChangeKind, ShopSnapshot
-from app.ui.mapping import Extras, ExtrasMapper, LogBook, RateMeter, build_viewmodel, progress_of
+from app.ui.mapping import LogBook, RateMeter, build_viewmodel, progress_of
 from app.ui.viewmodel import DashboardViewModel, Progress
 
 __all__ = ["SnapshotAdapter"]
@@ -57,8 +57,6 @@ class SnapshotAdapter(QObject):
         self.rates = RateMeter()
         self.cache = HistoryCache()
         self.data: DashboardData | None = None
-        self.extras: Extras | None = None
-        self._to_extras = ExtrasMapper()
         self.last: DashboardViewModel | None = None
         self.builds = 0
         self._snapshot: ShopSnapshot | None = None
@@ -165,7 +163,7 @@ class SnapshotAdapter(QObject):
         snap = self._snapshot
         if snap is None:
             return
-        if self._extras_dirty or self.extras is None:
+        if self._extras_dirty or self.data is None:
             self._extras_dirty = False
             levels = {item.sku_id: item.available for item in snap.skus}
             now = snap.updated_at
@@ -176,7 +174,6 @@ class SnapshotAdapter(QObject):
             self.data = await load_dashboard_data(
                 self.engine, self.shop_id, now, levels, cache, slow=slow, previous=previous
             )
-            self.extras = self._to_extras(self.data)
             snap = self._snapshot or snap
         runner = self.engine.insights.get(self.shop_id)
         projector = None
@@ -184,7 +181,7 @@ class SnapshotAdapter(QObject):
             projector = runner.last.insight.projected_stock
         vm = build_viewmodel(
             snap,
-            self.extras,
+            self.data,
             rates=self.rates.per_minute(),
             budget_per_minute=self.budget_per_minute,
             log=self.logbook.entries,

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.insight import fmt, text
 from app.insight.alerts import attention_key, needing_attention
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight, SkuSettings
+from app.sync.dashboard_data import StockSeries
 from app.ui import when
 from app.ui.charts import (
     CoverLandscape,
@@ -33,7 +34,7 @@ from app.ui.charts import (
 )
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
-from app.ui.viewmodel import Projector, StockHistory, SyncPerformance
+from app.ui.viewmodel import Projector, SyncPerformance
 from app.ui.widgets import Card, Chip, ElidedLabel, KpiTile, muted, set_level_property
 
 ALERT_ROWS = 8
@@ -291,7 +292,7 @@ class InventoryCard(Card):
         self._last: (
             tuple[
                 tuple[SkuInsight, ...],
-                dict[str, StockHistory],
+                dict[str, StockSeries],
                 float,
                 SkuSettings,
                 dict[str, SkuSettings],
@@ -303,7 +304,7 @@ class InventoryCard(Card):
     def update_from(
         self,
         insights: tuple[SkuInsight, ...],
-        histories: dict[str, StockHistory],
+        histories: dict[str, StockSeries],
         now: float,
         defaults: SkuSettings,
         per_sku: dict[str, SkuSettings] | None = None,

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.insight import fmt
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
+from app.sync.dashboard_data import StockSeries
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.theme import Palette, load_palettes
-from app.ui.viewmodel import Projector, StockHistory
+from app.ui.viewmodel import Projector
 
 HOUR = 3600.0
 # Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
@@ -153,7 +154,7 @@ class StockFlowChart(QWidget):
         item.addItem(self.arrival_line, ignoreBounds=True)
         self.band.setZValue(-5)
         self._pending: (
-            tuple[StockHistory | None, SkuInsight | None, float, float, Projector | None] | None
+            tuple[StockSeries | None, SkuInsight | None, float, float, Projector | None] | None
         ) = None
         self._range: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._history_key: tuple[object, ...] | None = None
@@ -163,7 +164,7 @@ class StockFlowChart(QWidget):
 
     def update_from(
         self,
-        history: StockHistory | None,
+        history: StockSeries | None,
         insight: SkuInsight | None,
         now: float,
         lead_time_hours: float,

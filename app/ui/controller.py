@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from app.insight.types import SkuSettings
-from app.sync.commands import cancel_backfill, save_settings
+from app.sync.commands import save_settings
 from app.sync.engine import SyncEngine
 from app.ui.adapter import SnapshotAdapter
 from app.ui.main_window import MainWindow
@@ -142,6 +142,6 @@ class DashboardController(QObject):
         if self._resync is not None:
             self._resync.cancel()
             return
-        if cancel_backfill(self.engine):
+        if self.engine.cancel_backfill():
             self.window.show_progress(None)
             self.window.set_status("First sync paused; it continues at the next start")

@@ -28,13 +28,27 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from app.sync.connect_service import Connected
-from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session
+from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session, StoredShops
 from app.sync.state import LinkState
 from app.ui.platform_libs import PlatformCheck, window_check
+
+if TYPE_CHECKING:  # imported where used: the window must not wait for these at startup
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.sync.connect_service import ConnectService
+    from app.ui.bootstrap import Ui
+    from app.ui.connect_dialog import ConnectDialog
+    from app.ui.controller import DashboardController
+    from app.ui.main_window import MainWindow
+    from app.ui.viewmodel import DashboardViewModel
+
+SignalHandler = Callable[[int, FrameType | None], object]
 
 __all__ = ["DesktopApp", "run"]
 
@@ -47,19 +61,19 @@ STARTUP_PROBE = "VIRALSTOCK_STARTUP_PROBE"
 
 
 class DesktopApp:
-    def __init__(self, ui: Any, args: argparse.Namespace, sessions: DesktopSessions) -> None:
+    def __init__(self, ui: Ui, args: argparse.Namespace, sessions: DesktopSessions) -> None:
         self.ui = ui
         self.args = args
         self.sessions = sessions
         self.window = ui.window
         self.quit_event = asyncio.Event()
         self.session: Session | None = None
-        self.controller: Any = None
-        self.dialog: Any = None
-        self.connect_service: Any = None
+        self.controller: DashboardController | None = None
+        self.dialog: ConnectDialog | None = None
+        self.connect_service: ConnectService | None = None
         self.exit_code = 0
         self.verdict = ""
-        self.recovery_box: Any = None
+        self.recovery_box: QMessageBox | None = None
         # The environment before run() chose an offscreen platform for the checks.
         self.env_at_start: dict[str, str] = dict(os.environ)
         self._spawned: set[asyncio.Task[Any]] = set()
@@ -147,7 +161,7 @@ class DesktopApp:
         self.controller.start()
         await session.engine.start()
 
-    def _probe_data(self, vm: Any) -> None:
+    def _probe_data(self, vm: DashboardViewModel) -> None:
         """Benchmark hook: the first dashboard with products on it, painted; then quit."""
         if not vm.insights or self.quit_event.is_set():
             return
@@ -189,16 +203,16 @@ class DesktopApp:
         """What this desktop remembered about the last connect."""
         s = self.ui.settings
         return ConnectionPrefs(
-            relay_url=s.value("connection/relay_url", "", type=str),
-            app_key=s.value("connection/app_key", "", type=str),
-            own_app=s.value("connection/own_app", False, type=bool),
+            relay_url=str(s.value("connection/relay_url", "", type=str)),
+            app_key=str(s.value("connection/app_key", "", type=str)),
+            own_app=bool(s.value("connection/own_app", False, type=bool)),
         )
 
     async def start_stored(self) -> None:
         stored = await self.sessions.stored_shops()
         self.tell_recovery()
         problem = stored.keyring_problem
-        if stored.shops and problem is None and await self.start_real(stored.shops):
+        if stored.shops and problem is None and await self.start_real(stored):
             return
         if stored.shops and problem is not None:
             self.window.set_status(
@@ -208,9 +222,11 @@ class DesktopApp:
             )
         self.open_connect()
 
-    async def start_real(self, shops: Any, connected: Connected | None = None) -> bool:
-        """Start the engine for stored shops (tokens from the keyring, or fresh ones)."""
-        session = await self.sessions.open_shops(shops, self.prefs(), connected)
+    async def start_real(self, shops: StoredShops | Connected) -> bool:
+        """Start the engine for stored shops (tokens from the keyring) or for the shops of a
+        connect that just succeeded (its fresh tokens)."""
+        connected = shops if isinstance(shops, Connected) else None
+        session = await self.sessions.open_shops(shops.shops, self.prefs(), connected)
         if session is None:
             self.window.set_status("No stored login for your shop: connect it again.", 0)
             return False
@@ -219,7 +235,7 @@ class DesktopApp:
 
     # --- the connect dialog ----------------------------------------------------------------
 
-    def open_connect(self) -> Any:
+    def open_connect(self) -> ConnectDialog:
         """Open the connect dialog (non-blocking); a success starts the engine."""
         from app.ui.connect_dialog import ConnectDialog
 
@@ -250,12 +266,12 @@ class DesktopApp:
         dialog.open()
         return dialog
 
-    def _dialog_finished(self, dialog: Any) -> None:
+    def _dialog_finished(self, dialog: ConnectDialog) -> None:
         if self.dialog is dialog:
             self.dialog = None
         dialog.deleteLater()
 
-    def _caught(self, dialog: Any, code: str) -> None:
+    def _caught(self, dialog: ConnectDialog, code: str) -> None:
         """The browser came back to the loopback catcher: fill in the code and connect."""
         with contextlib.suppress(RuntimeError):
             dialog.code.setText(code)
@@ -270,9 +286,9 @@ class DesktopApp:
 
     async def _restart(self, connected: Connected) -> None:
         await self.stop_session()
-        await self.start_real(connected.shops, connected)
+        await self.start_real(connected)
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
@@ -290,9 +306,9 @@ class DesktopApp:
         await asyncio.sleep(0.05)
 
     async def screenshot(self, path: Path, seconds: float) -> None:
-        """Save the window as PNG. Not `grab_screenshot`: its `processEvents()` inside a
-        coroutine would run other tasks re-entrantly; here the loop itself lets Qt lay out
-        and paint (the short sleep), then `grab()` renders synchronously."""
+        """Save the window as PNG. No `processEvents()`: inside a coroutine it would run other
+        tasks re-entrantly; here the loop itself lets Qt lay out and paint (the short sleep),
+        then `grab()` renders synchronously."""
         width, height = self.args.size
         self.window.resize(width, height)
         await self.settle(seconds)
@@ -369,7 +385,7 @@ class DesktopApp:
         print(self.verdict, flush=True)
 
 
-def _chart_points(window: Any) -> int:
+def _chart_points(window: MainWindow) -> int:
     """How many points the stock-flow and orders charts hold."""
     total = 0
     for item in (window.dashboard.inventory.flow.history, window.dashboard.orders.chart.revenue):
@@ -435,7 +451,7 @@ def _exit_now(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _on_termination(handler: Any) -> dict[signal.Signals, Any]:
+def _on_termination(handler: SignalHandler) -> dict[signal.Signals, Any]:
     """Handle SIGTERM (logout, `kill`, systemd) and SIGINT with `handler`; return the handlers
     they had. Quitting like the tray's Quit stops the engine and removes the instance socket and
     a demo's temporary folder: without it Python died on the spot and left both in /tmp. The

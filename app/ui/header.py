@@ -7,15 +7,21 @@ import time
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.insight import fmt
-from app.ui.viewmodel import LinkState, ShopHeader
+from app.sync.state import LinkState
+from app.ui.viewmodel import ShopHeader
 from app.ui.widgets import Chip
 
-STATE_LEVEL = {
-    LinkState.ONLINE: ("ok", "online"),
+#: How each of the engine's link states looks: (chip level, word). An expiring authorization
+#: still works (the detail asks to reconnect); a revoked one does not.
+STATE_LEVEL: dict[LinkState, tuple[str, str]] = {
+    LinkState.IDLE: ("critical", "offline"),
     LinkState.CONNECTING: ("warning", "connecting"),
-    LinkState.OFFLINE: ("critical", "offline"),
+    LinkState.CONNECTED: ("ok", "online"),
+    LinkState.RECONNECTING: ("warning", "connecting"),
+    LinkState.DEAUTHORIZED: ("critical", "error"),
+    LinkState.EXPIRING: ("ok", "online"),
     LinkState.ERROR: ("critical", "error"),
-    LinkState.DISABLED: ("unknown", "off"),
+    LinkState.STOPPED: ("critical", "offline"),
 }
 
 

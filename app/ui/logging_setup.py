@@ -14,7 +14,7 @@ from pathlib import Path
 
 from platformdirs import user_log_dir
 
-from app.sync.redaction import install_redaction, redact
+from app.tiktok.redact import install_redaction, redact
 from app.ui.application import APP_NAME, ORG_NAME
 
 __all__ = [

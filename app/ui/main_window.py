@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.insight.types import SkuInsight, SkuSettings
+from app.insight.types import SkuInsight
 from app.ui import when
 from app.ui.banner import Banner
 from app.ui.cards import AlertsCard, InventoryCard, OrdersCard, SyncPerformanceCard
@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
             vm.projector,
         )
         d.orders.update_from(vm.orders, now)
+        self.config.show_defaults(vm.default_settings)
         # Hidden pages refresh when shown (their tables are the costliest widgets); the log
         # keeps appending so no entry is missed while the Sync page is not on screen.
         self._stale_pages = {"Analytics", "Sync"}
@@ -504,8 +505,3 @@ class MainWindow(QMainWindow):
             return
         event.accept()
         self.quit_requested.emit()
-
-
-def default_settings_for(window: MainWindow) -> SkuSettings:
-    """The shop-wide defaults the Configuration page holds (for the composition root)."""
-    return window.config.current_defaults()

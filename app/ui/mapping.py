@@ -1,99 +1,47 @@
 """Sync snapshot -> dashboard view model, and the Sync page's log from the change stream.
 
 Qt-free and synchronous: the adapter calls `build_viewmodel` on the Qt thread with the latest
-`ShopSnapshot`, the store extras (`Extras`, mapped from `app.sync.dashboard_data.DashboardData` by
-an `ExtrasMapper`) and the rates a `RateMeter` measured.
-Link states of the engine (`app.sync.LinkState`) map onto the header's fewer states here, so the
-UI never imports the sync package's enums.
+`ShopSnapshot`, the store read `app.sync.dashboard_data.DashboardData` (used as it is: no mirror
+type, so a series the reader kept is the very object the charts cached) and the rates a
+`RateMeter` measured. Link states are the engine's `app.sync.state.LinkState`; only their
+details (what the seller should do) are worded here.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from app.insight.types import SkuSettings
 from app.sync.dashboard_data import DashboardData
-from app.sync.state import BackfillProgress, Change, ChangeKind, LinkStatus, ShopSnapshot
-from app.sync.state import LinkState as SyncLink
+from app.sync.state import BackfillProgress, Change, ChangeKind, LinkState, LinkStatus, ShopSnapshot
 from app.ui.viewmodel import (
     Correction,
     DashboardViewModel,
-    LinkState,
     LogEntry,
     LogLevel,
     Progress,
     Projector,
     ShopHeader,
-    SkuSales,
-    StockHistory,
     SyncPerformance,
-    VideoRow,
 )
 
-__all__ = [
-    "Extras",
-    "ExtrasMapper",
-    "LogBook",
-    "RateMeter",
-    "build_viewmodel",
-    "link_state",
-    "progress_of",
-]
+__all__ = ["LogBook", "RateMeter", "build_viewmodel", "link_detail", "progress_of"]
 
-_STATES: dict[SyncLink, LinkState] = {
-    SyncLink.IDLE: LinkState.OFFLINE,
-    SyncLink.CONNECTING: LinkState.CONNECTING,
-    SyncLink.CONNECTED: LinkState.ONLINE,
-    SyncLink.RECONNECTING: LinkState.CONNECTING,
-    SyncLink.DEAUTHORIZED: LinkState.ERROR,
-    SyncLink.EXPIRING: LinkState.ONLINE,
-    SyncLink.ERROR: LinkState.ERROR,
-    SyncLink.STOPPED: LinkState.OFFLINE,
-}
-
-_DETAILS: dict[SyncLink, str] = {
-    SyncLink.DEAUTHORIZED: "authorization revoked: reconnect the shop",
-    SyncLink.EXPIRING: "authorization expires soon: reconnect the shop",
-    SyncLink.RECONNECTING: "reconnecting",
+_DETAILS: dict[LinkState, str] = {
+    LinkState.DEAUTHORIZED: "authorization revoked: reconnect the shop",
+    LinkState.EXPIRING: "authorization expires soon: reconnect the shop",
+    LinkState.RECONNECTING: "reconnecting",
 }
 
 
-@dataclass(frozen=True)
-class Extras:
-    """The store extras in view-model types (what `build_viewmodel` adds to the snapshot)."""
-
-    histories: Mapping[str, StockHistory]
-    videos: tuple[VideoRow, ...]
-    sku_sales: tuple[SkuSales, ...]
-    default_settings: SkuSettings
-    sku_settings: Mapping[str, SkuSettings]
-
-
-class ExtrasMapper:
-    """`DashboardData` (sync) -> `Extras` (view model). The view model shows sync's own series,
-    video and sales types, so nothing is converted: charts key their caches on the series
-    object, and a series the reader kept is the very same object here."""
-
-    def __call__(self, data: DashboardData) -> Extras:
-        return Extras(
-            histories=dict(data.histories),
-            videos=data.videos,
-            sku_sales=data.sku_sales,
-            default_settings=data.default_settings,
-            sku_settings=dict(data.sku_settings),
-        )
-
-
-def link_state(status: LinkStatus) -> tuple[LinkState, str]:
-    """The header's state and a short detail for one connection."""
-    state = _STATES.get(status.state, LinkState.OFFLINE)
-    detail = status.detail or _DETAILS.get(status.state, "")
-    if status.state is SyncLink.DEAUTHORIZED:
-        detail = _DETAILS[SyncLink.DEAUTHORIZED]
-    return state, detail
+def link_detail(status: LinkStatus) -> str:
+    """A short detail for one connection: what the seller should do about it."""
+    if status.state is LinkState.DEAUTHORIZED:
+        return _DETAILS[LinkState.DEAUTHORIZED]
+    return status.detail or _DETAILS.get(status.state, "")
 
 
 def progress_of(backfill: BackfillProgress) -> Progress | None:
@@ -153,9 +101,9 @@ class LogBook:
         self._duplicates = 0
         self._reconciled = 0
         self._resyncs = 0
-        self._api: SyncLink | None = None
-        self._relay: SyncLink | None = None
-        self._storage: SyncLink | None = None
+        self._api: LinkState | None = None
+        self._relay: LinkState | None = None
+        self._storage: LinkState | None = None
         self._phase = ""
 
     @property
@@ -205,7 +153,7 @@ class LogBook:
                 continue
             setattr(self, attr, status.state)
             label = {"api": "TikTok Open API", "relay": "Webhook relay"}.get(source, "Database")
-            bad = status.state in (SyncLink.ERROR, SyncLink.DEAUTHORIZED)
+            bad = status.state in (LinkState.ERROR, LinkState.DEAUTHORIZED)
             detail = f" ({status.detail})" if status.detail else ""
             self.add(
                 source,
@@ -260,7 +208,7 @@ class LogBook:
 
 def build_viewmodel(
     snap: ShopSnapshot,
-    extras: Extras | None,
+    data: DashboardData | None,
     *,
     rates: tuple[float, float, float] = (0.0, 0.0, 0.0),
     budget_per_minute: int = 1000,
@@ -270,8 +218,6 @@ def build_viewmodel(
     demo: bool = False,
 ) -> DashboardViewModel:
     """The whole view model of one shop."""
-    api, api_detail = link_state(snap.api)
-    relay, relay_detail = link_state(snap.relay)
     m = snap.metrics
     events, requests, _limited = rates
     success = None
@@ -279,16 +225,16 @@ def build_viewmodel(
         success = max(0.0, 1.0 - m.api_429s / m.api_requests)
     header = ShopHeader(
         shop_name=snap.shop.name or snap.shop.id,
-        api_state=api,
-        relay_state=relay,
+        api_state=snap.api.state,
+        relay_state=snap.relay.state,
         sku_count=snap.sku_count,
         last_sync=m.last_sync_at or snap.insight_at,
-        api_detail=api_detail,
-        relay_detail=relay_detail,
+        api_detail=link_detail(snap.api),
+        relay_detail=link_detail(snap.relay),
         demo=demo,
         storage_problem=(
             snap.storage.detail or "the local database cannot be written"
-            if snap.storage.state is SyncLink.ERROR
+            if snap.storage.state is LinkState.ERROR
             else ""
         ),
     )
@@ -306,16 +252,14 @@ def build_viewmodel(
         header=header,
         performance=performance,
         insights=snap.skus,
-        histories=dict(extras.histories) if extras else {},
+        histories=data.histories if data else {},
         projector=projector,
         orders=snap.orders,
-        videos=extras.videos if extras else (),
-        sku_sales=extras.sku_sales if extras else (),
+        videos=data.videos if data else (),
+        sku_sales=data.sku_sales if data else (),
         log=tuple(log),
         corrections=tuple(corrections),
-        sku_settings=dict(extras.sku_settings) if extras else {},
-        default_settings=extras.default_settings
-        if extras
-        else DashboardViewModel().default_settings,
+        sku_settings=data.sku_settings if data else {},
+        default_settings=data.default_settings if data else SkuSettings(),
         now=snap.insight_at or snap.updated_at,
     )

@@ -26,19 +26,17 @@ from PySide6.QtWidgets import (
 
 from app.insight import fmt
 from app.insight.types import SkuInsight, SkuSettings
+from app.sync.dashboard_data import SkuSalesWindow, VideoSummary
 from app.ui import when
 from app.ui.cards import sku_title
 from app.ui.tables import LogFilter, LogModel, RowsModel, SortProxy
 from app.ui.theme import Palette, ThemeMode
 from app.ui.viewmodel import (
     Correction,
-    LinkState,
     LogEntry,
     LogLevel,
     ShopHeader,
-    SkuSales,
     SyncPerformance,
-    VideoRow,
 )
 from app.ui.widgets import LEVEL_TEXT, Card, Chip, muted
 
@@ -87,7 +85,7 @@ class AnalyticsPage(QWidget):
         self.videos_card = Card(
             "Videos", "views, orders and revenue per video, and when it took off"
         )
-        self.videos = RowsModel[VideoRow](
+        self.videos = RowsModel[VideoSummary](
             [
                 (
                     "Video",
@@ -113,7 +111,7 @@ class AnalyticsPage(QWidget):
         self.videos_view = make_table(self.videos, sort_column=3)  # type: ignore[arg-type]
         self.videos_card.body_layout.addWidget(self.videos_view)
         self.sales_card = Card("Sales by SKU", "units over the windows Seller Center uses")
-        self.sales = RowsModel[SkuSales](
+        self.sales = RowsModel[SkuSalesWindow](
             [
                 ("SKU", lambda s: s.name or s.sku_id, lambda s: (s.name or s.sku_id).lower()),
                 ("7 days", lambda s: f"{s.units_7d:,}", lambda s: s.units_7d),
@@ -161,8 +159,8 @@ class AnalyticsPage(QWidget):
 
     def update_from(
         self,
-        videos: Sequence[VideoRow],
-        sales: Sequence[SkuSales],
+        videos: Sequence[VideoSummary],
+        sales: Sequence[SkuSalesWindow],
         insights: Sequence[SkuInsight],
     ) -> None:
         self._names = {s.sku_id: sku_title(s) for s in insights}
@@ -330,7 +328,7 @@ class SyncPage(QWidget):
         ):
             level, word = STATE_LEVEL[state]
             chip.set_level(level, f"● {label}: {word}")
-            detail.setText(text or ("" if state is LinkState.ONLINE else "not connected"))
+            detail.setText(text or ("" if level == "ok" else "not connected"))
         self.perf.setText(
             f"Last sync {fmt.ago(header.last_sync, now or time.time())} · webhook → screen p95 "
             f"{fmt.millis(perf.latency_p95_ms)} · queue {perf.queue_depth:,}"
@@ -366,26 +364,6 @@ class NotificationPrefs:
     digest_threshold: int = 3
 
 
-def load_defaults(settings: QSettings) -> SkuSettings:
-    """The shop-wide replenishment defaults stored by the Configuration page."""
-    base = SkuSettings()
-
-    def num(key: str, fallback: float) -> float:
-        try:
-            return float(settings.value(f"insight/{key}", fallback))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return fallback
-
-    return dataclasses.replace(
-        base,
-        lead_time_hours=num("lead_time_hours", base.lead_time_hours),
-        days_of_cover=num("days_of_cover", base.days_of_cover),
-        safety_days=num("safety_days", base.safety_days),
-        critical_hours=num("critical_hours", base.critical_hours),
-        pack_size=int(num("pack_size", base.pack_size)),
-    )
-
-
 def load_notification_prefs(settings: QSettings) -> NotificationPrefs:
     def flag(key: str, fallback: bool) -> bool:
         value = settings.value(f"notifications/{key}", fallback)
@@ -402,7 +380,9 @@ class ConfigPage(QWidget):
     """Alert thresholds, default lead time and days of cover, theme, notifications.
 
     Emits `defaults_changed(SkuSettings)`, `notifications_changed(NotificationPrefs)` and
-    `theme_changed(ThemeMode)`; values persist in QSettings.
+    `theme_changed(ThemeMode)`. The shop's defaults live in the store only (the window shows
+    the ones in effect with `show_defaults` on every snapshot, and the controller saves what
+    Apply emits); QSettings keeps only this machine's preferences: notifications and theme.
     """
 
     defaults_changed = Signal(object)
@@ -434,7 +414,7 @@ class ConfigPage(QWidget):
         columns.addWidget(right_host, 1)
         layout.addLayout(columns)
         layout.addStretch(1)
-        defaults = load_defaults(settings)
+        defaults = self._shown = SkuSettings()
         alerts = Card("Alerts and reorder", "when a product turns warning or critical")
         form = self._form(alerts)
         self.critical_hours = QDoubleSpinBox()
@@ -530,10 +510,21 @@ class ConfigPage(QWidget):
         card.body_layout.addLayout(form)
         return form
 
+    def show_defaults(self, defaults: SkuSettings) -> None:
+        """Show the shop defaults the engine uses. Only when they changed, so a value the
+        seller is typing is not reset by every snapshot."""
+        if defaults == self._shown:
+            return
+        self._shown = defaults
+        self.critical_hours.setValue(defaults.critical_hours)
+        self.safety_days.setValue(defaults.safety_days)
+        self.lead_time_days.setValue(defaults.lead_time_hours / 24)
+        self.days_of_cover.setValue(defaults.days_of_cover)
+
     def current_defaults(self) -> SkuSettings:
-        base = load_defaults(self._settings)
+        """The defaults in effect with the page's edits on top (pack size is per product)."""
         return dataclasses.replace(
-            base,
+            self._shown,
             critical_hours=self.critical_hours.value(),
             safety_days=self.safety_days.value(),
             lead_time_hours=round(self.lead_time_days.value() * 24, 2),
@@ -542,9 +533,6 @@ class ConfigPage(QWidget):
 
     def _apply_defaults(self) -> None:
         new = self.current_defaults()
-        for key in ("critical_hours", "safety_days", "lead_time_hours", "days_of_cover"):
-            self._settings.setValue(f"insight/{key}", getattr(new, key))
-        self._settings.sync()
         self.status.setText("Saved. Alerts and reorders use the new values from the next update.")
         self.defaults_changed.emit(new)
 

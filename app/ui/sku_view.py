@@ -19,11 +19,12 @@ from PySide6.QtWidgets import (
 
 from app.insight import fmt
 from app.insight.types import AlertLevel, SkuInsight, SkuSettings
+from app.sync.dashboard_data import StockSeries
 from app.ui.cards import sku_title
 from app.ui.charts import StockFlowChart
 from app.ui.plots import RepaintScheduler
 from app.ui.theme import Palette
-from app.ui.viewmodel import Projector, StockHistory
+from app.ui.viewmodel import Projector
 from app.ui.widgets import Card, Chip, KpiTile, muted
 
 
@@ -183,7 +184,7 @@ class SkuView(QWidget):
     def show_sku(
         self,
         item: SkuInsight | None,
-        history: StockHistory | None,
+        history: StockSeries | None,
         settings: SkuSettings,
         now: float,
         sku_id: str | None = None,

@@ -17,20 +17,11 @@ import numpy.typing as npt
 
 from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings, StockProjection
 from app.sync.dashboard_data import SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.state import LinkState
 
 FloatArray = npt.NDArray[np.float64]
 # `ShopInsight.projected_stock`: (sku_id, hours ahead) -> expected, busy and quiet stock.
 Projector = Callable[[str, Sequence[float]], StockProjection]
-
-
-class LinkState(enum.StrEnum):
-    """State of a connection the header shows (Open API, relay stream)."""
-
-    ONLINE = "online"
-    CONNECTING = "connecting"
-    OFFLINE = "offline"
-    ERROR = "error"
-    DISABLED = "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +29,9 @@ class ShopHeader:
     """The header line: which shop, is it connected, how fresh is the data."""
 
     shop_name: str = ""
-    api_state: LinkState = LinkState.OFFLINE
-    relay_state: LinkState = LinkState.OFFLINE
+    # The engine's own states; `app.ui.header.STATE_LEVEL` says how each looks.
+    api_state: LinkState = LinkState.IDLE
+    relay_state: LinkState = LinkState.IDLE
     sku_count: int = 0
     last_sync: float | None = None
     api_detail: str = ""
@@ -60,13 +52,6 @@ class SyncPerformance:
     budget_per_minute: int = 1000
     queue_depth: int = 0
     events_per_minute: float = 0.0
-
-
-# The dashboard shows sync's own plain types for these: nothing is converted, and a series the
-# reader kept is the very object the charts cached.
-StockHistory = StockSeries
-VideoRow = VideoSummary
-SkuSales = SkuSalesWindow
 
 
 class LogLevel(enum.StrEnum):
@@ -109,14 +94,14 @@ class DashboardViewModel:
     # Insight for every SKU; the UI sorts and filters for each card.
     insights: tuple[SkuInsight, ...] = ()
     # Stock history per sku_id (only SKUs the seller may open need one). Keep passing the same
-    # StockHistory object while a SKU's history is unchanged: charts re-copy only new objects.
-    histories: Mapping[str, StockHistory] = field(default_factory=dict)
+    # StockSeries object while a SKU's history is unchanged: charts re-copy only new objects.
+    histories: Mapping[str, StockSeries] = field(default_factory=dict)
     # The projected depletion and band for the stock-flow chart: pass
     # `shop_insight.projected_stock`. Without it the chart approximates from the forecast.
     projector: Projector | None = field(default=None, compare=False)
     orders: OrderIntelligence | None = None
-    videos: tuple[VideoRow, ...] = ()
-    sku_sales: tuple[SkuSales, ...] = ()
+    videos: tuple[VideoSummary, ...] = ()
+    sku_sales: tuple[SkuSalesWindow, ...] = ()
     log: tuple[LogEntry, ...] = ()
     corrections: tuple[Correction, ...] = ()
     # The settings in effect per SKU (absent: `default_settings`).

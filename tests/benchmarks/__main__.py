@@ -12,9 +12,11 @@ import time
 import traceback
 
 import tests.benchmarks as package
+from app.main import prepare_process
 
 
 def main(argv: list[str]) -> int:
+    prepare_process()  # what `python -m app` does first (the client's per-request costs)
     names = sorted(
         info.name
         for info in pkgutil.iter_modules(package.__path__)

@@ -384,7 +384,7 @@ def memory_child(folder: str) -> None:
     from app.sync.state import LinkStatus, ShopRef, ShopSnapshot
     from app.ui.application import create_app
     from app.ui.main_window import MainWindow
-    from app.ui.mapping import ExtrasMapper, build_viewmodel
+    from app.ui.mapping import build_viewmodel
     from app.ui.theme import ThemeManager, ThemeMode
 
     app = create_app(["bench"])
@@ -404,7 +404,7 @@ def memory_child(folder: str) -> None:
     insight, orders = compute(data, {})
     levels = {s.sku_id: s.available for s in insight.skus}
     with store.read() as session:
-        extras = ExtrasMapper()(read_dashboard_data(session, shop_id, now, levels, HistoryCache()))
+        extras = read_dashboard_data(session, shop_id, now, levels, HistoryCache())
     snap = ShopSnapshot(
         shop=ShopRef(shop_id, "Benchmark Shop"),
         api=LinkStatus(SyncLink.CONNECTED),

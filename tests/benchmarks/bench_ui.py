@@ -20,10 +20,11 @@ import numpy as np
 from PySide6.QtCore import QSettings
 
 from app.insight.shop import compute_shop_insight
+from app.sync.dashboard_data import StockSeries
 from app.ui.application import create_app
 from app.ui.main_window import MainWindow
 from app.ui.theme import ThemeManager, ThemeMode
-from app.ui.viewmodel import DashboardViewModel, StockHistory
+from app.ui.viewmodel import DashboardViewModel
 from tests.ui import synthetic
 
 SKUS = 120
@@ -69,7 +70,7 @@ def main() -> None:
     times = np.linspace(synthetic.NOW - DAYS * 86400, synthetic.NOW, n)
     stock = np.abs(np.cumsum(np.random.default_rng(1).normal(0, 3, n))) + 50
     histories = dict(base.histories)
-    histories[top] = StockHistory(top, times, stock)
+    histories[top] = StockSeries(top, times, stock)
     base = dataclasses.replace(base, histories=histories)
     total_points = sum(len(h.times) for h in histories.values())
     variants = _variants(base, 6)

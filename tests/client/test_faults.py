@@ -21,7 +21,7 @@ from app.tiktok.errors import (
     TokenExpiredError,
     TransientError,
 )
-from app.tiktok.models import Shop
+from app.tiktok.models import OrderPage, Shop
 from app.tiktok.oauth import DirectTokenExchanger, TokenManager
 from app.tiktok.ratelimit import Priority
 from app.tiktok.redact import fingerprint
@@ -31,16 +31,19 @@ from tests.client.conftest import Connected, connect_own_app, fast_settings, san
 pytestmark = pytest.mark.timeout(30)
 
 
-async def _first_sku(conn: Connected) -> tuple[str, str, list[dict[str, Any]]]:
-    products = [p async for p in conn.client.iter_products(conn.shop)]
-    product = products[0]
-    found = await conn.client.search_inventory(conn.shop, product_ids=[product.id])
-    sku = found.inventory[0].skus[0]
-    stock = [
-        {"warehouse_id": w.warehouse_id, "quantity": w.available_quantity}
-        for w in sku.warehouse_inventory
-    ]
-    return product.id, sku.id, stock
+async def _write(conn: Connected) -> OrderPage:
+    """A request the caller marks as a write (`idempotent=False`): ViralStock sends none of
+    its own, but the client's rule for one (never replayed after an ambiguous failure) holds
+    for whatever `call` is told may not be repeated."""
+    page, _ = await conn.client.call(
+        "POST",
+        "/order/202309/orders/search",
+        OrderPage,
+        shop=conn.shop,
+        query={"page_size": 5},
+        idempotent=False,
+    )
+    return page
 
 
 async def test_5xx_reads_are_retried_and_none_lost(sandbox: Any) -> None:
@@ -69,13 +72,11 @@ async def test_persistent_5xx_gives_up_after_max_attempts(sandbox: Any) -> None:
 
 async def test_write_is_not_replayed_after_a_5xx(sandbox: Any) -> None:
     conn = await connect_own_app(sandbox)
-    async with conn.client as client:
-        product_id, sku_id, stock = await _first_sku(conn)
-        skus = [{"id": sku_id, "inventory": stock}]
+    async with conn.client:
         sandbox.faults.error_rate = 1.0
         before = sandbox_requests(sandbox)
         with pytest.raises(AmbiguousWriteError) as caught:
-            await client.update_inventory(conn.shop, product_id, skus)
+            await _write(conn)
         assert sandbox_requests(sandbox) - before == 1
         assert caught.value.request_id
 
@@ -84,8 +85,6 @@ async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
     settings = fast_settings(sandbox.base_url, timeout=0.15, max_attempts=2)
     conn = await connect_own_app(sandbox, settings=settings)
     async with conn.client as client:
-        product_id, sku_id, stock = await _first_sku(conn)
-        skus = [{"id": sku_id, "inventory": stock}]
         sandbox.faults.latency = 0.4
         before = sandbox_requests(sandbox)
         with pytest.raises(TransientError):
@@ -94,7 +93,7 @@ async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
         assert sandbox_requests(sandbox) - before == 2
         before = sandbox_requests(sandbox)
         with pytest.raises(AmbiguousWriteError):
-            await client.update_inventory(conn.shop, product_id, skus)
+            await _write(conn)
         await asyncio.sleep(0.5)
         assert sandbox_requests(sandbox) - before == 1
 
@@ -102,7 +101,6 @@ async def test_timeouts_retry_reads_but_not_writes(sandbox: Any) -> None:
 async def test_429_burst_slows_down_and_retries_even_writes(sandbox: Any) -> None:
     conn = await connect_own_app(sandbox)
     async with conn.client as client:
-        product_id, sku_id, stock = await _first_sku(conn)
         budget = (sandbox.app_key, conn.shop.id)
         configured = client.limiter.current_rate(budget)
         sandbox.faults.burst_429(3)
@@ -115,10 +113,7 @@ async def test_429_burst_slows_down_and_retries_even_writes(sandbox: Any) -> Non
         # a throttled write was not processed, so it is safe (and right) to send it again
         sandbox.faults.burst_429(2)
         before = sandbox_requests(sandbox)
-        result = await client.update_inventory(
-            conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
-        )
-        assert result.errors == []
+        assert (await _write(conn)).total_count > 0
         assert sandbox_requests(sandbox) - before == 3
 
 
@@ -228,7 +223,6 @@ async def test_malformed_answers_are_logged_and_retried(
 ) -> None:
     conn = await connect_own_app(sandbox)
     async with conn.client as client:
-        product_id, sku_id, stock = await _first_sku(conn)
         before = sandbox_requests(sandbox)
         sandbox.faults.burst_malformed(2)  # HTML junk where the JSON envelope should be
         with caplog.at_level(logging.WARNING, logger="app.tiktok.client"):
@@ -242,9 +236,7 @@ async def test_malformed_answers_are_logged_and_retried(
         before = sandbox_requests(sandbox)
         sandbox.faults.burst_malformed(1)
         with pytest.raises(AmbiguousWriteError):
-            await client.update_inventory(
-                conn.shop, product_id, [{"id": sku_id, "inventory": stock}]
-            )
+            await _write(conn)
         assert sandbox_requests(sandbox) - before == 1
         assert sandbox.stats()["garbled_injected"] >= 4
 

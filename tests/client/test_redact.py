@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -203,3 +207,36 @@ def test_exception_text_is_redacted() -> None:
     assert SECRET not in str(error)
     assert "request_id=req-1" in str(error)
     assert SECRET not in str(TransientError(f"url ...&sign={SECRET}"))
+
+
+_FRESH_PROCESS = """
+import logging, sys
+from app.tiktok.client import TikTokShopClient
+from app.tiktok.oauth import DirectTokenExchanger
+from app.tiktok.signer import LocalSigner
+
+TikTokShopClient(LocalSigner("key", "s3cr3t-app-secret"), object())  # type: ignore[arg-type]
+DirectTokenExchanger("key", "s3cr3t-app-secret")
+# The protocol package changed nothing process-wide: logging and the import system as found.
+assert logging.getLogRecordFactory() is logging.LogRecord, "a record factory was installed"
+assert sys.modules.get("sniffio", "absent") is not None, "sniffio was poisoned at import"
+
+from app.main import prepare_process
+
+prepare_process()  # what `python -m app` does first
+record = logging.getLogRecordFactory()(
+    "httpx", logging.INFO, "x.py", 1, "HTTP Request: GET %s", ("/x?sign=abc123&a=1",), None
+)
+assert "abc123" not in record.getMessage(), record.getMessage()
+"""
+
+
+def test_the_client_has_no_process_wide_side_effects_and_main_sets_them_up() -> None:
+    """Importing or constructing the client and the token exchange leaves logging and
+    `sys.modules` alone; the composition root installs redaction (and the sniffio shortcut)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -15,10 +15,10 @@ from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from app.main import desktop_sessions
+from app.sync.state import LinkState
 from app.ui.bootstrap import start_ui
 from app.ui.connect_dialog import ConnectDialog
 from app.ui.desktop import DesktopApp
-from app.ui.viewmodel import LinkState
 from tests.desktop.conftest import MemoryKeyring, desktop_args, drive
 
 
@@ -62,7 +62,8 @@ def test_first_run_connects_and_syncs_the_shop(
         window = ui.window
         qtbot.waitUntil(
             lambda: (
-                window.vm.header.sku_count > 0 and window.vm.header.relay_state is LinkState.ONLINE
+                window.vm.header.sku_count > 0
+                and window.vm.header.relay_state is LinkState.CONNECTED
             ),
             timeout=20_000,
         )

@@ -13,14 +13,13 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from app.insight.types import AlertLevel
-from app.store.settings import get_settings
+from app.insight.types import AlertLevel, SkuSettings
+from app.store.settings import get_settings, shop_settings
 from app.sync.headless import open_demo_engine
-from app.sync.state import ChangeKind
+from app.sync.state import ChangeKind, LinkState
 from app.ui.controller import DashboardController
 from app.ui.main_window import MainWindow
 from app.ui.theme import ThemeManager
-from app.ui.viewmodel import LinkState
 from tests.desktop.conftest import drive
 
 
@@ -66,8 +65,8 @@ def test_webhook_reaches_the_screen(qtbot: QtBot, live: Any) -> None:
     on_screen = time.monotonic() - applied_at
     assert on_screen < 5.0
     assert stored > 0
-    assert window.vm.header.relay_state is LinkState.ONLINE
-    assert window.vm.header.api_state is LinkState.ONLINE
+    assert window.vm.header.relay_state is LinkState.CONNECTED
+    assert window.vm.header.api_state is LinkState.CONNECTED
     assert window.vm.header.demo and window.vm.header.sku_count > 0
     assert window.header.isVisible()
     window.flush_charts()
@@ -111,7 +110,7 @@ def test_alert_to_sku_edit_lead_time_persists_and_recomputes(qtbot: QtBot, live:
         with engine.db.store.read() as session:
             return get_settings(session, shop_id, sku_id)
 
-    assert stored().lead_time_days == pytest.approx(new_days)
+    assert stored().lead_time_hours == pytest.approx(new_days * 24)
     assert stored().pack_size == 12
 
     # The recompute uses it: the SKU's reorder suggestion is built on the new lead time.
@@ -126,6 +125,47 @@ def test_alert_to_sku_edit_lead_time_persists_and_recomputes(qtbot: QtBot, live:
 
     qtbot.waitUntil(reflected, timeout=10_000)
     assert window.sku_view.lead_time.value() == pytest.approx(new_days)
+
+
+@pytest.fixture
+def stale_prefs(settings: QSettings) -> QSettings:
+    """Shop defaults an older ViralStock kept in QSettings, which the engine never read."""
+    for key, value in (("lead_time_hours", 720), ("critical_hours", 99), ("days_of_cover", 60)):
+        settings.setValue(f"insight/{key}", value)
+    settings.sync()
+    return settings
+
+
+def test_configuration_shows_the_defaults_the_engine_uses(
+    qtbot: QtBot, stale_prefs: QSettings, live: Any
+) -> None:
+    """On a fresh data folder the page shows what alerts and reorders are computed with, and
+    what the seller applies there is what the next computation uses."""
+    window, controller, engine = live
+    shop_id = controller.shop_id
+    cfg = window.config
+    with engine.db.store.read() as session:
+        in_effect = shop_settings(session, shop_id)
+    assert in_effect == SkuSettings()  # a fresh store: the built-in defaults
+    qtbot.waitUntil(lambda: bool(window.vm.insights), timeout=20_000)
+    window.show_page("Configuration")
+    assert cfg.lead_time_days.value() == pytest.approx(in_effect.lead_time_hours / 24)
+    assert cfg.critical_hours.value() == pytest.approx(in_effect.critical_hours)
+    assert cfg.days_of_cover.value() == pytest.approx(in_effect.days_of_cover)
+    assert cfg.safety_days.value() == pytest.approx(in_effect.safety_days)
+    cfg.lead_time_days.setValue(3)
+    saved = controller.saved
+    qtbot.mouseClick(cfg.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.saved > saved, timeout=5_000)
+    with engine.db.store.read() as session:
+        assert shop_settings(session, shop_id).lead_time_hours == pytest.approx(72)
+
+    def reorders_use_it() -> bool:
+        plain = [s for s in window.vm.insights if s.sku_id not in window.vm.sku_settings]
+        return bool(plain) and all(s.reorder.lead_time_hours == 72 for s in plain)
+
+    qtbot.waitUntil(reorders_use_it, timeout=10_000)
+    assert cfg.lead_time_days.value() == pytest.approx(3)
 
 
 def test_resync_shows_progress_and_finishes(qtbot: QtBot, live: Any) -> None:

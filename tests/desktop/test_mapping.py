@@ -1,5 +1,5 @@
-"""The Qt-free half of the wiring: link states, progress, the log book, settings units, and the
-store extras mapped from sync's plain data onto the view model."""
+"""The Qt-free half of the wiring: link details, progress, the log book, and the store read
+put into the view model as it is."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from app.insight.types import SkuSettings
 from app.sync.dashboard_data import DashboardData, SkuSalesWindow, StockSeries, VideoSummary
-from app.sync.settings_units import to_insight, to_stored
 from app.sync.state import (
     BackfillProgress,
     Change,
@@ -19,24 +18,20 @@ from app.sync.state import (
     SyncMetrics,
 )
 from app.ui.mapping import (
-    ExtrasMapper,
     LogBook,
     RateMeter,
     build_viewmodel,
-    link_state,
+    link_detail,
     progress_of,
 )
-from app.ui.viewmodel import LinkState as UiLink
 from app.ui.viewmodel import LogLevel
 
 
-def test_link_states_map_to_the_header() -> None:
-    assert link_state(LinkStatus(LinkState.CONNECTED))[0] is UiLink.ONLINE
-    assert link_state(LinkStatus(LinkState.RECONNECTING))[0] is UiLink.CONNECTING
-    state, detail = link_state(LinkStatus(LinkState.DEAUTHORIZED, "105001"))
-    assert state is UiLink.ERROR and "reconnect" in detail
-    state, detail = link_state(LinkStatus(LinkState.EXPIRING))
-    assert state is UiLink.ONLINE and "expires" in detail
+def test_link_details_tell_the_seller_what_to_do() -> None:
+    assert link_detail(LinkStatus(LinkState.CONNECTED)) == ""
+    assert link_detail(LinkStatus(LinkState.RECONNECTING)) == "reconnecting"
+    assert "reconnect" in link_detail(LinkStatus(LinkState.DEAUTHORIZED, "105001"))
+    assert "expires" in link_detail(LinkStatus(LinkState.EXPIRING))
 
 
 def test_backfill_progress_and_its_end() -> None:
@@ -96,20 +91,11 @@ def test_viewmodel_from_a_snapshot() -> None:
     )
     vm = build_viewmodel(snap, None, rates=(60.0, 300.0, 0.0), budget_per_minute=600, demo=True)
     assert vm.header.shop_name == "Glow Shop" and vm.header.demo
-    assert vm.header.api_state is UiLink.ONLINE and vm.header.relay_state is UiLink.CONNECTING
+    assert vm.header.api_state is LinkState.CONNECTED
+    assert vm.header.relay_state is LinkState.RECONNECTING
     assert vm.performance.success_rate == 0.99 and vm.performance.budget_used == 0.5
     assert vm.performance.latency_p50_ms == 30.0 and vm.performance.queue_depth == 3
     assert vm.now == 1_000.0
-
-
-def test_settings_round_trip_between_days_and_hours() -> None:
-    ui = SkuSettings(lead_time_hours=60.0, pack_size=12, days_of_cover=10.0)
-    stored = to_stored(ui)
-    assert stored["lead_time_days"] == 2.5 and stored["pack_size"] == 12
-    from app.store.settings import SkuSettings as Stored
-
-    back = to_insight(Stored(**stored))  # type: ignore[arg-type]
-    assert back == ui
 
 
 def _data(
@@ -125,25 +111,21 @@ def _data(
     )
 
 
-def test_extras_keep_an_unchanged_history_object_for_the_charts() -> None:
+def test_the_view_model_keeps_an_unchanged_history_object_for_the_charts() -> None:
     a = StockSeries.from_points("a", [(0.0, 10.0), (60.0, 8.0)])
     b = StockSeries.from_points("b", [(0.0, 5.0)])
     video = VideoSummary("v1", "Unboxing", 12_000, 30, Decimal("300"), ("a",), 30.0)
-    to_extras = ExtrasMapper()
-    first = to_extras(_data({"a": a, "b": b}, (video,)))
-    history = first.histories["a"]
-    assert history.sku_id == "a" and list(history.stock) == [10.0, 8.0]
-    assert history.times is a.times  # shared, not copied
+    snap = ShopSnapshot(ShopRef("s1", "Glow Shop"), updated_at=100.0)
+    first = build_viewmodel(snap, _data({"a": a, "b": b}, (video,)))
+    assert first.histories["a"] is a  # the reader's series itself, not a copy
     assert first.videos[0].title == "Unboxing" and first.videos[0].linked_skus == ("a",)
-    assert first.sku_sales[0].units_30d == 30 and first.sku_settings["a"].pack_size == 6
+    assert first.sku_sales[0].units_30d == 30 and first.settings_for("a").pack_size == 6
     moved = StockSeries.from_points("b", [(0.0, 5.0), (90.0, 4.0)])
-    second = to_extras(_data({"a": a, "b": moved}, (video,)))
-    assert second.histories["a"] is history  # the reader kept the series: same object
+    second = build_viewmodel(snap, _data({"a": a, "b": moved}, (video,)))
+    assert second.histories["a"] is a  # the reader kept the series: same object
     assert second.histories["b"] is not first.histories["b"]
     assert list(second.histories["b"].stock) == [5.0, 4.0]
-    snap = ShopSnapshot(ShopRef("s1", "Glow Shop"), updated_at=100.0)
-    vm = build_viewmodel(snap, second)
-    assert vm.histories["a"] is history and vm.settings_for("a").pack_size == 6
+    assert build_viewmodel(snap, None).default_settings == SkuSettings()
 
 
 def test_a_storage_failure_reaches_the_header_and_the_log() -> None:

@@ -49,3 +49,14 @@ def test_no_orders() -> None:
     result = order_intelligence([], NOW)
     assert result.order_count == 0 and result.viral_revenue_share == 0.0
     assert sum(result.orders_per_hour) == 0
+
+
+def test_the_status_flow_is_the_order_apis_status_list() -> None:
+    """Insight is pure and keeps TikTok's statuses as plain strings; they must be exactly the
+    protocol's `OrderStatus`, in its order, or the funnel and ship-by risk drift from it."""
+    from app.insight.orders import STATUS_FLOW, TO_SHIP
+    from app.tiktok.models import OrderStatus
+
+    assert tuple(status.value for status in OrderStatus) == STATUS_FLOW
+    assert STATUS_FLOW.index("CANCELLED") == len(STATUS_FLOW) - 1
+    assert set(TO_SHIP) <= set(STATUS_FLOW)

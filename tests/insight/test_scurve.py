@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.insight import compute_columns
-from app.insight.scurve import fit_views
+from app.insight.scurve import fit_views, took_off_at
 from tests.insight.synthetic import EPOCH, HOUR, viral_case
 
 MINUTE = 60.0
@@ -118,3 +118,16 @@ def test_viral_forecast_uses_the_posterior_and_draws_its_band() -> None:
     central, busy, quiet = columns.projected_stock(0, available, np.array([0.0, left / 2, left]))
     assert central[0] == available and central[-1] == pytest.approx(0, abs=0.5)
     assert np.all(central >= 0) and np.all(busy >= 0) and np.all(quiet >= 0)
+
+
+def test_took_off_at_is_the_take_off_the_forecast_starts_from() -> None:
+    times, counts, onset = _abrupt()
+    now = onset + 90 * MINUTE
+    posterior = fit_views(times, counts, now)
+    assert posterior is not None
+    assert took_off_at(times, counts, now) == posterior.takeoff == pytest.approx(onset)
+    # One interval in: too early to fit a curve, not too early to say the views took off.
+    assert fit_views(times, counts, onset + 5 * MINUTE) is None
+    assert took_off_at(times, counts, onset + 5 * MINUTE) == pytest.approx(onset)
+    steady = np.floor(200.0 * (times - EPOCH) / HOUR)
+    assert took_off_at(times, steady, now) is None

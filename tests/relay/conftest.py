@@ -20,6 +20,8 @@ import redis
 import websockets
 
 from app.sandbox import RunningSandbox, SandboxConfig, run_sandbox
+from app.tiktok.models import loads
+from app.tiktok.relay_frames import RELAY_FRAMES
 from app.tiktok.signing import webhook_signature
 from relay.config import RelayConfig
 from relay.server import RunningRelay, run_relay
@@ -201,7 +203,12 @@ class Subscriber:
         await self.ws.send(json.dumps(frame))
 
     async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame as JSON; every frame a test reads must also be one of the typed
+        frames the desktop's consumer knows (`app.tiktok.relay_frames`), code and all."""
         raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        # Read as the consumer reads it (Python's JSON, exact numbers): a webhook may carry
+        # escapes (a lone surrogate) that pydantic's own JSON parser refuses.
+        RELAY_FRAMES.validate_python(loads(raw))
         frame = json.loads(raw)
         assert isinstance(frame, dict)
         return frame

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.insight.types import AlertLevel
 from app.store import (
-    AlertLevel,
     Store,
     alert_history,
     alert_levels,
@@ -27,9 +27,9 @@ def skus(shop_store: Store) -> Store:
 
 def test_repeats_are_silent_and_escalations_pending_once(skus: Store) -> None:
     with skus.write() as session:
-        assert record_alert_level(session, SHOP_ID, "a", "fine", NOW) is None
+        assert record_alert_level(session, SHOP_ID, "a", "ok", NOW) is None
         first = record_alert_level(session, SHOP_ID, "a", "warning", NOW + 1, "6 h of stock")
-        assert first is not None and first.escalation and first.previous_level == "fine"
+        assert first is not None and first.escalation and first.previous_level == "ok"
         for n in range(50):  # recomputed every few seconds: no new rows
             assert (
                 record_alert_level(session, SHOP_ID, "a", AlertLevel.WARNING, NOW + 2 + n) is None
@@ -53,7 +53,7 @@ def test_a_fast_double_escalation_notifies_once_for_the_top_level(skus: Store) -
         pending = unnotified_alerts(session, SHOP_ID)
     assert [(p.sku_id, p.level, p.previous_level) for p in pending] == [
         ("a", "critical", "warning"),
-        ("b", "critical", "fine"),
+        ("b", "critical", "ok"),
     ]
     with skus.write() as session:
         mark_alerts_notified(session, SHOP_ID, ["a", "b"], NOW + 3)
@@ -65,18 +65,18 @@ def test_falling_is_silent_and_rising_again_is_new(skus: Store) -> None:
     with skus.write() as session:
         record_alert_level(session, SHOP_ID, "a", "critical", NOW)
         mark_alerts_notified(session, SHOP_ID, ["a"], NOW + 1)
-        fall = record_alert_level(session, SHOP_ID, "a", "fine", NOW + 2, "restocked")
+        fall = record_alert_level(session, SHOP_ID, "a", "ok", NOW + 2, "restocked")
         assert fall is not None and not fall.escalation
     with skus.read() as session:
         assert unnotified_alerts(session, SHOP_ID) == []
-        assert alert_levels(session, SHOP_ID) == {"a": AlertLevel.FINE}
+        assert alert_levels(session, SHOP_ID) == {"a": AlertLevel.OK}
     with skus.write() as session:
         rise = record_alert_level(session, SHOP_ID, "a", "critical", NOW + 3)
         assert rise is not None and rise.escalation
     with skus.read() as session:
         assert [p.id for p in unnotified_alerts(session, SHOP_ID)] == [rise.id]
         history = alert_history(session, SHOP_ID, since=NOW + 1)
-    assert [(h.level, h.escalation) for h in history] == [("fine", False), ("critical", True)]
+    assert [(h.level, h.escalation) for h in history] == [("ok", False), ("critical", True)]
 
 
 def test_unknown_level_is_refused(skus: Store) -> None:
@@ -87,11 +87,11 @@ def test_unknown_level_is_refused(skus: Store) -> None:
 def test_batch_of_levels(skus: Store) -> None:
     with skus.write() as session:
         first = record_alert_levels(
-            session, SHOP_ID, {"a": ("fine", ""), "b": ("critical", "2 h of stock")}, NOW
+            session, SHOP_ID, {"a": ("ok", ""), "b": ("critical", "2 h of stock")}, NOW
         )
         assert [(e.sku_id, e.level, e.escalation) for e in first] == [("b", "critical", True)]
         assert (
-            record_alert_levels(session, SHOP_ID, {"a": ("fine", ""), "b": ("critical", "")}, NOW)
+            record_alert_levels(session, SHOP_ID, {"a": ("ok", ""), "b": ("critical", "")}, NOW)
             == []
         )
         second = record_alert_levels(
@@ -101,7 +101,7 @@ def test_batch_of_levels(skus: Store) -> None:
             NOW + 60,
         )
     assert [(e.sku_id, e.previous_level, e.level, e.escalation) for e in second] == [
-        ("a", "fine", "warning", True),
+        ("a", "ok", "warning", True),
         ("b", "critical", "warning", False),
     ]
     assert len({e.id for e in (*first, *second)}) == 3

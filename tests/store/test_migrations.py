@@ -9,14 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from app.insight.types import AlertLevel
 from app.store import (
     CURRENT_VERSION,
     SchemaTooNewError,
+    alert_levels,
     get_cursor,
+    get_settings,
+    incoming_units,
     open_store,
     order_status_counts,
     record_webhook,
     sales_events,
+    shop_settings,
     stock_history,
 )
 from app.store.db import make_engine, migrate_engine
@@ -116,6 +121,10 @@ INSERT INTO line_items (id, order_id, sku_id, product_id, sale_price, currency)
 INSERT INTO webhook_events (shop_id, tts_notification_id, cursor, type, payload, received_at)
     VALUES ('{SHOP_ID}', 'n-1', '17-0', 1, '{{"type":1}}', {NOW}.25);
 INSERT INTO relay_cursors (shop_id, cursor, updated_at) VALUES ('{SHOP_ID}', '17-0', {NOW}.25);
+INSERT INTO shop_settings (shop_id, lead_time_days, cover_days, safety_stock, updated_at)
+    VALUES ('{SHOP_ID}', 10, 21, 5, {NOW});
+INSERT INTO sku_settings (sku_id, shop_id, lead_time_days, pack_size, incoming_units, updated_at)
+    VALUES ('sku-1', '{SHOP_ID}', 2.5, 12, 30, {NOW});
 """  # noqa: S608 - test constants only
 
 
@@ -177,6 +186,12 @@ def test_migrates_v1_forward_keeping_data_and_a_backup(tmp_path: Path) -> None:
             assert session.execute(
                 text("SELECT processed_at FROM webhook_events")
             ).scalar() == pytest.approx(NOW + 0.25)
+            # Step 5: lead times the seller typed in days are the same lead times in hours.
+            shop = shop_settings(session, SHOP_ID)
+            assert (shop.lead_time_hours, shop.days_of_cover) == (240, 21)
+            sku = get_settings(session, SHOP_ID, "sku-1")
+            assert (sku.lead_time_hours, sku.pack_size, sku.days_of_cover) == (60, 12, 21)
+            assert incoming_units(session, SHOP_ID) == {"sku-1": 30}
         with store.write() as session:  # the migrated file is fully usable
             assert not record_webhook(session, SHOP_ID, "18-0", "n-1", 1, "{}", NOW + 1)
             assert record_webhook(session, SHOP_ID, "19-0", "n-2", 1, "{}", NOW + 2)
@@ -235,3 +250,24 @@ def test_a_failing_step_rolls_back_and_keeps_the_old_version(tmp_path: Path) -> 
         raw.close()
     # The real code then migrates it fine.
     open_store(tmp_path).close()
+
+
+def test_v5_keeps_alert_levels_in_insights_values(tmp_path: Path) -> None:
+    """A SKU the previous release stored as "fine" is insight's OK after the upgrade, so the
+    first recompute does not see a change of level (and announce nothing new)."""
+    path = tmp_path / "viralstock.sqlite3"
+    make_v1(path)
+    engine = make_engine(path)
+    migrate_engine(engine, path, MIGRATIONS[:4])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO alert_state (sku_id, shop_id, level, since) "  # noqa: S608
+            f"VALUES ('sku-1', '{SHOP_ID}', 'fine', {NOW})"
+        )
+    engine.dispose()
+    store = open_store(tmp_path)
+    try:
+        with store.read() as session:
+            assert alert_levels(session, SHOP_ID) == {"sku-1": AlertLevel.OK}
+    finally:
+        store.close()

@@ -277,3 +277,28 @@ def test_combined_listing_counts_the_skus_that_ship(shop_store: Store) -> None:
     with shop_store.read() as session:
         (hour,) = revenue_per_hour(session, SHOP_ID, NOW - 10, NOW + 10)
     assert (hour.units, hour.revenue) == (4, Decimal("39.98"))
+
+
+def test_what_a_poll_compares_with_is_read_in_chunks(shop_store: Store) -> None:
+    """`stored_statuses` / `order_versions` answer for more ids than one IN (...) may hold,
+    and leave out the ids never stored."""
+    from app.store.orders import order_versions, stored_statuses
+
+    ids = [f"o-{n:04d}" for n in range(1_200)]
+    with shop_store.write() as session:
+        upsert_orders(
+            session,
+            SHOP_ID,
+            [
+                order(i, status="UNPAID" if n % 2 else "AWAITING_SHIPMENT", update_time=NOW + n)
+                for n, i in enumerate(ids)
+            ],
+            NOW,
+        )
+    asked = [*ids, "never-seen"]
+    with shop_store.read() as session:
+        statuses = stored_statuses(session, asked)
+        versions = order_versions(session, asked)
+    assert len(statuses) == len(versions) == 1_200 and "never-seen" not in statuses
+    assert statuses["o-0001"] == "UNPAID" and statuses["o-0002"] == "AWAITING_SHIPMENT"
+    assert versions["o-1199"] == (NOW + 1199, "UNPAID")

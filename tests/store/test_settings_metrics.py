@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import text
 
+from app.insight.types import SkuSettings
 from app.store import (
     BUILT_IN,
     ApiCall,
@@ -13,9 +16,11 @@ from app.store import (
     get_settings,
     get_sync_progress,
     get_watermark,
+    incoming_units,
     prune_api_calls,
     record_api_calls,
     record_sync_attempt,
+    save_settings,
     set_shop_settings,
     set_sku_settings,
     set_watermark,
@@ -32,7 +37,7 @@ def test_settings_fall_back_sku_to_shop_to_built_in(shop_store: Store) -> None:
     with shop_store.read() as session:
         assert get_settings(session, SHOP_ID, "a") == BUILT_IN
     with shop_store.write() as session:
-        set_shop_settings(session, SHOP_ID, NOW, lead_time_days=10, pack_size=12)
+        set_shop_settings(session, SHOP_ID, NOW, lead_time_hours=240, pack_size=12)
         set_shop_settings(session, SHOP_ID, NOW, critical_hours=12.5)  # others kept
         set_sku_settings(session, SHOP_ID, "a", NOW, pack_size=50, incoming_units=200)
     with shop_store.read() as session:
@@ -40,23 +45,42 @@ def test_settings_fall_back_sku_to_shop_to_built_in(shop_store: Store) -> None:
         a = get_settings(session, SHOP_ID, "a")
         b = get_settings(session, SHOP_ID, "b")
         base, overrides = sku_settings_for_shop(session, SHOP_ID)
-    assert (shop.lead_time_days, shop.pack_size, shop.critical_hours) == (10, 12, 12.5)
-    assert (a.lead_time_days, a.pack_size, a.incoming_units) == (10, 50, 200)
-    assert (b.pack_size, b.incoming_units, b.cover_days) == (12, 0, BUILT_IN.cover_days)
+        incoming = incoming_units(session, SHOP_ID)
+    assert (shop.lead_time_hours, shop.pack_size, shop.critical_hours) == (240, 12, 12.5)
+    assert (a.lead_time_hours, a.pack_size) == (240, 50)
+    assert (b.pack_size, b.days_of_cover) == (12, BUILT_IN.days_of_cover)
+    assert incoming == {"a": 200}
     assert base == shop and overrides == {"a": a}
     with shop_store.write() as session:
         set_sku_settings(session, SHOP_ID, "a", NOW, pack_size=None)  # back to the shop's
-        set_shop_settings(session, SHOP_ID, NOW, lead_time_days=None)  # back to built-in
+        set_shop_settings(session, SHOP_ID, NOW, lead_time_hours=None)  # back to built-in
     with shop_store.read() as session:
         a = get_settings(session, SHOP_ID, "a")
-    assert (a.pack_size, a.lead_time_days, a.incoming_units) == (12, BUILT_IN.lead_time_days, 200)
+        incoming = incoming_units(session, SHOP_ID)
+    assert (a.pack_size, a.lead_time_hours) == (12, BUILT_IN.lead_time_hours)
+    assert incoming == {"a": 200}
+
+
+def test_saved_settings_are_what_insight_reads_back(shop_store: Store) -> None:
+    """The Apply button stores insight's value as it is: what comes back is equal, no rounding
+    through another unit on the way."""
+    chosen = SkuSettings(
+        lead_time_hours=61.5, pack_size=12, days_of_cover=9.5, safety_days=1.5, critical_hours=7
+    )
+    with shop_store.write() as session:
+        upsert_products(session, SHOP_ID, [product("p", {"a": {"w": 1}})], NOW)
+        save_settings(session, SHOP_ID, NOW, chosen)
+        save_settings(session, SHOP_ID, NOW, replace(chosen, pack_size=6), sku_id="a")
+    with shop_store.read() as session:
+        assert shop_settings(session, SHOP_ID) == chosen
+        assert get_settings(session, SHOP_ID, "a") == replace(chosen, pack_size=6)
 
 
 @pytest.mark.parametrize(
     ("values", "error"),
     [
         ({"pack_size": 0}, ValueError),
-        ({"lead_time_days": -1}, ValueError),
+        ({"lead_time_hours": -1}, ValueError),
         ({"pack_size": 2.5}, TypeError),
         ({"colour": 1}, ValueError),
         ({"incoming_units": 5}, ValueError),  # per SKU only

@@ -66,6 +66,6 @@ async def test_a_restart_does_not_notify_known_alerts_again(tmp_path: Path) -> N
             await connection.aclose()
             second.db.close()
     assert levels, "the first run had SKUs alerting"
-    assert {k: v for k, v in stored.items() if v != "fine"} == levels
+    assert {k: v for k, v in stored.items() if v != "ok"} == levels
     assert second_levels == levels
     assert second_alerts == [], "known alerts were announced again after the restart"

@@ -72,3 +72,25 @@ async def test_backfill_is_resumable_and_complete(tmp_path: Path) -> None:
     assert orders[-1].rate_per_s > 0
     assert orders[-1].seconds_left == 0
     assert again[-1].finished
+
+
+async def test_the_seller_can_pause_the_first_sync_once(tmp_path: Path) -> None:
+    """Cancel during the first sync stops the engine's backfill (and only that); once it has
+    ended there is nothing left to cancel."""
+    with world(tmp_path, seed=4, speed=0.0, webhooks=False, orders_per_hour=120.0) as w:
+        w.sandbox.clock.advance(3 * 86_400)
+        connection = await w.connect()
+        engine = w.engine(connection)
+        try:
+            assert not engine.cancel_backfill()  # not started yet
+            await engine.start()
+            assert engine.cancel_backfill()
+            await asyncio.wait_for(engine.backfill_done.wait(), 10)
+            assert not engine.cancel_backfill()
+            shop_id = connection.shops[0].id
+            assert shop_id not in engine.backfill_results  # it stopped, it did not finish
+            assert engine.consumer is None or not engine.consumer.fatal
+        finally:
+            await engine.stop()
+            await connection.aclose()
+            engine.db.close()

@@ -52,20 +52,10 @@ async def test_a_reconcile_read_held_back_cannot_regress_stock(tmp_path: Path) -
             reconcile = asyncio.create_task(engine.reconciler.run_once(ctx))
             await asyncio.wait_for(read_done.wait(), 20)
 
-            # The stock changes after the reconciler read it; TikTok sends webhook 71.
+            # The stock changes after the reconciler read it (the seller edits it in Seller
+            # Center); TikTok sends webhook 71.
             new_quantity = warehouse.available_quantity + 37
-            await api.update_inventory(
-                shop,
-                sku["product_id"],
-                [
-                    {
-                        "id": sku["sku_id"],
-                        "inventory": [
-                            {"warehouse_id": warehouse.warehouse_id, "quantity": new_quantity}
-                        ],
-                    }
-                ],
-            )
+            w.sandbox.set_stock(sku["sku_id"], warehouse.warehouse_id, new_quantity)
             webhook = {
                 "type": 71,
                 "tts_notification_id": "stock-71",

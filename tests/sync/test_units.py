@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 
-from app.sync.backoff import Backoff
 from app.sync.clock import FunctionClock, WallClock
 from app.sync.handlers import notification_key, payload_text, plan_events
 from app.sync.latency import LatencyRecorder, percentile
@@ -66,15 +65,6 @@ def test_percentiles_by_nearest_rank() -> None:
         recorder.add(v)
     assert recorder.count == 100
     assert recorder.samples() == [float(v) for v in range(90, 100)]
-
-
-def test_backoff_grows_is_capped_and_resets() -> None:
-    backoff = Backoff(base=0.1, cap=1.0, floor=0.0, rng=random.Random(1))
-    delays = [backoff.next_delay() for _ in range(20)]
-    assert all(0.0 <= d <= 1.0 for d in delays)
-    assert max(delays[8:]) > 0.2  # the ceiling grew
-    backoff.reset()
-    assert backoff.next_delay() <= 0.1
 
 
 def test_clocks() -> None:

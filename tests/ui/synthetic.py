@@ -27,17 +27,15 @@ from app.insight.types import (
     VideoInfo,
     ViewPoint,
 )
+from app.sync.dashboard_data import SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.state import LinkState
 from app.ui.viewmodel import (
     Correction,
     DashboardViewModel,
-    LinkState,
     LogEntry,
     LogLevel,
     ShopHeader,
-    SkuSales,
-    StockHistory,
     SyncPerformance,
-    VideoRow,
 )
 
 HOUR = 3600.0
@@ -55,7 +53,7 @@ SETTINGS = SkuSettings(lead_time_hours=72.0, pack_size=12, days_of_cover=14.0)
 @dataclass(frozen=True)
 class SyntheticShop:
     history: ShopHistory
-    stock_points: dict[str, StockHistory]
+    stock_points: dict[str, StockSeries]
     sales: list[Sale]
     videos: list[tuple[VideoInfo, float, int]]  # info, took-off time, final views
     orders: list[OrderFact]
@@ -71,7 +69,7 @@ def _simulate(skus: int, days: float, seed: int) -> SyntheticShop:
     points: list[StockPoint] = []
     views: list[ViewPoint] = []
     videos: list[tuple[VideoInfo, float, int]] = []
-    chart: dict[str, StockHistory] = {}
+    chart: dict[str, StockSeries] = {}
     final_stock: list[int] = []
     viral_skus = {0, 3, 7} if skus > 7 else {0}
     for i in range(skus):
@@ -148,7 +146,7 @@ def _simulate(skus: int, days: float, seed: int) -> SyntheticShop:
                     s_pts.append(stock)
         final_stock.append(stock)
         states.append(SkuState(sku_id, product_id, name, variant, stock, 0, Decimal(str(price))))
-        chart[sku_id] = StockHistory(sku_id, np.array(t_pts), np.array(s_pts, dtype=np.float64))
+        chart[sku_id] = StockSeries(sku_id, np.array(t_pts), np.array(s_pts, dtype=np.float64))
     history = ShopHistory.from_records(
         states, sales, points, views, [v[0] for v in videos], since=start
     ).with_available(final_stock)
@@ -215,14 +213,16 @@ def viewmodel(
             0.0,
         )
         sales_rows.append(
-            SkuSales(item.sku_id, names[item.sku_id], n7, n14, n30, Decimal(str(round(revenue, 2))))
+            SkuSalesWindow(
+                item.sku_id, names[item.sku_id], n7, n14, n30, Decimal(str(round(revenue, 2)))
+            )
         )
     video_rows = []
     for info, took_off, total_views in sim.videos:
         linked = tuple(s.sku_id for s in insight.skus if s.product_id in info.product_ids)
         sold = [s for s in sim.sales if s.sku_id in linked and s.time > took_off - 2 * HOUR]
         video_rows.append(
-            VideoRow(
+            VideoSummary(
                 info.video_id,
                 info.title,
                 total_views,
@@ -232,7 +232,7 @@ def viewmodel(
                 took_off,
             )
         )
-    video_rows.append(VideoRow("v-quiet", "Morning routine haul", 8_400, 3, Decimal("71.97")))
+    video_rows.append(VideoSummary("v-quiet", "Morning routine haul", 8_400, 3, Decimal("71.97")))
     sources = ("webhook", "sync", "api", "relay")
     log = tuple(
         LogEntry(
@@ -257,8 +257,8 @@ def viewmodel(
     return DashboardViewModel(
         header=ShopHeader(
             "Glow & Go Store",
-            LinkState.ONLINE,
-            LinkState.ONLINE,
+            LinkState.CONNECTED,
+            LinkState.CONNECTED,
             skus,
             NOW - 40,
             "1,000 requests/min budget",

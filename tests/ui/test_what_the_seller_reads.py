@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from app.insight import fmt
 from app.insight.alerts import needing_attention
 from app.insight.types import AlertLevel
+from app.sync.dashboard_data import StockSeries
 from app.ui.cards import AlertRow
 from app.ui.charts import COVER_TICKS, view_ahead_hours
 from app.ui.main_window import MainWindow
 from app.ui.notifications import Notice
-from app.ui.viewmodel import StockHistory
 from tests.ui import synthetic
 
 NUMBER = r"([\d,]+(?:\.\d+)?)"
@@ -182,7 +182,7 @@ def test_stock_chart_shows_the_sku_its_subtitle_names(loaded: MainWindow) -> Non
     ids = [s.sku_id for s in vm.insights][:6]
     for sku in ids:
         fresh = {
-            k: StockHistory(k, np.array(h.times, copy=True), np.array(h.stock, copy=True))
+            k: StockSeries(k, np.array(h.times, copy=True), np.array(h.stock, copy=True))
             for k, h in vm.histories.items()
         }
         card.update_from(

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from app.insight.types import AlertLevel, SkuSettings
 from app.ui.export import COLUMNS
 from app.ui.main_window import PAGES, MainWindow
-from app.ui.screenshot import grab_screenshot
 from app.ui.theme import SETTINGS_KEY, ThemeManager, ThemeMode, load_palettes
 from app.ui.viewmodel import LogLevel
 from tests.ui import synthetic
@@ -209,10 +208,17 @@ def test_progress_panel_time_left_and_cancel(window: MainWindow, qtbot: QtBot) -
     assert not window.progress.isVisible()
 
 
+def _grab(window: MainWindow, path: Path) -> Path:
+    window.flush_charts()
+    QApplication.processEvents()
+    assert window.grab().save(str(path))
+    return path
+
+
 def test_screenshot_both_themes(loaded: MainWindow, theme: ThemeManager, tmp_path: Path) -> None:
-    dark = grab_screenshot(loaded, tmp_path / "dark.png")
+    dark = _grab(loaded, tmp_path / "dark.png")
     theme.set_mode(ThemeMode.LIGHT)
-    light = grab_screenshot(loaded, tmp_path / "light.png")
+    light = _grab(loaded, tmp_path / "light.png")
     assert dark.stat().st_size > 20_000 and light.stat().st_size > 20_000
     assert dark.read_bytes() != light.read_bytes()
 
@@ -240,21 +246,28 @@ def test_app_log_reaches_sync_page_redacted(window: MainWindow, qtbot: QtBot) ->
         logging.getLogger().removeHandler(handler)
 
 
-def test_configuration_emits_and_remembers_defaults(
+def test_configuration_shows_the_shops_defaults_and_emits_edits(
     loaded: MainWindow, qtbot: QtBot, settings: QSettings
 ) -> None:
-    from app.ui.pages import load_defaults
-
     loaded.show_page("Configuration")
     cfg = loaded.config
+    # The page shows the defaults of the snapshot (the store's), not a copy of its own.
+    in_effect = SkuSettings(lead_time_hours=60, days_of_cover=9, critical_hours=30, pack_size=4)
+    loaded.apply(dataclasses.replace(loaded.vm, default_settings=in_effect))
+    assert cfg.lead_time_days.value() == 2.5 and cfg.days_of_cover.value() == 9
+    assert cfg.critical_hours.value() == 30
     cfg.critical_hours.setValue(36)
     cfg.lead_time_days.setValue(10)
     cfg.days_of_cover.setValue(21)
+    loaded.apply(loaded.vm)  # the next snapshot does not undo what the seller is typing
+    assert cfg.critical_hours.value() == 36
     with qtbot.waitSignal(loaded.defaults_changed, timeout=1000) as blocker:
         qtbot.mouseClick(cfg.apply_button, Qt.MouseButton.LeftButton)
     new = blocker.args[0]
     assert (new.critical_hours, new.lead_time_hours, new.days_of_cover) == (36, 240, 21)
-    assert load_defaults(settings) == new
+    assert new.pack_size == 4  # kept from the defaults in effect
+    settings.sync()
+    assert not [key for key in settings.allKeys() if key.startswith("insight/")]
     with qtbot.waitSignal(loaded.notifications_changed, timeout=1000) as blocker:
         cfg.notify_warnings.setChecked(False)
     assert blocker.args[0].warnings_too is False
