@@ -130,7 +130,7 @@ def _plateau(t: FloatArray, p: tuple[float, ...]) -> FloatArray:
     """A live stream: ramps up in minutes, holds for `length` hours, then falls off fast."""
     length, fall = p
     ramp = np.clip(t / 0.15, 0.0, 1.0)
-    tail = np.where(t > length, np.exp(-(t - length) / fall), 1.0)
+    tail = np.exp(-np.maximum(t - length, 0.0) / fall)
     result: FloatArray = np.where(t > 0, ramp * tail, 0.0) / (length + fall)
     return result
 
