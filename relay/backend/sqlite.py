@@ -440,11 +440,11 @@ class SQLiteBackend(Backend):
 
     # --- Backend API ---------------------------------------------------------------------
 
-    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+    def append_soon(self, item: Incoming, received_at: float) -> asyncio.Future[StoredEvent | None]:
         assert self._loop is not None
         future: asyncio.Future[StoredEvent | None] = self._loop.create_future()
         self._submit(_Append(item, received_at, future))
-        return await future
+        return future
 
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
         seq = parse_cursor(after) if after is not None else 0
