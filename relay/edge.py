@@ -241,6 +241,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refused = False
         self._upgraded = False
+        self._in_request = False
 
     # --- connection ------------------------------------------------------------------------
 
@@ -311,11 +312,16 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         if self._refused or self._upgraded:
             return
         self._unset_keepalive_if_required()
-        if self._deadline is None and self._reading_headers:
-            # The first byte of a keep-alive request: its headers get a deadline too.
-            self._arm(self.edge.limits.header_timeout, "headers")
         try:
             self._feed(data)
+            # Deadlines are armed only for a request still unfinished when this data is used
+            # up (the first byte of a keep-alive request's headers, or its headers, arrived
+            # just now: the same moment): a request that came whole costs no timer at all.
+            if self._in_request and self._deadline is None and not self._refused:
+                if self._reading_headers:
+                    self._arm(self.edge.limits.header_timeout, "headers")
+                else:
+                    self._arm(self.edge.limits.body_timeout, "body")
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadersTooLarge):
                 self._headers_too_large()
@@ -332,6 +338,8 @@ class EdgeHttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+                if self._deadline is None:
+                    self._arm(self.edge.limits.body_timeout, "body")
 
     def _feed(self, data: bytes) -> None:
         """Feed the parser, never more than one byte past the header budget while headers are
@@ -358,13 +366,15 @@ class EdgeHttpProtocol(HttpToolsProtocol):
             raise _HeadersTooLarge
         super().on_header(name, value)
 
+    def on_message_begin(self) -> None:
+        self._in_request = True
+        super().on_message_begin()
+
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._disarm()
+        self._disarm()  # the body's deadline is armed by data_received if the body is not here
         if not self._fast_start():
             super().on_headers_complete()
-        if not (self.parser.should_upgrade() and self._should_upgrade()):
-            self._arm(self.edge.limits.body_timeout, "body")
 
     def on_body(self, body: bytes) -> None:
         cycle: object = self.cycle
@@ -378,6 +388,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._in_request = False
         self._reading_headers = True
         self._header_bytes = 0
         self._header_count = 0
