@@ -7,11 +7,6 @@ arrived meanwhile; each caller's future resolves only after the batch's COMMIT r
 200 is ever sent for an event that is not on disk. Readers use their own connections (WAL lets
 them run beside the writer), so `token create` in another process is seen at once.
 
-With `synchronous=NORMAL` there is no fsync to wait for (a commit is a write into the WAL, tens
-of microseconds), so the thread would only add two wake-ups per batch: then batches run on the
-event loop itself, still one transaction per batch of concurrent requests (`inline`). A WAL
-checkpoint (every ~1,000 pages) and a trim chunk then run on the loop too, briefly.
-
 Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
 numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`):
 `3fa1c2d0.0000000000000042`. Stores from before the tag (user_version 0) are migrated at start:
@@ -221,9 +216,6 @@ class SQLiteBackend(Backend):
         self._busy = False
         self._flush_scheduled = False
         self._writer: threading.Thread | None = None
-        # No fsync per commit: batches run on the loop (see the module docstring).
-        self.inline = sync.upper() == "NORMAL"
-        self._conn: sqlite3.Connection | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-sqlite-read")
         self._local = threading.local()
         self._acks: dict[tuple[str, str], int] = {}
@@ -243,9 +235,6 @@ class SQLiteBackend(Backend):
         self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
         row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
         self._last_received = float(row[0]) if row else 0.0
-        if self.inline:
-            self._conn = conn
-            return
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="relay-sqlite-writer", daemon=True
         )
@@ -257,9 +246,6 @@ class SQLiteBackend(Backend):
             if not self._pending and not self._busy:
                 break
             await asyncio.sleep(0.01)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
         self._jobs.put(None)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.join, 10.0)
@@ -281,9 +267,6 @@ class SQLiteBackend(Backend):
         batch = self._pending[: self.max_batch]
         del self._pending[: self.max_batch]
         self._busy = True
-        if self._conn is not None:
-            self._done(self._run_batch(self._conn, batch))
-            return
         self._jobs.put(batch)
 
     def _done(self, outcome: _Outcome) -> None:
@@ -661,8 +644,6 @@ class SQLiteBackend(Backend):
             await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         except BackendError:
             return False
-        if self.inline:
-            return self._conn is not None
         return self._writer is not None and self._writer.is_alive()
 
 

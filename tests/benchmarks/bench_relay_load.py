@@ -109,7 +109,7 @@ def wrk_paced(
     """wrk offering `rate` requests/s on a fixed timetable (the Lua script's open-loop mode):
     enough connections that a slow answer does not hold the next request back, and a request
     that fell behind its time goes out at once, so the offered rate is the rate asked for."""
-    conns = max(8, min(128, round(rate / 15)))
+    conns = max(8, min(400, round(rate / 4)))
     return subprocess.Popen(
         [
             "wrk",
