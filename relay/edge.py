@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 from relay.config import RelayConfig
 from relay.logs import log
@@ -46,7 +48,7 @@ from relay.metrics import Metrics
 if TYPE_CHECKING:
     from relay.ingest import Ingest, Outcome
 
-__all__ = ["Edge", "EdgeLimits"]
+__all__ = ["SEND_MANY", "Edge", "EdgeLimits"]
 
 _logger = logging.getLogger("relay.edge")
 
@@ -462,11 +464,37 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         super().send_400_response(msg)
 
 
+# ASGI scope extension offered to WebSocket apps: a "websocket.send" message may carry
+# "texts", a list of text frames written with one socket write (relay/stream.py delivers a
+# group-committed batch of events this way: one syscall per batch, not per event).
+SEND_MANY = "viralstock.send_many"
+
+
 class EdgeWebSocketProtocol(WebSocketsSansIOProtocol):
     """The WebSocket protocol an upgraded connection hands over to: it releases the
-    connection's slot when the socket closes (the HTTP protocol never hears of it again)."""
+    connection's slot when the socket closes (the HTTP protocol never hears of it again), and
+    writes several text frames at once (`SEND_MANY`)."""
 
     edge: Edge
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][SEND_MANY] = {}  # before the app runs
+
+    async def send(self, message: Any) -> None:
+        texts = message.get("texts") if message["type"] == "websocket.send" else None
+        if texts is None:
+            await super().send(message)
+            return
+        await self.writable.wait()
+        if self.disconnected or self.close_sent or not self.handshake_complete:
+            raise ClientDisconnected
+        try:
+            for text in texts:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.edge.release(id(self.transport))
