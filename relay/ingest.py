@@ -230,7 +230,12 @@ class Ingest:
         future.add_done_callback(done)
 
     async def _slow(self, verified: _Verified, answer: Answer) -> None:
-        answer(await self.store(verified))
+        try:
+            outcome = await self.store(verified)
+        except Exception:  # a bug must still answer, as uvicorn's 500 does on the ASGI path
+            _logger.exception("webhook store failed")
+            outcome = (500, None, None)
+        answer(outcome)
 
     @staticmethod
     def render(outcome: Outcome, keep_alive: bool) -> bytes:
