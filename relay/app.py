@@ -46,7 +46,10 @@ class Relay:
         self.metrics = Metrics()
         self.hub = Hub(self.backend.cursor_key, capacity=config.recent_per_shop)
         self.ingest = Ingest(
-            config, self.backend, self.metrics, Buckets(config.ip_rate, config.ip_burst)
+            config,
+            self.backend,
+            self.metrics,
+            Buckets(config.ip_refusal_rate, config.ip_refusal_burst),
         )
         # A new stream always asks storage: a revoked token is refused at once.
         self.stream = StreamEndpoint(self.backend, self.hub, self.metrics, self.authenticate_fresh)

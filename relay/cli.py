@@ -51,8 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--event-retention", type=float, help="seconds of events kept (7 days)")
     serve.add_argument("--dedupe-retention", type=float, help="seconds of dedupe ids (48 h)")
     serve.add_argument("--trim-interval", type=float, help="seconds between trims (60)")
-    serve.add_argument("--ip-rate", type=float, help="webhooks/s per source IP, 0 = no limit")
-    serve.add_argument("--ip-burst", type=float, help="burst per source IP")
+    serve.add_argument(
+        "--ip-refusal-rate",
+        type=float,
+        help="refused webhook POSTs (bad signature, malformed, stale...) per second per source"
+        " IP before it gets 429 (10; 0 = no limit); signed webhooks never count",
+    )
+    serve.add_argument(
+        "--ip-refusal-burst", type=float, help="refusals per source IP before the rate (100)"
+    )
     serve.add_argument(
         "--proxy-headers",
         action="store_true",
@@ -131,8 +138,8 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         "event_retention",
         "dedupe_retention",
         "trim_interval",
-        "ip_rate",
-        "ip_burst",
+        "ip_refusal_rate",
+        "ip_refusal_burst",
         "sign_rate",
         "pair_per_minute",
         "pair_burst",

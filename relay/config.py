@@ -58,9 +58,11 @@ class RelayConfig:
     future_skew: float = 300.0
     event_retention: float = 7 * DAY
     dedupe_retention: float = 48 * HOUR
-    # Per source IP; 0 disables. Generous: TikTok pushes from few addresses at high rates.
-    ip_rate: float = 5000.0
-    ip_burst: float = 10000.0
+    # Refused webhook POSTs (401/400/413) per source IP per second, and the burst, before that
+    # source is answered 429; 0 disables. Signed webhooks never count: TikTok publishes no push
+    # rate and no sender addresses, so only what TikTok never sends is limited (ingest.py).
+    ip_refusal_rate: float = 10.0
+    ip_refusal_burst: float = 100.0
     # Behind a TLS reverse proxy: take the sender's address from X-Forwarded-For, but only on
     # connections from these proxies (relay/proxy.py). Off: the TCP peer is the sender.
     proxy_headers: bool = False

@@ -15,6 +15,14 @@ module subclasses uvicorn's httptools and sans-I/O WebSocket protocols to add:
   limit is answered at once with 503 and `Retry-After` (TikTok retries; desktops back off) and
   closed cleanly (FIN after the answer, the request drained), never a reset of an accepted one.
 
+It also carries the webhook POST's fast path: a `POST /webhooks/tiktok` (exact path, no
+`Expect`, nothing else in flight on the connection) is read here and handed to
+`Ingest.handle` with its raw pieces, and the answer is written from a callback once the backend
+has committed. That skips uvicorn's per-request ASGI machinery (scope, cycle object, task,
+receive/send coroutines and message dicts), which cost more CPU than the webhook's own work.
+Everything else, and a pipelined request behind a pending one, goes the ordinary ASGI way; the
+pending fast request stands in uvicorn's `cycle` slot so that pipelining keeps the order.
+
 All counters go to `relay.metrics.Metrics` (open connections, timeouts by phase, shed load by
 reason, 431s). One `Edge` is shared by every connection of a server; it lives on the event loop,
 so plain integers suffice.
@@ -25,23 +33,29 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 from relay.config import RelayConfig
 from relay.logs import log
 from relay.metrics import Metrics
 
-__all__ = ["Edge", "EdgeLimits"]
+if TYPE_CHECKING:
+    from relay.ingest import Ingest, Outcome
+
+__all__ = ["SEND_MANY", "Edge", "EdgeLimits"]
 
 _logger = logging.getLogger("relay.edge")
 
 # How long a refused connection may linger after its answer, draining what the client sent so
 # that closing it does not turn into a reset that hides the answer.
 _LINGER_SECONDS = 2.0
+_WEBHOOK_PATH = b"/webhooks/tiktok"
 # File descriptors kept back from connections: the store, Redis, upstream TikTok calls, logs.
 FD_RESERVE = 256
 
@@ -63,6 +77,47 @@ def _plain(status: bytes, text: bytes, extra: bytes = b"") -> bytes:
             text,
         ]
     )
+
+
+class _Waker:
+    """Stands in for the asyncio.Event uvicorn sets on its cycle; nobody waits on it."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        return None
+
+
+_WAKER = _Waker()
+
+
+class _FastCycle:
+    """A webhook POST on the fast path, in uvicorn's `cycle` slot while it is read and until
+    it is answered (uvicorn reads `response_complete`, `disconnected`, `keep_alive`, `body`,
+    `more_body` and `message_event` of whatever sits there)."""
+
+    __slots__ = (
+        "answered",
+        "authorization",
+        "body",
+        "disconnected",
+        "ip",
+        "keep_alive",
+        "more_body",
+        "response_complete",
+    )
+
+    message_event = _WAKER
+
+    def __init__(self, ip: str, authorization: bytes | None, keep_alive: bool) -> None:
+        self.ip = ip
+        self.authorization = authorization
+        self.keep_alive = keep_alive
+        self.body = bytearray()
+        self.more_body = True
+        self.disconnected = False
+        self.response_complete = False
+        self.answered = False
 
 
 class EdgeLimits:
@@ -100,6 +155,8 @@ class Edge:
                     ]
                     break
                 self._exempt.append(ipaddress.ip_network(entry.strip(), strict=False))
+        # The webhook POST's fast path (set by server.build_server); None: ASGI only.
+        self.ingest: Ingest | None = None
         self.per_address: dict[str, int] = {}
         self._held: dict[int, str] = {}
         self.lingering = 0
@@ -186,6 +243,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refused = False
         self._upgraded = False
+        self._in_request = False
 
     # --- connection ------------------------------------------------------------------------
 
@@ -256,11 +314,16 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         if self._refused or self._upgraded:
             return
         self._unset_keepalive_if_required()
-        if self._deadline is None and self._reading_headers:
-            # The first byte of a keep-alive request: its headers get a deadline too.
-            self._arm(self.edge.limits.header_timeout, "headers")
         try:
             self._feed(data)
+            # Deadlines are armed only for a request still unfinished when this data is used
+            # up (the first byte of a keep-alive request's headers, or its headers, arrived
+            # just now: the same moment): a request that came whole costs no timer at all.
+            if self._in_request and self._deadline is None and not self._refused:
+                if self._reading_headers:
+                    self._arm(self.edge.limits.header_timeout, "headers")
+                else:
+                    self._arm(self.edge.limits.body_timeout, "body")
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadersTooLarge):
                 self._headers_too_large()
@@ -277,6 +340,8 @@ class EdgeHttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+                if self._deadline is None:
+                    self._arm(self.edge.limits.body_timeout, "body")
 
     def _feed(self, data: bytes) -> None:
         """Feed the parser, never more than one byte past the header budget while headers are
@@ -303,30 +368,133 @@ class EdgeHttpProtocol(HttpToolsProtocol):
             raise _HeadersTooLarge
         super().on_header(name, value)
 
+    def on_message_begin(self) -> None:
+        self._in_request = True
+        super().on_message_begin()
+
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._disarm()
-        super().on_headers_complete()
-        if not (self.parser.should_upgrade() and self._should_upgrade()):
-            self._arm(self.edge.limits.body_timeout, "body")
+        self._disarm()  # the body's deadline is armed by data_received if the body is not here
+        if not self._fast_start():
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        cycle: object = self.cycle
+        if type(cycle) is _FastCycle and not cycle.answered:
+            cycle.body += body
+            assert self.edge.ingest is not None
+            if len(cycle.body) > self.edge.ingest.config.max_body:
+                self._fast_answer(cycle, self.edge.ingest.too_large(cycle.ip))
+            return
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._in_request = False
         self._reading_headers = True
         self._header_bytes = 0
         self._header_count = 0
+        cycle: object = self.cycle
+        if type(cycle) is _FastCycle:
+            cycle.more_body = False
+            if not cycle.answered:
+                ingest = self.edge.ingest
+                assert ingest is not None
+                body = bytes(cycle.body)
+                cycle.body = bytearray()
+                ingest.handle(
+                    cycle.ip,
+                    cycle.authorization,
+                    body,
+                    lambda outcome: self._fast_answer(cycle, outcome),
+                )
+            return
         super().on_message_complete()
+
+    # --- the webhook POST's fast path --------------------------------------------------------
+
+    def _fast_start(self) -> bool:
+        """Take a webhook POST onto the fast path (at its headers); False: the ASGI way."""
+        ingest = self.edge.ingest
+        if (
+            ingest is None
+            or self.url != _WEBHOOK_PATH
+            or self.expect_100_continue
+            or (self.cycle is not None and not self.cycle.response_complete)
+            or self.parser.get_method() != b"POST"
+            or self.parser.should_upgrade()
+        ):
+            return False
+        authorization: bytes | None = None
+        declared: bytes | None = None
+        for name, value in self.headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                declared = value
+        ip = ingest.client_address.resolve(self.scope)  # type: ignore[arg-type]
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        cycle = _FastCycle(ip, authorization, keep_alive)
+        self.cycle = cycle  # type: ignore[assignment]
+        early = ingest.admit(ip, declared)
+        if early is not None:
+            self._fast_answer(cycle, early)
+        return True
+
+    def _fast_answer(self, cycle: _FastCycle, outcome: Outcome) -> None:
+        """Write the answer (once), then let uvicorn start a pipelined request or arm the
+        keep-alive timeout, as it does after an ASGI response."""
+        if cycle.answered:
+            return
+        cycle.answered = True
+        cycle.response_complete = True
+        transport = self.transport
+        if cycle.disconnected or transport.is_closing():
+            return
+        assert self.edge.ingest is not None
+        # Answered before the body ended (413, 429): as uvicorn does, the rest of the body is
+        # read and dropped (under the body deadline) and the connection stays usable.
+        transport.write(self.edge.ingest.render(outcome, cycle.keep_alive))
+        if not cycle.keep_alive:
+            transport.close()
+        self.on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
         self._disarm()
         super().send_400_response(msg)
 
 
+# ASGI scope extension offered to WebSocket apps: a "websocket.send" message may carry
+# "texts", a list of text frames written with one socket write (relay/stream.py delivers a
+# group-committed batch of events this way: one syscall per batch, not per event).
+SEND_MANY = "viralstock.send_many"
+
+
 class EdgeWebSocketProtocol(WebSocketsSansIOProtocol):
     """The WebSocket protocol an upgraded connection hands over to: it releases the
-    connection's slot when the socket closes (the HTTP protocol never hears of it again)."""
+    connection's slot when the socket closes (the HTTP protocol never hears of it again), and
+    writes several text frames at once (`SEND_MANY`)."""
 
     edge: Edge
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][SEND_MANY] = {}  # before the app runs
+
+    async def send(self, message: Any) -> None:
+        texts = message.get("texts") if message["type"] == "websocket.send" else None
+        if texts is None:
+            await super().send(message)
+            return
+        await self.writable.wait()
+        if self.disconnected or self.close_sent or not self.handshake_complete:
+            raise ClientDisconnected
+        try:
+            for text in texts:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.edge.release(id(self.transport))

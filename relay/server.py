@@ -93,6 +93,7 @@ def build_server(relay: Relay, config: RelayConfig) -> RelayServer:
     """A uvicorn server tuned for the relay: httptools, uvloop, no access log, and the TCP
     edge of relay/edge.py (deadlines, header budget, connection limits)."""
     edge = Edge(config, relay.metrics, connection_budget(config))
+    edge.ingest = relay.ingest  # the webhook POST's fast path
     uv_config = uvicorn.Config(
         relay,
         host=config.host,

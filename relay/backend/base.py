@@ -10,6 +10,7 @@ Everything above it (ingest, stream, vendor endpoints) speaks only this interfac
 from __future__ import annotations
 
 import abc
+import asyncio
 import functools
 import hashlib
 import re
@@ -125,10 +126,16 @@ class Backend(abc.ABC):
     async def close(self) -> None:
         """Finish pending writes and release resources."""
 
-    @abc.abstractmethod
     async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
         """Store one event durably and return it, or None when its dedupe key was already
         seen. Returns only after the commit: the caller's 200 depends on it."""
+        return await self.append_soon(item, received_at)
+
+    @abc.abstractmethod
+    def append_soon(self, item: Incoming, received_at: float) -> asyncio.Future[StoredEvent | None]:
+        """`append` as a future, for the ingest fast path (relay/edge.py), which answers from a
+        done-callback instead of a task per request. The future resolves only after the commit
+        (or fails with BackendError)."""
 
     @abc.abstractmethod
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:

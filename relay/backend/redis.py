@@ -390,13 +390,13 @@ class RedisBackend(Backend):
 
     # --- Backend API ---------------------------------------------------------------------
 
-    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+    def append_soon(self, item: Incoming, received_at: float) -> asyncio.Future[StoredEvent | None]:
         future: asyncio.Future[StoredEvent | None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, received_at, future))
         if not self._busy and not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
-        return await future
+        return future
 
     # Group commit, as for SQLite: while one pipeline is out, new appends wait and go as the
     # next pipeline, so one round trip (and one AOF fsync on the server) covers many webhooks.

@@ -7,6 +7,15 @@ arrived meanwhile; each caller's future resolves only after the batch's COMMIT r
 200 is ever sent for an event that is not on disk. Readers use their own connections (WAL lets
 them run beside the writer), so `token create` in another process is seen at once.
 
+Why checkpoints every ~10,000 WAL pages rather than SQLite's 1,000: the automatic checkpoint
+runs inside the COMMIT that crosses the threshold, copying pages into the database file with
+two fsyncs, and that webhook waits for it. A checkpoint copies each page once however often it
+changed since the last one, and the hot pages (the tail of each tree) change in every commit,
+so ten times fewer checkpoints copy far less in total (measured on NORMAL with this schema:
+210 us per commit on average at 1,000 pages, 107 us at 10,000; the median is ~35 us either
+way). The WAL file then grows to ~40 MB between checkpoints, and is cut back to
+`journal_size_limit` after each.
+
 Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
 numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`):
 `3fa1c2d0.0000000000000042`. Stores from before the tag (user_version 0) are migrated at start:
@@ -92,6 +101,9 @@ CREATE TABLE IF NOT EXISTS deauthorized (
 """
 
 _TRIM_CHUNK = 5000
+# WAL pages between two automatic checkpoints (SQLite's default is 1,000; see the docstring).
+CHECKPOINT_PAGES = 10_000
+_WAL_KEEP_BYTES = 16 * 1024 * 1024
 _IN_CHUNK = 500
 
 
@@ -203,12 +215,14 @@ class SQLiteBackend(Backend):
         dedupe_retention: float,
         sync: str = "FULL",
         max_batch: int = 1024,
+        checkpoint_pages: int = CHECKPOINT_PAGES,
     ) -> None:
         self.path = path
         self.event_retention = event_retention
         self.dedupe_retention = dedupe_retention
         self.sync = sync
         self.max_batch = max_batch
+        self.checkpoint_pages = checkpoint_pages
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_committed: CommittedListener = lambda events: None
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
@@ -232,6 +246,8 @@ class SQLiteBackend(Backend):
         self._on_committed = on_committed
         conn = connect(self.path, self.sync)
         ensure_schema(conn)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.checkpoint_pages)}")
+        conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")
         self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
         row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
         self._last_received = float(row[0]) if row else 0.0
@@ -271,13 +287,9 @@ class SQLiteBackend(Backend):
 
     def _done(self, outcome: _Outcome) -> None:
         self._busy = False
-        if outcome.committed:
-            try:
-                self._on_committed(outcome.committed)
-            except Exception:  # a listener bug must not lose acknowledgements
-                import logging
-
-                logging.getLogger("relay.backend").exception("commit listener failed")
+        # Results first: the loop runs callbacks in the order they were scheduled, so the
+        # senders' 200s go out before the subscribers' frames are built and written (TikTok
+        # waits on the 200; the hub already holds the events when any other code runs).
         for future, value in outcome.results:
             if future.done():
                 continue
@@ -285,6 +297,13 @@ class SQLiteBackend(Backend):
                 future.set_exception(value)
             else:
                 future.set_result(value)
+        if outcome.committed:
+            try:
+                self._on_committed(outcome.committed)
+            except Exception:  # a listener bug must not lose acknowledgements
+                import logging
+
+                logging.getLogger("relay.backend").exception("commit listener failed")
         if self._pending:
             self._flush()
 
@@ -440,11 +459,11 @@ class SQLiteBackend(Backend):
 
     # --- Backend API ---------------------------------------------------------------------
 
-    async def append(self, item: Incoming, received_at: float) -> StoredEvent | None:
+    def append_soon(self, item: Incoming, received_at: float) -> asyncio.Future[StoredEvent | None]:
         assert self._loop is not None
         future: asyncio.Future[StoredEvent | None] = self._loop.create_future()
         self._submit(_Append(item, received_at, future))
-        return await future
+        return future
 
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
         seq = parse_cursor(after) if after is not None else 0

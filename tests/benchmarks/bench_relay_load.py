@@ -103,11 +103,13 @@ def relays(where: list[str], count: int) -> Iterator[list[tuple[str, int]]]:
         ]
 
 
-def wrk_paced(base: str, script: Path, bodies: Path, rate: float, seconds: float, sends: Path):  # type: ignore[no-untyped-def]
-    """wrk at about `rate` requests/s: c connections, each waiting c*1000/rate ms between
-    requests (wrk's delay() hook)."""
-    conns = max(1, min(50, round(rate / 100)))
-    delay_ms = max(1, round(conns * 1000 / rate))
+def wrk_paced(
+    base: str, script: Path, bodies: Path, rate: float, seconds: float, sends: Path
+) -> subprocess.Popen[str]:
+    """wrk offering `rate` requests/s on a fixed timetable (the Lua script's open-loop mode):
+    enough connections that a slow answer does not hold the next request back, and a request
+    that fell behind its time goes out at once, so the offered rate is the rate asked for."""
+    conns = max(8, min(400, round(rate / 4)))
     return subprocess.Popen(
         [
             "wrk",
@@ -122,7 +124,9 @@ def wrk_paced(base: str, script: Path, bodies: Path, rate: float, seconds: float
             "--",
             str(bodies),
             str(sends),
-            str(delay_ms),
+            "0",
+            "/webhooks/tiktok",
+            str(rate),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,17 +181,18 @@ def run_case(work: Path, label: str, where: list[str], processes: int, loris: in
         script = work / "load.lua"
         script.write_text(LUA)
         per_relay = RATE / len(bases)
+        # Every body signed before the clock starts: the generator only sends.
+        bodies_paths = [work / f"bodies-{label}-{k}.txt" for k in range(len(bases))]
+        sends_paths = [work / f"sends-{label}-{k}.txt" for k in range(len(bases))]
+        for k, bodies in enumerate(bodies_paths):
+            make_bodies(bodies, shops, int(per_relay * SECONDS * 1.3) + 100, f"{label}{k}")
         cpu_before = [cpu_seconds(p) for p in pids]
         client_cpu_before = sum(cpu_seconds(c.pid) for c in clients)
         wall_before = time.monotonic()
-        wrks = []
-        sends_paths = []
-        for k, base in enumerate(bases):
-            bodies = work / f"bodies-{label}-{k}.txt"
-            make_bodies(bodies, shops, int(per_relay * SECONDS * 1.3) + 100, f"{label}{k}")
-            sends = work / f"sends-{label}-{k}.txt"
-            sends_paths.append(sends)
-            wrks.append(wrk_paced(base, script, bodies, per_relay, SECONDS, sends))
+        wrks = [
+            wrk_paced(base, script, bodies, per_relay, SECONDS, sends)
+            for base, bodies, sends in zip(bases, bodies_paths, sends_paths, strict=True)
+        ]
         peak = [0.0] * len(pids)
         while any(w.poll() is None for w in wrks):
             peak = [max(a, rss_mb(p)) for a, p in zip(peak, pids, strict=True)]

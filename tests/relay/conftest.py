@@ -62,7 +62,7 @@ def make_config(tmp_path: Path, **changes: Any) -> RelayConfig:
         port=0,
         app_key=APP_KEY,
         app_secret=APP_SECRET,
-        ip_rate=0,
+        ip_refusal_rate=0,
         ws_ping_interval=5.0,
         ws_ping_timeout=5.0,
         sqlite_sync="NORMAL",

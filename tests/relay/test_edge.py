@@ -275,3 +275,90 @@ async def test_websocket_streams_count_as_connections_and_release_them(
     while metric(edge_relay, "relay_connections_open") > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert metric(edge_relay, "relay_connections_open") == 1
+
+
+# --- the webhook POST's fast path (answered by the edge, not through ASGI) -----------------
+
+
+def _post_bytes(raw: bytes, *, extra: str = "", version: str = "1.1", signature: str = "") -> bytes:
+    auth = signature or sign(raw)["Authorization"]
+    return (
+        f"POST /webhooks/tiktok HTTP/{version}\r\nHost: relay\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\nAuthorization: {auth}\r\n{extra}\r\n"
+    ).encode() + raw
+
+
+def _responses(sock: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """`count` HTTP responses read off one connection, in the order they came."""
+    data = b""
+    out: list[tuple[int, dict[str, str], bytes]] = []
+    sock.settimeout(10)
+    while len(out) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(out)} responses: {data!r}"
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+        }
+        length = int(headers.get("content-length", "0"))
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+        out.append((int(lines[0].split()[1]), headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+async def test_pipelined_requests_are_answered_in_order(edge_relay: RunningRelay) -> None:
+    """Two webhook POSTs, a forged one, a GET and another POST in one write: five answers in
+    request order, and the stored webhooks reach the subscriber in order."""
+    token = edge_relay.create_token([SHOP_A])
+    sub = await Subscriber.connect(edge_relay.ws_url, token)
+    await sub.subscribe([SHOP_A])
+    first, second, third = body("pipe-1"), body("pipe-2"), body("pipe-3")
+    forged = body("pipe-forged")
+    with contextlib.closing(connect(edge_relay)) as sock:
+        sock.sendall(
+            _post_bytes(first)
+            + _post_bytes(second)
+            + _post_bytes(forged, signature="0" * 64)
+            + b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n"
+            + _post_bytes(third)
+        )
+        answers = _responses(sock, 5)
+    assert [status for status, _, _ in answers] == [200, 200, 401, 200, 200]
+    assert answers[0][2] == answers[1][2] == answers[2][2] == b""
+    assert b'"status"' in answers[3][2]  # the health JSON sits where the GET was
+    events = await sub.events(3)
+    assert [e["webhook"]["tts_notification_id"] for e in events] == ["pipe-1", "pipe-2", "pipe-3"]
+    await sub.close()
+
+
+def test_connection_close_and_http_1_0_are_honoured(edge_relay: RunningRelay) -> None:
+    with contextlib.closing(connect(edge_relay)) as sock:
+        sock.sendall(_post_bytes(body("close-1"), extra="Connection: close\r\n"))
+        data, _ = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close" in data.lower()
+    with contextlib.closing(connect(edge_relay)) as sock:
+        sock.sendall(_post_bytes(body("close-2"), version="1.0"))
+        data, _ = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_oversize_declared_body_is_refused_and_the_connection_stays_usable(
+    edge_relay: RunningRelay,
+) -> None:
+    """413 at the headers (the body is read and dropped, not stored), then the next request on
+    the same keep-alive connection is answered normally."""
+    big = b"x" * (1024 * 1024 + 10)
+    good = body("after-413")
+    with contextlib.closing(connect(edge_relay)) as sock:
+        sock.sendall(_post_bytes(big) + _post_bytes(good))
+        (refused, headers, payload), (ok, _, _) = _responses(sock, 2)
+    assert (refused, payload, ok) == (413, b'{"error":"too_large"}', 200)
+    assert headers["content-type"] == "application/json"

@@ -232,12 +232,28 @@ async def test_unmapped_owner_is_stored_unrouted_counted_and_acknowledged(
     await bucket.close()
 
 
-def test_per_ip_rate_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config = make_config(tmp_path, ip_rate=1.0, ip_burst=3.0)
+def test_per_ip_limit_counts_refusals_not_webhooks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One TikTok address may carry every shop's webhooks at any rate: signed webhooks never
+    spend the per-IP budget. Requests TikTok never sends (a forged signature) do; once the
+    address has spent it, it gets 429 with Retry-After, even for a signed webhook."""
+    config = make_config(tmp_path, ip_refusal_rate=0.01, ip_refusal_burst=3.0)
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
-        codes = [post(http, body(f"rl-{i}")).status_code for i in range(6)]
-        assert codes[:3] == [200, 200, 200]
-        assert 429 in codes[3:]
+        signed = [post(http, body(f"rl-{i}")).status_code for i in range(40)]
+        assert signed == [200] * 40
+        assert [post(http, body("rl-dup")).status_code for _ in range(5)] == [200] * 5
+        forged = body("rl-forged")
+        codes = [
+            http.post("/webhooks/tiktok", content=forged, headers=sign(forged, "wrong")).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        refused = post(http, body("rl-after"))
+        assert refused.status_code == 429
+        assert refused.json() == {"error": "rate_limited"}
+        assert int(refused.headers["retry-after"]) >= 1
+        metrics = http.get("/metrics").text
+        assert 'relay_webhooks_rejected_total{reason="rate_limited"} 2' in metrics
+        assert 'relay_webhooks_rejected_total{reason="bad_signature"} 3' in metrics
 
 
 def test_reachability_and_health(relay: RunningRelay, http: httpx.Client) -> None:

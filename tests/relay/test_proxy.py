@@ -60,10 +60,12 @@ def test_bad_trusted_address_is_refused() -> None:
 
 
 def _codes(http: httpx.Client, prefix: str, forwarded: str | None, n: int) -> list[int]:
+    """`n` forged webhooks (the per-IP budget counts refusals): 401 until it is spent, then
+    429."""
     codes = []
     for i in range(n):
         raw = body(f"{prefix}-{i}")
-        headers = sign(raw)
+        headers = sign(raw, "not-the-secret")
         if forwarded is not None:
             headers["X-Forwarded-For"] = forwarded
         codes.append(http.post("/webhooks/tiktok", content=raw, headers=headers).status_code)
@@ -71,11 +73,11 @@ def _codes(http: httpx.Client, prefix: str, forwarded: str | None, n: int) -> li
 
 
 def test_limit_per_forwarded_address_behind_a_trusted_proxy(tmp_path: Path) -> None:
-    config = make_config(tmp_path, ip_rate=0.01, ip_burst=2.0, proxy_headers=True)
+    config = make_config(tmp_path, ip_refusal_rate=0.01, ip_refusal_burst=2.0, proxy_headers=True)
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
-        assert _codes(http, "a", "203.0.113.1", 3) == [200, 200, 429]
+        assert _codes(http, "a", "203.0.113.1", 3) == [401, 401, 429]
         # Another sender behind the same proxy has its own bucket ...
-        assert _codes(http, "b", "203.0.113.2", 2) == [200, 200]
+        assert _codes(http, "b", "203.0.113.2", 2) == [401, 401]
         # ... and a sender cannot escape its bucket by writing its own header to the left.
         assert _codes(http, "c", "198.51.100.1, 203.0.113.1", 1) == [429]
         metrics = http.get("/metrics").text
@@ -84,20 +86,24 @@ def test_limit_per_forwarded_address_behind_a_trusted_proxy(tmp_path: Path) -> N
 
 def test_header_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
     config = make_config(
-        tmp_path, ip_rate=0.01, ip_burst=2.0, proxy_headers=True, trusted_proxies=("10.9.9.9",)
+        tmp_path,
+        ip_refusal_rate=0.01,
+        ip_refusal_burst=2.0,
+        proxy_headers=True,
+        trusted_proxies=("10.9.9.9",),
     )
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
         # 127.0.0.1 is not a configured proxy: every address it claims is still 127.0.0.1.
-        assert _codes(http, "a", "203.0.113.1", 1) == [200]
-        assert _codes(http, "b", "203.0.113.2", 1) == [200]
+        assert _codes(http, "a", "203.0.113.1", 1) == [401]
+        assert _codes(http, "b", "203.0.113.2", 1) == [401]
         assert _codes(http, "c", "203.0.113.3", 1) == [429]
 
 
 def test_without_the_option_the_header_is_ignored(tmp_path: Path) -> None:
-    config = make_config(tmp_path, ip_rate=0.01, ip_burst=2.0)
+    config = make_config(tmp_path, ip_refusal_rate=0.01, ip_refusal_burst=2.0)
     with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
-        assert _codes(http, "a", "203.0.113.1", 1) == [200]
-        assert _codes(http, "b", "203.0.113.2", 1) == [200]
+        assert _codes(http, "a", "203.0.113.1", 1) == [401]
+        assert _codes(http, "b", "203.0.113.2", 1) == [401]
         assert _codes(http, "c", "203.0.113.3", 1) == [429]
 
 
