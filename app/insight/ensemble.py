@@ -12,15 +12,22 @@ model's predicted units over the hours since (the view model's posterior mean, w
 depend on the stock) are compared with the units actually sold. The view-driven curve's weight
 goes as 1 / squared log error ** SHARPNESS against the sales model's (with a prior of
 `PRIOR_ERROR` each, so a few lucky units do not decide it); a curve that has no track record
-yet (it did not exist an origin ago) gets `NEW_WEIGHT` = 1: since views can only raise the
-forecast, a new surge in the views counts in full until the sales say otherwise.
+yet (it did not exist an origin ago) gets `NEW_WEIGHT` = 1: a new surge in the views counts in
+full until the sales say otherwise.
 
-Views may only raise the sales model's demand, never lower it: rate(h) = sales(h) +
-w * max(viral(h) - sales(h), 0). The views' value is seeing a surge before the sales do (the
-rise); where the curve says the surge is ending, the sales themselves show it soon enough, and
-the curve's decline is the least identified part of it (a symmetric bell against long tails,
-second videos, plateaus). This is what failed in the field: a fitted S-curve that believed a
-surge was ending turned the alert to OK three hours before the shelf was empty.
+Views raise the sales model's demand in full and lower it by half: rate(h) = sales(h) +
+w * gap, gap = viral(h) - sales(h), halved (LOWER_SHARE) where negative. The views' value is
+seeing a surge before the sales do (the rise); a fall in the views is real information too (on
+the tuning set, forecasts after a peak held the peak's rate and said 2.4 h where 11 h were
+left), but the sales show a decline soon enough and the curve's decline is the least
+identified part of it, so it counts for half. What failed in the field (a fitted S-curve that
+believed a surge was ending turned the alert to OK three hours before the shelf was empty)
+stays covered by the alert's own floor (`app.insight.shop`: never OK while the last hour's rate
+runs out within the critical threshold).
+
+The view-driven curve is itself two: the S-curve (or bell) and the damped projection
+(`viral.damped_views`), mixed by the same track record (`curve_weights`); without one the damped
+projection counts alone (CURVE_NEW_WEIGHT).
 
 Cost: one extra computation per origin for the attributed SKUs only (a handful in a shop of
 10,000), so the recompute stays vectorised for everyone else.
@@ -119,23 +126,7 @@ def viral_weights(origins: list[Origin]) -> FloatArray:
     """Weight of the view-driven curve per row, from its errors against the sales model's."""
     if not origins:
         return np.zeros(0)
-    n = len(origins[0].actual)
-    err_v = np.zeros(n)
-    err_s = np.zeros(n)
-    seen = np.zeros(n)
-    for origin in origins:
-        known = ~np.isnan(origin.viral)
-        actual = np.log1p(origin.actual)
-        ev = (actual - np.log1p(np.where(known, origin.viral, 0.0))) ** 2
-        es = (actual - np.log1p(origin.sales)) ** 2
-        err_v += np.where(known, ev, 0.0)
-        err_s += np.where(known, es, 0.0)
-        seen += known
-    sales = (err_s + PRIOR_ERROR) ** SHARPNESS
-    views = (err_v + PRIOR_ERROR) ** SHARPNESS
-    weight = sales / (sales + views)
-    result: FloatArray = np.where(seen > 0, weight, NEW_WEIGHT)
-    return result
+    return _track_weight(origins, "viral", "sales", NEW_WEIGHT)
 
 
 def _track_weight(origins: list[Origin], first: str, second: str, new: float) -> FloatArray:

@@ -20,9 +20,15 @@ on, `python -m tests.benchmarks forecast`):
   demand ahead is multiplied by it again (`app.insight.seasonal`), so a steady seller's level is
   the day's average and its hours left integrate the cycle; the rate shown is that average, so
   "selling R/hour, H of stock" has R x H = stock at a steady rate.
-- Views by their track record. A video driving the SKU (attribution) may only raise the sales
-  model's demand, by as much as its view-driven curve (`app.insight.viral`) has predicted this
-  SKU's sales over the last hours better than the sales model did (`app.insight.ensemble`).
+- Views by their track record. A video driving the SKU (attribution) moves the sales model's
+  demand by as much as its view-driven curve (`app.insight.viral`) has predicted this SKU's
+  sales over the last hours better than the sales model did (`app.insight.ensemble`): up in
+  full, down by half (a fall in the views is measured, but the sales show it soon enough).
+- No surge shape assumed until one has earned it. The view-driven curve is itself a mix of the
+  S-curve (or bell) and a shape-free projection: the view rate's recent pace, damped over the
+  climb's age (`viral.damped_views`). The S-curve's share is its track record against the
+  damped one, and none without one: minutes after a take-off an S-curve believed in growth the
+  data did not show (0.5 h left where 2.4 h were).
 - The band from errors, not parameters: the spread of this SKU's recent forecast errors, less
   Poisson noise, grown with the horizon (`app.insight.band`), so it is wide where forecasts have
   been wrong and narrow where they have been right.
