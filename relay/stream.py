@@ -106,7 +106,17 @@ class StreamEndpoint:
         ws = WebSocket(scope, receive, send)
         header = ws.headers.get("authorization", "")
         bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
-        identity = await self.authenticate(bearer)
+        try:
+            identity = await self.authenticate(bearer)
+        except BackendError:
+            # The token cannot be looked up: say so on the socket (the desktop shows "relay
+            # storage unavailable" and retries) rather than let the handler die in the server.
+            log(_logger, logging.ERROR, "stream storage failure", during="authentication")
+            await ws.accept()
+            with contextlib.suppress(Exception):
+                await ws.send_text(_error(ErrorCode.STORAGE, "storage unavailable"))
+                await ws.close(code=1011)
+            return
         await ws.accept()
         if identity is None:
             log(_logger, logging.INFO, "stream refused", reason="unauthenticated")

@@ -10,6 +10,7 @@ import socket
 
 import httpx
 import pytest
+import websockets
 
 from tests.relay.conftest import SHOP_A, RedisServer, Subscriber, body, nids
 from tests.relay.poster import post_all, retry_until_acknowledged
@@ -152,3 +153,26 @@ async def test_slow_subscriber_on_one_process_catches_up_and_slows_nobody(bus: s
         assert nids(frames) == order
         for sub in (slow, fast_one, fast_two):
             await sub.close()
+
+
+async def test_storage_down_when_a_desktop_connects_is_said_on_the_socket(
+    bus: str, redis_server: RedisServer
+) -> None:
+    """Redis gone when a desktop opens its stream: the token cannot be checked. The desktop
+    gets the storage error and a 1011 close (it retries), and the relay does not die in the
+    server's handler ("Exception in ASGI application" in its log)."""
+    with RelayProcess("--bus", bus) as relay:
+        token = cli("token", "create", "--shop", SHOP_A, "--bus", bus).stdout.split()[-1]
+        redis_server.stop()
+        try:
+            sub = await Subscriber.connect(relay.ws_url, token)
+            frame = await sub.recv(timeout=30)
+            assert frame["op"] == "error" and frame["code"] == "storage"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await sub.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        finally:
+            redis_server.start()
+        log = relay.stop()
+    assert "Exception in ASGI application" not in log
+    assert "stream storage failure" in log
