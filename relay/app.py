@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from app.tiktok.buckets import Buckets
 from relay.backend import Backend, open_backend
 from relay.config import RelayConfig
 from relay.hub import Hub
 from relay.ingest import Ingest
 from relay.logs import log
 from relay.metrics import Metrics
-from relay.ratelimit import Buckets
 from relay.stream import StreamEndpoint
 from relay.tokens import create_token, hash_token, looks_like_token
 from relay.vendor import Vendor

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from app.tiktok.buckets import Buckets
 from app.tiktok.models import PayloadError
 from app.tiktok.signing import verify_webhook
 from app.tiktok.webhooks import Envelope, Owner, WebhookType, parse_envelope
@@ -45,7 +46,6 @@ from relay.config import RelayConfig
 from relay.logs import log
 from relay.metrics import Metrics
 from relay.proxy import ClientAddress
-from relay.ratelimit import Buckets
 
 __all__ = ["UNROUTED", "Ingest", "Outcome"]
 

@@ -19,13 +19,13 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.tiktok.buckets import Buckets
 from app.tiktok.signing import sign_request
 from relay.backend.base import Backend, BackendError
 from relay.config import RelayConfig
 from relay.logs import log, redact_library_logs
 from relay.metrics import Metrics
 from relay.proxy import ClientAddress
-from relay.ratelimit import Buckets
 from relay.signpolicy import MAX_SIGN_BODY, Refusal, parse_sign_request
 from relay.tokens import create_token
 

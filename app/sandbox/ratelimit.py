@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import threading
-import time
+
+from app.tiktok.buckets import Buckets
 
 __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    """Allows `qps` requests per second per key with a burst of one second's worth."""
+    """Allows `qps` requests per second per key with a burst of one second's worth (the
+    relay's refill rule, `app.tiktok.buckets`; the lock because the sandbox serves from
+    several threads)."""
 
     def __init__(self, qps: float) -> None:
         self.qps = qps
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets = Buckets(qps, max(1.0, qps))
 
     def allow(self, app_key: str, scope: str) -> bool:
-        if self.qps <= 0:
-            return True
-        now = time.monotonic()
-        key = (app_key, scope)
-        capacity = max(1.0, self.qps)
         with self._lock:
-            tokens, last = self._buckets.get(key, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * self.qps)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - 1.0, now)
-            return True
+            return self._buckets.allow(f"{app_key}\x00{scope}")
