@@ -15,19 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
-from app.insight.types import OrderFact, Sale, SkuState, StockPoint, VideoInfo, ViewPoint
+from app.insight.types import OrderFact, SkuState, VideoInfo
 from app.insight.types import SkuSettings as InsightSettings
 from app.store.catalog import current_stock
-from app.store.orders import sales_events
+from app.store.columns import shop_columns
 from app.store.schema import (
     AttributionRow,
     LineItemRow,
     OrderRow,
-    SkuRow,
-    StockHistoryRow,
     VideoProductRow,
     VideoRow,
-    VideoViewRow,
 )
 from app.store.settings import SkuSettings as StoredSettings
 from app.store.settings import sku_settings_for_shop
@@ -103,48 +100,7 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
     if incoming:
         skus = [replace(sku, incoming=incoming.get(sku.sku_id, 0)) for sku in skus]
     explicit = _explicit(session, shop_id)
-    sales = [
-        Sale(
-            time=float(event.time),
-            sku_id=event.sku_id,
-            units=event.units,
-            revenue=event.revenue,
-            video_id=explicit.get((event.order_id, event.sku_id)),
-        )
-        for event in sales_events(session, shop_id, since, until)
-    ]
-    stock = [
-        StockPoint(time=float(at), sku_id=sku_id, available=quantity)
-        for sku_id, at, quantity in session.execute(
-            select(StockHistoryRow.sku_id, StockHistoryRow.at, StockHistoryRow.quantity)
-            .join(SkuRow, SkuRow.id == StockHistoryRow.sku_id)
-            .where(SkuRow.shop_id == shop_id, StockHistoryRow.at >= since)
-            .order_by(StockHistoryRow.at, StockHistoryRow.id)
-        )
-    ]
-    links: defaultdict[str, set[str]] = defaultdict(set)
-    for video_id, product_id in session.execute(
-        select(VideoProductRow.video_id, VideoProductRow.product_id)
-        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
-        .where(VideoRow.shop_id == shop_id)
-    ):
-        links[video_id].add(product_id)
-    videos = [
-        VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
-        for vid, title in session.execute(
-            select(VideoRow.id, VideoRow.title).where(VideoRow.shop_id == shop_id)
-        )
-    ]
-    views = [
-        ViewPoint(time=float(at), video_id=vid, views=count)
-        for vid, at, count in session.execute(
-            select(VideoViewRow.video_id, VideoViewRow.at, VideoViewRow.views)
-            .join(VideoRow, VideoRow.id == VideoViewRow.video_id)
-            .where(VideoRow.shop_id == shop_id, VideoViewRow.at >= since)
-            .order_by(VideoViewRow.at)
-        )
-    ]
-    history = ShopHistory.from_records(skus, sales, stock, views, videos, since=float(since))
+    history = _history(session, shop_id, skus, since, until)
     orders = _order_facts(session, shop_id, now, explicit)
     return ShopData(
         history=history,
@@ -152,6 +108,42 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         now=now,
         default=to_insight_settings(base),
         settings={sku_id: to_insight_settings(v) for sku_id, v in overrides.items()},
+    )
+
+
+def _history(
+    session: Session, shop_id: str, skus: list[SkuState], since: int, until: int
+) -> ShopHistory:
+    """The columns straight from SQL (app/store/columns.py): no object per sale (#15)."""
+    cols = shop_columns(session, shop_id, since, until)
+    if tuple(sku.sku_id for sku in skus) != cols.sku_ids:  # pragma: no cover - same snapshot
+        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
+    links: defaultdict[str, set[str]] = defaultdict(set)
+    for video_id, product_id in session.execute(
+        select(VideoProductRow.video_id, VideoProductRow.product_id)
+        .join(VideoRow, VideoRow.id == VideoProductRow.video_id)
+        .where(VideoRow.shop_id == shop_id)
+    ):
+        links[video_id].add(product_id)
+    videos = tuple(
+        VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
+        for vid, title in zip(cols.video_ids, cols.video_titles, strict=True)
+    )
+    return ShopHistory(
+        skus=tuple(skus),
+        since=float(since),
+        sale_sku=cols.sale_sku,
+        sale_time=cols.sale_time,
+        sale_units=cols.sale_units,
+        sale_revenue=cols.sale_revenue,
+        sale_video=cols.sale_video,
+        stock_sku=cols.stock_sku,
+        stock_time=cols.stock_time,
+        stock_available=cols.stock_available,
+        videos=videos,
+        view_video=cols.view_video,
+        view_time=cols.view_time,
+        view_count=cols.view_count,
     )
 
 

@@ -1,0 +1,154 @@
+"""A shop's recent sales, stock changes and video views as numpy columns, straight from SQL.
+
+Insight works on columns (`app.insight.history.ShopHistory`); building them from records
+meant one Python object per sale (`SaleEvent`, then `Sale`, a `Decimal` each), about 200,000
+of them for a week of a viral shop, which cost most of a recompute's time and its memory peak
+(#15). Here SQLite does the joins, the grouping and the mapping of ids to positions (window
+functions number the shop's SKUs and videos in id order), so every row that comes back is
+numbers only, streamed into float arrays without keeping a row object.
+
+The sales are the same as `orders.sales_events` gives (orders not cancelled, line items not
+cancelled, one row per order and SKU, in time order); revenue is the float sum insight uses.
+A sale's video is its explicit attribution (the highest video id when several claim it, as
+the record path did); SKUs the shop does not list (an order naming a SKU not synced yet) are
+left out, as `ShopHistory.from_records` did.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+__all__ = ["ShopColumns", "shop_columns"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_POSITIONS = """
+WITH sku_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus WHERE shop_id = :shop
+),
+vid_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM (
+        SELECT id FROM videos WHERE shop_id = :shop
+        UNION
+        SELECT video_id FROM attributions WHERE shop_id = :shop AND method = 'explicit'
+    )
+)
+"""
+
+_SALES = (
+    _POSITIONS  # noqa: S608 - constant SQL joined from constants; every value is bound
+    + """,
+claims AS (
+    SELECT order_id, sku_id, max(video_id) AS video_id FROM attributions
+    WHERE shop_id = :shop AND method = 'explicit' GROUP BY order_id, sku_id
+),
+explicit AS (
+    SELECT c.order_id, c.sku_id, vp.i FROM claims c JOIN vid_pos vp ON vp.id = c.video_id
+)
+SELECT o.create_time, sp.i, count(*), total(CAST(li.sale_price AS REAL)), coalesce(e.i, -1)
+FROM orders o
+JOIN line_items li ON li.order_id = o.id
+JOIN sku_pos sp ON sp.id = li.sku_id
+LEFT JOIN explicit e ON e.order_id = o.id AND e.sku_id = li.sku_id
+WHERE o.shop_id = :shop AND o.create_time >= :since AND o.create_time < :until
+  AND o.status != 'CANCELLED' AND coalesce(li.display_status, '') != 'CANCELLED'
+GROUP BY o.create_time, o.id, li.sku_id
+ORDER BY o.create_time, o.id, li.sku_id
+"""
+)
+
+_STOCK = (
+    _POSITIONS
+    + """
+SELECT sp.i, h.at, h.quantity
+FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
+WHERE h.at >= :since
+ORDER BY h.at, h.id
+"""
+)
+
+_VIEWS = (
+    _POSITIONS
+    + """
+SELECT vp.i, v.at, v.views
+FROM video_views v JOIN videos ON videos.id = v.video_id JOIN vid_pos vp ON vp.id = v.video_id
+WHERE videos.shop_id = :shop AND v.at >= :since
+ORDER BY v.at
+"""
+)
+
+_VIDEO_IDS = (
+    _POSITIONS
+    + """
+SELECT vid_pos.id, coalesce(videos.title, '') FROM vid_pos
+LEFT JOIN videos ON videos.id = vid_pos.id AND videos.shop_id = :shop
+ORDER BY vid_pos.i
+"""
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ShopColumns:
+    """Sales, stock and view columns of one shop; `sku_ids` and `video_ids` (both in id
+    order) are what the position columns index."""
+
+    sku_ids: tuple[str, ...]
+    video_ids: tuple[str, ...]
+    video_titles: tuple[str, ...]
+    sale_time: FloatArray
+    sale_sku: IntArray
+    sale_units: FloatArray
+    sale_revenue: FloatArray
+    sale_video: IntArray
+    stock_sku: IntArray
+    stock_time: FloatArray
+    stock_available: FloatArray
+    view_video: IntArray
+    view_time: FloatArray
+    view_count: FloatArray
+
+
+def _matrix(rows: Iterable[tuple[float, ...]], width: int) -> FloatArray:
+    """Numeric rows into a (n, width) float array without keeping the row tuples."""
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64)
+    return flat.reshape(-1, width)
+
+
+def shop_columns(session: Session, shop_id: str, since: int, until: int) -> ShopColumns:
+    """Every sale created in `since <= t < until`, every stock change and view sample from
+    `since` on, for one shop, as columns (one consistent snapshot: the caller's session)."""
+    # The sqlite3 connection of the session's transaction: plain tuples, no row objects.
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    params = {"shop": shop_id, "since": int(since), "until": int(until)}
+    sku_ids = tuple(
+        row[0]
+        for row in raw.execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
+    )
+    videos = raw.execute(_VIDEO_IDS, params).fetchall()
+    sales = _matrix(raw.execute(_SALES, params), 5)
+    stock = _matrix(raw.execute(_STOCK, params), 3)
+    views = _matrix(raw.execute(_VIEWS, params), 3)
+    return ShopColumns(
+        sku_ids=sku_ids,
+        video_ids=tuple(str(v) for v, _ in videos),
+        video_titles=tuple(str(t) for _, t in videos),
+        sale_time=sales[:, 0].copy(),
+        sale_sku=sales[:, 1].astype(np.int64),
+        sale_units=sales[:, 2].copy(),
+        sale_revenue=sales[:, 3].copy(),
+        sale_video=sales[:, 4].astype(np.int64),
+        stock_sku=stock[:, 0].astype(np.int64),
+        stock_time=stock[:, 1].copy(),
+        stock_available=stock[:, 2].copy(),
+        view_video=views[:, 0].astype(np.int64),
+        view_time=views[:, 1].copy(),
+        view_count=views[:, 2].copy(),
+    )
