@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-__all__ = ["ShopColumns", "shop_columns"]
+__all__ = ["ShopColumns", "shop_columns", "stock_series"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -152,3 +152,50 @@ def shop_columns(session: Session, shop_id: str, since: int, until: int) -> Shop
         view_time=views[:, 1].copy(),
         view_count=views[:, 2].copy(),
     )
+
+
+_PRIOR_LEVELS = """
+SELECT s.id, (
+    SELECT h.quantity FROM stock_history h
+    WHERE h.sku_id = s.id AND h.at < :since ORDER BY h.at DESC, h.id DESC LIMIT 1
+)
+FROM skus s WHERE s.shop_id = :shop ORDER BY s.id
+"""
+
+_WINDOW_LEVELS = (
+    _POSITIONS
+    + """
+SELECT sp.i, h.at, h.quantity
+FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
+WHERE h.at >= :since
+ORDER BY sp.i, h.at, h.id
+"""
+)
+
+
+def stock_series(
+    session: Session, shop_id: str, since: int
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """Every SKU's stock as a step function from `since` on, for the whole shop in two
+    queries and no object per change: (times, levels), starting with the level at `since`
+    (the last change before it) when there is one, then every change from `since` on.
+    SKUs without any history are absent."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    params = {"shop": shop_id, "since": int(since)}
+    prior = raw.execute(_PRIOR_LEVELS, params).fetchall()
+    window = _matrix(raw.execute(_WINDOW_LEVELS, params), 3)
+    sku = window[:, 0].astype(np.int64)
+    cuts = np.searchsorted(sku, np.arange(len(prior) + 1))
+    out: dict[str, tuple[FloatArray, FloatArray]] = {}
+    for i, (sku_id, level) in enumerate(prior):
+        lo, hi = int(cuts[i]), int(cuts[i + 1])
+        if level is None and lo == hi:
+            continue
+        times = window[lo:hi, 1]
+        levels = window[lo:hi, 2]
+        if level is not None:
+            times = np.concatenate(([float(since)], times))
+            levels = np.concatenate(([float(level)], levels))
+        out[str(sku_id)] = (times.copy(), levels.copy())
+    return out

@@ -26,7 +26,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.insight.types import SkuSettings
-from app.store.catalog import stock_history
+from app.store.columns import stock_series
 from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
@@ -111,24 +111,29 @@ class DashboardData:
 
 
 def _histories(
-    session: Session, levels: Mapping[str, int], now: float, cache: HistoryCache
+    session: Session, shop_id: str, levels: Mapping[str, int], now: float, cache: HistoryCache
 ) -> dict[str, StockSeries]:
     since = int(now) - HISTORY_DAYS * DAY
     out: dict[str, StockSeries] = {}
+    stale = [
+        sku_id
+        for sku_id, level in levels.items()
+        if cache.series.get(sku_id) is None or cache.levels.get(sku_id) != level
+    ]
+    # One shop-wide columnar read when any SKU moved (app/store/columns.py; one query per
+    # SKU cost seconds with 5,000 SKUs, #15), then the level at the window's start and every
+    # change inside it per SKU.
+    fresh = stock_series(session, shop_id, since) if stale else {}
     for sku_id, level in levels.items():
         known = cache.series.get(sku_id)
         if known is not None and cache.levels.get(sku_id) == level:
             out[sku_id] = known
             continue
-        points = stock_history(session, sku_id)
-        # The level at the window's start, then every change inside it.
-        before = [p for p in points if p.at < since]
-        inside = [p for p in points if p.at >= since]
-        pairs = [(float(since), float(before[-1].quantity))] if before else []
-        pairs.extend((float(p.at), float(p.quantity)) for p in inside)
-        if not pairs:
-            pairs = [(float(now), float(level))]
-        history = StockSeries.from_points(sku_id, pairs)
+        found = fresh.get(sku_id)
+        if found is None:
+            history = StockSeries(sku_id, np.array([float(now)]), np.array([float(level)]))
+        else:
+            history = StockSeries(sku_id, found[0], found[1])
         out[sku_id] = history
         cache.series[sku_id] = history
         cache.levels[sku_id] = level
@@ -230,7 +235,7 @@ def read_dashboard_data(
     """Histories (incremental), settings and, when `slow`, videos and sales windows (those
     aggregate the whole month, so the caller refreshes them less often)."""
     base, overrides = sku_settings_for_shop(session, shop_id)
-    histories = _histories(session, levels, now, cache)
+    histories = _histories(session, shop_id, levels, now, cache)
     if slow or previous is None:
         videos = _videos(session, shop_id, now)
         sales = _sku_sales(session, shop_id, now)

@@ -15,6 +15,7 @@ from app.store import (
     upsert_products,
     upsert_videos,
 )
+from app.store.columns import stock_series
 from app.store.schema import AttributionRow
 from app.store.videos import video_views
 from app.sync.loader import load_shop_data
@@ -148,3 +149,22 @@ def test_the_loader_reads_the_same_history_as_the_records_did(shop_store: Store)
     assert titles["v2"] == "Before/after" and titles["v9-unlisted"] == ""
     linked = {v.video_id: v.product_ids for v in got.videos}
     assert linked["v1"] == frozenset({"p1"})
+
+
+def test_stock_series_start_at_the_window_and_hold_every_change_in_it(shop_store: Store) -> None:
+    _fill(shop_store)
+    with shop_store.write() as session:
+        record_stock(session, "a", {"w": 30}, NOW - 20 * 86_400, "order")  # before the window
+        record_stock(session, "a", {"w": 25}, NOW - 3 * 86_400, "order")
+    since = NOW - 14 * 86_400
+    with shop_store.read() as session:
+        got = stock_series(session, SHOP_ID, since)
+        for sku_id in ("a", "b", "c"):
+            points = stock_history(session, sku_id)
+            before = [p for p in points if p.at < since]
+            want = [(float(since), float(before[-1].quantity))] if before else []
+            want += [(float(p.at), float(p.quantity)) for p in points if p.at >= since]
+            times, levels = got[sku_id]
+            assert list(zip(times.tolist(), levels.tolist(), strict=True)) == want, sku_id
+    assert got["a"][1].tolist() == [30.0, 25.0, 50.0, 40.0]  # level at the start, then changes
+    assert got["a"][0][0] == since
