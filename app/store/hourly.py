@@ -40,6 +40,7 @@ __all__ = [
     "add_orders",
     "fill_all",
     "hourly_sales",
+    "order_hour_columns",
     "rebuild",
     "sku_window_sales",
     "subtract_orders",
@@ -190,3 +191,23 @@ def sku_window_sales(session: Session, shop_id: str, now: int) -> list[SkuWindow
         SkuWindowSales(sku, int(u7), int(u14), int(u30), to_money(rev))
         for sku, u7, u14, u30, rev in rows
     ]
+
+
+def order_hour_columns(
+    session: Session, shop_id: str, since: int, until: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Hour starts, orders and revenue (float, every currency added) per hour with sales,
+    `since <= hour < until`, in time order: the long ranges of the orders chart."""
+    rows = session.connection().exec_driver_sql(
+        "SELECT hour, sum(orders), sum(revenue_micros) FROM orders_hourly "
+        "WHERE shop_id = ? AND hour >= ? AND hour < ? GROUP BY hour ORDER BY hour",
+        (shop_id, int(since), int(until)),
+    )
+    hours: list[float] = []
+    orders: list[float] = []
+    revenue: list[float] = []
+    for hour, count, micros in rows:
+        hours.append(float(hour))
+        orders.append(float(count))
+        revenue.append(float(micros) / MICROS)
+    return hours, orders, revenue

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.insight.types import SkuSettings
 from app.store.columns import stock_series
+from app.store.hourly import order_hour_columns
 from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
@@ -37,6 +38,7 @@ __all__ = [
     "HISTORY_DAYS",
     "DashboardData",
     "HistoryCache",
+    "OrderHours",
     "SkuSalesWindow",
     "StockSeries",
     "VideoSummary",
@@ -60,6 +62,19 @@ class StockSeries:
         """Build from (time, available) pairs."""
         arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return StockSeries(sku_id, arr[:, 0].copy(), arr[:, 1].copy())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OrderHours:
+    """Orders and revenue per hour over the last year (hours without sales left out), from
+    the store's hourly totals: the orders chart's 7 / 30 / 365-day ranges."""
+
+    hour_starts: FloatArray
+    orders: FloatArray
+    revenue: FloatArray
+
+
+ORDER_HOURS_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +123,18 @@ class DashboardData:
     sku_sales: tuple[SkuSalesWindow, ...]
     default_settings: SkuSettings
     sku_settings: Mapping[str, SkuSettings]
+    order_hours: OrderHours | None = None
+
+
+def _order_hours(session: Session, shop_id: str, now: float) -> OrderHours:
+    hours, orders, revenue = order_hour_columns(
+        session, shop_id, int(now) - ORDER_HOURS_DAYS * DAY, int(now) + 1
+    )
+    return OrderHours(
+        np.asarray(hours, dtype=np.float64),
+        np.asarray(orders, dtype=np.float64),
+        np.asarray(revenue, dtype=np.float64),
+    )
 
 
 def _histories(
@@ -236,17 +263,21 @@ def read_dashboard_data(
     aggregate the whole month, so the caller refreshes them less often)."""
     base, overrides = sku_settings_for_shop(session, shop_id)
     histories = _histories(session, shop_id, levels, now, cache)
+    order_hours: OrderHours | None
     if slow or previous is None:
         videos = _videos(session, shop_id, now)
         sales = _sku_sales(session, shop_id, now)
+        order_hours = _order_hours(session, shop_id, now)
     else:
         videos, sales = previous.videos, previous.sku_sales
+        order_hours = previous.order_hours
     return DashboardData(
         histories=histories,
         videos=videos,
         sku_sales=sales,
         default_settings=to_insight(base),
         sku_settings={sku: to_insight(v) for sku, v in overrides.items()},
+        order_hours=order_hours,
     )
 
 

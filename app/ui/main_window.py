@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
             vm.projector,
         )
         d.orders.update_from(vm.orders, now)
+        d.orders.chart.update_hours(vm.order_hours)
         # Hidden pages refresh when shown (their tables are the costliest widgets); the log
         # keeps appending so no entry is missed while the Sync page is not on screen.
         self._stale_pages = {"Analytics", "Sync"}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from app.insight.types import SkuSettings
-from app.sync.dashboard_data import DashboardData
+from app.sync.dashboard_data import DashboardData, OrderHours
 from app.sync.state import BackfillProgress, Change, ChangeKind, LinkStatus, ShopSnapshot
 from app.sync.state import LinkState as SyncLink
 from app.ui.viewmodel import (
@@ -70,6 +70,7 @@ class Extras:
     sku_sales: tuple[SkuSales, ...]
     default_settings: SkuSettings
     sku_settings: Mapping[str, SkuSettings]
+    order_hours: OrderHours | None = None
 
 
 class ExtrasMapper:
@@ -84,6 +85,7 @@ class ExtrasMapper:
             sku_sales=data.sku_sales,
             default_settings=data.default_settings,
             sku_settings=dict(data.sku_settings),
+            order_hours=data.order_hours,
         )
 
 
@@ -311,6 +313,7 @@ def build_viewmodel(
         orders=snap.orders,
         videos=extras.videos if extras else (),
         sku_sales=extras.sku_sales if extras else (),
+        order_hours=extras.order_hours if extras else None,
         log=tuple(log),
         corrections=tuple(corrections),
         sku_settings=dict(extras.sku_settings) if extras else {},
