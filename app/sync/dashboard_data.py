@@ -18,17 +18,16 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.insight.types import SkuSettings
 from app.store.columns import stock_series
-from app.store.hourly import order_hour_columns
-from app.store.schema import LineItemRow, OrderRow, SkuRow, VideoProductRow, VideoRow
+from app.store.hourly import order_hour_columns, sku_window_sales
+from app.store.schema import SkuRow, VideoProductRow, VideoRow
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
 from app.sync.engine import SyncEngine
@@ -168,40 +167,22 @@ def _histories(
 
 
 def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWindow, ...]:
-    """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
-    start = int(now) - 30 * DAY
-
-    def within(days: int) -> Any:
-        return func.sum(case((OrderRow.create_time >= int(now) - days * DAY, 1), else_=0))
-
-    rows = session.execute(
-        select(
-            LineItemRow.sku_id,
-            func.max(LineItemRow.product_name),
-            func.max(LineItemRow.sku_name),
-            within(7),
-            within(14),
-            func.count(),
-            func.sum(LineItemRow.sale_price),
-        )
-        .join(OrderRow, OrderRow.id == LineItemRow.order_id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            OrderRow.create_time >= start,
-            OrderRow.status != "CANCELLED",
-        )
-        .group_by(LineItemRow.sku_id)
-    ).all()
+    """Units per SKU over 7/14/30 days from the store's hourly totals (app/store/hourly.py;
+    cancelled orders and line items excluded)."""
     sales = [
         SkuSalesWindow(
-            sku_id=sku_id,
-            name=f"{product} · {sku}" if sku else str(product or sku_id),
-            units_7d=int(u7 or 0),
-            units_14d=int(u14 or 0),
-            units_30d=int(u30 or 0),
-            revenue_30d=Decimal(str(round(float(rev or 0), 2))),
+            sku_id=row.sku_id,
+            name=(
+                f"{row.product_name} · {row.sku_name}"
+                if row.sku_name
+                else str(row.product_name or row.sku_id)
+            ),
+            units_7d=row.units_7d,
+            units_14d=row.units_14d,
+            units_30d=row.units_30d,
+            revenue_30d=Decimal(str(round(float(row.revenue_30d), 2))),
         )
-        for sku_id, product, sku, u7, u14, u30, rev in rows
+        for row in sku_window_sales(session, shop_id, int(now))
     ]
     sales.sort(key=lambda s: -s.units_30d)
     return tuple(sales)
@@ -260,11 +241,18 @@ def read_dashboard_data(
     previous: DashboardData | None = None,
 ) -> DashboardData:
     """Histories (incremental), settings and, when `slow`, videos and sales windows (those
-    aggregate the whole month, so the caller refreshes them less often)."""
+    aggregate the whole month, so the caller refreshes them less often). Without `slow` and
+    without `previous` (the first read, for the first paint) they are left empty."""
     base, overrides = sku_settings_for_shop(session, shop_id)
     histories = _histories(session, shop_id, levels, now, cache)
     order_hours: OrderHours | None
-    if slow or previous is None:
+    videos: tuple[VideoSummary, ...]
+    sales: tuple[SkuSalesWindow, ...]
+    if previous is None and not slow:
+        # The first paint needs none of these (Analytics page, long chart ranges): the
+        # caller reads them right after it (#15).
+        videos, sales, order_hours = (), (), None
+    elif slow or previous is None:
         videos = _videos(session, shop_id, now)
         sales = _sku_sales(session, shop_id, now)
         order_hours = _order_hours(session, shop_id, now)

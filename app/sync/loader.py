@@ -18,7 +18,7 @@ from app.insight.history import ShopHistory
 from app.insight.types import OrderFact, SkuState, VideoInfo
 from app.insight.types import SkuSettings as InsightSettings
 from app.store.catalog import current_stock
-from app.store.columns import shop_columns
+from app.store.columns import order_lines, shop_columns
 from app.store.schema import (
     AttributionRow,
     LineItemRow,
@@ -28,6 +28,7 @@ from app.store.schema import (
 )
 from app.store.settings import SkuSettings as StoredSettings
 from app.store.settings import sku_settings_for_shop
+from app.store.types import exact_money, to_money
 
 __all__ = ["HISTORY_DAYS", "OrderTotals", "ShopData", "load_order_totals", "load_shop_data"]
 
@@ -151,27 +152,22 @@ def _order_facts(
     session: Session, shop_id: str, now: float, explicit: dict[tuple[str, str], str]
 ) -> list[OrderFact]:
     since = int(now) - ORDER_HOURS * 3600 - 3600
-    rows = session.execute(
-        select(
-            OrderRow.id,
-            OrderRow.create_time,
-            OrderRow.status,
-            OrderRow.rts_sla_time,
-            LineItemRow.sku_id,
-            LineItemRow.sale_price,
-        )
-        .join(LineItemRow, LineItemRow.order_id == OrderRow.id)
-        .where(
-            OrderRow.shop_id == shop_id,
-            (OrderRow.create_time >= since) | OrderRow.status.in_(_TO_SHIP),
-        )
-    )
     facts: dict[str, list[object]] = {}
-    for order_id, created, status, ship_by, sku_id, price in rows:
-        fact = facts.setdefault(order_id, [created, status, ship_by, Decimal(0), Decimal(0)])
-        fact[3] = fact[3] + price  # type: ignore[operator]
-        if (order_id, sku_id) in explicit:
-            fact[4] = fact[4] + price  # type: ignore[operator]
+    prices: dict[str, Decimal] = {}
+    with exact_money():
+        for order_id, created, status, ship_by, sku_id, text, units in order_lines(
+            session, shop_id, since, _TO_SHIP
+        ):
+            price = prices.get(text)
+            if price is None:
+                price = prices[text] = to_money(text)
+            amount = price * units
+            fact = facts.get(order_id)
+            if fact is None:
+                fact = facts[order_id] = [created, status, ship_by, Decimal(0), Decimal(0)]
+            fact[3] = fact[3] + amount  # type: ignore[operator]
+            if (order_id, sku_id) in explicit:
+                fact[4] = fact[4] + amount  # type: ignore[operator]
     return [
         OrderFact(
             order_id=order_id,

@@ -459,7 +459,10 @@ def working_copy(spec: ShopSpec, folder: Path) -> tuple[Path, int]:
                 sets = ", ".join(f"{c} = {c} + {shift:d}" for c in columns)
                 raw.execute(f"UPDATE {table} SET {sets}")  # noqa: S608 - our own names
             for table in _shifted_extra_tables(raw):
-                raw.execute(f"UPDATE {table} SET hour = hour + {shift:d}")  # noqa: S608
+                # `hour` is in the primary key: move through negative values so no two rows
+                # ever collide half way.
+                raw.execute(f"UPDATE {table} SET hour = -(hour + {shift:d})")  # noqa: S608
+                raw.execute(f"UPDATE {table} SET hour = -hour")  # noqa: S608
         raw.close()
     return target, shift
 
@@ -467,7 +470,7 @@ def working_copy(spec: ShopSpec, folder: Path) -> tuple[Path, int]:
 def _shifted_extra_tables(raw: sqlite3.Connection) -> list[str]:
     """Tables of newer schema versions that also hold epoch hours (see app/store/hourly.py)."""
     names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return [name for name in ("sales_hourly",) if name in names]
+    return [name for name in ("sales_hourly", "orders_hourly") if name in names]
 
 
 def main() -> None:

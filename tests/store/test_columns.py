@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from app.insight.history import ShopHistory
 from app.insight.types import Sale, SkuState, StockPoint, VideoInfo, ViewPoint
 from app.store import (
@@ -168,3 +170,23 @@ def test_stock_series_start_at_the_window_and_hold_every_change_in_it(shop_store
             assert list(zip(times.tolist(), levels.tolist(), strict=True)) == want, sku_id
     assert got["a"][1].tolist() == [30.0, 25.0, 50.0, 40.0]  # level at the start, then changes
     assert got["a"][0][0] == since
+
+
+def test_order_facts_hold_each_orders_exact_revenue_and_its_video_share(
+    shop_store: Store,
+) -> None:
+    _fill(shop_store)
+    with shop_store.write() as session:  # an old order still to ship counts too
+        upsert_orders(
+            session,
+            SHOP_ID,
+            [order("late", create_time=NOW - 9 * 86_400, skus={"a": 3}, price="0.10")],
+            NOW,
+        )
+    with shop_store.read() as session:
+        facts = {f.order_id: f for f in load_shop_data(session, SHOP_ID, float(NOW)).orders}
+    # Recent orders, and older ones still to ship ("old" and "late" await shipment).
+    assert set(facts) == {"o1", "o2", "o3", "o4", "o5", "old", "late"}
+    assert facts["o1"].revenue == Decimal("29.97") and facts["o1"].video_revenue == Decimal("19.98")
+    assert facts["late"].revenue == Decimal("0.30") and facts["o4"].video_revenue == Decimal("0.20")
+    assert facts["o2"].revenue == Decimal("38.97")  # the unknown SKU's units are revenue too
