@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +31,11 @@ from app.store.hourly import order_hour_columns, sku_window_sales
 from app.store.schema import SkuRow, VideoProductRow, VideoRow
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
-from app.sync.engine import SyncEngine
+from app.sync.dashboard_types import OrderHours, SkuSalesWindow, StockSeries, VideoSummary
 from app.sync.settings_units import to_insight
+
+if TYPE_CHECKING:
+    from app.sync.engine import SyncEngine
 
 __all__ = [
     "HISTORY_DAYS",
@@ -48,57 +52,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class StockSeries:
-    """Available stock of one SKU over time (a step function), as float64 arrays."""
-
-    sku_id: str
-    times: FloatArray
-    stock: FloatArray
-
-    @staticmethod
-    def from_points(sku_id: str, points: list[tuple[float, float]]) -> StockSeries:
-        """Build from (time, available) pairs."""
-        arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        return StockSeries(sku_id, arr[:, 0].copy(), arr[:, 1].copy())
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class OrderHours:
-    """Orders and revenue per hour over the last year (hours without sales left out), from
-    the store's hourly totals: the orders chart's 7 / 30 / 365-day ranges."""
-
-    hour_starts: FloatArray
-    orders: FloatArray
-    revenue: FloatArray
-
-
 ORDER_HOURS_DAYS = 365
-
-
-@dataclass(frozen=True, slots=True)
-class VideoSummary:
-    """One video with its sales and the SKUs it sells."""
-
-    video_id: str
-    title: str
-    views: int
-    orders: int
-    revenue: Decimal
-    linked_skus: tuple[str, ...] = ()
-    took_off_at: float | None = None  # when its view growth turned viral; None if it has not
-
-
-@dataclass(frozen=True, slots=True)
-class SkuSalesWindow:
-    """Units and revenue of one SKU over Seller Center's 7 / 14 / 30-day windows."""
-
-    sku_id: str
-    name: str
-    units_7d: int
-    units_14d: int
-    units_30d: int
-    revenue_30d: Decimal = Decimal(0)
 
 
 HISTORY_DAYS = 14

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.insight import fmt
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
-from app.sync.dashboard_data import OrderHours
+from app.sync.dashboard_types import OrderHours
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings, StockProjection
-from app.sync.dashboard_data import OrderHours, SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.dashboard_types import OrderHours, SkuSalesWindow, StockSeries, VideoSummary
 
 FloatArray = npt.NDArray[np.float64]
 # `ShopInsight.projected_stock`: (sku_id, hours ahead) -> expected, busy and quiet stock.

@@ -20,6 +20,9 @@ their times moved to end at the wall clock's hour.
   of 3 each.
 
 The machine is shared by several sessions: figures are noisy; compare the two sizes of one run.
+Before/after in one run: `BIGSHOP_BASELINE=/path/to/old/tree BIGSHOP_BASELINE_CACHE=/path/to/
+its/cache` runs the old tree's app on its own copy of the shop, alternating with this tree's
+cold starts, so both see the same load.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.benchmarks.bigshop import BIG, SHOP_ID, SHOP_NAME, SMALL, ShopSpec, working_copy
@@ -112,37 +116,59 @@ def _marks(stdout: str) -> dict[str, float]:
     return marks
 
 
-def cold_start(spec: ShopSpec, folder: Path, runs: int = 5) -> None:
-    env = {**_env(folder), "VIRALSTOCK_STARTUP_PROBE": "1"}
-    data = folder / "data"
-    windows: list[float] = []
-    dashboards: list[float] = []
+@dataclass(frozen=True)
+class Tree:
+    """A source tree whose app is measured, with its data folder for the run."""
+
+    label: str
+    root: Path
+    folder: Path
+
+
+def _cold_once(tree: Tree) -> tuple[float, float] | None:
+    env = {**_env(tree.folder), "VIRALSTOCK_STARTUP_PROBE": "1", "PYTHONPATH": str(tree.root)}
+    data = tree.folder / "data"
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(data), "--run-for", "90"],
+        cwd=tree.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    marks = _marks(done.stdout)
+    if "window" not in marks or "dashboard" not in marks:
+        print(f"  cold start failed: {done.stdout[-400:]} {done.stderr[-1500:]}")
+        return None
+    return marks["window"] - started, marks["dashboard"] - started
+
+
+def cold_start(spec: ShopSpec, trees: list[Tree], runs: int = 5) -> None:
+    """`runs` cold starts of each tree, alternating between them."""
+    times: dict[str, list[tuple[float, float]]] = {tree.label: [] for tree in trees}
     for _ in range(runs):
-        started = time.time()
-        done = subprocess.run(
-            [sys.executable, "-m", "app", "--data-dir", str(data), "--run-for", "90"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        marks = _marks(done.stdout)
-        if "window" not in marks or "dashboard" not in marks:
-            print(f"  cold start failed: {done.stdout[-400:]} {done.stderr[-1500:]}")
-            continue
-        windows.append(marks["window"] - started)
-        dashboards.append(marks["dashboard"] - started)
-    if not windows:
-        return
+        for tree in trees:
+            got = _cold_once(tree)
+            if got is not None:
+                times[tree.label].append(got)
+    for tree in trees:
+        if times[tree.label]:
+            _print_cold(spec, tree.label, times[tree.label])
+
+
+def _print_cold(spec: ShopSpec, label: str, runs: list[tuple[float, float]]) -> None:
+    windows = [w for w, _ in runs]
+    dashboards = [d for _, d in runs]
     print(
-        f"[{spec.orders:>9,} orders] cold start to the painted window (median of "
+        f"[{spec.orders:>9,} orders{label}] cold start to the painted window (median of "
         f"{len(windows)}): {statistics.median(windows):.2f} s "
         f"(min {min(windows):.2f}, max {max(windows):.2f})   target < 1 s"
     )
     print(
-        f"[{spec.orders:>9,} orders] cold start to a painted dashboard with the shop's data "
+        f"[{spec.orders:>9,} orders{label}] cold start to a painted dashboard with the shop's "
+        "data "
         f"(median of {len(dashboards)}): {statistics.median(dashboards):.2f} s "
         f"(min {min(dashboards):.2f}, max {max(dashboards):.2f})   target < 2 s"
     )
@@ -161,19 +187,20 @@ def _status(pid: int) -> dict[str, float]:
     return values
 
 
-def memory(spec: ShopSpec, folder: Path, seconds: float) -> None:
-    env = _env(folder)
+def memory(spec: ShopSpec, tree: Tree, seconds: float) -> None:
+    env = {**_env(tree.folder), "PYTHONPATH": str(tree.root)}
+    label = tree.label
     child = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "app",
             "--data-dir",
-            str(folder / "data"),
+            str(tree.folder / "data"),
             "--run-for",
             str(seconds),
         ],
-        cwd=ROOT,
+        cwd=tree.root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -193,12 +220,12 @@ def memory(spec: ShopSpec, folder: Path, seconds: float) -> None:
             child.terminate()
         child.wait(60)
     if not samples:
-        print(f"[{spec.orders:>9,} orders] memory: no samples")
+        print(f"[{spec.orders:>9,} orders{label}] memory: no samples")
         return
     tail = [rss for at, rss in samples if at >= seconds * 0.5]
     steady = statistics.median(tail) if tail else samples[-1][1]
     print(
-        f"[{spec.orders:>9,} orders] resident memory with the shop open {seconds:.0f} s "
+        f"[{spec.orders:>9,} orders{label}] resident memory with the shop open {seconds:.0f} s "
         f"(offline): peak {max(hwm, max(r for _, r in samples)):.0f} MB (VmHWM), "
         f"steady {steady:.0f} MB (median of the second half)   target < 300 MB both"
     )
@@ -240,11 +267,12 @@ def insight_child(path: str) -> None:
     )
 
 
-def insight(spec: ShopSpec, folder: Path) -> None:
+def insight(spec: ShopSpec, tree: Tree) -> None:
+    label = tree.label
     done = subprocess.run(
-        [sys.executable, "-c", INSIGHT_CHILD, str(folder / "data" / "viralstock.sqlite3")],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-c", INSIGHT_CHILD, str(tree.folder / "data" / "viralstock.sqlite3")],
+        cwd=tree.root,
+        env={**os.environ, "PYTHONPATH": str(tree.root)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -252,12 +280,12 @@ def insight(spec: ShopSpec, folder: Path) -> None:
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
-        print(f"[{spec.orders:>9,} orders] insight benchmark failed: {done.stderr[-1500:]}")
+        print(f"[{spec.orders:>9,} orders{label}] insight failed: {done.stderr[-1500:]}")
         return
     _, load_ms, compute_ms, sales, skus = line.split()
     total = float(load_ms) + float(compute_ms)
     print(
-        f"[{spec.orders:>9,} orders] full insight recompute ({int(skus):,} SKUs, "
+        f"[{spec.orders:>9,} orders{label}] full insight recompute ({int(skus):,} SKUs, "
         f"{int(sales):,} sale rows read): {total:.0f} ms = store read {float(load_ms):.0f} ms "
         f"+ computation {float(compute_ms):.0f} ms (median of 3)   target < 200 ms"
     )
@@ -267,18 +295,26 @@ def main() -> None:
     print("Big-shop benchmarks (issue #15; shared 2-core machine: figures are noisy)")
     seconds = float(os.environ.get("BIGSHOP_MEMORY_SECONDS", "30"))
     runs = int(os.environ.get("BIGSHOP_RUNS", "5"))
+    baseline = os.environ.get("BIGSHOP_BASELINE")
+    baseline_cache = os.environ.get("BIGSHOP_BASELINE_CACHE")
     for spec in _specs():
         with tempfile.TemporaryDirectory(prefix="vs-bigshop-") as name:
             folder = Path(name)
-            started = time.perf_counter()
-            _path, shift = working_copy(spec, folder / "data")
-            print(
-                f"[{spec.orders:>9,} orders] working copy of {spec.name} "
-                f"(times moved {shift / 3600:+.0f} h) in {time.perf_counter() - started:.1f} s"
-            )
-            insight(spec, folder)
-            cold_start(spec, folder, runs)
-            memory(spec, folder, seconds)
+            trees = [Tree(" after" if baseline else "", ROOT, folder / "current")]
+            if baseline and baseline_cache:
+                trees.insert(0, Tree(" before", Path(baseline), folder / "baseline"))
+            for tree in trees:
+                started = time.perf_counter()
+                cache = Path(baseline_cache) if tree.label == " before" and baseline_cache else None
+                _path, shift = working_copy(spec, tree.folder / "data", cache=cache)
+                print(
+                    f"[{spec.orders:>9,} orders{tree.label}] working copy of {spec.name} "
+                    f"(times moved {shift / 3600:+.0f} h) in {time.perf_counter() - started:.1f} s"
+                )
+                insight(spec, tree)
+            cold_start(spec, trees, runs)
+            for tree in trees:
+                memory(spec, tree, seconds)
 
 
 if __name__ == "__main__":

@@ -441,13 +441,19 @@ _TIMES = (
 )
 
 
-def working_copy(spec: ShopSpec, folder: Path) -> tuple[Path, int]:
+def working_copy(spec: ShopSpec, folder: Path, *, cache: Path | None = None) -> tuple[Path, int]:
     """A copy of the cached shop in `folder` (as the app's data folder) whose times end now.
 
-    Returns the database path and the shift applied (seconds, a whole number of hours)."""
+    `cache` names another cache folder whose file is copied as it is (no migration): the
+    baseline tree's shop for a before/after run. Returns the database path and the shift
+    applied (seconds, a whole number of hours)."""
     from app.store.db import DB_FILENAME
 
-    source, end = ensure(spec)
+    if cache is None:
+        source, end = ensure(spec)
+    else:
+        source = cache / f"{spec.name}.sqlite3"
+        end = int(json.loads((cache / f"{spec.name}.json").read_text())["end"])
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / DB_FILENAME
     shutil.copyfile(source, target)
