@@ -55,7 +55,12 @@ def _env(folder: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
+        # Settings, the log file and anything else per-user stay in the run's folder: the
+        # user's own log (and a test reading it) is never touched by a benchmark.
         "XDG_CONFIG_HOME": str(folder / "config"),
+        "XDG_STATE_HOME": str(folder / "state"),
+        "XDG_CACHE_HOME": str(folder / "cache"),
+        "XDG_DATA_HOME": str(folder / "share"),
         "TMPDIR": str(folder / "tmp"),
         "PYTHON_KEYRING_BACKEND": "tests.benchmarks.bench_keyring.FileKeyring",
         "VIRALSTOCK_BENCH_KEYRING": str(keyring_file),
