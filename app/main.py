@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import logging
@@ -327,15 +328,16 @@ def _gui(args: argparse.Namespace) -> int:
         try:
             if _already_running(data_dir):
                 return 0
-            run_desktop = importlib.import_module("app.ui.desktop").run
+            desktop = importlib.import_module("app.ui.desktop")
         except ImportError as exc:  # Qt or its libraries missing: say so, not a traceback
             print(
                 f"viralstock: the desktop UI cannot start ({exc}); use --demo --headless",
                 file=sys.stderr,
             )
             return 2
-        sessions = desktop_sessions(data_dir)
-        return int(run_desktop(args, sessions))
+        # Built once the window is on screen: the sessions import the sync engine (#15).
+        later = desktop.SessionsLater(data_dir, functools.partial(desktop_sessions, data_dir))
+        return int(desktop.run(args, later))
 
 
 def _already_running(data_dir: Path) -> bool:

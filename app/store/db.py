@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.migrations import MIGRATIONS, Step, check_file, migrate
 from app.store.recovery import Recovery, recover_if_damaged
+from app.store.verified import mark_clean, unchanged_since_clean_close
 
 __all__ = [
     "DB_FILENAME",
@@ -118,8 +119,10 @@ class Store:
                 session.rollback()
 
     def close(self) -> None:
-        """Close every pooled connection (a WAL checkpoint happens when the last one closes)."""
+        """Close every pooled connection (a WAL checkpoint happens when the last one closes)
+        and remember the file as left intact (`verified`: the next start skips the check)."""
         self.engine.dispose()
+        mark_clean(self.path)
 
 
 def migrate_engine(engine: Engine, db_path: Path, steps: tuple[Step, ...] = MIGRATIONS) -> int:
@@ -151,7 +154,9 @@ def open_store(
     """
     db_path = _resolve(data_dir, path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    recovery = recover_if_damaged(db_path)
+    # The full damage check reads the whole file; skipped when the last session closed the
+    # store cleanly and nothing touched the file since (app/store/verified.py).
+    recovery = None if unchanged_since_clean_close(db_path) else recover_if_damaged(db_path)
     check_file(db_path, len(MIGRATIONS))  # refuse a newer or foreign file before touching it
     engine = make_engine(db_path)
     try:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.store import hourly
 from app.store.catalog import CHUNK, chunked
 from app.store.schema import Base, LineItemRow, OrderRow
 from app.store.types import exact_money, to_money
@@ -218,6 +219,7 @@ def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: i
     if new_rows:
         session.execute(insert(_ORDERS), new_rows)
     if changed_rows:
+        hourly.subtract_orders(session, result.updated)  # the old versions' sales, out
         session.execute(_UPDATE_ORDER, [{**row, "b_id": row["id"]} for row in changed_rows])
         for part in chunked(result.updated):
             session.execute(delete(LineItemRow).where(LineItemRow.order_id.in_(part)))
@@ -228,6 +230,7 @@ def upsert_orders(session: Session, shop_id: str, orders: Iterable[Order], at: i
     ]
     if line_rows:
         session.execute(insert(_LINE_ITEMS), line_rows)
+    hourly.add_orders(session, [*result.inserted, *result.updated])  # the new versions', in
     return result
 
 

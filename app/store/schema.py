@@ -23,8 +23,10 @@ __all__ = [
     "Base",
     "LineItemRow",
     "OrderRow",
+    "OrdersHourlyRow",
     "ProductRow",
     "RelayCursorRow",
+    "SalesHourlyRow",
     "ShopRow",
     "ShopSettingsRow",
     "SkuRow",
@@ -151,7 +153,8 @@ class OrderRow(Base):
     synced_at: Mapped[int]
     unit_count: Mapped[int] = mapped_column(server_default="0")
     __table_args__ = (
-        Index("ix_orders_shop_create", "shop_id", "create_time"),
+        # Covers the sales reads (schema v6): they never touch the wide order rows.
+        Index("ix_orders_shop_create", "shop_id", "create_time", "status", "id"),
         Index("ix_orders_shop_status", "shop_id", "status"),
     )
 
@@ -175,7 +178,7 @@ class LineItemRow(Base):
     cancel_reason: Mapped[str | None]
     is_gift: Mapped[bool] = mapped_column(server_default="0")
     __table_args__ = (
-        Index("ix_line_items_order", "order_id"),
+        Index("ix_line_items_order", "order_id", "sku_id", "display_status", "sale_price"),
         Index("ix_line_items_sku", "sku_id"),
     )
 
@@ -372,3 +375,30 @@ class SyncStateRow(Base):
     last_success_at: Mapped[float | None]
     last_attempt_at: Mapped[float | None]
     last_error_kind: Mapped[str | None]
+
+
+class SalesHourlyRow(Base):
+    """Live units and revenue of one SKU per UTC hour of order creation (app/store/hourly.py
+    keeps it in step with the orders on every write)."""
+
+    __tablename__ = "sales_hourly"
+    shop_id: Mapped[str] = mapped_column(_shop_fk(), primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[str] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(primary_key=True, server_default="")
+    units: Mapped[int] = mapped_column(server_default="0")
+    #: Revenue in millionths of the currency unit: exact sums without decimal text.
+    revenue_micros: Mapped[int] = mapped_column(server_default="0")
+    __table_args__ = (Index("ix_sales_hourly_sku", "shop_id", "sku_id", "hour"),)
+
+
+class OrdersHourlyRow(Base):
+    """The shop's live orders, units and revenue per UTC hour of order creation."""
+
+    __tablename__ = "orders_hourly"
+    shop_id: Mapped[str] = mapped_column(_shop_fk(), primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(primary_key=True, server_default="")
+    orders: Mapped[int] = mapped_column(server_default="0")
+    units: Mapped[int] = mapped_column(server_default="0")
+    revenue_micros: Mapped[int] = mapped_column(server_default="0")

@@ -13,20 +13,62 @@ Public API for the composition root and the UI:
 
 from __future__ import annotations
 
-from app.sync.clock import Clock, FunctionClock, WallClock
-from app.sync.database import Database
-from app.sync.engine import EngineSettings, RelayLink, SyncEngine
-from app.sync.state import (
-    BackfillProgress,
-    Change,
-    ChangeKind,
-    LinkState,
-    LinkStatus,
-    Publisher,
-    ShopRef,
-    ShopSnapshot,
-    SyncMetrics,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.sync.clock import Clock, FunctionClock, WallClock
+    from app.sync.database import Database
+    from app.sync.engine import EngineSettings, RelayLink, SyncEngine
+    from app.sync.state import (
+        BackfillProgress,
+        Change,
+        ChangeKind,
+        LinkState,
+        LinkStatus,
+        Publisher,
+        ShopRef,
+        ShopSnapshot,
+        SyncMetrics,
+    )
+
+# Imported on first use (PEP 562): the window imports a few plain types from this package
+# (its view model) and must not pay for the engine, the database and the API client before
+# its first paint (#15).
+_HOMES = {
+    "Clock": "clock",
+    "FunctionClock": "clock",
+    "WallClock": "clock",
+    "Database": "database",
+    "EngineSettings": "engine",
+    "RelayLink": "engine",
+    "SyncEngine": "engine",
+    **{
+        name: "state"
+        for name in (
+            "BackfillProgress",
+            "Change",
+            "ChangeKind",
+            "LinkState",
+            "LinkStatus",
+            "Publisher",
+            "ShopRef",
+            "ShopSnapshot",
+            "SyncMetrics",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackfillProgress",

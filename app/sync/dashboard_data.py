@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -24,16 +25,21 @@ from sqlalchemy.orm import Session
 
 from app.insight.scurve import took_off_at
 from app.insight.types import SkuSettings
-from app.store.catalog import stock_history
-from app.store.dashboard import sku_sales_windows, video_skus, video_totals
+from app.store.columns import stock_series
+from app.store.dashboard import video_skus, video_totals
+from app.store.hourly import order_hour_columns, sku_window_sales
 from app.store.settings import sku_settings_for_shop
 from app.store.videos import view_histories
-from app.sync.engine import SyncEngine
+from app.sync.dashboard_types import OrderHours, SkuSalesWindow, StockSeries, VideoSummary
+
+if TYPE_CHECKING:
+    from app.sync.engine import SyncEngine
 
 __all__ = [
     "HISTORY_DAYS",
     "DashboardData",
     "HistoryCache",
+    "OrderHours",
     "SkuSalesWindow",
     "StockSeries",
     "VideoSummary",
@@ -44,44 +50,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class StockSeries:
-    """Available stock of one SKU over time (a step function), as float64 arrays."""
-
-    sku_id: str
-    times: FloatArray
-    stock: FloatArray
-
-    @staticmethod
-    def from_points(sku_id: str, points: list[tuple[float, float]]) -> StockSeries:
-        """Build from (time, available) pairs."""
-        arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        return StockSeries(sku_id, arr[:, 0].copy(), arr[:, 1].copy())
-
-
-@dataclass(frozen=True, slots=True)
-class VideoSummary:
-    """One video with its sales and the SKUs it sells."""
-
-    video_id: str
-    title: str
-    views: int
-    orders: int
-    revenue: Decimal
-    linked_skus: tuple[str, ...] = ()
-    took_off_at: float | None = None  # when its view growth turned viral; None if it has not
-
-
-@dataclass(frozen=True, slots=True)
-class SkuSalesWindow:
-    """Units and revenue of one SKU over Seller Center's 7 / 14 / 30-day windows."""
-
-    sku_id: str
-    name: str
-    units_7d: int
-    units_14d: int
-    units_30d: int
-    revenue_30d: Decimal = Decimal(0)
+ORDER_HOURS_DAYS = 365
 
 
 HISTORY_DAYS = 14
@@ -105,27 +74,44 @@ class DashboardData:
     sku_sales: tuple[SkuSalesWindow, ...]
     default_settings: SkuSettings
     sku_settings: Mapping[str, SkuSettings]
+    order_hours: OrderHours | None = None
+
+
+def _order_hours(session: Session, shop_id: str, now: float) -> OrderHours:
+    hours, orders, revenue = order_hour_columns(
+        session, shop_id, int(now) - ORDER_HOURS_DAYS * DAY, int(now) + 1
+    )
+    return OrderHours(
+        np.asarray(hours, dtype=np.float64),
+        np.asarray(orders, dtype=np.float64),
+        np.asarray(revenue, dtype=np.float64),
+    )
 
 
 def _histories(
-    session: Session, levels: Mapping[str, int], now: float, cache: HistoryCache
+    session: Session, shop_id: str, levels: Mapping[str, int], now: float, cache: HistoryCache
 ) -> dict[str, StockSeries]:
     since = int(now) - HISTORY_DAYS * DAY
     out: dict[str, StockSeries] = {}
+    stale = [
+        sku_id
+        for sku_id, level in levels.items()
+        if cache.series.get(sku_id) is None or cache.levels.get(sku_id) != level
+    ]
+    # One shop-wide columnar read when any SKU moved (app/store/columns.py; one query per
+    # SKU cost seconds with 5,000 SKUs, #15), then the level at the window's start and every
+    # change inside it per SKU.
+    fresh = stock_series(session, shop_id, since) if stale else {}
     for sku_id, level in levels.items():
         known = cache.series.get(sku_id)
         if known is not None and cache.levels.get(sku_id) == level:
             out[sku_id] = known
             continue
-        points = stock_history(session, sku_id)
-        # The level at the window's start, then every change inside it.
-        before = [p for p in points if p.at < since]
-        inside = [p for p in points if p.at >= since]
-        pairs = [(float(since), float(before[-1].quantity))] if before else []
-        pairs.extend((float(p.at), float(p.quantity)) for p in inside)
-        if not pairs:
-            pairs = [(float(now), float(level))]
-        history = StockSeries.from_points(sku_id, pairs)
+        found = fresh.get(sku_id)
+        if found is None:
+            history = StockSeries(sku_id, np.array([float(now)]), np.array([float(level)]))
+        else:
+            history = StockSeries(sku_id, found[0], found[1])
         out[sku_id] = history
         cache.series[sku_id] = history
         cache.levels[sku_id] = level
@@ -133,17 +119,22 @@ def _histories(
 
 
 def _sku_sales(session: Session, shop_id: str, now: float) -> tuple[SkuSalesWindow, ...]:
-    """Units per SKU over 7/14/30 days (one aggregate query; cancelled orders excluded)."""
+    """Units per SKU over 7/14/30 days from the store's hourly totals (app/store/hourly.py;
+    cancelled orders and line items excluded)."""
     sales = [
         SkuSalesWindow(
-            sku_id=sku_id,
-            name=f"{product} · {sku}" if sku else str(product or sku_id),
-            units_7d=int(u7 or 0),
-            units_14d=int(u14 or 0),
-            units_30d=int(u30 or 0),
-            revenue_30d=Decimal(str(round(float(rev or 0), 2))),
+            sku_id=row.sku_id,
+            name=(
+                f"{row.product_name} · {row.sku_name}"
+                if row.sku_name
+                else str(row.product_name or row.sku_id)
+            ),
+            units_7d=row.units_7d,
+            units_14d=row.units_14d,
+            units_30d=row.units_30d,
+            revenue_30d=Decimal(str(round(float(row.revenue_30d), 2))),
         )
-        for sku_id, product, sku, u7, u14, u30, rev in sku_sales_windows(session, shop_id, now)
+        for row in sku_window_sales(session, shop_id, int(now))
     ]
     sales.sort(key=lambda s: -s.units_30d)
     return tuple(sales)
@@ -188,20 +179,31 @@ def read_dashboard_data(
     previous: DashboardData | None = None,
 ) -> DashboardData:
     """Histories (incremental), settings and, when `slow`, videos and sales windows (those
-    aggregate the whole month, so the caller refreshes them less often)."""
+    aggregate the whole month, so the caller refreshes them less often). Without `slow` and
+    without `previous` (the first read, for the first paint) they are left empty."""
     base, overrides = sku_settings_for_shop(session, shop_id)
-    histories = _histories(session, levels, now, cache)
-    if slow or previous is None:
+    histories = _histories(session, shop_id, levels, now, cache)
+    order_hours: OrderHours | None
+    videos: tuple[VideoSummary, ...]
+    sales: tuple[SkuSalesWindow, ...]
+    if previous is None and not slow:
+        # The first paint needs none of these (Analytics page, long chart ranges): the
+        # caller reads them right after it (#15).
+        videos, sales, order_hours = (), (), None
+    elif slow or previous is None:
         videos = _videos(session, shop_id, now)
         sales = _sku_sales(session, shop_id, now)
+        order_hours = _order_hours(session, shop_id, now)
     else:
         videos, sales = previous.videos, previous.sku_sales
+        order_hours = previous.order_hours
     return DashboardData(
         histories=histories,
         videos=videos,
         sku_sales=sales,
         default_settings=base,
         sku_settings=overrides,
+        order_hours=order_hours,
     )
 
 

@@ -229,7 +229,8 @@ class DesktopSessions:
             client, closers = connection.client, [connection.aclose]
             stream = settings.relay_url.rstrip("/").replace("http", "ws", 1) + "/v1/stream"
             relay = RelayLink(stream, subscriber)
-        db = Database(open_store(self.data_dir))
+        # The store `stored_shops` opened (one damage check and migration per start, #15).
+        db = Database(await self._open_store())
         engine = SyncEngine(db=db, api=client, shops=shops, clock=clock, relay=relay)
         return Session(
             engine,

@@ -94,8 +94,9 @@ class InsightRunner:
     async def run(self) -> None:
         while True:
             await self._dirty.wait()
-            # Debounce: wait until changes pause, or max_delay after the first one.
-            while True:
+            # Debounce: wait until changes pause, or max_delay after the first one. Not the
+            # first computation: the dashboard waits for it at start (#15).
+            while self.runs > 0:
                 self._dirty.clear()
                 first = self._first_dirty or time.monotonic()
                 remaining = self.max_delay - (time.monotonic() - first)

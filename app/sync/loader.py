@@ -14,28 +14,17 @@ from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
 from app.insight.orders import TO_SHIP
-from app.insight.types import (
-    OrderFact,
-    Sale,
-    SkuSettings,
-    SkuState,
-    StockPoint,
-    VideoInfo,
-    ViewPoint,
-)
+from app.insight.types import OrderFact, SkuSettings, SkuState, VideoInfo
 from app.store.catalog import current_stock
+from app.store.columns import order_lines, shop_columns
 from app.store.insight_inputs import (
     explicit_attributions,
     order_count,
-    order_lines,
     sold_line_items,
-    stock_points_since,
     video_product_links,
-    video_titles,
-    view_points_since,
 )
-from app.store.orders import sales_events
 from app.store.settings import incoming_units, sku_settings_for_shop
+from app.store.types import exact_money, to_money
 
 __all__ = ["HISTORY_DAYS", "OrderTotals", "ShopData", "load_order_totals", "load_shop_data"]
 
@@ -85,30 +74,7 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
     if incoming:
         skus = [replace(sku, incoming=incoming.get(sku.sku_id, 0)) for sku in skus]
     explicit = explicit_attributions(session, shop_id)
-    sales = [
-        Sale(
-            time=float(event.time),
-            sku_id=event.sku_id,
-            units=event.units,
-            revenue=event.revenue,
-            video_id=explicit.get((event.order_id, event.sku_id)),
-        )
-        for event in sales_events(session, shop_id, since, until)
-    ]
-    stock = [
-        StockPoint(time=float(at), sku_id=sku_id, available=quantity)
-        for sku_id, at, quantity in stock_points_since(session, shop_id, since)
-    ]
-    links = video_product_links(session, shop_id)
-    videos = [
-        VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
-        for vid, title in video_titles(session, shop_id)
-    ]
-    views = [
-        ViewPoint(time=float(at), video_id=vid, views=count)
-        for vid, at, count in view_points_since(session, shop_id, since)
-    ]
-    history = ShopHistory.from_records(skus, sales, stock, views, videos, since=float(since))
+    history = _history(session, shop_id, skus, since, until)
     orders = _order_facts(session, shop_id, now, explicit)
     return ShopData(
         history=history,
@@ -119,17 +85,56 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
     )
 
 
+def _history(
+    session: Session, shop_id: str, skus: list[SkuState], since: int, until: int
+) -> ShopHistory:
+    """The columns straight from SQL (app/store/columns.py): no object per sale (#15)."""
+    cols = shop_columns(session, shop_id, since, until)
+    if tuple(sku.sku_id for sku in skus) != cols.sku_ids:  # pragma: no cover - same snapshot
+        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
+    links = video_product_links(session, shop_id)
+    videos = tuple(
+        VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
+        for vid, title in zip(cols.video_ids, cols.video_titles, strict=True)
+    )
+    return ShopHistory(
+        skus=tuple(skus),
+        since=float(since),
+        sale_sku=cols.sale_sku,
+        sale_time=cols.sale_time,
+        sale_units=cols.sale_units,
+        sale_revenue=cols.sale_revenue,
+        sale_video=cols.sale_video,
+        stock_sku=cols.stock_sku,
+        stock_time=cols.stock_time,
+        stock_available=cols.stock_available,
+        videos=videos,
+        view_video=cols.view_video,
+        view_time=cols.view_time,
+        view_count=cols.view_count,
+    )
+
+
 def _order_facts(
     session: Session, shop_id: str, now: float, explicit: dict[tuple[str, str], str]
 ) -> list[OrderFact]:
     since = int(now) - ORDER_HOURS * 3600 - 3600
-    rows = order_lines(session, shop_id, since, TO_SHIP)
     facts: dict[str, list[object]] = {}
-    for order_id, created, status, ship_by, sku_id, price in rows:
-        fact = facts.setdefault(order_id, [created, status, ship_by, Decimal(0), Decimal(0)])
-        fact[3] = fact[3] + price  # type: ignore[operator]
-        if (order_id, sku_id) in explicit:
-            fact[4] = fact[4] + price  # type: ignore[operator]
+    prices: dict[str, Decimal] = {}
+    with exact_money():
+        for order_id, created, status, ship_by, sku_id, text, units in order_lines(
+            session, shop_id, since, sorted(TO_SHIP)
+        ):
+            price = prices.get(text)
+            if price is None:
+                price = prices[text] = to_money(text)
+            amount = price * units
+            fact = facts.get(order_id)
+            if fact is None:
+                fact = facts[order_id] = [created, status, ship_by, Decimal(0), Decimal(0)]
+            fact[3] = fact[3] + amount  # type: ignore[operator]
+            if (order_id, sku_id) in explicit:
+                fact[4] = fact[4] + amount  # type: ignore[operator]
     return [
         OrderFact(
             order_id=order_id,

@@ -168,7 +168,14 @@ class SnapshotAdapter(QObject):
             levels = {item.sku_id: item.available for item in snap.skus}
             now = snap.updated_at
             slow = time.monotonic() - self._slow_at >= self._slow_every
-            if slow:
+            first = self.data is None and bool(snap.skus)
+            if first:
+                # First paint with the shop's SKUs: the month-long aggregates (Analytics, long
+                # chart ranges) are read on the next tick, after it (#15).
+                slow = False
+                self._extras_dirty = True
+                self._dirty = True
+            elif slow:
                 self._slow_at = time.monotonic()
             previous, cache = self.data, self.cache
             self.data = await load_dashboard_data(

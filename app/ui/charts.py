@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.insight import fmt
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
-from app.sync.dashboard_data import StockSeries
+from app.sync.dashboard_types import OrderHours, StockSeries
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
+from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import Projector
 
@@ -111,6 +112,14 @@ class StockFlowChart(QWidget):
         self.plot.setMinimumHeight(150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # 24 h / 7 d / 30 d / 365 d of the past, or "Auto" (as far back as the view looks ahead).
+        self.ranges = RangeSelector(self)
+        self.ranges.changed.connect(self.set_window)
+        self._window: float | None = None
+        self._last: (
+            tuple[StockSeries | None, SkuInsight | None, float, float, Projector | None] | None
+        ) = None
+        layout.addWidget(self.ranges)
         layout.addWidget(self.plot)
         item = self.plot.getPlotItem()
         item.setLabel("left", "units in stock")
@@ -177,11 +186,18 @@ class StockFlowChart(QWidget):
         self._pending = (history, insight, now, lead_time_hours, projector)
         self._scheduler.mark_dirty(self)
 
+    def set_window(self, seconds: float | None) -> None:
+        """Show the last `seconds` of history up to now (None: the automatic view)."""
+        self._window = seconds
+        if self._pending is None and self._last is not None:
+            self._pending = self._last
+        self._scheduler.mark_dirty(self)
+
     def flush(self) -> None:
         if self._pending is None:
             return
         history, insight, now, lead_hours, projector = self._pending
-        self._pending = None
+        self._last, self._pending = self._pending, None
         if history is not None and len(history.times):
             # The object itself is kept in the key: an id() alone can be reused by the next
             # SKU's history once the old one is freed, and the chart would keep the old curve.
@@ -283,6 +299,10 @@ class StockFlowChart(QWidget):
         back = min(max(6 * HOUR, 2 * ahead if ahead < 24 * HOUR else ahead), 14 * 24 * HOUR)
         step = HOUR if ahead <= 12 * HOUR else 6 * HOUR
         lo = math.floor(max(start, now - back) / HOUR) * HOUR
+        if self._window is not None:  # the seller's range: exactly that much of the past
+            lo = math.floor((now - self._window) / HOUR) * HOUR
+            hi_window = now + min(ahead, max(self._window / 4, 6 * HOUR))
+            end = min(end, hi_window)
         hi = math.ceil(end / step) * step
         peak = self._visible_peak(lo)
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
@@ -486,6 +506,13 @@ class OrdersChart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        # "Auto" and 24 h draw insight's live hourly bars; 7 d, 30 d and 365 d draw the store's
+        # hourly totals (`update_hours`) as a downsampled line (a year is 8,760 hours).
+        self.ranges = RangeSelector(self)
+        self.ranges.changed.connect(self.set_window)
+        self._window: float | None = None
+        self._hours: OrderHours | None = None
+        layout.addWidget(self.ranges)
         layout.addWidget(self.orders_plot, 3)
         layout.addWidget(self.revenue_plot, 2)
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=HOUR * 0.8)
@@ -496,6 +523,8 @@ class OrdersChart(QWidget):
         self.orders_plot.addItem(self.markers)
         self.revenue = pg.PlotDataItem(fillLevel=0.0)
         self.revenue_plot.addItem(self.revenue)
+        self.long_orders = pg.PlotDataItem(fillLevel=0.0)
+        self.orders_plot.addItem(self.long_orders)
         self._x = GrowBuffer(24 * 31)
         self._orders = GrowBuffer(24 * 31)
         self._viral = GrowBuffer(24 * 31)
@@ -512,6 +541,25 @@ class OrdersChart(QWidget):
         self._pending = orders
         self._scheduler.mark_dirty(self)
 
+    def update_hours(self, hours: OrderHours | None) -> None:
+        """The store's orders and revenue per hour over the last year (long ranges)."""
+        if hours is self._hours:
+            return
+        self._hours = hours
+        if self._window is not None and self._window > DAY:
+            self._redraw()
+
+    def set_window(self, seconds: float | None) -> None:
+        """Show the last `seconds` up to now (None: the automatic view of the last hours)."""
+        self._window = seconds
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self._shown is not None:
+            self._pending = self._shown
+        self._range = (0.0, 0.0, 0.0, 0.0)
+        self._scheduler.mark_dirty(self)
+
     def flush(self) -> None:
         oi = self._pending
         if oi is None:
@@ -519,6 +567,14 @@ class OrdersChart(QWidget):
         self._pending = None
         if not oi.hour_starts:
             return
+        hours = self._hours
+        if self._window is not None and self._window > DAY and hours is not None:
+            self._draw_long(oi, hours, self._window)
+            return
+        self.long_orders.setData([], [])
+        self.bars.setVisible(True)
+        self.viral_bars.setVisible(True)
+        self.markers.setVisible(True)
         x = self._x.assign(np.asarray(oi.hour_starts, dtype=np.float64) + HOUR / 2)
         counts = self._orders.assign(np.asarray(oi.orders_per_hour, dtype=np.float64))
         viral = self._viral.assign(np.asarray(oi.viral_orders_per_hour, dtype=np.float64))
@@ -531,8 +587,11 @@ class OrdersChart(QWidget):
         self.markers.setData(x=x[mask], y=counts[mask] + max(top * 0.06, 0.3))
         self.revenue.setData(x, rev)
         first = first_order_hour(oi)
+        lo = min(float(x[first]) - HOUR, float(x[-1]) - 6 * HOUR)
+        if self._window is not None:
+            lo = float(x[-1]) - self._window
         ranges = (
-            min(float(x[first]) - HOUR, float(x[-1]) - 6 * HOUR),
+            lo,
             float(x[-1]),
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(float(rev.max()), 1.0) * 1.05),
@@ -543,9 +602,48 @@ class OrdersChart(QWidget):
             self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)
             self.revenue_plot.getPlotItem().setYRange(0, ranges[3], padding=0)
 
+    def _draw_long(self, oi: OrderIntelligence, hours: OrderHours, window: float) -> None:
+        """Orders and revenue per hour over `window` from the store's hourly totals, joined to
+        insight's live hours for the most recent ones (the totals refresh less often)."""
+        live_from = float(oi.hour_starts[0])
+        keep = hours.hour_starts < live_from
+        x = np.concatenate((hours.hour_starts[keep], np.asarray(oi.hour_starts, dtype=np.float64)))
+        counts = np.concatenate(
+            (hours.orders[keep], np.asarray(oi.orders_per_hour, dtype=np.float64))
+        )
+        rev = np.concatenate(
+            (hours.revenue[keep], np.asarray([float(v) for v in oi.revenue_per_hour]))
+        )
+        x = self._x.assign(x + HOUR / 2)
+        counts = self._orders.assign(counts)
+        rev = self._revenue.assign(rev)
+        self.bars.setVisible(False)
+        self.viral_bars.setVisible(False)
+        self.markers.setVisible(False)
+        self.long_orders.setData(x, counts)
+        self.revenue.setData(x, rev)
+        hi = float(x[-1])
+        lo = hi - window
+        start = int(np.searchsorted(x, lo))
+        top = float(counts[start:].max()) if start < len(counts) else 1.0
+        top_rev = float(rev[start:].max()) if start < len(rev) else 1.0
+        ranges = (
+            lo,
+            hi,
+            nice_ceiling(max(top, 1.0) * 1.15),
+            nice_ceiling(max(top_rev, 1.0) * 1.05),
+        )
+        if ranges != self._range:
+            self._range = ranges
+            self.orders_plot.getPlotItem().setXRange(lo, hi, padding=0.01)
+            self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)
+            self.revenue_plot.getPlotItem().setYRange(0, ranges[3], padding=0)
+
     def apply_palette(self, p: Palette) -> None:
         for plot in (self.orders_plot, self.revenue_plot):
             style_plot(plot, p)
+        self.long_orders.setPen(pen(p.accent, 1))
+        self.long_orders.setBrush(brush(p.accent, 60))
         self.bars.setOpts(brush=brush(p.accent, 150), pen=pen(p.accent))
         self.viral_bars.setOpts(brush=brush(p.viral, 210), pen=pen(p.viral))
         self.markers.setBrush(brush(p.viral))

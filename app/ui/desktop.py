@@ -29,19 +29,18 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from app.sync.connect_service import Connected
-from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session, StoredShops
-from app.sync.state import LinkState
 from app.ui.platform_libs import PlatformCheck, window_check
 
 if TYPE_CHECKING:  # imported where used: the window must not wait for these at startup
     from PySide6.QtWidgets import QMessageBox
 
-    from app.sync.connect_service import ConnectService
+    from app.sync.connect_service import Connected, ConnectService
+    from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session, StoredShops
     from app.ui.bootstrap import Ui
     from app.ui.connect_dialog import ConnectDialog
     from app.ui.controller import DashboardController
@@ -97,11 +96,7 @@ class DesktopApp:
         self.window.connect_requested.connect(self.open_connect)
         args = self.args
         offscreen_check = args.screenshot is not None or args.self_test
-        self.window.show()
-        probe = os.environ.get(STARTUP_PROBE)
-        if probe:
-            self.window.repaint()
-            print(f"viralstock: window painted at {time.time():.4f}", flush=True)
+        _show_window(self.window)
         try:
             if args.demo or offscreen_check:
                 await self.start_demo()
@@ -201,6 +196,8 @@ class DesktopApp:
 
     def prefs(self) -> ConnectionPrefs:
         """What this desktop remembered about the last connect."""
+        from app.sync.desktop_sessions import ConnectionPrefs
+
         s = self.ui.settings
         return ConnectionPrefs(
             relay_url=str(s.value("connection/relay_url", "", type=str)),
@@ -225,6 +222,8 @@ class DesktopApp:
     async def start_real(self, shops: StoredShops | Connected) -> bool:
         """Start the engine for stored shops (tokens from the keyring) or for the shops of a
         connect that just succeeded (its fresh tokens)."""
+        from app.sync.connect_service import Connected
+
         connected = shops if isinstance(shops, Connected) else None
         session = await self.sessions.open_shops(shops.shops, self.prefs(), connected)
         if session is None:
@@ -340,6 +339,8 @@ class DesktopApp:
     async def _self_check(
         self, window: PlatformCheck | None
     ) -> tuple[list[str], dict[str, object]]:
+        from app.sync.state import LinkState
+
         problems: list[str] = []
         engine = self.session.engine if self.session else None
         facts: dict[str, object] = {}
@@ -402,7 +403,26 @@ def _quiet_console(level_name: str) -> None:
             handler.setLevel(level)
 
 
-def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
+def _show_window(window: Any) -> None:
+    """Show the window (once); the startup probe paints it and prints when."""
+    if window.isVisible():
+        return
+    window.show()
+    if os.environ.get(STARTUP_PROBE):
+        window.repaint()
+        print(f"viralstock: window painted at {time.time():.4f}", flush=True)
+
+
+@dataclass(frozen=True)
+class SessionsLater:
+    """The data folder now, the sessions once the window is on screen: building them imports
+    the sync engine, the store and the API client, which the first paint does not need (#15)."""
+
+    data_dir: Path
+    build: Callable[[], DesktopSessions]
+
+
+def run(args: argparse.Namespace, sessions: DesktopSessions | SessionsLater) -> int:
     """Run the desktop app for `args` (see the module docstring); returns the exit status."""
     env_at_start = dict(os.environ)
     if args.self_test or args.screenshot is not None:
@@ -421,10 +441,13 @@ def run(args: argparse.Namespace, sessions: DesktopSessions) -> int:
             print("viralstock: already running; brought the open window to the front")
             return 0
         _quiet_console(args.log_level)
+        if not (args.screenshot is not None or args.self_test):
+            _show_window(ui.window)
+        built = sessions.build() if isinstance(sessions, SessionsLater) else sessions
         loop = qasync.QEventLoop(ui.app)
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(ui.crash.asyncio_handler)
-        desktop = DesktopApp(ui, args, sessions)
+        desktop = DesktopApp(ui, args, built)
         desktop.env_at_start = env_at_start
         # From here a termination signal quits like the tray's Quit (`_on_termination`).
         _on_termination(lambda *_: loop.call_soon_threadsafe(desktop.request_quit))

@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
         )
         d.orders.update_from(vm.orders, now)
         self.config.show_defaults(vm.default_settings)
+        d.orders.chart.update_hours(vm.order_hours)
         # Hidden pages refresh when shown (their tables are the costliest widgets); the log
         # keeps appending so no entry is missed while the Sync page is not on screen.
         self._stale_pages = {"Analytics", "Sync"}

@@ -257,6 +257,7 @@ def build_viewmodel(
         orders=snap.orders,
         videos=data.videos if data else (),
         sku_sales=data.sku_sales if data else (),
+        order_hours=data.order_hours if data else None,
         log=tuple(log),
         corrections=tuple(corrections),
         sku_settings=data.sku_settings if data else {},

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings, StockProjection
-from app.sync.dashboard_data import SkuSalesWindow, StockSeries, VideoSummary
+from app.sync.dashboard_types import OrderHours, SkuSalesWindow, StockSeries, VideoSummary
 from app.sync.state import LinkState
 
 FloatArray = npt.NDArray[np.float64]
@@ -100,6 +100,8 @@ class DashboardViewModel:
     # `shop_insight.projected_stock`. Without it the chart approximates from the forecast.
     projector: Projector | None = field(default=None, compare=False)
     orders: OrderIntelligence | None = None
+    # Orders and revenue per hour over the last year (the orders chart's long ranges).
+    order_hours: OrderHours | None = field(default=None, compare=False)
     videos: tuple[VideoSummary, ...] = ()
     sku_sales: tuple[SkuSalesWindow, ...] = ()
     log: tuple[LogEntry, ...] = ()

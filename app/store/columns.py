@@ -1,0 +1,258 @@
+"""A shop's recent sales, stock changes and video views as numpy columns, straight from SQL.
+
+Insight works on columns (`app.insight.history.ShopHistory`); building them from records
+meant one Python object per sale (`SaleEvent`, then `Sale`, a `Decimal` each), about 200,000
+of them for a week of a viral shop, which cost most of a recompute's time and its memory peak
+(#15). Here SQLite does the joins, the grouping and the mapping of ids to positions (window
+functions number the shop's SKUs and videos in id order), so every row that comes back is
+numbers only, streamed into float arrays without keeping a row object.
+
+The sales are the same as `orders.sales_events` gives (orders not cancelled, line items not
+cancelled, one row per order and SKU, in time order); revenue is the float sum insight uses.
+CROSS JOIN fixes the join order (SQLite keeps it as written): the orders of the time window
+first, through the covering index, then their line items; left to itself the planner may walk
+every line item of every SKU instead. A sale's video is its explicit attribution (the highest
+video id when several claim it, as the record path did); SKUs the shop does not list (an order
+naming a SKU not synced yet) are left out, as `ShopHistory.from_records` did.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+__all__ = ["ShopColumns", "order_lines", "shop_columns", "stock_series"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_POSITIONS = """
+WITH sku_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus WHERE shop_id = :shop
+),
+vid_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM (
+        SELECT id FROM videos WHERE shop_id = :shop
+        UNION
+        SELECT video_id FROM attributions WHERE shop_id = :shop AND method = 'explicit'
+    )
+)
+"""
+
+_SALES = (
+    _POSITIONS  # noqa: S608 - constant SQL joined from constants; every value is bound
+    + """,
+claims AS (
+    SELECT order_id, sku_id, max(video_id) AS video_id FROM attributions
+    WHERE shop_id = :shop AND method = 'explicit' GROUP BY order_id, sku_id
+),
+explicit AS (
+    SELECT c.order_id, c.sku_id, vp.i FROM claims c JOIN vid_pos vp ON vp.id = c.video_id
+)
+SELECT o.create_time, o.rowid, sp.i, CAST(li.sale_price AS REAL), coalesce(e.i, -1)
+FROM orders o
+CROSS JOIN line_items li ON li.order_id = o.id
+CROSS JOIN sku_pos sp ON sp.id = li.sku_id
+LEFT JOIN explicit e ON e.order_id = o.id AND e.sku_id = li.sku_id
+WHERE o.shop_id = :shop AND o.create_time >= :since AND o.create_time < :until
+  AND o.status != 'CANCELLED' AND coalesce(li.display_status, '') != 'CANCELLED'
+"""
+)
+
+_STOCK = (
+    _POSITIONS
+    + """
+SELECT sp.i, h.at, h.quantity
+FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
+WHERE h.at >= :since
+ORDER BY h.at, h.id
+"""
+)
+
+_VIEWS = (
+    _POSITIONS
+    + """
+SELECT vp.i, v.at, v.views
+FROM video_views v JOIN videos ON videos.id = v.video_id JOIN vid_pos vp ON vp.id = v.video_id
+WHERE videos.shop_id = :shop AND v.at >= :since
+ORDER BY v.at
+"""
+)
+
+_VIDEO_IDS = (
+    _POSITIONS
+    + """
+SELECT vid_pos.id, coalesce(videos.title, '') FROM vid_pos
+LEFT JOIN videos ON videos.id = vid_pos.id AND videos.shop_id = :shop
+ORDER BY vid_pos.i
+"""
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ShopColumns:
+    """Sales, stock and view columns of one shop; `sku_ids` and `video_ids` (both in id
+    order) are what the position columns index."""
+
+    sku_ids: tuple[str, ...]
+    video_ids: tuple[str, ...]
+    video_titles: tuple[str, ...]
+    sale_time: FloatArray
+    sale_sku: IntArray
+    sale_units: FloatArray
+    sale_revenue: FloatArray
+    sale_video: IntArray
+    stock_sku: IntArray
+    stock_time: FloatArray
+    stock_available: FloatArray
+    view_video: IntArray
+    view_time: FloatArray
+    view_count: FloatArray
+
+
+def _per_order_and_sku(lines: FloatArray) -> FloatArray:
+    """Line items (time, order rowid, SKU, price, video) into one row per order and SKU
+    (time, SKU, units, revenue, video), in time order. Grouped here rather than by SQLite's
+    GROUP BY, whose sort over text keys cost more than the whole read (#15)."""
+    if not len(lines):
+        return np.zeros((0, 5), dtype=np.float64)
+    order = np.lexsort((lines[:, 2], lines[:, 1]))  # by order, then SKU
+    lines = lines[order]
+    starts = np.flatnonzero(
+        np.concatenate(([True], (np.diff(lines[:, 1]) != 0) | (np.diff(lines[:, 2]) != 0)))
+    )
+    out = np.empty((len(starts), 5), dtype=np.float64)
+    out[:, 0] = lines[starts, 0]
+    out[:, 1] = lines[starts, 2]
+    out[:, 2] = np.diff(np.append(starts, len(lines)))
+    out[:, 3] = np.add.reduceat(lines[:, 3], starts)
+    out[:, 4] = lines[starts, 4]
+    return out[np.argsort(out[:, 0], kind="stable")]
+
+
+def _matrix(cursor: sqlite3.Cursor, width: int) -> FloatArray:
+    """Numeric rows into a (n, width) float array, a block of rows at a time (numpy converts
+    each block in C; only one block of row tuples is alive at once)."""
+    blocks: list[FloatArray] = []
+    while rows := cursor.fetchmany(_BLOCK):
+        blocks.append(np.array(rows, dtype=np.float64).reshape(-1, width))
+    if not blocks:
+        return np.zeros((0, width), dtype=np.float64)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+_BLOCK = 20_000
+
+
+def shop_columns(session: Session, shop_id: str, since: int, until: int) -> ShopColumns:
+    """Every sale created in `since <= t < until`, every stock change and view sample from
+    `since` on, for one shop, as columns (one consistent snapshot: the caller's session)."""
+    # The sqlite3 connection of the session's transaction: plain tuples, no row objects.
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    params = {"shop": shop_id, "since": int(since), "until": int(until)}
+    sku_ids = tuple(
+        row[0]
+        for row in raw.execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
+    )
+    videos = raw.execute(_VIDEO_IDS, params).fetchall()
+    sales = _per_order_and_sku(_matrix(raw.execute(_SALES, params), 5))
+    stock = _matrix(raw.execute(_STOCK, params), 3)
+    views = _matrix(raw.execute(_VIEWS, params), 3)
+    return ShopColumns(
+        sku_ids=sku_ids,
+        video_ids=tuple(str(v) for v, _ in videos),
+        video_titles=tuple(str(t) for _, t in videos),
+        sale_time=sales[:, 0].copy(),
+        sale_sku=sales[:, 1].astype(np.int64),
+        sale_units=sales[:, 2].copy(),
+        sale_revenue=sales[:, 3].copy(),
+        sale_video=sales[:, 4].astype(np.int64),
+        stock_sku=stock[:, 0].astype(np.int64),
+        stock_time=stock[:, 1].copy(),
+        stock_available=stock[:, 2].copy(),
+        view_video=views[:, 0].astype(np.int64),
+        view_time=views[:, 1].copy(),
+        view_count=views[:, 2].copy(),
+    )
+
+
+_PRIOR_LEVELS = """
+SELECT s.id, (
+    SELECT h.quantity FROM stock_history h
+    WHERE h.sku_id = s.id AND h.at < :since ORDER BY h.at DESC, h.id DESC LIMIT 1
+)
+FROM skus s WHERE s.shop_id = :shop ORDER BY s.id
+"""
+
+_WINDOW_LEVELS = (
+    _POSITIONS
+    + """
+SELECT sp.i, h.at, h.quantity
+FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
+WHERE h.at >= :since
+ORDER BY sp.i, h.at, h.id
+"""
+)
+
+
+def stock_series(
+    session: Session, shop_id: str, since: int
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """Every SKU's stock as a step function from `since` on, for the whole shop in two
+    queries and no object per change: (times, levels), starting with the level at `since`
+    (the last change before it) when there is one, then every change from `since` on.
+    SKUs without any history are absent."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    params = {"shop": shop_id, "since": int(since)}
+    prior = raw.execute(_PRIOR_LEVELS, params).fetchall()
+    window = _matrix(raw.execute(_WINDOW_LEVELS, params), 3)
+    sku = window[:, 0].astype(np.int64)
+    cuts = np.searchsorted(sku, np.arange(len(prior) + 1))
+    out: dict[str, tuple[FloatArray, FloatArray]] = {}
+    for i, (sku_id, level) in enumerate(prior):
+        lo, hi = int(cuts[i]), int(cuts[i + 1])
+        if level is None and lo == hi:
+            continue
+        times = window[lo:hi, 1]
+        levels = window[lo:hi, 2]
+        if level is not None:
+            times = np.concatenate(([float(since)], times))
+            levels = np.concatenate(([float(level)], levels))
+        out[str(sku_id)] = (times.copy(), levels.copy())
+    return out
+
+
+_ORDER_LINES = """
+WITH picked AS (
+    SELECT id FROM orders WHERE shop_id = :shop AND create_time >= :since
+    UNION
+    SELECT id FROM orders WHERE shop_id = :shop AND status IN ({statuses})
+)
+SELECT o.id, o.create_time, o.status, o.rts_sla_time, li.sku_id, li.sale_price, 1
+FROM picked CROSS JOIN orders o ON o.id = picked.id
+CROSS JOIN line_items li ON li.order_id = o.id
+"""
+
+
+def order_lines(
+    session: Session, shop_id: str, since: int, statuses: Sequence[str]
+) -> list[tuple[str, int, str, int | None, str, str, int]]:
+    """The line items of the orders created since `since` or in one of `statuses`: (order id,
+    created, status, ship-by, SKU, price text, units = 1). The two conditions are two index
+    reads (an OR of them scanned every order); no GROUP BY, whose sort over text keys cost a
+    second for the orders of a viral day (#15): the caller adds up, parsing each distinct
+    price text once."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    marks = ", ".join(f":s{i}" for i in range(len(statuses)))
+    params: dict[str, object] = {"shop": shop_id, "since": int(since)}
+    params.update({f"s{i}": status for i, status in enumerate(statuses)})
+    rows = raw.execute(_ORDER_LINES.format(statuses=marks or "NULL"), params).fetchall()
+    return rows  # type: ignore[no-any-return]

@@ -1,0 +1,326 @@
+"""The big shop (issue #15): cold start, memory and insight recompute, at two sizes.
+
+    .venv/bin/python -m tests.benchmarks bigshop
+    BIGSHOP_SIZES=100000 .venv/bin/python -m tests.benchmarks bigshop     # only the small one
+
+Both shops come from `tests/benchmarks/bigshop.py` (1,000,000 and 100,000 orders over 365
+days, 5,000 SKUs, 200 videos), built once into the cache folder and copied for each run with
+their times moved to end at the wall clock's hour.
+
+- Cold start: `python -m app --data-dir COPY` (the stored shop, not the demo), timed from spawn
+  to the window's first paint and to the first painted dashboard with the shop's SKUs on it
+  (`VIRALSTOCK_STARTUP_PROBE`), median of 5. The relay and the Open API point at a closed
+  loopback port: the seller opens the app offline, so the first paint cannot lean on the
+  network (the sync engine keeps retrying in the background). Tokens come from a benchmark-only
+  file keyring (`bench_keyring.py`) holding fake tokens.
+- Memory: the same app with the shop open for `BIGSHOP_MEMORY_SECONDS` (30) seconds; the
+  parent samples the child's resident set every 0.5 s and reads its high-water mark (VmHWM).
+- Insight: in a fresh process, the full recompute as the engine runs it: the store read into
+  insight's inputs (`load_shop_data`) and the numpy computation (`insights.compute`), median
+  of 3 each.
+
+The machine is shared by several sessions: figures are noisy; compare the two sizes of one run.
+Before/after in one run: `BIGSHOP_BASELINE=/path/to/old/tree BIGSHOP_BASELINE_CACHE=/path/to/
+its/cache` runs the old tree's app on its own copy of the shop, alternating with this tree's
+cold starts, so both see the same load.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.benchmarks.bigshop import BIG, SHOP_ID, SHOP_NAME, SMALL, ShopSpec, working_copy
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_KEY = "bench-app-key"
+CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
+
+
+def _specs() -> list[ShopSpec]:
+    wanted = os.environ.get("BIGSHOP_SIZES", "100000,1000000")
+    by_size = {SMALL.orders: SMALL, BIG.orders: BIG}
+    return [by_size.get(int(n), BIG.scaled(int(n))) for n in wanted.split(",") if n.strip()]
+
+
+def _env(folder: Path) -> dict[str, str]:
+    """The child's environment: offscreen, its own settings and keyring, the network closed."""
+    keyring_file = folder / "keyring.json"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        # Settings, the log file and anything else per-user stay in the run's folder: the
+        # user's own log (and a test reading it) is never touched by a benchmark.
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        "XDG_STATE_HOME": str(folder / "state"),
+        "XDG_CACHE_HOME": str(folder / "cache"),
+        "XDG_DATA_HOME": str(folder / "share"),
+        "TMPDIR": str(folder / "tmp"),
+        "PYTHON_KEYRING_BACKEND": "tests.benchmarks.bench_keyring.FileKeyring",
+        "VIRALSTOCK_BENCH_KEYRING": str(keyring_file),
+        "VIRALSTOCK_APP_KEY": APP_KEY,
+        "VIRALSTOCK_RELAY_URL": CLOSED,
+        "VIRALSTOCK_TIKTOK_API": CLOSED,
+        "VIRALSTOCK_TIKTOK_AUTH": CLOSED,
+        "PYTHONPATH": str(ROOT),
+    }
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    if not keyring_file.exists():
+        _write_tokens(keyring_file)
+    return env
+
+
+def _write_tokens(keyring_file: Path) -> None:
+    """Fake tokens for the stored shop (the app refuses to open a shop without a login)."""
+    from app.tiktok.credentials import (
+        APP_ACCOUNT,
+        SUBSCRIBER_TOKEN,
+        KeyringCredentialStore,
+        save_tokens,
+    )
+    from app.tiktok.models import TokenSet, parse
+    from tests.benchmarks.bench_keyring import ENV, FileKeyring
+
+    previous = os.environ.get(ENV)
+    os.environ[ENV] = str(keyring_file)
+    try:
+        store = KeyringCredentialStore(backend=FileKeyring())
+        now = int(time.time())
+        tokens = parse(
+            TokenSet,
+            {
+                "access_token": "bench-access",
+                "access_token_expire_in": now + 7 * 86_400,
+                "refresh_token": "bench-refresh",
+                "refresh_token_expire_in": now + 30 * 86_400,
+                "seller_name": SHOP_NAME,
+            },
+        )
+        save_tokens(store, APP_KEY, SHOP_ID, tokens)
+        # Where the connect flow keeps it (connect_service.py).
+        store.set(APP_KEY, APP_ACCOUNT, SUBSCRIBER_TOKEN, "bench-subscriber")
+    finally:
+        if previous is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = previous
+
+
+def _marks(stdout: str) -> dict[str, float]:
+    marks: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if " painted at " in line:
+            what = line.split("viralstock: ", 1)[1].split(" painted", 1)[0]
+            marks.setdefault(what, float(line.rsplit(" ", 1)[1]))
+    return marks
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A source tree whose app is measured, with its data folder for the run."""
+
+    label: str
+    root: Path
+    folder: Path
+
+
+def _cold_once(tree: Tree) -> tuple[float, float] | None:
+    env = {**_env(tree.folder), "VIRALSTOCK_STARTUP_PROBE": "1", "PYTHONPATH": str(tree.root)}
+    data = tree.folder / "data"
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(data), "--run-for", "90"],
+        cwd=tree.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    marks = _marks(done.stdout)
+    if "window" not in marks or "dashboard" not in marks:
+        print(f"  cold start failed: {done.stdout[-400:]} {done.stderr[-1500:]}")
+        return None
+    return marks["window"] - started, marks["dashboard"] - started
+
+
+def cold_start(spec: ShopSpec, trees: list[Tree], runs: int = 5) -> None:
+    """`runs` cold starts of each tree, alternating between them."""
+    times: dict[str, list[tuple[float, float]]] = {tree.label: [] for tree in trees}
+    for _ in range(runs):
+        for tree in trees:
+            got = _cold_once(tree)
+            if got is not None:
+                times[tree.label].append(got)
+    for tree in trees:
+        if times[tree.label]:
+            _print_cold(spec, tree.label, times[tree.label])
+
+
+def _print_cold(spec: ShopSpec, label: str, runs: list[tuple[float, float]]) -> None:
+    windows = [w for w, _ in runs]
+    dashboards = [d for _, d in runs]
+    print(
+        f"[{spec.orders:>9,} orders{label}] cold start to the painted window (median of "
+        f"{len(windows)}): {statistics.median(windows):.2f} s "
+        f"(min {min(windows):.2f}, max {max(windows):.2f})   target < 1 s"
+    )
+    print(
+        f"[{spec.orders:>9,} orders{label}] cold start to a painted dashboard with the shop's "
+        "data "
+        f"(median of {len(dashboards)}): {statistics.median(dashboards):.2f} s "
+        f"(min {min(dashboards):.2f}, max {max(dashboards):.2f})   target < 2 s"
+    )
+
+
+def _status(pid: int) -> dict[str, float]:
+    values: dict[str, float] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return values
+    for line in text.splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            key, amount = line.split(":", 1)
+            values[key] = int(amount.split()[0]) / 1024
+    return values
+
+
+def memory(spec: ShopSpec, tree: Tree, seconds: float) -> None:
+    env = {**_env(tree.folder), "PYTHONPATH": str(tree.root)}
+    label = tree.label
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--data-dir",
+            str(tree.folder / "data"),
+            "--run-for",
+            str(seconds),
+        ],
+        cwd=tree.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    samples: list[tuple[float, float]] = []
+    hwm = 0.0
+    started = time.monotonic()
+    try:
+        while child.poll() is None:
+            status = _status(child.pid)
+            if "VmRSS" in status:
+                samples.append((time.monotonic() - started, status["VmRSS"]))
+                hwm = max(hwm, status.get("VmHWM", 0.0))
+            time.sleep(0.5)
+    finally:
+        if child.poll() is None:
+            child.terminate()
+        child.wait(60)
+    if not samples:
+        print(f"[{spec.orders:>9,} orders{label}] memory: no samples")
+        return
+    tail = [rss for at, rss in samples if at >= seconds * 0.5]
+    steady = statistics.median(tail) if tail else samples[-1][1]
+    print(
+        f"[{spec.orders:>9,} orders{label}] resident memory with the shop open {seconds:.0f} s "
+        f"(offline): peak {max(hwm, max(r for _, r in samples)):.0f} MB (VmHWM), "
+        f"steady {steady:.0f} MB (median of the second half)   target < 300 MB both"
+    )
+
+
+INSIGHT_CHILD = """
+import sys
+from tests.benchmarks.bench_bigshop import insight_child
+insight_child(sys.argv[1])
+"""
+
+
+def insight_child(path: str) -> None:
+    """In a fresh process: the engine's full recompute on the stored shop, timed by part."""
+    from app.store import open_store
+    from app.sync.insights import compute
+    from app.sync.loader import load_shop_data
+
+    store = open_store(path=path)
+    now = time.time()
+    loads: list[float] = []
+    computes: list[float] = []
+    sales = 0
+    for _ in range(3):
+        t = time.perf_counter()
+        with store.read() as session:
+            data = load_shop_data(session, SHOP_ID, now)
+        loads.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        insight, _orders = compute(data, {})
+        computes.append((time.perf_counter() - t) * 1000)
+        sales = len(data.history.sale_time)
+        skus = len(insight.skus)
+        del data, insight
+    store.close()
+    print(
+        f"RESULT {statistics.median(loads):.1f} {statistics.median(computes):.1f} {sales} {skus}",
+        flush=True,
+    )
+
+
+def insight(spec: ShopSpec, tree: Tree) -> None:
+    label = tree.label
+    done = subprocess.run(
+        [sys.executable, "-c", INSIGHT_CHILD, str(tree.folder / "data" / "viralstock.sqlite3")],
+        cwd=tree.root,
+        env={**os.environ, "PYTHONPATH": str(tree.root)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        print(f"[{spec.orders:>9,} orders{label}] insight failed: {done.stderr[-1500:]}")
+        return
+    _, load_ms, compute_ms, sales, skus = line.split()
+    total = float(load_ms) + float(compute_ms)
+    print(
+        f"[{spec.orders:>9,} orders{label}] full insight recompute ({int(skus):,} SKUs, "
+        f"{int(sales):,} sale rows read): {total:.0f} ms = store read {float(load_ms):.0f} ms "
+        f"+ computation {float(compute_ms):.0f} ms (median of 3)   target < 200 ms"
+    )
+
+
+def main() -> None:
+    print("Big-shop benchmarks (issue #15; shared 2-core machine: figures are noisy)")
+    seconds = float(os.environ.get("BIGSHOP_MEMORY_SECONDS", "30"))
+    runs = int(os.environ.get("BIGSHOP_RUNS", "5"))
+    baseline = os.environ.get("BIGSHOP_BASELINE")
+    baseline_cache = os.environ.get("BIGSHOP_BASELINE_CACHE")
+    for spec in _specs():
+        with tempfile.TemporaryDirectory(prefix="vs-bigshop-") as name:
+            folder = Path(name)
+            trees = [Tree(" after" if baseline else "", ROOT, folder / "current")]
+            if baseline and baseline_cache:
+                trees.insert(0, Tree(" before", Path(baseline), folder / "baseline"))
+            for tree in trees:
+                started = time.perf_counter()
+                cache = Path(baseline_cache) if tree.label == " before" and baseline_cache else None
+                _path, shift = working_copy(spec, tree.folder / "data", cache=cache)
+                print(
+                    f"[{spec.orders:>9,} orders{tree.label}] working copy of {spec.name} "
+                    f"(times moved {shift / 3600:+.0f} h) in {time.perf_counter() - started:.1f} s"
+                )
+                insight(spec, tree)
+            cold_start(spec, trees, runs)
+            for tree in trees:
+                memory(spec, tree, seconds)
+
+
+if __name__ == "__main__":
+    main()
