@@ -147,7 +147,8 @@ def _orders(db: Path) -> int:
 def test_sigkill_mid_sync_leaves_an_intact_database_and_a_clean_restart(tmp_path: Path) -> None:
     """SIGKILL while the demo sync writes: what was committed is there and intact (WAL), and
     the next start runs normally. The demo starts its own database afresh on every start
-    (app/sync/headless.py), so this covers corruption, not the real shop's resume."""
+    (app/sync/headless.py), so this covers corruption; the real shop's resume after a SIGKILL
+    is tests/e2e/test_sync_resume.py."""
     env = _env(tmp_path)
     data = tmp_path / "data"
     db = data / DEMO_DB
