@@ -17,8 +17,9 @@ HEADLESS = ["app/tiktok", "app/insight", "app/store", "app/sync", "app/sandbox",
 ALLOWED = {
     "app/tiktok": {"app.tiktok"},
     "app/insight": {"app.insight"},
-    # The store keeps insight's value types as they are (settings in hours), never a copy.
-    "app/store": {"app.store", "app.tiktok", "app.insight.types"},
+    # The store keeps insight's value types as they are (settings in hours, the history's
+    # columns), never a copy.
+    "app/store": {"app.store", "app.tiktok", "app.insight.types", "app.insight.history"},
     "app/sync": {"app.sync", "app.store", "app.insight", "app.tiktok"},
     "app/sandbox": {"app.sandbox", "app.tiktok"},
     "relay": {"relay", "app.tiktok"},

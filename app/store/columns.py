@@ -19,14 +19,16 @@ naming a SKU not synced yet) are left out, as `ShopHistory.from_records` did.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-__all__ = ["ShopColumns", "order_lines", "shop_columns", "stock_series"]
+from app.insight.history import ShopHistory
+from app.insight.types import SkuState, VideoInfo
+
+__all__ = ["order_lines", "shop_history", "stock_series"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -94,27 +96,6 @@ ORDER BY vid_pos.i
 )
 
 
-@dataclass(frozen=True, eq=False)
-class ShopColumns:
-    """Sales, stock and view columns of one shop; `sku_ids` and `video_ids` (both in id
-    order) are what the position columns index."""
-
-    sku_ids: tuple[str, ...]
-    video_ids: tuple[str, ...]
-    video_titles: tuple[str, ...]
-    sale_time: FloatArray
-    sale_sku: IntArray
-    sale_units: FloatArray
-    sale_revenue: FloatArray
-    sale_video: IntArray
-    stock_sku: IntArray
-    stock_time: FloatArray
-    stock_available: FloatArray
-    view_video: IntArray
-    view_time: FloatArray
-    view_count: FloatArray
-
-
 def _per_order_and_sku(lines: FloatArray) -> FloatArray:
     """Line items (time, order rowid, SKU, price, video) into one row per order and SKU
     (time, SKU, units, revenue, video), in time order. Grouped here rather than by SQLite's
@@ -149,9 +130,18 @@ def _matrix(cursor: sqlite3.Cursor, width: int) -> FloatArray:
 _BLOCK = 20_000
 
 
-def shop_columns(session: Session, shop_id: str, since: int, until: int) -> ShopColumns:
-    """Every sale created in `since <= t < until`, every stock change and view sample from
-    `since` on, for one shop, as columns (one consistent snapshot: the caller's session)."""
+def shop_history(
+    session: Session,
+    shop_id: str,
+    since: int,
+    until: int,
+    skus: Sequence[SkuState],
+    links: Mapping[str, set[str]],
+) -> ShopHistory:
+    """Insight's input for one shop: every sale created in `since <= t < until`, every stock
+    change and view sample from `since` on, as columns (one consistent snapshot: the caller's
+    session). `skus` are the shop's SKUs in id order (`catalog.current_stock`), `links` each
+    video's linked products."""
     # The sqlite3 connection of the session's transaction: plain tuples, no row objects.
     raw = session.connection().connection.driver_connection
     assert raw is not None
@@ -160,22 +150,27 @@ def shop_columns(session: Session, shop_id: str, since: int, until: int) -> Shop
         row[0]
         for row in raw.execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
     )
-    videos = raw.execute(_VIDEO_IDS, params).fetchall()
+    if tuple(sku.sku_id for sku in skus) != sku_ids:  # pragma: no cover - same snapshot
+        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
+    videos = tuple(
+        VideoInfo(video_id=str(vid), title=str(title), product_ids=frozenset(links.get(vid, ())))
+        for vid, title in raw.execute(_VIDEO_IDS, params).fetchall()
+    )
     sales = _per_order_and_sku(_matrix(raw.execute(_SALES, params), 5))
     stock = _matrix(raw.execute(_STOCK, params), 3)
     views = _matrix(raw.execute(_VIEWS, params), 3)
-    return ShopColumns(
-        sku_ids=sku_ids,
-        video_ids=tuple(str(v) for v, _ in videos),
-        video_titles=tuple(str(t) for _, t in videos),
-        sale_time=sales[:, 0].copy(),
+    return ShopHistory(
+        skus=tuple(skus),
+        since=float(since),
         sale_sku=sales[:, 1].astype(np.int64),
+        sale_time=sales[:, 0].copy(),
         sale_units=sales[:, 2].copy(),
         sale_revenue=sales[:, 3].copy(),
         sale_video=sales[:, 4].astype(np.int64),
         stock_sku=stock[:, 0].astype(np.int64),
         stock_time=stock[:, 1].copy(),
         stock_available=stock[:, 2].copy(),
+        videos=videos,
         view_video=views[:, 0].astype(np.int64),
         view_time=views[:, 1].copy(),
         view_count=views[:, 2].copy(),

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
 from app.insight.orders import TO_SHIP
-from app.insight.types import OrderFact, SkuSettings, SkuState, VideoInfo
+from app.insight.types import OrderFact, SkuSettings, SkuState
 from app.store.catalog import current_stock
-from app.store.columns import order_lines, shop_columns
+from app.store.columns import order_lines, shop_history
 from app.store.insight_inputs import (
     explicit_attributions,
     order_count,
@@ -74,7 +74,8 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
     if incoming:
         skus = [replace(sku, incoming=incoming.get(sku.sku_id, 0)) for sku in skus]
     explicit = explicit_attributions(session, shop_id)
-    history = _history(session, shop_id, skus, since, until)
+    links = video_product_links(session, shop_id)
+    history = shop_history(session, shop_id, since, until, skus, links)
     orders = _order_facts(session, shop_id, now, explicit)
     return ShopData(
         history=history,
@@ -82,36 +83,6 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
         now=now,
         default=base,
         settings=overrides,
-    )
-
-
-def _history(
-    session: Session, shop_id: str, skus: list[SkuState], since: int, until: int
-) -> ShopHistory:
-    """The columns straight from SQL (app/store/columns.py): no object per sale (#15)."""
-    cols = shop_columns(session, shop_id, since, until)
-    if tuple(sku.sku_id for sku in skus) != cols.sku_ids:  # pragma: no cover - same snapshot
-        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
-    links = video_product_links(session, shop_id)
-    videos = tuple(
-        VideoInfo(video_id=vid, title=title, product_ids=frozenset(links.get(vid, ())))
-        for vid, title in zip(cols.video_ids, cols.video_titles, strict=True)
-    )
-    return ShopHistory(
-        skus=tuple(skus),
-        since=float(since),
-        sale_sku=cols.sale_sku,
-        sale_time=cols.sale_time,
-        sale_units=cols.sale_units,
-        sale_revenue=cols.sale_revenue,
-        sale_video=cols.sale_video,
-        stock_sku=cols.stock_sku,
-        stock_time=cols.stock_time,
-        stock_available=cols.stock_available,
-        videos=videos,
-        view_video=cols.view_video,
-        view_time=cols.view_time,
-        view_count=cols.view_count,
     )
 
 
