@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,7 +40,16 @@ _TOKEN_CACHE_SECONDS = 30.0
 class Relay:
     """Owns the backend, hub, metrics and handlers of one relay process. Call it as ASGI."""
 
-    def __init__(self, config: RelayConfig, backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        config: RelayConfig,
+        backend: Backend | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # The event clock: webhooks' arrival, the timestamp window and retention. Injected so
+        # tests move it forward instead of sleeping through a retention period.
+        self.clock = clock
         self.config = config
         self.backend = backend or open_backend(config)
         self.metrics = Metrics()
@@ -50,9 +59,12 @@ class Relay:
             self.backend,
             self.metrics,
             Buckets(config.ip_refusal_rate, config.ip_refusal_burst),
+            clock=clock,
         )
         # A new stream always asks storage: a revoked token is refused at once.
-        self.stream = StreamEndpoint(self.backend, self.hub, self.metrics, self.authenticate_fresh)
+        self.stream = StreamEndpoint(
+            self.backend, self.hub, self.metrics, self.authenticate_fresh, clock=clock
+        )
         self.vendor = Vendor(config, self.backend, self.metrics, self.authenticate)
         self.started_at = time.time()
         self._tokens: dict[str, tuple[frozenset[str], float]] = {}
@@ -119,8 +131,9 @@ class Relay:
     async def _trim_forever(self) -> None:
         while True:
             try:
-                removed = await self.backend.trim(time.time())
+                removed = await self.backend.trim(self.clock())
                 if removed:
+                    self.metrics.trimmed += removed
                     log(_logger, logging.INFO, "trimmed", rows=removed)
             except Exception:
                 _logger.exception("trim failed")

@@ -86,8 +86,15 @@ class Ingest:
     """The webhook POST: `__call__` as ASGI, `handle` for the edge's fast path."""
 
     def __init__(
-        self, config: RelayConfig, backend: Backend, metrics: Metrics, ip_limit: Buckets
+        self,
+        config: RelayConfig,
+        backend: Backend,
+        metrics: Metrics,
+        ip_limit: Buckets,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
         self.config = config
         self.backend = backend
         self.metrics = metrics
@@ -138,7 +145,7 @@ class Ingest:
             envelope = parse_envelope(text)
         except (UnicodeDecodeError, PayloadError):
             return self._refuse(400, "malformed", ip)
-        now = time.time()
+        now = self._clock()
         stamp = envelope.timestamp
         if stamp > now + self.config.future_skew:
             return self._refuse(400, "future", ip)

@@ -52,6 +52,8 @@ class Metrics:
         # Accepted webhooks whose owner maps to no paired shop, by topic number.
         self.unrouted: Counter[str] = Counter()
         self.delivered = 0
+        # Stored rows removed by retention (events and dedupe keys).
+        self.trimmed = 0
         self.subscribers = 0
         self.sign_requests = 0
         self.sign_refused: Counter[str] = Counter()
@@ -92,6 +94,9 @@ class Metrics:
             "# HELP relay_events_delivered_total Event frames sent to subscribers.",
             "# TYPE relay_events_delivered_total counter",
             f"relay_events_delivered_total {self.delivered}",
+            "# HELP relay_rows_trimmed_total Stored rows removed by retention.",
+            "# TYPE relay_rows_trimmed_total counter",
+            f"relay_rows_trimmed_total {self.trimmed}",
             "# HELP relay_subscribers_connected WebSocket subscribers connected now.",
             "# TYPE relay_subscribers_connected gauge",
             f"relay_subscribers_connected {self.subscribers}",

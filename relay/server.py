@@ -13,6 +13,7 @@ import os
 import resource
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -142,9 +143,15 @@ class RunningRelay:
 
 
 @contextlib.contextmanager
-def run_relay(config: RelayConfig, *, start_timeout: float = 15.0) -> Iterator[RunningRelay]:
-    """Serve `config` in a background thread; yields once the socket accepts connections."""
-    relay = Relay(config)
+def run_relay(
+    config: RelayConfig,
+    *,
+    start_timeout: float = 15.0,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[RunningRelay]:
+    """Serve `config` in a background thread; yields once the socket accepts connections.
+    `clock` is the relay's event clock (`Relay`)."""
+    relay = Relay(config, clock=clock)
     server = build_server(relay, config)
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]

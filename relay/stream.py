@@ -77,7 +77,10 @@ class StreamEndpoint:
         hub: Hub,
         metrics: Metrics,
         authenticate: Callable[[str | None], Awaitable[tuple[str, frozenset[str]] | None]],
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock  # the relay's event clock: latency is measured against arrival
         self.backend = backend
         self.hub = hub
         self.metrics = metrics
@@ -375,7 +378,7 @@ class StreamEndpoint:
                     await ws.send({"type": "websocket.send", "texts": [f for _, f in chunk]})
                 else:
                     await ws.send_text(chunk[0][1])
-                now = time.time()
+                now = self.clock()
                 for event, _ in chunk:
                     metrics.delivered += 1
                     metrics.latency.observe(now - event.received_at)

@@ -107,8 +107,16 @@ async def test_ack_survives_restart(tmp_path: Path) -> None:
 
 
 async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
-    config = make_config(tmp_path, event_retention=1.0, trim_interval=0.1)
-    with run_relay(config) as running, httpx.Client(base_url=running.base_url) as http:
+    config = make_config(tmp_path, event_retention=3600.0, trim_interval=0.05)
+    ahead = [0.0]  # the relay's clock runs this far ahead of the wall clock
+
+    def clock() -> float:
+        return time.time() + ahead[0]
+
+    with (
+        run_relay(config, clock=clock) as running,
+        httpx.Client(base_url=running.base_url) as http,
+    ):
         token = running.create_token([SHOP_A])
         sub = await Subscriber.connect(running.ws_url, token)
         await sub.subscribe([SHOP_A])
@@ -116,7 +124,13 @@ async def test_gap_when_cursor_is_older_than_retention(tmp_path: Path) -> None:
         post(http, body("old-2"))
         first = await sub.events(2)
         await sub.close()
-        await asyncio.sleep(1.5)  # both events fall out of retention and are trimmed
+        # An hour and a bit later (on the relay's clock): both events fall out of retention.
+        # The desktops' webhooks are signed with the wall clock, so the window for new ones
+        # stays open (it is wider than the hour).
+        ahead[0] = 3700.0
+        deadline = time.monotonic() + 5
+        while running.relay.metrics.trimmed < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         post(http, body("new-1"))
         sub = await Subscriber.connect(running.ws_url, token)
         ready = await sub.subscribe([SHOP_A], after={SHOP_A: first[0]["cursor"]})
