@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from jaraco.classes import properties
 from keyring.backend import KeyringBackend
 
 ENV = "VIRALSTOCK_TEST_KEYRING"
@@ -22,7 +23,13 @@ BACKEND = "tests.e2e.file_keyring.FileKeyring"
 class FileKeyring(KeyringBackend):
     """`service/username -> secret` in the JSON file at `$VIRALSTOCK_TEST_KEYRING`."""
 
-    priority = 1  # type: ignore[assignment]
+    @properties.classproperty
+    def priority(cls) -> float:
+        # keyring considers every backend class imported in a process: without the file
+        # named this one is not viable (other tests in the same process keep theirs).
+        if ENV not in os.environ:
+            raise RuntimeError(f"{ENV} is not set")
+        return 1.0
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
