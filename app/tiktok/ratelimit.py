@@ -31,6 +31,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from app.tiktok.buckets import TokenBucket
+
 __all__ = ["LimiterConfig", "Priority", "PriorityRateLimiter"]
 
 _EPS = 1e-9
@@ -72,29 +74,25 @@ class LimiterConfig:
         return max(1.0, self.high_reserve * self.capacity) if self.high_reserve > 0 else 0.0
 
 
-class _Bucket:
+class _Bucket(TokenBucket):
+    """One budget's tokens (`TokenBucket`), its three lanes of waiting callers, a pause after
+    Retry-After and a rate that, cut after a 429, recovers to the configured one."""
+
     __slots__ = (
-        "capacity",
         "config",
         "granted",
         "lanes",
-        "last",
         "last_cut",
-        "level",
         "paused_until",
-        "rate",
         "rate_limited",
         "reserve",
         "timer",
     )
 
     def __init__(self, config: LimiterConfig, now: float) -> None:
+        super().__init__(config.rate, max(config.capacity, config.reserve + 1.0), now)
         self.config = config
-        self.rate = config.rate
-        self.capacity = max(config.capacity, config.reserve + 1.0)
         self.reserve = config.reserve
-        self.level = self.capacity
-        self.last = now
         self.paused_until = 0.0
         self.last_cut = -1e18
         self.lanes: tuple[deque[asyncio.Future[None]], ...] = tuple(deque() for _ in Priority)
@@ -102,15 +100,14 @@ class _Bucket:
         self.granted = 0
         self.rate_limited = 0
 
-    def refill(self, now: float) -> None:
-        start = max(self.last, self.paused_until)
-        if now > start:
-            self.level = min(self.capacity, self.level + self.rate * (now - start))
-            full = self.config.rate
-            if self.rate < full:
-                step = full * (now - start) / max(self.config.recovery_seconds, _EPS)
-                self.rate = min(full, self.rate + step)
-        self.last = max(self.last, now)
+    def refill(self, now: float, since: float | None = None) -> float:
+        """Nothing accrues while paused; the rate climbs back while tokens accrue."""
+        accrued = super().refill(now, self.paused_until if since is None else since)
+        full = self.config.rate
+        if accrued and self.rate < full:
+            step = full * accrued / max(self.config.recovery_seconds, _EPS)
+            self.rate = min(full, self.rate + step)
+        return accrued
 
     def need(self, lane: int) -> float:
         return 1.0 if lane == Priority.HIGH else 1.0 + self.reserve
@@ -229,8 +226,7 @@ class PriorityRateLimiter:
                 return
             need = bucket.need(lane)
             if now < bucket.paused_until or bucket.level < need - _EPS:
-                shortfall = max(0.0, need - bucket.level) / bucket.rate
-                wait = max(0.0, bucket.paused_until - now) + shortfall
+                wait = max(0.0, bucket.paused_until - now) + bucket.shortfall(need)
                 loop = asyncio.get_running_loop()
                 bucket.timer = loop.call_later(max(wait, 0.0), self._dispatch, bucket)
                 return
