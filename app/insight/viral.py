@@ -537,14 +537,10 @@ def viral_curves(
     if projected:
         more, rate, flags = _fallback_rows(sales, rest, rest_videos, views, projected)
         if len(more):
-            shift = np.maximum(
-                np.array([spread_of[r] for r in more.tolist()]), band_fraction * rate[:, 0]
-            )
+            spread_more = np.array([spread_of[r] for r in more.tolist()])
             stock = np.array([stock_of[r] for r in more.tolist()])
-            up, down = rate + shift[:, None], np.maximum(rate - shift[:, None], 0.0)
-            left = hours_until_grid(rate, GRID_STEP_HOURS, stock)
-            low = np.minimum(hours_until_grid(up, GRID_STEP_HOURS, stock), left)
-            high = np.maximum(hours_until_grid(down, GRID_STEP_HOURS, stock), left)
+            up, down = _moved_by(rate, spread_more, band_fraction)
+            left, low, high = _grid_hours(rate, up, down, stock)
             for j, row in enumerate(more.tolist()):
                 out_rows.append(row)
                 central.append(rate[j])
@@ -622,11 +618,9 @@ def _damped_curves(
         linked, rate, _ = _fallback_rows(sales, rows, videos, views, projected)
         if len(linked):
             at = np.searchsorted(rows, linked)
-            shift = np.maximum(spread[at], band_fraction * rate[:, 0])
             central[at] = rate
-            busy[at] = rate + shift[:, None]
-            quiet[at] = np.maximum(rate - shift[:, None], 0.0)
-    left = hours_until_grid(central, GRID_STEP_HOURS, stock)
+            busy[at], quiet[at] = _moved_by(rate, spread[at], band_fraction)
+    left, low, high = _grid_hours(central, busy, quiet, stock)
     return ViralCurves(
         rows=rows,
         rate=central,
@@ -635,7 +629,26 @@ def _damped_curves(
         busy=busy,
         quiet=quiet,
         hours_left=left,
-        hours_low=np.minimum(hours_until_grid(busy, GRID_STEP_HOURS, stock), left),
-        hours_high=np.maximum(hours_until_grid(quiet, GRID_STEP_HOURS, stock), left),
+        hours_low=low,
+        hours_high=high,
         expected=central,
     )
+
+
+def _moved_by(
+    rate: FloatArray, spread: FloatArray, band_fraction: float
+) -> tuple[FloatArray, FloatArray]:
+    """(busy, quiet): the curves moved up and down by `spread` per row, at least
+    `band_fraction` of the rate now; quiet never below zero."""
+    shift = np.maximum(spread, band_fraction * rate[:, 0])[:, None]
+    return rate + shift, np.maximum(rate - shift, 0.0)
+
+
+def _grid_hours(
+    central: FloatArray, busy: FloatArray, quiet: FloatArray, stock: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(left, low, high) hours until `stock` on the central curve and the band's ends."""
+    left = hours_until_grid(central, GRID_STEP_HOURS, stock)
+    low = np.minimum(hours_until_grid(busy, GRID_STEP_HOURS, stock), left)
+    high = np.maximum(hours_until_grid(quiet, GRID_STEP_HOURS, stock), left)
+    return left, low, high
