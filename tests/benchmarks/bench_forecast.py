@@ -13,16 +13,27 @@ missed ones (no critical alert before), moments the alert was OK although the la
 ran out within the threshold, the median hours-left error while critical (relative to the hours
 actually left, floored at 1 h) for ours / sales-only / naive, at the first critical alert, the
 band's coverage and its median high/low ratio, and over every moment with a stock-out ahead.
+
+Beside them, two forecasts no seller can make, judged at the same moments: the simulation's
+true demand rate now, held, and its true mean rate over the next hour, held. They are the
+ceiling a forecast from the rate alone can reach: at the first critical alert, minutes into a
+surge, even the true rate now is far off the hours left, because what decides them is how big
+the surge gets, which nothing in the data says yet.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
+
+import numpy as np
 
 from app.insight.backtest import Moments, Verdict, judge, replay
+from app.insight.history import FloatArray
+from app.insight.stockouts import HOUR
 from app.insight.types import SkuSettings
-from app.sandbox.curves import FAMILIES, HELD_OUT_FAMILIES, REPORT_SEEDS, TUNING_FAMILIES
+from app.sandbox.curves import FAMILIES, HELD_OUT_FAMILIES, REPORT_SEEDS, TUNING_FAMILIES, Case
 from tests.insight.families import cases, shop
 
 SETTINGS = SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24)
@@ -47,6 +58,32 @@ def _row(label: str, v: Verdict) -> str:
         f"{_pct(v.first_critical_error)} {_pct(v.coverage)} {ratio} | {_pct(v.error_all)} "
         f"{_pct(v.sales_only_all)} {_pct(v.naive_all)}"
     )
+
+
+def true_rate_hours(moments: Moments, items: list[Case], ahead_hours: float) -> FloatArray:
+    """Per moment and SKU, the stock on hand over the simulation's true demand rate: the rate
+    now (`ahead_hours` 0) or its mean over the next `ahead_hours`, held."""
+    hours = np.full(moments.hours.shape, np.inf)
+    for j, case in enumerate(items):
+        cumulative = np.concatenate(([0.0], np.cumsum(case.intensity) / 60.0))
+        edges = np.concatenate((case.minute_time, [case.minute_time[-1] + 60.0]))
+        if ahead_hours > 0:
+            ahead = np.interp(moments.times + ahead_hours * HOUR, edges, cumulative)
+            rate = (ahead - np.interp(moments.times, edges, cumulative)) / ahead_hours
+        else:
+            rate = np.interp(moments.times, case.minute_time, case.intensity)
+        with np.errstate(divide="ignore"):
+            hours[:, j] = np.maximum(moments.available[:, j], 0.0) / rate
+    return hours
+
+
+def _ceilings(moments: Moments, items: list[Case]) -> None:
+    for label, ahead in (("true rate now, held", 0.0), ("true next hour, held", 1.0)):
+        v = judge(replace(moments, hours=true_rate_hours(moments, items, ahead)))
+        print(
+            f"ceiling: {label:21s} while critical {_pct(v.error_while_critical)}, "
+            f"at first critical {_pct(v.first_critical_error)} (same moments as ours)"
+        )
 
 
 def run(split: str) -> Moments:
@@ -87,6 +124,7 @@ def run(split: str) -> Moments:
         print(_row("held-out families *", judge(moments, held)))
         print(_row("tuned families", judge(moments, tuned)))
     print(_row("ALL", judge(moments)))
+    _ceilings(moments, items)
     print(
         "(* held out from tuning; ours / sales = sales-only / naive = stock / 24 h average; "
         "errors are medians relative to the actual hours left floored at 1 h)"
