@@ -262,6 +262,14 @@ class TikTokShopClient:
         """Sliding-window health figures for the UI."""
         return self.metrics.snapshot(self.limiter)
 
+    def budget_rate(self, shop: Shop | None) -> float:
+        """Requests per second `shop`'s budget allows now (after any slowing down on 429)."""
+        return self.limiter.current_rate(self._budget(shop))
+
+    def _budget(self, shop: Shop | None) -> tuple[str, str]:
+        """The rate-limit budget a call counts against: TikTok isolates app x shop."""
+        return (self.signer.app_key, shop.id if shop is not None else "_app")
+
     # --- the request engine ----------------------------------------------------------------
 
     async def call[M: BaseModel](
@@ -289,7 +297,7 @@ class TikTokShopClient:
         ]
         if shop is not None:
             params.append(("shop_cipher", shop.cipher))
-        budget = (self.signer.app_key, shop.id if shop is not None else "_app")
+        budget = self._budget(shop)
         refreshed = False
         attempt = relay_waits = 0
         try:

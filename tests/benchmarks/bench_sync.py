@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -36,14 +37,20 @@ from app.sync.backfill import Backfill
 from app.sync.database import Database
 from app.sync.loader import load_shop_data
 from app.sync.shops import ShopContext
+from app.sync.state import BackfillProgress
 from app.tiktok.signing import webhook_signature
 from tests.e2e.harness import report_by_sku, truth_by_sku, wait_until, world
 
 RUN_SECONDS = 12.0
 RATE = 50.0
 LATENCY_SECONDS = 12.0
-BACKFILL_ORDERS_PER_HOUR = 100.0
-BACKFILL_DAYS = 8
+# The shop backfilled (SYNC_BACKFILL_DAYS=42 gives ~100,000 orders, 417 ~1,000,000).
+BACKFILL_ORDERS_PER_HOUR = float(os.environ.get("SYNC_BACKFILL_ORDERS_PER_HOUR", "100"))
+BACKFILL_DAYS = int(os.environ.get("SYNC_BACKFILL_DAYS", "8"))
+# Only these parts (SYNC_PARTS=backfill,forecast); all by default.
+PARTS = {part for part in os.environ.get("SYNC_PARTS", "").split(",") if part}
+# The moments at which the time left the progress showed is checked against what it took.
+ETA_CHECKS = (0.1, 0.25, 0.5, 0.75)
 BACKFILL_QPS = 10.0
 SEEDS = (1, 2, 3, 4, 5)
 STEP = 300.0  # simulated seconds per step
@@ -195,7 +202,14 @@ async def backfill(folder: Path) -> None:
         db = Database(open_store(path=folder / "backfill.sqlite3"))
         try:
             await db.write(lambda s: upsert_shop(s, ctx.shop, 0))
-            job = Backfill(db, connection.client, w.sandbox.clock.now, lambda p: None)
+            shown: list[tuple[float, BackfillProgress]] = []
+            job = Backfill(
+                db,
+                connection.client,
+                w.sandbox.clock.now,
+                lambda p: shown.append((time.monotonic(), p)),
+                days=BACKFILL_DAYS + 1,
+            )
             before = connection.requests.requests
             limited_before = connection.requests.rate_limited
             started = time.perf_counter()
@@ -212,13 +226,32 @@ async def backfill(folder: Path) -> None:
         f"  {result.orders} orders ({orders} in the sandbox, generated in {generated:.1f} s) "
         f"+ {result.products} products, {successful} successful requests, {limited} answered "
         f"429, sandbox limit {BACKFILL_QPS:.0f} requests/s = client budget, low lane, 4 ranges "
-        "paged concurrently; scaled down from 100,000 orders (sandbox generation time)",
+        f"paged concurrently; {BACKFILL_DAYS} days at {BACKFILL_ORDERS_PER_HOUR:g} orders/h "
+        "(SYNC_BACKFILL_DAYS, SYNC_BACKFILL_ORDERS_PER_HOUR)",
         flush=True,
     )
     _row("backfill time", f"{took:.2f} s", "-")
     _row("time the rate limit allows", f"{allowed:.2f} s", "-")
     _row("ratio", f"{took / allowed:.3f}" if allowed else "n/a", "<= 1.10")
     _row("orders per second", f"{result.orders / took:.0f}", "-")
+    _eta_rows(shown)
+
+
+def _eta_rows(shown: list[tuple[float, BackfillProgress]]) -> None:
+    """The time left the orders phase showed at a few points, against what it then took."""
+    orders = [(at, p) for at, p in shown if p.phase == "orders" and p.total > 0]
+    if not orders:
+        _row("time left shown", "no progress reported", "shown")
+        return
+    finished = orders[-1][0]
+    print(f"  progress reports during the orders phase: {len(orders)}", flush=True)
+    for share in ETA_CHECKS:
+        at, p = next(((a, q) for a, q in orders if q.done >= share * q.total), orders[-1])
+        actual = finished - at
+        left = "none" if p.seconds_left is None else f"{p.seconds_left:.1f} s"
+        _row(
+            f"time left shown at {p.done / p.total:.0%} done", f"{left} (took {actual:.1f} s)", "-"
+        )
 
 
 # --- 4. forecast quality ----------------------------------------------------------------------
@@ -390,6 +423,8 @@ def main() -> None:
             ("backfill", backfill),
             ("forecast", forecast),
         ):
+            if PARTS and name not in PARTS:
+                continue
             started = time.perf_counter()
             sub = folder / name
             sub.mkdir()

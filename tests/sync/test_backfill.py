@@ -94,3 +94,34 @@ async def test_the_seller_can_pause_the_first_sync_once(tmp_path: Path) -> None:
             await engine.stop()
             await connection.aclose()
             engine.db.close()
+
+
+async def test_time_left_is_never_less_than_the_rate_limit_allows(tmp_path: Path) -> None:
+    """The seller plans around the time left: it must not promise the first sync sooner than
+    TikTok's rate limit can deliver the pages still to fetch (the budget starts full, so the
+    first pages arrive at once and the pace so far alone promised too little)."""
+    qps, page_size = 20.0, 50
+    with world(
+        tmp_path, seed=6, speed=0.0, webhooks=False, scenario="steady",
+        orders_per_hour=120.0, qps=qps,
+    ) as w:  # fmt: skip
+        w.sandbox.clock.advance(86_400)
+        connection = await w.connect(rate_share=1.0)
+        ctx = ShopContext(connection.shops[0])
+        db = Database(open_store(path=tmp_path / "app.sqlite3"))
+        try:
+            await db.write(lambda s: upsert_shop(s, ctx.shop, 0))
+            seen: list[BackfillProgress] = []
+            job = Backfill(
+                db, connection.client, w.sandbox.clock.now, seen.append, page_size=page_size
+            )
+            await job.run(ctx)
+        finally:
+            await connection.aclose()
+            db.close()
+    orders = [p for p in seen if p.phase == "orders" and p.done < p.total]
+    assert len(orders) > 20
+    for p in orders:
+        allowed = (p.total - p.done) / (qps * page_size)
+        assert p.seconds_left is not None
+        assert p.seconds_left >= 0.95 * allowed, (p, allowed)
