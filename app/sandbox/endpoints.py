@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 
 from app.sandbox.errors import ApiError, Code
 from app.sandbox.gateway import Request
@@ -75,11 +76,33 @@ def page_offset(request: Request) -> int:
     return int(text[3:])
 
 
-def paginate[T](items: list[T], request: Request, size: int) -> tuple[list[T], str]:
+def paginate[T](items: Sequence[T], request: Request, size: int) -> tuple[list[T], str]:
     offset = page_offset(request)
-    page = items[offset : offset + size]
+    page = list(items[offset : offset + size])
     following = encode_token(offset + size) if offset + size < len(items) else ""
     return page, following
+
+
+class _Slice(Sequence[OrderState]):
+    """`orders[lo:hi]`, oldest first or newest first, without copying or filtering it: a page
+    of a year's backfill must not cost a pass over every order of the shop."""
+
+    def __init__(self, orders: list[OrderState], lo: int, hi: int, newest_first: bool) -> None:
+        self._orders, self._lo, self._hi, self._newest_first = orders, lo, hi, newest_first
+
+    def __len__(self) -> int:
+        return max(0, self._hi - self._lo)
+
+    @overload
+    def __getitem__(self, index: int) -> OrderState: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[OrderState]: ...
+    def __getitem__(self, index: int | slice) -> OrderState | list[OrderState]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._orders[self._hi - 1 - index if self._newest_first else self._lo + index]
 
 
 def _int_field(body: dict[str, Any], name: str) -> int | None:
@@ -150,6 +173,10 @@ def get_shops(world: World, request: Request) -> dict[str, Any]:
 # --- orders ------------------------------------------------------------------------------------
 
 
+def _created(order: OrderState) -> int:
+    return order.create_time
+
+
 def search_orders(world: World, request: Request) -> dict[str, Any]:
     size = page_size(request, 1, 100)
     sort_field = _choice(request, "sort_field", {"create_time", "update_time"}, "create_time")
@@ -181,11 +208,23 @@ def search_orders(world: World, request: Request) -> dict[str, Any]:
             and (warehouses is None or order.warehouse_id in warehouses)
         )
 
-    orders = [o for o in world.orders_by_shop[_shop(request).id] if keep(o)]
-    if sort_field == "update_time":
-        orders.sort(key=lambda o: (o.update_time, o.id), reverse=sort_order == "DESC")
-    elif sort_order == "DESC":
-        orders.reverse()  # kept in creation order already
+    # A shop's orders are kept in creation order, and create_time is the sandbox clock then,
+    # which only moves on: the create_time window is a slice, found by bisection.
+    every = world.orders_by_shop[_shop(request).id]
+    lo = 0 if create_ge is None else bisect_left(every, create_ge, key=_created)
+    hi = len(every) if create_lt is None else bisect_left(every, create_lt, key=_created)
+    only_created = (status, update_ge, update_lt, buyer, cancel_requested, warehouses) == (
+        (None,) * 6
+    ) and shipping_type in (None, "TIKTOK")
+    orders: Sequence[OrderState]
+    if only_created and sort_field == "create_time":
+        orders = _Slice(every, lo, hi, newest_first=sort_order == "DESC")
+    else:
+        orders = [o for o in every[lo:hi] if keep(o)]
+        if sort_field == "update_time":
+            orders.sort(key=lambda o: (o.update_time, o.id), reverse=sort_order == "DESC")
+        elif sort_order == "DESC":
+            orders.reverse()  # kept in creation order already
     page, following = paginate(orders, request, size)
     return {
         "next_page_token": following,

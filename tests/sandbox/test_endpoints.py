@@ -67,9 +67,15 @@ def test_order_search_filters_and_sort(api: Api, sandbox: RunningSandbox) -> Non
     window = {"create_time_ge": start + 3 * HOUR, "create_time_lt": start + 6 * HOUR}
     windowed = _all_orders(api, {"page_size": "100"}, window)
     assert windowed
-    assert {o["id"] for o in windowed} == {
+    inside = [
         o["id"] for o in everything if start + 3 * HOUR <= o["create_time"] < start + 6 * HOUR
-    }
+    ]
+    assert [o["id"] for o in windowed] == inside  # newest first, as the whole list
+    oldest_first = _all_orders(
+        api, {"page_size": "7", "sort_field": "create_time", "sort_order": "ASC"}, window
+    )
+    assert [o["id"] for o in oldest_first] == inside[::-1]
+    assert _all_orders(api, {"page_size": "10"}, {"create_time_ge": start + 99 * HOUR}) == []
     by_update = _all_orders(
         api,
         {"page_size": "50", "sort_field": "update_time", "sort_order": "ASC"},
