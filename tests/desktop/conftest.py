@@ -33,10 +33,10 @@ FAST = 600.0
 class MemoryKeyring(KeyringBackend):
     """A real keyring backend that keeps secrets in a dict (tests only)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

@@ -65,6 +65,7 @@ def test_a_damaged_database_is_kept_aside_and_the_user_told(
     try:
         qtbot.waitUntil(lambda: app.recovery_box is not None, timeout=10_000)
         box = app.recovery_box
+        assert box is not None
         qtbot.waitUntil(box.isVisible, timeout=5_000)
         kept = [p for p in data_dir.iterdir() if ".corrupt-" in p.name]
         assert len(kept) == 1 and kept[0].read_bytes() == garbage  # nothing lost

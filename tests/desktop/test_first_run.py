@@ -49,6 +49,7 @@ def test_first_run_connects_and_syncs_the_shop(
             lambda: isinstance(app.dialog, ConnectDialog) and app.dialog.isVisible(), timeout=5_000
         )
         dialog = app.dialog
+        assert dialog is not None
         qtbot.mouseClick(dialog.authorize_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dialog.auth_link.text().startswith("http"), timeout=5_000)
 

@@ -54,9 +54,9 @@ async def test_a_stored_shop_needs_a_stored_login(
         credentials = KeyringCredentialStore()
         far = int(time.time()) + 86_400
         tokens = TokenSet(
-            access_token="at-secret",  # type: ignore[arg-type]
+            access_token="at-secret",
             access_token_expire_in=far,
-            refresh_token="rt-secret",  # type: ignore[arg-type]
+            refresh_token="rt-secret",
             refresh_token_expire_in=far,
         )
         save_tokens(credentials, app_key, SHOP.id, tokens)

@@ -32,7 +32,7 @@ class FileKeyring(KeyringBackend):
         return 1.0
 
     def __init__(self, path: Path | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.path = path if path is not None else Path(os.environ[ENV])
 
     def _items(self) -> dict[str, str]:

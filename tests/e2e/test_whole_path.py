@@ -53,7 +53,7 @@ async def test_faults_relay_restart_and_app_restart_end_exact(tmp_path: Path) ->
             # The relay goes away and comes back on the same port and database.
             await asyncio.to_thread(w.restart_relay)
             assert first.consumer is not None
-            await wait_until(lambda: first.consumer.connects >= 2, 30)  # type: ignore[union-attr]
+            await wait_until(lambda: first.consumer.connects >= 2, 30)
             applied = first.counters.webhooks_applied
             await wait_until(lambda: first.counters.webhooks_applied >= applied + 10, 40)
 
@@ -69,7 +69,7 @@ async def test_faults_relay_restart_and_app_restart_end_exact(tmp_path: Path) ->
             seen: list[str] = []
             _record_cursors(second, seen)
             await second.start()
-            await wait_until(lambda: second.counters.webhooks_applied >= 10, 40)  # type: ignore[union-attr]
+            await wait_until(lambda: second.counters.webhooks_applied >= 10, 40)
             # Resumed from the stored cursor: nothing at or before it is handed over again (the
             # engine may already have applied events by the time start() returns, so its live
             # cursor is not compared; the exact end below shows nothing after it was lost).

@@ -23,7 +23,8 @@ def cases(families: Iterable[str], seeds: Iterable[int], split: Split) -> list[C
 
 
 def shop(items: list[Case]) -> tuple[ShopHistory, dict[str, Truth]]:
-    skus, videos = [], []
+    skus: list[SkuState] = []
+    videos: list[VideoInfo] = []
     sale_sku, sale_time, sale_video = [], [], []
     stock_sku, stock_time, stock_available = [], [], []
     view_video, view_time, view_count = [], [], []

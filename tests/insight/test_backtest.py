@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.insight import compute_columns, compute_shop_insight, fmt
-from app.insight.backtest import Truth, judge, replay
+from app.insight.backtest import Moments, Truth, judge, replay
 from app.insight.types import AlertLevel, SkuSettings
 from app.sandbox.curves import (
     HELD_OUT_FAMILIES,
@@ -67,7 +67,7 @@ def test_a_long_tailed_surge_stays_critical_until_the_shelf_is_empty() -> None:
 
 
 @pytest.fixture(scope="module")
-def held_out() -> tuple[object, list[str]]:
+def held_out() -> tuple[Moments, list[str]]:
     families = ["powerlaw", "plateau", "steady"]
     assert all(f in HELD_OUT_FAMILIES or f == "steady" for f in families)
     cases = [draw_case(family, 1500, "report") for family in families]
@@ -79,7 +79,9 @@ def held_out() -> tuple[object, list[str]]:
     return moments, [case.family for case in cases]
 
 
-def test_held_out_curves_are_alerted_before_the_shelf_empties(held_out) -> None:
+def test_held_out_curves_are_alerted_before_the_shelf_empties(
+    held_out: tuple[Moments, list[str]],
+) -> None:
     moments, _ = held_out
     verdict = judge(moments)
     assert verdict.stockouts >= 2
@@ -87,7 +89,7 @@ def test_held_out_curves_are_alerted_before_the_shelf_empties(held_out) -> None:
     assert verdict.returns_to_ok == 0
 
 
-def test_held_out_forecast_beats_naive_while_critical(held_out) -> None:
+def test_held_out_forecast_beats_naive_while_critical(held_out: tuple[Moments, list[str]]) -> None:
     moments, _ = held_out
     verdict = judge(moments)
     assert verdict.error_while_critical is not None and verdict.naive_while_critical is not None
@@ -97,7 +99,9 @@ def test_held_out_forecast_beats_naive_while_critical(held_out) -> None:
     assert verdict.band_ratio is not None and verdict.band_ratio < 10
 
 
-def test_steady_seller_with_a_day_night_cycle_beats_stock_over_24h_average(held_out) -> None:
+def test_steady_seller_with_a_day_night_cycle_beats_stock_over_24h_average(
+    held_out: tuple[Moments, list[str]],
+) -> None:
     moments, families = held_out
     verdict = judge(moments, [families.index("steady")])
     assert verdict.all_moments > 10
@@ -138,6 +142,7 @@ def test_headline_rate_times_hours_is_the_stock_and_a_narrow_band_is_in_words() 
     item = compute_shop_insight(at, now, default=SETTINGS).skus[0]
     f = item.forecast
     assert f.hours_left is not None and f.hours_left_low is not None
+    assert f.hours_left_high is not None
     # At a steady rate (with a day/night cycle) the rate shown is the day's average.
     assert f.rate_per_hour * f.hours_left == pytest.approx(item.available, rel=0.2)
     if f.band_is_narrow:

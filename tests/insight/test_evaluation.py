@@ -48,8 +48,10 @@ def test_no_alert_without_a_surge() -> None:
 def test_stock_rebuilt_from_sales_when_no_stock_changes_are_kept() -> None:
     case = viral_case(0)
     settings = SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24)
-    window = {"start": case.surge_at - 12 * HOUR, "end": case.end, "step_seconds": 600}
-    with_points = first_critical_check(case.history, case.sku_id, settings=settings, **window)
+    start, end, step = case.surge_at - 12 * HOUR, case.end, 600.0
+    with_points = first_critical_check(
+        case.history, case.sku_id, settings=settings, start=start, end=end, step_seconds=step
+    )
     empty = np.zeros(0)
     bare = replace(
         case.history,
@@ -58,7 +60,13 @@ def test_stock_rebuilt_from_sales_when_no_stock_changes_are_kept() -> None:
         stock_available=empty,
     )
     rebuilt = first_critical_check(
-        bare, case.sku_id, settings=settings, actual_stockout_at=case.stockout_at, **window
+        bare,
+        case.sku_id,
+        settings=settings,
+        actual_stockout_at=case.stockout_at,
+        start=start,
+        end=end,
+        step_seconds=step,
     )
     assert with_points is not None and rebuilt is not None
     assert rebuilt.critical_at == with_points.critical_at

@@ -9,18 +9,20 @@ import pytest
 
 from app.insight import compute_columns, compute_shop_insight
 from app.insight.forecast import demand_model
-from app.insight.types import StockPoint
+from app.insight.history import ShopHistory
+from app.insight.types import Forecast, StockPoint
 from tests.insight.synthetic import DAY, EPOCH, HOUR, even_sales, one_sku, viral_case
 
 NOW = EPOCH + 30 * DAY
 
 
-def forecast_of(history, now=NOW):
+def forecast_of(history: ShopHistory, now: float = NOW) -> Forecast:
     return compute_shop_insight(history, now).by_sku["sku-1"].forecast
 
 
 def test_constant_rate_runs_out_at_stock_over_rate() -> None:
     f = forecast_of(one_sku(even_sales("sku-1", 10.0, NOW - 10 * DAY, NOW), available=240))
+    assert f.hours_left is not None
     assert f.hours_left == pytest.approx(24.0, rel=0.03)
     assert f.stockout_at == pytest.approx(NOW + f.hours_left * HOUR)
     assert f.rate_per_hour == pytest.approx(10.0, rel=0.03)
@@ -77,6 +79,7 @@ def test_viral_forecast_tracks_the_sell_out(seed: int) -> None:
     assert item.attribution is not None and item.attribution.video_id == case.video_id
     assert item.forecast.hours_left == pytest.approx(2.0, rel=0.4)
     naive = int(history.available[0]) / max(item.velocity.per_hour_24h, 1e-9)
+    assert item.forecast.hours_left is not None
     assert abs(item.forecast.hours_left - 2.0) < abs(naive - 2.0)
 
 

@@ -14,7 +14,9 @@ from tests.insight.synthetic import EPOCH, HOUR, viral_case
 MINUTE = 60.0
 
 
-def _abrupt(total: float = 2e6, tau: float = 1.0, onset_before_peak: float = 3.5):
+def _abrupt(
+    total: float = 2e6, tau: float = 1.0, onset_before_peak: float = 3.5
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Views like the sandbox's viral video: 180/hour, then from `onset` a logistic S-curve
     (scale `tau` hours) peaking `onset_before_peak` hours later. Returns (times, counts, onset)
     sampled every 5 minutes from one hour before the onset to 8 hours after."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from app.insight import compute_shop_insight
-from app.insight.types import StockPoint
+from app.insight.history import ShopHistory
+from app.insight.types import StockPoint, Velocity
 from tests.insight.synthetic import DAY, EPOCH, HOUR, even_sales, one_sku
 
 NOW = EPOCH + 30 * DAY
 
 
-def velocity_of(history, now=NOW):
+def velocity_of(history: ShopHistory, now: float = NOW) -> Velocity:
     return compute_shop_insight(history, now).by_sku["sku-1"].velocity
 
 

@@ -118,9 +118,9 @@ def test_viral_video_surges_and_sells_out_a_sku() -> None:
 def test_family_scenarios_shape_the_surge_like_their_curve() -> None:
     """`--scenario lognormal` etc.: the viral video's views and the orders naming it follow the
     family's shape (app.sandbox.curves), not the logistic S-curve."""
-    seen: dict[str, list[float]] = {}
+    seen: dict[str, list[int]] = {}
     for scenario in ("viral", "lognormal", "plateau"):
-        config = SandboxConfig(seed=5, scenario=scenario)  # type: ignore[arg-type]
+        config = SandboxConfig(seed=5, scenario=scenario)
         world = World(config)
         plan = world.viral
         assert plan is not None

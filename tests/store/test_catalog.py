@@ -167,8 +167,8 @@ def test_units_reserved_for_campaigns_and_creators_are_not_sellable_stock(
     assert (change.before, change.after) == (100, 50)
     with shop_store.write() as session:
         assert upsert_products(session, SHOP_ID, [product("p", {"s": {"w": 100}})], NOW + 61) == []
-        change = record_stock(session, "s", {"w": 110}, NOW + 62, "restock")
-        assert change is not None and (change.before, change.after) == (50, 60)
+        restocked = record_stock(session, "s", {"w": 110}, NOW + 62, "restock")
+        assert restocked is not None and (restocked.before, restocked.after) == (50, 60)
     with shop_store.read() as session:
         assert {s.sku_id: s.quantity for s in current_stock(session, SHOP_ID)} == {"s": 60}
     with shop_store.write() as session:  # without in_shop_inventory: the allocations' sum

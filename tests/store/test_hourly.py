@@ -23,19 +23,15 @@ START = NOW - NOW % HOUR - 48 * HOUR
 
 def _derived(store: Store) -> tuple[dict[tuple[int, str], tuple[int, Decimal]], Counter[int]]:
     """Units and revenue per (hour, SKU), and orders per hour, from `sales_events`."""
-    cells: defaultdict[tuple[int, str], list[object]] = defaultdict(lambda: [0, Decimal(0)])
+    cells: defaultdict[tuple[int, str], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
     orders: defaultdict[int, set[str]] = defaultdict(set)
     with store.read() as session:
         for event in sales_events(session, SHOP_ID, 0, NOW + 10 * HOUR):
             hour = event.time - event.time % HOUR
-            cell = cells[(hour, event.sku_id)]
-            cell[0] = int(cell[0]) + event.units  # type: ignore[call-overload]
-            cell[1] = cell[1] + event.revenue  # type: ignore[operator]
+            units, revenue = cells[(hour, event.sku_id)]
+            cells[(hour, event.sku_id)] = (units + event.units, revenue + event.revenue)
             orders[hour].add(event.order_id)
-    return (
-        {key: (int(v[0]), v[1]) for key, v in cells.items()},  # type: ignore[call-overload]
-        Counter({hour: len(ids) for hour, ids in orders.items()}),
-    )
+    return dict(cells), Counter({hour: len(ids) for hour, ids in orders.items()})
 
 
 def _tables(store: Store) -> tuple[dict[tuple[int, str], tuple[int, Decimal]], Counter[int]]:

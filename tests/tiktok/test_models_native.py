@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from types import FrameType
 from typing import Any
@@ -68,7 +69,11 @@ def test_numeric_ids_of_any_size_become_exact_strings(value: int) -> None:
 @pytest.mark.parametrize("value", ["5.7e17", "576461413038785752.0", "true", "false", "[1]", "{}"])
 def test_float_boolean_or_structured_ids_are_refused_naming_the_field(value: str) -> None:
     raw = order_json().replace(b'"id": "576461413038785752"', b'"id": ' + value.encode())
-    for attempt in (lambda: parse_json(Order, raw), lambda: parse(Order, loads(raw))):
+    attempts: tuple[Callable[[], Order], ...] = (
+        lambda: parse_json(Order, raw),
+        lambda: parse(Order, loads(raw)),
+    )
+    for attempt in attempts:
         with pytest.raises(PayloadError) as caught:
             attempt()
         assert "malformed Order: id: id must be a string or an integer" in str(caught.value)
