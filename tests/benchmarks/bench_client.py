@@ -342,7 +342,10 @@ async def bench_cpu() -> None:
 
         async with httpx.AsyncClient() as bare:
             raw_full, raw_small = await bare_request(bare, 50), await bare_request(bare, 1)
-            floor, floor_small, small, full = [], [], [], []
+            floor: list[float] = []
+            floor_small: list[float] = []
+            small: list[float] = []
+            full: list[float] = []
             for _ in range(rounds):  # interleaved; the best of each is the least disturbed
                 for _ in range(10):
                     await bare_request(bare, 50)

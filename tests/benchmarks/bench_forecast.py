@@ -87,6 +87,7 @@ def _ceilings(moments: Moments, items: list[Case]) -> None:
 
 
 def run(split: str) -> Moments:
+    families: tuple[str, ...]
     if split == "report":
         families, seeds = FAMILIES, REPORT_SEEDS[:SEEDS_PER_FAMILY]
     else:

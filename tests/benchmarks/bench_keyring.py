@@ -18,7 +18,7 @@ ENV = "VIRALSTOCK_BENCH_KEYRING"
 
 
 class FileKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def _path(self) -> Path:
         return Path(os.environ[ENV])

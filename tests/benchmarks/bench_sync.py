@@ -24,6 +24,7 @@ import random
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +294,7 @@ async def forecast_seed(folder: Path, seed: int) -> list[dict[str, Any]]:
                 await engine.consumer.drained(quiet=0.05)  # type: ignore[union-attr]
                 await engine.videos.run_once(ctx)
                 now = w.sandbox.clock.now()
-                data = await engine.db.read(lambda s, now=now: load_shop_data(s, shop.id, now))
+                data = await engine.db.read(partial(load_shop_data, shop_id=shop.id, now=now))
                 for lead in LEADS:
                     settings = SkuSettings(lead_time_hours=lead, critical_hours=lead)
                     insight = compute_shop_insight(

@@ -166,7 +166,7 @@ def _old_redis_store(server: RedisServer) -> dict[str, str]:
             stream_id = client.xadd(
                 f"vs:{{{shop}}}:ev", {"r": repr(now), "b": body(nid, shop).decode()}
             )
-            ids[shop].append(stream_id.decode())
+            ids[shop].append(stream_id.decode() if isinstance(stream_id, bytes) else stream_id)
             client.set(f"vs:{{{shop}}}:dd:{nid}", "1", ex=3600)
         client.sadd("vs:shops", shop)
     client.set(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -105,7 +106,7 @@ async def test_every_refusal_forwards_nothing(relay: RunningRelay, http: httpx.C
     oversize = body("big-1", data={"blob": "x" * (1024 * 1024)})
     assert post(http, oversize).status_code == 413
 
-    def chunks():  # no content-length: the limit holds while streaming too
+    def chunks() -> Iterator[bytes]:  # no content-length: the limit holds while streaming too
         for _ in range(20):
             yield b"x" * 65536
 

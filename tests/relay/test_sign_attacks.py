@@ -145,7 +145,8 @@ def test_a_cipher_cannot_be_smuggled_through_the_concatenation(
     ]
     meant = [["app_key", sandbox.app_key], ["shop_cipher", theirs["cipher"]], ["timestamp", now]]
     # The ambiguity is real: both queries give TikTok the same bytes to sign.
-    assert string_to_sign("k", SEARCH, asked) == string_to_sign("k", SEARCH, meant)
+    pairs = [(k, v) for k, v in asked], [(k, v) for k, v in meant]
+    assert string_to_sign("k", SEARCH, pairs[0]) == string_to_sign("k", SEARCH, pairs[1])
     answer = sign_with(api, token, _payload(SEARCH, asked))
     assert _refused(answer) == "ambiguous_query"
     # A stale timestamp the same way: `...timestamp<stale>` in a value before the real one.

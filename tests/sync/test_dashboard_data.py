@@ -19,7 +19,8 @@ STEP = 300.0  # a view sample every 5 minutes, like the engine's video poll
 def _views(before: float, after: float, onset: float, times: np.ndarray) -> np.ndarray:
     """Cumulative views of a day-old video at `before` per hour, `after` per hour from `onset`."""
     steady = before * (24 + (times - times[0]) / HOUR)
-    return np.floor(steady + (after - before) * np.maximum(times - onset, 0) / HOUR)
+    counts: np.ndarray = np.floor(steady + (after - before) * np.maximum(times - onset, 0) / HOUR)
+    return counts
 
 
 def test_analytics_took_off_is_the_forecasts_take_off(tmp_path: Path) -> None:

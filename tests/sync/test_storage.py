@@ -7,7 +7,7 @@ the relay delivered meanwhile is applied (nothing was acknowledged, so the relay
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ async def test_a_full_disk_pauses_sync_shows_and_recovers_without_loss(tmp_path:
         delivered: set[str] = set()
         apply = engine.sink.apply
 
-        async def tap(batch: Any) -> None:  # a tap, not a mock: it calls through
+        async def tap(batch: Sequence[RelayEvent]) -> None:  # a tap, not a mock: it calls through
             delivered.update(
                 str(e.webhook.get("tts_notification_id"))
                 for e in batch
@@ -99,7 +99,7 @@ async def test_a_full_disk_pauses_sync_shows_and_recovers_without_loss(tmp_path:
             )
             await apply(batch)
 
-        engine.sink.apply = tap  # type: ignore[method-assign]
+        engine.sink.apply = tap  # type: ignore[method-assign, assignment]
         relay_details: list[str] = []
         engine.publisher.add_listener(
             lambda change: relay_details.append(change.snapshot.relay.detail)

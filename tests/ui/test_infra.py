@@ -87,7 +87,7 @@ def test_crash_dialog_is_non_blocking_and_names_the_log(qtbot: QtBot, tmp_path: 
         try:
             raise RuntimeError("boom with sign=abcdef")
         except RuntimeError:
-            handler.handle(*sys.exc_info())  # type: ignore[arg-type]
+            handler.handle(*sys.exc_info())
     assert "RuntimeError" in blocker.args[0] and "abcdef" not in blocker.args[0]
     box = handler.dialog
     assert isinstance(box, QMessageBox) and box.isVisible()
