@@ -75,7 +75,12 @@ def compute_part(
         history.skus[row].sku_id
         for row in (columns.viral.rows.tolist() if columns.viral is not None else [])
     )
-    return insight, order_intelligence(data.orders, data.now), viral
+    orders = (
+        data.tally.result(data.now)
+        if data.tally is not None
+        else order_intelligence(data.orders, data.now)
+    )
+    return insight, orders, viral
 
 
 class InsightRunner:

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.insight.history import FloatArray, ShopHistory
-from app.insight.orders import TO_SHIP
+from app.insight.orders import TO_SHIP, OrderTally
 from app.insight.types import OrderFact, SkuSettings, SkuState, VideoInfo
 from app.store.catalog import SkuStock, current_stock
 from app.store.columns import (
@@ -69,6 +69,9 @@ class ShopData:
     now: float
     default: SkuSettings = field(default_factory=SkuSettings)
     settings: dict[str, SkuSettings] = field(default_factory=dict)
+    #: `orders` (and possibly orders too old to count) summed as they came in: the order
+    #: intelligence without adding every order up again (`OrderTally`).
+    tally: OrderTally | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class ShopCache:
         self.sales = sales
         self.stock = stock
         self.views = views
-        self.facts = facts
+        self.tally = OrderTally(facts.values())
         self.orders_since = orders_since
 
     @classmethod
@@ -215,8 +218,9 @@ class ShopCache:
         explicit = explicit_attributions(session, self.shop_id, orders)
         lines = order_lines(session, self.shop_id, self.orders_since, sorted(TO_SHIP), orders)
         for order_id in orders:
-            self.facts.pop(order_id, None)
-        self.facts.update(_order_facts(lines, explicit))
+            self.tally.remove(order_id)
+        for fact in _order_facts(lines, explicit).values():
+            self.tally.add(fact)
 
     def advance(self, now: float) -> None:
         """Drop the rows older than any window at `now` reads (memory stays bounded on a
@@ -229,11 +233,9 @@ class ShopCache:
             self.since = since
         orders_since = _orders_since(now)
         if orders_since - self.orders_since >= 3600:
-            self.facts = {
-                order_id: fact
-                for order_id, fact in self.facts.items()
-                if fact.create_time >= orders_since or fact.status in TO_SHIP
-            }
+            for fact in self.tally.facts():
+                if not (fact.create_time >= orders_since or fact.status in TO_SHIP):
+                    self.tally.remove(fact.order_id)
             self.orders_since = orders_since
 
     def data(self, now: float) -> ShopData:
@@ -245,7 +247,7 @@ class ShopCache:
         orders_since = _orders_since(now)
         orders = [
             fact
-            for fact in self.facts.values()
+            for fact in self.tally.facts()
             if fact.create_time >= orders_since or fact.status in TO_SHIP
         ]
         return ShopData(
@@ -254,6 +256,7 @@ class ShopCache:
             now=now,
             default=self.default,
             settings=self.settings,
+            tally=self.tally,
         )
 
 
