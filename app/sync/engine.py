@@ -438,8 +438,10 @@ class SyncEngine:
         for ctx in self.shops.values():
             if not ctx.deauthorized:
                 result = await self.videos.run_once(ctx)
-                if result.views_moved or result.attributions:
+                if result.attributions:
                     self._changed(ctx.id)
+                elif result.views_moved:  # the views read in, the shop recomputed from memory
+                    self._changed(ctx.id, Touched(views=True))
 
     # --- publishing ------------------------------------------------------------------------
 

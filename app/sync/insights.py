@@ -203,6 +203,8 @@ class InsightRunner:
         last = self.last
         if last is None or now - self._full_at >= self.refresh:
             dirty = None
+        elif dirty is not None and len(dirty) >= len(cache.skus):
+            dirty = None  # everything moved (views): a full computation, from memory
         part = None if dirty is None else dirty | self._viral
         loop = asyncio.get_running_loop()
         previous = dict(self.levels)

@@ -94,13 +94,17 @@ class Touched:
 
     skus: frozenset[str] = frozenset()
     orders: frozenset[str] = frozenset()
+    #: Video view samples were added: every SKU's correlation with the videos may move.
+    views: bool = False
 
     def __or__(self, other: Touched) -> Touched:
-        return Touched(self.skus | other.skus, self.orders | other.orders)
+        return Touched(
+            self.skus | other.skus, self.orders | other.orders, self.views or other.views
+        )
 
     @property
     def empty(self) -> bool:
-        return not (self.skus or self.orders)
+        return not (self.skus or self.orders or self.views)
 
 
 class Reload(Exception):
@@ -193,6 +197,9 @@ class ShopCache:
         if shop_videos(session, self.shop_id, self.links) != self.videos:
             raise Reload("the videos changed")
         positions: set[int] = set()
+        if touched.views:
+            self.views = view_rows(session, self.shop_id, self.since)
+            positions.update(range(len(self.skus)))
         orders = sorted(touched.orders)
         if orders:
             gone = np.isin(self.sales[:, 5], order_rowids(session, orders))
