@@ -209,21 +209,24 @@ class InsightRunner:
         loop = asyncio.get_running_loop()
         previous = dict(self.levels)
 
-        def work() -> tuple[ShopInsight, OrderIntelligence, frozenset[str]]:
+        def work() -> tuple[ShopInsight, ShopInsight, OrderIntelligence, frozenset[str]]:
             cache.advance(now)
-            return compute_part(cache.data(now), previous, part)
+            computed, orders, viral = compute_part(cache.data(now), previous, part)
+            # The merge sorts every SKU: here too, not on the event loop (the UI thread).
+            merged = (
+                computed if part is None or last is None else merge_insight(last.insight, computed)
+            )
+            return merged, computed, orders, viral
 
-        computed, orders, viral = await loop.run_in_executor(self._executor, work)
+        insight, computed, orders, viral = await loop.run_in_executor(self._executor, work)
         if part is not None:
             self.partial_runs += 1
         if part is None or last is None:
-            insight = computed
             self._viral = viral
             self._full_at = now
             self.levels_before = {item.sku_id: previous.get(item.sku_id, AlertLevel.OK)
                                   for item in computed.skus}  # fmt: skip
         else:
-            insight = merge_insight(last.insight, computed)
             self._viral = (self._viral - part) | viral
             self.levels_before.update(
                 (item.sku_id, previous.get(item.sku_id, AlertLevel.OK)) for item in computed.skus
