@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -51,6 +52,8 @@ class InsightResult:
     #: How many SKUs this computation recomputed (all of them on a full one).
     recomputed: int = 0
     full: bool = True
+    #: The thread the numbers were computed on (never the event loop's: the UI's, #15).
+    thread: str = ""
 
 
 def compute(
@@ -209,16 +212,16 @@ class InsightRunner:
         loop = asyncio.get_running_loop()
         previous = dict(self.levels)
 
-        def work() -> tuple[ShopInsight, ShopInsight, OrderIntelligence, frozenset[str]]:
+        def work() -> tuple[ShopInsight, ShopInsight, OrderIntelligence, frozenset[str], str]:
             cache.advance(now)
             computed, orders, viral = compute_part(cache.data(now), previous, part)
             # The merge sorts every SKU: here too, not on the event loop (the UI thread).
             merged = (
                 computed if part is None or last is None else merge_insight(last.insight, computed)
             )
-            return merged, computed, orders, viral
+            return merged, computed, orders, viral, threading.current_thread().name
 
-        insight, computed, orders, viral = await loop.run_in_executor(self._executor, work)
+        insight, computed, orders, viral, thread = await loop.run_in_executor(self._executor, work)
         if part is not None:
             self.partial_runs += 1
         if part is None or last is None:
@@ -259,6 +262,7 @@ class InsightRunner:
             (time.perf_counter() - started) * 1000,
             len(computed.skus),
             part is None,
+            thread,
         )
         self.last = result
         self.on_result(result)

@@ -203,18 +203,12 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     window.painted.clear()
     received0 = engine.counters.webhooks_received
     measuring = True
-    profile = None
-    if os.environ.get("LIVE_PROFILE"):  # what the UI thread spends its time on
-        import cProfile
-
-        profile = cProfile.Profile()
-        profile.enable()
+    sampler = _MainThreadSampler() if os.environ.get("LIVE_PROFILE") else None
     started = time.monotonic()
     lags = await lag_sampler(SECONDS)
     measuring = False
-    if profile is not None:
-        profile.disable()
-        profile.dump_stats(os.environ["LIVE_PROFILE"])
+    if sampler is not None:
+        sampler.report(int(os.environ["LIVE_PROFILE"]))
     elapsed = time.monotonic() - started
     frames = list(window.frames)
     painted = sorted(window.painted)
@@ -288,6 +282,43 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "full": full,
         "counters": engine.counters,
     }
+
+
+class _MainThreadSampler:
+    """`LIVE_PROFILE=N`: what the UI thread is doing, sampled every 2 ms from another thread
+    (cProfile would mix in every thread's time); prints the N most frequent stacks' innermost
+    frames of our code."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.main = threading.main_thread().ident
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            frame = sys._current_frames().get(self.main)
+            names: list[str] = []
+            while frame is not None and len(names) < 3:
+                code = frame.f_code
+                if "/app/" in code.co_filename or "/tests/" in code.co_filename:
+                    short = code.co_filename.rsplit("/", 2)[-2:]
+                    names.append(f"{'/'.join(short)}:{code.co_name}")
+                frame = frame.f_back
+            key = " < ".join(names) or "(Qt / event loop idle)"
+            self.counts[key] = self.counts.get(key, 0) + 1
+            self.samples += 1
+
+    def report(self, top: int) -> None:
+        self._stop.set()
+        self._thread.join()
+        print(f"  UI thread samples ({self.samples}, every 2 ms):")
+        for key, n in sorted(self.counts.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {100 * n / max(self.samples, 1):5.1f}%  {key}")
 
 
 def _window() -> tuple[Any, Any]:
