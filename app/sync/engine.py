@@ -89,8 +89,10 @@ class EngineSettings:
     failure_backoff_cap: float = 300.0
     # Shop seconds of overlap when polling orders by update_time.
     reconcile_overlap: float = 300.0
-    insight_debounce: float = 0.25
-    insight_max_delay: float = 1.0
+    # A burst of changes waits this long for a pause, at most max_delay after its first: a
+    # computation touches only the SKUs changed (#15), so it can follow a storm closely.
+    insight_debounce: float = 0.1
+    insight_max_delay: float = 0.3
     # Seconds of event time after which the whole shop is recomputed (from memory) even when
     # the changes named only a few SKUs: time moves every SKU's windows (#15).
     insight_refresh: float = 60.0
@@ -229,7 +231,9 @@ class SyncEngine:
             with contextlib.suppress(TikTokError):
                 polled = await self.videos.run_once(ctx)
                 if polled.views_moved or polled.attributions:
-                    self._changed(ctx.id)
+                    self._changed(
+                        ctx.id, Touched(orders=polled.orders, views=bool(polled.views_moved))
+                    )
         if self.consumer is not None:
             await self.consumer.drained(quiet=0.05, limit=limit)
         for runner in self.insights.values():
@@ -438,10 +442,12 @@ class SyncEngine:
         for ctx in self.shops.values():
             if not ctx.deauthorized:
                 result = await self.videos.run_once(ctx)
-                if result.attributions:
-                    self._changed(ctx.id)
-                elif result.views_moved:  # the views read in, the shop recomputed from memory
-                    self._changed(ctx.id, Touched(views=True))
+                if result.attributions or result.views_moved:
+                    # The credited orders and the views read in; views move every SKU's
+                    # correlation, so then the shop is recomputed (from memory).
+                    self._changed(
+                        ctx.id, Touched(orders=result.orders, views=bool(result.views_moved))
+                    )
 
     # --- publishing ------------------------------------------------------------------------
 

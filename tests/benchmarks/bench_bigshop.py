@@ -21,8 +21,10 @@ their times moved to end at the wall clock's hour.
 
 The machine is shared by several sessions: figures are noisy; compare the two sizes of one run.
 Before/after in one run: `BIGSHOP_BASELINE=/path/to/old/tree BIGSHOP_BASELINE_CACHE=/path/to/
-its/cache` runs the old tree's app on its own copy of the shop, alternating with this tree's
-cold starts, so both see the same load.
+its/cache` runs the old tree's app on its own copy of the shop (of this tree's cache without
+`BIGSHOP_BASELINE_CACHE`: a tree of the same schema), alternating with this tree's, so both
+see the same load. `BIGSHOP_PARTS=insight` (of insight,cold,memory) runs only some parts;
+`BIGSHOP_INSIGHT_RUNS=N` repeats the insight part N times, alternating the trees.
 """
 
 from __future__ import annotations
@@ -352,11 +354,12 @@ def main() -> None:
     runs = int(os.environ.get("BIGSHOP_RUNS", "5"))
     baseline = os.environ.get("BIGSHOP_BASELINE")
     baseline_cache = os.environ.get("BIGSHOP_BASELINE_CACHE")
+    parts = os.environ.get("BIGSHOP_PARTS", "insight,cold,memory").split(",")
     for spec in _specs():
         with tempfile.TemporaryDirectory(prefix="vs-bigshop-") as name:
             folder = Path(name)
             trees = [Tree(" after" if baseline else "", ROOT, folder / "current")]
-            if baseline and baseline_cache:
+            if baseline:
                 trees.insert(0, Tree(" before", Path(baseline), folder / "baseline"))
             for tree in trees:
                 started = time.perf_counter()
@@ -366,9 +369,12 @@ def main() -> None:
                     f"[{spec.orders:>9,} orders{tree.label}] working copy of {spec.name} "
                     f"(times moved {shift / 3600:+.0f} h) in {time.perf_counter() - started:.1f} s"
                 )
-                insight(spec, tree)
-            cold_start(spec, trees, runs)
-            for tree in trees:
+            for _ in range(int(os.environ.get("BIGSHOP_INSIGHT_RUNS", "1"))):
+                for tree in trees if "insight" in parts else []:
+                    insight(spec, tree)  # alternating, so both trees see the same load
+            if "cold" in parts:
+                cold_start(spec, trees, runs)
+            for tree in trees if "memory" in parts else []:
                 memory(spec, tree, seconds)
 
 
