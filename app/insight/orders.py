@@ -108,13 +108,17 @@ class OrderTally:
     """
 
     def __init__(self, facts: Iterable[OrderFact] = ()) -> None:
-        self._facts: dict[str, OrderFact] = {}
+        self._facts: dict[str, OrderFact]
         # hour -> [orders, live orders, viral orders, revenue, viral revenue, {status: n}]
         self._hours: dict[int, list[Any]] = {}
         self._near: list[tuple[float, str]] = []  # (ship_by, order_id), orders to ship
         self._latest = -math.inf
-        for fact in facts:
-            self.add(fact)
+        # In bulk (the last fact of an order counts): the orders to ship sorted once, at the end.
+        self._facts = {fact.order_id: fact for fact in facts}
+        for fact in self._facts.values():
+            self._latest = max(self._latest, fact.create_time)
+            self._count(fact, 1, bulk=True)
+        self._near.sort()
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -134,11 +138,13 @@ class OrderTally:
         if fact is not None:
             self._count(fact, -1)
 
-    def _count(self, fact: OrderFact, sign: int) -> None:
+    def _count(self, fact: OrderFact, sign: int, *, bulk: bool = False) -> None:
         status = fact.status.upper()
         if status in TO_SHIP and fact.ship_by is not None:
             key = (fact.ship_by, fact.order_id)
-            if sign > 0:
+            if bulk:
+                self._near.append(key)
+            elif sign > 0:
                 bisect.insort(self._near, key)
             else:
                 del self._near[bisect.bisect_left(self._near, key)]

@@ -340,6 +340,9 @@ def _window() -> tuple[Any, Any]:
 def main() -> None:
     import qasync
 
+    if os.environ.get("LIVE_SWITCH_INTERVAL"):  # an experiment: how often threads trade the GIL
+        sys.setswitchinterval(float(os.environ["LIVE_SWITCH_INTERVAL"]))
+
     spec = {SMALL.orders: SMALL, BIG.orders: BIG}.get(ORDERS) or BIG.scaled(ORDERS)
     print(
         f"Live load on the {spec.orders:,}-order shop: {SECONDS:.0f} s at ~{RATE:.0f} webhooks/s "

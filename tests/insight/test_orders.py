@@ -92,6 +92,8 @@ def test_the_tally_equals_adding_every_order_up_again() -> None:
                 assert tally.result(now) == order_intelligence(held.values(), now)
     assert len(tally) == len(held)
     assert tally.result(NOW).near_ship_by  # the comparison covered the list, not only sums
+    # Built in one go from the same orders: the same.
+    assert OrderTally(held.values()).result(NOW) == order_intelligence(held.values(), NOW)
     # An order created after `now` is left out, as the function leaves it out.
     tally.add(OrderFact("later", NOW + 60, "UNPAID", Decimal("1000")))
     held["later"] = OrderFact("later", NOW + 60, "UNPAID", Decimal("1000"))
