@@ -89,10 +89,11 @@ class EngineSettings:
     failure_backoff_cap: float = 300.0
     # Shop seconds of overlap when polling orders by update_time.
     reconcile_overlap: float = 300.0
-    # A burst of changes waits this long for a pause, at most max_delay after its first: a
-    # computation touches only the SKUs changed (#15), so it can follow a storm closely.
-    insight_debounce: float = 0.1
-    insight_max_delay: float = 0.3
+    # A burst of changes waits this long for a pause, at most max_delay after its first.
+    # Shorter (0.1 / 0.3 s) was tried on the 1M shop's storm (#15): more computations, more
+    # contention for the two cores and the GIL; the UI's lag and webhook -> screen got worse.
+    insight_debounce: float = 0.25
+    insight_max_delay: float = 1.0
     # Seconds of event time after which the whole shop is recomputed (from memory) even when
     # the changes named only a few SKUs: time moves every SKU's windows (#15).
     insight_refresh: float = 60.0
