@@ -376,6 +376,7 @@ class CoverLandscape(QWidget):
             for level in _LANDSCAPE_LEVELS
         }  # fmt: skip
         self._drawn: dict[str, tuple[object, ...]] = {}
+        self._points: dict[str, tuple[SkuInsight, float, float, str, str]] = {}
         for dots in self.dots.values():
             item.addItem(dots)
         self.critical_line = pg.InfiniteLine(
@@ -420,22 +421,35 @@ class CoverLandscape(QWidget):
         self._pending = None
         # In SKU order, not the list's (which moves with every forecast): unchanged dots stay.
         insights = tuple(sorted(insights, key=_sku_id))
-        n = len(insights)
-        cover = np.empty(n)
-        speed = np.empty(n)
-        for i, s in enumerate(insights):
-            h = s.forecast.hours_left
-            cover[i] = COVER_MAX_H if h is None else h
-            speed[i] = max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour)
-        # Log axes: the item is in log space already, so hand it log10 values.
-        new_x = np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H))
-        new_y = np.log10(np.clip(speed, RATE_MIN, None))
-        levels = [str(s.level) for s in insights]
-        ids = [s.sku_id for s in insights]
-        self._names = {
-            s.sku_id: f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
-            for s in insights
-        }
+        # A SKU's point is worked out again only when its insight is a new object (an
+        # incremental recompute keeps the others' objects, #15).
+        points = self._points
+        rows = []
+        for s in insights:
+            hit = points.get(s.sku_id)
+            if hit is None or hit[0] is not s:
+                h = s.forecast.hours_left
+                name = f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
+                hit = (
+                    s,
+                    COVER_MAX_H if h is None else h,
+                    max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour),
+                    str(s.level),
+                    name,
+                )
+                points[s.sku_id] = hit
+            rows.append(hit)
+        if len(points) > 2 * len(rows) + 64:  # SKUs gone from the shop
+            self._points = {row[0].sku_id: row for row in rows}
+        cover = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+        speed = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        # Log axes: the item is in log space already, so hand it log10 values, rounded to
+        # DOT_STEP (under a pixel): a dot that moved less is not redrawn.
+        new_x = np.round(np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H)) / DOT_STEP) * DOT_STEP
+        new_y = np.round(np.log10(np.clip(speed, RATE_MIN, None)) / DOT_STEP) * DOT_STEP
+        levels = [row[3] for row in rows]
+        ids = [row[0].sku_id for row in rows]
+        self._names = {row[0].sku_id: row[4] for row in rows}
         unchanged = (
             levels == self._levels
             and ids == self._ids
@@ -496,6 +510,9 @@ class CoverLandscape(QWidget):
 def _sku_id(item: SkuInsight) -> str:
     return item.sku_id
 
+
+# The landscape's positions are log10 values rounded to this (a fraction of a pixel).
+DOT_STEP = 0.004
 
 # The landscape's scatters, bottom to top; "" holds any level not named here.
 _LANDSCAPE_LEVELS = ("", "ok", "warning", "critical")

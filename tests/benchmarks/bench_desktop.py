@@ -187,14 +187,7 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         engine.db.close()
     # The same view models again with the sandbox, relay and engine stopped: what the UI
     # itself costs per frame, without the demo's in-process servers competing for the GIL.
-    replay: list[float] = []
-    for vm in recorded:
-        t = time.perf_counter()
-        original(vm)
-        window.flush_charts()
-        window.repaint()
-        replay.append((time.perf_counter() - t) * 1000)
-        await asyncio.sleep(0.05)
+    replay = await replay_frames(window, original, recorded)
     return {
         "full": full,
         "replay": replay,
@@ -223,6 +216,20 @@ async def lag_sampler(seconds: float, each: Callable[[], None] | None = None) ->
         if each is not None:
             each()
     return lags
+
+
+async def replay_frames(window: Any, apply: Callable[[Any], None], vms: list[Any]) -> list[float]:
+    """Each view model applied again, its charts flushed and the whole window repainted, timed
+    (ms): what the UI itself costs per frame once nothing else competes for the thread."""
+    out: list[float] = []
+    for vm in vms:
+        t = time.perf_counter()
+        apply(vm)
+        window.flush_charts()
+        window.repaint()
+        out.append((time.perf_counter() - t) * 1000)
+        await asyncio.sleep(0.05)
+    return out
 
 
 def _timed_window_class() -> Any:
