@@ -123,6 +123,7 @@ class InsightRunner:
         self.last: InsightResult | None = None
         self.runs = 0
         self.partial_runs = 0  # computations of only the SKUs a change touched
+        self.cache_reads = 0  # full reads of the shop into memory
         # sku_id -> (event time, hours left) of the first recomputation that found it critical:
         # the headless report checks that forecast against the sandbox's truth.
         self.first_critical: dict[str, tuple[float, float | None]] = {}
@@ -183,6 +184,7 @@ class InsightRunner:
                 return cache, dirty
         cache = await self._db.read(lambda s: ShopCache.load(s, self.shop_id, now))
         self._cache = cache
+        self.cache_reads += 1
         return cache, None
 
     @property

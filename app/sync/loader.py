@@ -194,9 +194,12 @@ class ShopCache:
         and after). Raises `Reload` for a SKU or video not seen before."""
         if any(sku_id not in self.index for sku_id in touched.skus):
             raise Reload("a SKU not in the held catalogue")
-        if shop_videos(session, self.shop_id, self.links) != self.videos:
-            raise Reload("the videos changed")
         positions: set[int] = set()
+        videos = shop_videos(session, self.shop_id, self.links)
+        if videos != self.videos:
+            self.renumber_videos(videos)
+            self.views = view_rows(session, self.shop_id, self.since)
+            positions.update(range(len(self.skus)))  # every SKU's correlation may move
         if touched.views:
             self.views = view_rows(session, self.shop_id, self.since)
             positions.update(range(len(self.skus)))
@@ -220,6 +223,21 @@ class ShopCache:
         for row in current_stock(session, self.shop_id, ids):
             self.skus[self.index[row.sku_id]] = _sku_state(row, self.incoming)
         return frozenset(ids)
+
+    def renumber_videos(self, videos: tuple[VideoInfo, ...]) -> None:
+        """A video appeared (the positions are in id order, so later ones move up): the sale
+        rows' video positions follow; raises `Reload` when one went away or changed."""
+        now = {video.video_id: i for i, video in enumerate(videos)}
+        if any(now.get(video.video_id) is None for video in self.videos) or any(
+            videos[now[video.video_id]] != video for video in self.videos
+        ):
+            raise Reload("a video went away or changed")
+        moved = np.array([now[video.video_id] for video in self.videos], dtype=np.float64)
+        column = self.sales[:, 4]
+        linked = column >= 0
+        self.sales = self.sales.copy()
+        self.sales[linked, 4] = moved[column[linked].astype(np.int64)]
+        self.videos = videos
 
     def _update_facts(self, session: Session, orders: list[str]) -> None:
         explicit = explicit_attributions(session, self.shop_id, orders)

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from app.insight.orders import order_intelligence
+from app.insight.types import SkuSettings, SkuState, VideoInfo
 from app.store.db import open_store
 from app.sync.clock import FunctionClock
 from app.sync.database import Database
 from app.sync.engine import RelayLink, SyncEngine
 from app.sync.insights import InsightResult, compute
-from app.sync.loader import load_shop_data
+from app.sync.loader import Reload, ShopCache, Touched, load_shop_data
 from tests.e2e.harness import fast_settings, wait_until, world
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -57,6 +60,7 @@ async def test_incremental_insight_equals_a_full_recompute(tmp_path: Path) -> No
         try:
             await engine.start()
             await wait_until(lambda: runner.partial_runs >= 2, 60)
+            reads = runner.cache_reads  # the start's reads (backfill, first video poll)
             # The seller empties a few SKUs in Seller Center mid-stream (inventory webhooks):
             # their stock-out spans change their velocity, the stock rows' part of the path.
             emptied = sorted(w.sandbox.world.skus)[:4]
@@ -75,6 +79,13 @@ async def test_incremental_insight_equals_a_full_recompute(tmp_path: Path) -> No
             data = await engine.db.read(lambda s: load_shop_data(s, shop_id, frozen))
             full, _tallied = await asyncio.to_thread(compute, data, dict(runner.levels_before))
             orders = order_intelligence(data.orders, frozen)  # every order added up again
+            # The video poll: the viral video posted since is new to the store, views moved,
+            # affiliate orders credited; read in by parts (the videos renumbered), not again.
+            polled = await engine.videos.run_once(engine.shops[shop_id])
+            runner.mark_dirty(Touched(orders=polled.orders, views=bool(polled.views_moved)))
+            after_poll = await runner.compute_now()
+            data2 = await engine.db.read(lambda s: load_shop_data(s, shop_id, frozen))
+            full2, _ = await asyncio.to_thread(compute, data2, dict(runner.levels_before))
         finally:
             await engine.stop()
             engine.db.close()
@@ -89,8 +100,38 @@ async def test_incremental_insight_equals_a_full_recompute(tmp_path: Path) -> No
     assert last.insight.level_by_sku == full.level_by_sku
     assert last.insight.video_by_sku == full.video_by_sku
     assert last.orders == orders
+    assert len(data2.history.videos) > len(data.history.videos)  # a video came in
+    assert np.array_equal(data2.history.sale_video, cache_video(runner, frozen))
+    assert runner.cache_reads == reads  # the stream and the poll all came in by parts
+    assert after_poll.insight.skus == full2.skus
+    assert after_poll.insight.video_by_sku == full2.video_by_sku
     hours = [0.0, 1.0, 6.0, 24.0, 72.0]
     for item in full.skus[:10]:
         assert last.insight.projected_stock(item.sku_id, hours) == full.projected_stock(
             item.sku_id, hours
         )
+
+
+def cache_video(runner: Any, now: float) -> Any:
+    """The sale rows' video positions the runner holds, cut as a full read at `now` cuts."""
+    cache = runner._cache
+    assert cache is not None
+    return cache.data(now).history.sale_video
+
+
+def test_a_new_video_renumbers_the_held_sale_rows() -> None:
+    """Video positions are in id order: a video that sorts first moves every attributed sale
+    row's position up by one, as a full read would number them; one gone means a full read."""
+    videos = (VideoInfo("v2"), VideoInfo("v5"))
+    sales = np.array(
+        [[1.0, 0, 1, 9.5, 1, 11], [2.0, 0, 1, 9.5, -1, 12], [3.0, 0, 1, 9.5, 0, 13]],
+        dtype=np.float64,
+    )
+    cache = ShopCache(
+        "shop", 0, [SkuState("s1", "p1")], SkuSettings(), {}, {}, videos, {}, sales,
+        np.zeros((0, 4)), np.zeros((0, 3)), {}, 0,
+    )  # fmt: skip
+    cache.renumber_videos((VideoInfo("v1"), VideoInfo("v2"), VideoInfo("v5")))
+    assert cache.sales[:, 4].tolist() == [2.0, -1.0, 1.0]
+    with pytest.raises(Reload):
+        cache.renumber_videos((VideoInfo("v1"), VideoInfo("v5")))
