@@ -195,6 +195,8 @@ class ShopCache:
         if any(sku_id not in self.index for sku_id in touched.skus):
             raise Reload("a SKU not in the held catalogue")
         positions: set[int] = set()
+        # The products each video links to come with the video poll: read with the list.
+        self.links = video_product_links(session, self.shop_id)
         videos = shop_videos(session, self.shop_id, self.links)
         if videos != self.videos:
             self.renumber_videos(videos)
