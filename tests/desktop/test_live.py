@@ -214,12 +214,13 @@ def test_insight_runs_off_the_ui_thread_and_a_burst_is_one_update_per_frame(
     skus = last.insight.skus
     # Each result its own tuple of the same SKUs: the window shows which one it got.
     results = [skus[:1] + skus[1:] for _ in range(burst)]
-    for result in results:  # one every ~2 ms: more than a big shop's storm ever makes
+    for n, result in enumerate(results):  # 20 every few ms: more than any storm makes
         engine.publisher.update(shop_id, ChangeKind.INSIGHT, engine.clock.now(), skus=result)
-        qtbot.wait(2)
+        if n % 20 == 19:
+            qtbot.wait(2)  # however long the wait takes on a loaded machine: 20 waits
     qtbot.waitUntil(lambda: window.vm.insights is results[-1], timeout=5_000)
     elapsed_ms = (time.monotonic() - started) * 1000
     assert 1 <= len(applied) <= elapsed_ms / FRAME_MS + 1
-    assert len(applied) < burst / 4  # coalesced, not one per result
+    assert len(applied) < burst / 10  # coalesced (at most one per wait, 20), not one per result
     gaps = [b - a for a, b in itertools.pairwise(applied)]
     assert all(gap >= FRAME_MS / 1000 * 0.9 for gap in gaps)  # never two in one frame
