@@ -175,7 +175,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         if measuring:
             committed.append((time.time(), [event.received_at for event in batch]))
 
-    engine.sink.apply = tap  # type: ignore[method-assign]
+    engine.sink.apply = tap  # type: ignore[method-assign,assignment]
     publish = runner.on_result
 
     def on_result(result: InsightResult) -> None:
@@ -308,7 +308,7 @@ class _MainThreadSampler:
     def __init__(self) -> None:
         import threading
 
-        self.main = threading.main_thread().ident
+        self.main = threading.main_thread().ident or 0
         self.counts: dict[str, int] = {}
         self.samples = 0
         self._stop = threading.Event()
