@@ -96,15 +96,20 @@ class Touched:
     orders: frozenset[str] = frozenset()
     #: Video view samples were added: every SKU's correlation with the videos may move.
     views: bool = False
+    #: The seller changed replenishment settings (the shop's defaults or a SKU's).
+    settings: bool = False
 
     def __or__(self, other: Touched) -> Touched:
         return Touched(
-            self.skus | other.skus, self.orders | other.orders, self.views or other.views
+            self.skus | other.skus,
+            self.orders | other.orders,
+            self.views or other.views,
+            self.settings or other.settings,
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.skus or self.orders or self.views)
+        return not (self.skus or self.orders or self.views or self.settings)
 
 
 class Reload(Exception):
@@ -204,6 +209,10 @@ class ShopCache:
             positions.update(range(len(self.skus)))  # every SKU's correlation may move
         if touched.views:
             self.views = view_rows(session, self.shop_id, self.since)
+            positions.update(range(len(self.skus)))
+        if touched.settings:  # the defaults reach every SKU; incoming units are settings too
+            self.default, self.settings = sku_settings_for_shop(session, self.shop_id)
+            self.incoming = incoming_units(session, self.shop_id)
             positions.update(range(len(self.skus)))
         orders = sorted(touched.orders)
         if orders:
