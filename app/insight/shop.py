@@ -8,7 +8,7 @@ any earlier moment (`app.insight.evaluation`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from app.insight import band
-from app.insight.alerts import LEVELS, alert_levels, thresholds
+from app.insight.alerts import LEVELS, alert_levels, attention_key, thresholds
 from app.insight.attribution import AttributionColumns, attribute
 from app.insight.ensemble import (
     CURVE_NEW_WEIGHT,
@@ -592,6 +592,51 @@ def materialize(
         projector=projector,
         level_by_sku=columns.levels(history),
         video_by_sku=columns.videos(history),
+    )
+
+
+class Projectors:
+    """The projector of a merged insight: each SKU's own computation draws its projection
+    (a flat table, so merging again does not chain closures or keep old columns alive)."""
+
+    def __init__(self, table: dict[str, Callable[[str, Sequence[float]], StockProjection]]):
+        self.table = table
+
+    def __call__(self, sku_id: str, hours: Sequence[float]) -> StockProjection:
+        return self.table[sku_id](sku_id, hours)
+
+
+def merge_insight(previous: ShopInsight, part: ShopInsight) -> ShopInsight:
+    """`previous` with the SKUs of `part` put in place (or added): the result when only the
+    SKUs whose data changed were recomputed (#15). Each SKU is computed alone (no number of
+    one SKU depends on another's sales or stock), so this equals a computation of every SKU
+    when nothing else changed; the SKUs left out keep their own `now`. Sorted as a full
+    computation sorts (`alerts.attention_key`, which `sort_order` equals)."""
+    by_sku = dict(previous.by_sku)
+    by_sku.update(part.by_sku)
+    ordered = tuple(sorted(by_sku.values(), key=attention_key))
+    table: dict[str, Callable[[str, Sequence[float]], StockProjection]] = {}
+    for source in (previous, part):
+        projector = source.projector
+        if isinstance(projector, Projectors):
+            table.update(projector.table)
+        elif projector is not None:
+            table.update(dict.fromkeys(source.by_sku, projector))
+    levels = dict(previous.level_by_sku)
+    levels.update(part.level_by_sku)
+    videos = {
+        sku_id: video
+        for sku_id, video in previous.video_by_sku.items()
+        if sku_id not in part.by_sku
+    }
+    videos.update(part.video_by_sku)
+    return ShopInsight(
+        computed_at=max(previous.computed_at, part.computed_at),
+        skus=ordered,
+        by_sku={item.sku_id: item for item in ordered},
+        projector=Projectors(table) if table else None,
+        level_by_sku=levels,
+        video_by_sku=videos,
     )
 
 

@@ -277,7 +277,9 @@ class SandboxApp:
             return plain(self._stats())
         if method == "GET" and name == "truth":
             return plain(self._truth())
-        if method == "GET" and name == "clock":
+        if name == "clock" and method in ("GET", "POST"):
+            if method == "POST" and json.loads(body or b"{}").get("paused"):
+                self.clock.pause()  # the world stands still: a run's end, for its truth
             return plain({"now": self.clock.now(), "speed": self.clock.speed})
         if name == "faults" and method in ("GET", "POST"):
             if method == "POST":

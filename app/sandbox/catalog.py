@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.sandbox.config import SandboxConfig
@@ -86,8 +86,9 @@ def build_catalog(config: SandboxConfig) -> Catalog:
             Warehouse(id=_digits(rng, "73"), name=f"Warehouse {chr(ord('A') + i)}")
             for i in range(rng.randint(1, 3))
         ]
+        drawn = _digits(rng, "7495")
         shop = ShopState(
-            id=_digits(rng, "7495"),
+            id=config.shop_id if shop_index == 0 and config.shop_id else drawn,
             name=f"{rng.choice(_ADJECTIVES)} Goods {shop_index + 1}",
             region="US",
             cipher=_cipher(rng),
@@ -149,6 +150,7 @@ def build_catalog(config: SandboxConfig) -> Catalog:
             videos[video.id] = video
         if config.scenario != "steady" and shop_index == 0:
             viral = _plan_viral(rng, shop, shop_products, skus, videos, float(start))
+            viral = replace(viral, peak_orders_per_hour=config.viral_peak_orders_per_hour)
             if config.scenario != "viral":
                 viral.shape = config.scenario
                 viral.params = SHAPE_PARAMS[config.scenario]

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--shops", type=int, default=1)
     parser.add_argument("--products", type=int, default=40)
+    parser.add_argument("--orders-per-hour", type=float, default=8.0, help="per shop, steady")
+    parser.add_argument(
+        "--viral-peak", type=float, default=60.0, help="viral scenario: orders/hour at the peak"
+    )
+    parser.add_argument("--shop-id", default=None, help="the first shop's id (default: drawn)")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
@@ -98,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         shops=args.shops,
         products=args.products,
         start_time=start_time,
+        orders_per_hour=args.orders_per_hour,
+        viral_peak_orders_per_hour=args.viral_peak,
+        shop_id=args.shop_id,
     )
     stop = threading.Event()
 

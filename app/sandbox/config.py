@@ -70,6 +70,11 @@ class SandboxConfig:
     refresh_token_ttl: float = 365 * 86_400.0
     start_time: float | None = None
     orders_per_hour: float = 8.0
+    #: The viral scenario's orders per hour at the peak of its wave (60: a small shop's).
+    viral_peak_orders_per_hour: float = 60.0
+    #: The first shop's id instead of a drawn one (a benchmark points the sandbox at a shop
+    #: already in a store file); the draws are the same either way, so the rest is unchanged.
+    shop_id: str | None = None
     ticker_interval: float = 0.1
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ when a SKU's total quantity actually changes (or is seen for the first time).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -414,9 +414,12 @@ def record_stock(
 # --- queries -----------------------------------------------------------------------------------
 
 
-def current_stock(session: Session, shop_id: str) -> list[SkuStock]:
-    """Every SKU of the shop with its product, price and total stock now."""
-    rows = session.execute(
+def current_stock(
+    session: Session, shop_id: str, sku_ids: Collection[str] | None = None
+) -> list[SkuStock]:
+    """Every SKU of the shop (or those of `sku_ids`) with its product, price and total stock
+    now, in id order."""
+    query = (
         select(
             SkuRow.id,
             SkuRow.product_id,
@@ -431,7 +434,14 @@ def current_stock(session: Session, shop_id: str) -> list[SkuStock]:
         .where(SkuRow.shop_id == shop_id)
         .order_by(SkuRow.id)
     )
-    return [SkuStock(*row) for row in rows]
+    if sku_ids is None:
+        return [SkuStock(*row) for row in session.execute(query)]
+    found = [
+        SkuStock(*row)
+        for part in chunked(sorted(sku_ids))
+        for row in session.execute(query.where(SkuRow.id.in_(part)))
+    ]
+    return sorted(found, key=lambda row: row.sku_id)
 
 
 def stock_history(

@@ -27,8 +27,24 @@ from sqlalchemy.orm import Session
 
 from app.insight.history import ShopHistory
 from app.insight.types import SkuState, VideoInfo
+from app.store.catalog import chunked
 
-__all__ = ["order_lines", "shop_history", "stock_series"]
+__all__ = [
+    "SALE_COLUMNS",
+    "STOCK_COLUMNS",
+    "history_from_rows",
+    "order_lines",
+    "order_rowids",
+    "sale_order",
+    "sale_rows",
+    "shop_history",
+    "shop_sku_ids",
+    "shop_videos",
+    "stock_order",
+    "stock_rows",
+    "stock_series",
+    "view_rows",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -61,17 +77,20 @@ FROM orders o
 CROSS JOIN line_items li ON li.order_id = o.id
 CROSS JOIN sku_pos sp ON sp.id = li.sku_id
 LEFT JOIN explicit e ON e.order_id = o.id AND e.sku_id = li.sku_id
-WHERE o.shop_id = :shop AND o.create_time >= :since AND o.create_time < :until
+WHERE o.shop_id = :shop AND o.create_time >= :since AND {orders}
   AND o.status != 'CANCELLED' AND coalesce(li.display_status, '') != 'CANCELLED'
 """
 )
+# The orders of a time window (a full read), or some orders by id (an incremental one: the
+# orders a webhook re-read, through the primary key).
+_WINDOW = "o.create_time < :until"
 
 _STOCK = (
     _POSITIONS
     + """
-SELECT sp.i, h.at, h.quantity
+SELECT sp.i, h.at, h.quantity, h.id
 FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
-WHERE h.at >= :since
+WHERE h.at >= :since {skus}
 ORDER BY h.at, h.id
 """
 )
@@ -98,22 +117,43 @@ ORDER BY vid_pos.i
 
 def _per_order_and_sku(lines: FloatArray) -> FloatArray:
     """Line items (time, order rowid, SKU, price, video) into one row per order and SKU
-    (time, SKU, units, revenue, video), in time order. Grouped here rather than by SQLite's
-    GROUP BY, whose sort over text keys cost more than the whole read (#15)."""
+    (`SALE_COLUMNS`), in time order (ties by order rowid, then SKU: `sale_order`). Grouped
+    here rather than by SQLite's GROUP BY, whose sort over text keys cost more than the whole
+    read (#15)."""
     if not len(lines):
-        return np.zeros((0, 5), dtype=np.float64)
+        return np.zeros((0, len(SALE_COLUMNS)), dtype=np.float64)
     order = np.lexsort((lines[:, 2], lines[:, 1]))  # by order, then SKU
     lines = lines[order]
     starts = np.flatnonzero(
         np.concatenate(([True], (np.diff(lines[:, 1]) != 0) | (np.diff(lines[:, 2]) != 0)))
     )
-    out = np.empty((len(starts), 5), dtype=np.float64)
+    out = np.empty((len(starts), len(SALE_COLUMNS)), dtype=np.float64)
     out[:, 0] = lines[starts, 0]
     out[:, 1] = lines[starts, 2]
     out[:, 2] = np.diff(np.append(starts, len(lines)))
     out[:, 3] = np.add.reduceat(lines[:, 3], starts)
     out[:, 4] = lines[starts, 4]
+    out[:, 5] = lines[starts, 1]
     return out[np.argsort(out[:, 0], kind="stable")]
+
+
+#: The columns of `sale_rows`: one row per order and SKU.
+SALE_COLUMNS = ("time", "sku", "units", "revenue", "video", "order_rowid")
+#: The columns of `stock_rows`: one row per stock change.
+STOCK_COLUMNS = ("sku", "at", "quantity", "id")
+
+
+def sale_order(rows: FloatArray) -> IntArray:
+    """The order of `sale_rows` (time, then order rowid, then SKU): what one full read gives,
+    so rows merged from several reads sit exactly where a full read puts them."""
+    order: IntArray = np.lexsort((rows[:, 1], rows[:, 5], rows[:, 0]))
+    return order
+
+
+def stock_order(rows: FloatArray) -> IntArray:
+    """The order of `stock_rows` (time, then row id), as the full read's ORDER BY."""
+    order: IntArray = np.lexsort((rows[:, 3], rows[:, 1]))
+    return order
 
 
 def _matrix(cursor: sqlite3.Cursor, width: int) -> FloatArray:
@@ -130,35 +170,106 @@ def _matrix(cursor: sqlite3.Cursor, width: int) -> FloatArray:
 _BLOCK = 20_000
 
 
-def shop_history(
+def _raw(session: Session) -> sqlite3.Connection:
+    """The sqlite3 connection of the session's transaction: plain tuples, no row objects."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw  # type: ignore[no-any-return]
+
+
+def _marks(name: str, values: Sequence[str]) -> tuple[str, dict[str, object]]:
+    marks = ", ".join(f":{name}{i}" for i in range(len(values)))
+    return marks or "NULL", {f"{name}{i}": value for i, value in enumerate(values)}
+
+
+def shop_sku_ids(session: Session, shop_id: str) -> tuple[str, ...]:
+    """The shop's SKU ids in id order: what the positions in the columns refer to."""
+    rows = _raw(session).execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
+    return tuple(str(row[0]) for row in rows)
+
+
+def shop_videos(
+    session: Session, shop_id: str, links: Mapping[str, set[str]]
+) -> tuple[VideoInfo, ...]:
+    """The videos the view and sale rows' positions refer to (the shop's, and any video an
+    explicit attribution names), in id order, with their linked products."""
+    rows = _raw(session).execute(_VIDEO_IDS, {"shop": shop_id}).fetchall()
+    return tuple(
+        VideoInfo(video_id=str(vid), title=str(title), product_ids=frozenset(links.get(vid, ())))
+        for vid, title in rows
+    )
+
+
+def sale_rows(
     session: Session,
     shop_id: str,
     since: int,
-    until: int,
+    until: int | None = None,
+    order_ids: Sequence[str] | None = None,
+) -> FloatArray:
+    """Sales (`SALE_COLUMNS`, in `sale_order`) of the orders created in `since <= t < until`,
+    or of the orders `order_ids` created from `since` on (the orders a webhook changed: their
+    rows replace the ones held in memory, #15)."""
+    params: dict[str, object] = {"shop": shop_id, "since": int(since)}
+    if order_ids is None:
+        params["until"] = int(until if until is not None else 2**62)
+    else:
+        if not order_ids:
+            return np.zeros((0, len(SALE_COLUMNS)), dtype=np.float64)
+        parts = []
+        for part in chunked(list(order_ids)):
+            marks, values = _marks("o", part)
+            query = _SALES.format(orders=f"o.id IN ({marks})")
+            parts.append(
+                _per_order_and_sku(_matrix(_raw(session).execute(query, {**params, **values}), 5))
+            )
+        rows = np.concatenate(parts)
+        return rows[sale_order(rows)]
+    return _per_order_and_sku(
+        _matrix(_raw(session).execute(_SALES.format(orders=_WINDOW), params), 5)
+    )
+
+
+def stock_rows(
+    session: Session, shop_id: str, since: int, sku_ids: Sequence[str] | None = None
+) -> FloatArray:
+    """Stock changes from `since` on (`STOCK_COLUMNS`, in `stock_order`): the shop's, or only
+    those of `sku_ids`."""
+    params: dict[str, object] = {"shop": shop_id, "since": int(since)}
+    if sku_ids is not None:
+        if not sku_ids:
+            return np.zeros((0, len(STOCK_COLUMNS)), dtype=np.float64)
+        parts = []
+        for part in chunked(list(sku_ids)):
+            marks, values = _marks("k", part)
+            query = _STOCK.format(skus=f"AND h.sku_id IN ({marks})")
+            parts.append(_matrix(_raw(session).execute(query, {**params, **values}), 4))
+        rows = np.concatenate(parts)
+        return rows[stock_order(rows)]
+    return _matrix(_raw(session).execute(_STOCK.format(skus=""), params), len(STOCK_COLUMNS))
+
+
+def view_rows(session: Session, shop_id: str, since: int) -> FloatArray:
+    """View samples from `since` on: (video position, time, cumulative views), in time order."""
+    return _matrix(_raw(session).execute(_VIEWS, {"shop": shop_id, "since": int(since)}), 3)
+
+
+def history_from_rows(
     skus: Sequence[SkuState],
-    links: Mapping[str, set[str]],
+    videos: tuple[VideoInfo, ...],
+    since: int,
+    until: int,
+    sales: FloatArray,
+    stock: FloatArray,
+    views: FloatArray,
 ) -> ShopHistory:
-    """Insight's input for one shop: every sale created in `since <= t < until`, every stock
-    change and view sample from `since` on, as columns (one consistent snapshot: the caller's
-    session). `skus` are the shop's SKUs in id order (`catalog.current_stock`), `links` each
-    video's linked products."""
-    # The sqlite3 connection of the session's transaction: plain tuples, no row objects.
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    params = {"shop": shop_id, "since": int(since), "until": int(until)}
-    sku_ids = tuple(
-        row[0]
-        for row in raw.execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
-    )
-    if tuple(sku.sku_id for sku in skus) != sku_ids:  # pragma: no cover - same snapshot
-        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
-    videos = tuple(
-        VideoInfo(video_id=str(vid), title=str(title), product_ids=frozenset(links.get(vid, ())))
-        for vid, title in raw.execute(_VIDEO_IDS, params).fetchall()
-    )
-    sales = _per_order_and_sku(_matrix(raw.execute(_SALES, params), 5))
-    stock = _matrix(raw.execute(_STOCK, params), 3)
-    views = _matrix(raw.execute(_VIEWS, params), 3)
+    """Insight's columns from rows read (or held) for a wider span: the sales created in
+    `since <= t < until`, stock changes and view samples from `since` on (the rows are in
+    their read order, so each cut is a slice)."""
+    lo, hi = np.searchsorted(sales[:, 0], [since, until], side="left")
+    sales = sales[lo:hi]
+    stock = stock[np.searchsorted(stock[:, 1], since, side="left") :]
+    views = views[np.searchsorted(views[:, 1], since, side="left") :]
     return ShopHistory(
         skus=tuple(skus),
         since=float(since),
@@ -174,6 +285,31 @@ def shop_history(
         view_video=views[:, 0].astype(np.int64),
         view_time=views[:, 1].copy(),
         view_count=views[:, 2].copy(),
+    )
+
+
+def shop_history(
+    session: Session,
+    shop_id: str,
+    since: int,
+    until: int,
+    skus: Sequence[SkuState],
+    links: Mapping[str, set[str]],
+) -> ShopHistory:
+    """Insight's input for one shop: every sale created in `since <= t < until`, every stock
+    change and view sample from `since` on, as columns (one consistent snapshot: the caller's
+    session). `skus` are the shop's SKUs in id order (`catalog.current_stock`), `links` each
+    video's linked products."""
+    if tuple(sku.sku_id for sku in skus) != shop_sku_ids(session, shop_id):  # pragma: no cover
+        raise RuntimeError("SKU order differs between the catalogue and the sales columns")
+    return history_from_rows(
+        skus,
+        shop_videos(session, shop_id, links),
+        since,
+        until,
+        sale_rows(session, shop_id, since, until),
+        stock_rows(session, shop_id, since),
+        view_rows(session, shop_id, since),
     )
 
 
@@ -225,29 +361,56 @@ def stock_series(
 
 
 _ORDER_LINES = """
-WITH picked AS (
-    SELECT id FROM orders WHERE shop_id = :shop AND create_time >= :since
-    UNION
-    SELECT id FROM orders WHERE shop_id = :shop AND status IN ({statuses})
-)
+WITH picked AS ({picked})
 SELECT o.id, o.create_time, o.status, o.rts_sla_time, li.sku_id, li.sale_price, 1
 FROM picked CROSS JOIN orders o ON o.id = picked.id
 CROSS JOIN line_items li ON li.order_id = o.id
 """
+_PICKED_WINDOW = """
+    SELECT id FROM orders WHERE shop_id = :shop AND create_time >= :since
+    UNION
+    SELECT id FROM orders WHERE shop_id = :shop AND status IN ({statuses})
+"""
+_PICKED_IDS = """
+    SELECT id FROM orders WHERE id IN ({ids}) AND shop_id = :shop
+    AND (create_time >= :since OR status IN ({statuses}))
+"""
 
 
 def order_lines(
-    session: Session, shop_id: str, since: int, statuses: Sequence[str]
+    session: Session,
+    shop_id: str,
+    since: int,
+    statuses: Sequence[str],
+    order_ids: Sequence[str] | None = None,
 ) -> list[tuple[str, int, str, int | None, str, str, int]]:
     """The line items of the orders created since `since` or in one of `statuses`: (order id,
-    created, status, ship-by, SKU, price text, units = 1). The two conditions are two index
-    reads (an OR of them scanned every order); no GROUP BY, whose sort over text keys cost a
-    second for the orders of a viral day (#15): the caller adds up, parsing each distinct
-    price text once."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    marks = ", ".join(f":s{i}" for i in range(len(statuses)))
-    params: dict[str, object] = {"shop": shop_id, "since": int(since)}
-    params.update({f"s{i}": status for i, status in enumerate(statuses)})
-    rows = raw.execute(_ORDER_LINES.format(statuses=marks or "NULL"), params).fetchall()
-    return rows  # type: ignore[no-any-return]
+    created, status, ship-by, SKU, price text, units = 1); only among `order_ids` when given
+    (the orders a webhook changed). The two conditions are two index reads (an OR of them
+    scanned every order); no GROUP BY, whose sort over text keys cost a second for the orders
+    of a viral day (#15): the caller adds up, parsing each distinct price text once."""
+    raw = _raw(session)
+    marks, values = _marks("s", statuses)
+    params: dict[str, object] = {"shop": shop_id, "since": int(since), **values}
+    if order_ids is None:
+        picked = _PICKED_WINDOW.format(statuses=marks)
+        return raw.execute(_ORDER_LINES.format(picked=picked), params).fetchall()
+    rows: list[tuple[str, int, str, int | None, str, str, int]] = []
+    for part in chunked(list(order_ids)):
+        ids, id_values = _marks("o", part)
+        picked = _PICKED_IDS.format(ids=ids, statuses=marks)
+        query = _ORDER_LINES.format(picked=picked)
+        rows.extend(raw.execute(query, {**params, **id_values}).fetchall())
+    return rows
+
+
+def order_rowids(session: Session, order_ids: Sequence[str]) -> list[int]:
+    """The rowids of the stored orders among `order_ids` (what `sale_rows` rows carry): an
+    order keeps its rowid when it is rewritten, so the rows held for it can be found."""
+    raw = _raw(session)
+    out: list[int] = []
+    for part in chunked(list(order_ids)):
+        marks, values = _marks("o", part)
+        query = f"SELECT rowid FROM orders WHERE id IN ({marks})"  # noqa: S608 - marks only
+        out.extend(int(row[0]) for row in raw.execute(query, values))
+    return out

@@ -9,12 +9,13 @@ loader can replace any one of them without touching the rest.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.store.catalog import chunked
 from app.store.schema import (
     AttributionRow,
     LineItemRow,
@@ -32,13 +33,26 @@ __all__ = [
 ]
 
 
-def explicit_attributions(session: Session, shop_id: str) -> dict[tuple[str, str], str]:
-    """The video TikTok says sold each (order_id, sku_id) (affiliate orders' `content_id`)."""
-    rows = session.execute(
+def explicit_attributions(
+    session: Session, shop_id: str, order_ids: Collection[str] | None = None
+) -> dict[tuple[str, str], str]:
+    """The video TikTok says sold each (order_id, sku_id) (affiliate orders' `content_id`);
+    only those of `order_ids` when given."""
+    query = (
         select(AttributionRow.order_id, AttributionRow.sku_id, AttributionRow.video_id)
         .where(AttributionRow.shop_id == shop_id, AttributionRow.method == "explicit")
         .order_by(AttributionRow.video_id)
     )
+    if order_ids is None:
+        rows = list(session.execute(query))
+    else:
+        ids = sorted(order_ids)
+        rows = [
+            row
+            for part in chunked(ids)
+            for row in session.execute(query.where(AttributionRow.order_id.in_(part)))
+        ]
+        rows.sort(key=lambda row: row[2])
     return {(order_id, sku_id): video_id for order_id, sku_id, video_id in rows}
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.insight.types import SkuSettings
 from app.store.settings import save_settings as store_settings
 from app.sync.engine import SyncEngine
+from app.sync.loader import Touched
 
 __all__ = ["save_settings"]
 
@@ -27,5 +28,5 @@ async def save_settings(
 
     await engine.db.write(write)
     runner = engine.insights.get(shop_id)
-    if runner is not None:
-        runner.mark_dirty()
+    if runner is not None:  # read in by itself: the shop is recomputed from memory
+        runner.mark_dirty(Touched(settings=True))

@@ -40,7 +40,7 @@ from app.sync.counters import SyncCounters
 from app.sync.database import Database
 from app.sync.handlers import WebhookSink
 from app.sync.insights import InsightResult, InsightRunner
-from app.sync.loader import OrderTotals, load_order_totals
+from app.sync.loader import OrderTotals, Touched, load_order_totals
 from app.sync.reconcile import Reconciler, ReconcileResult
 from app.sync.shops import RequestCounter, ShopContext
 from app.sync.state import (
@@ -89,8 +89,14 @@ class EngineSettings:
     failure_backoff_cap: float = 300.0
     # Shop seconds of overlap when polling orders by update_time.
     reconcile_overlap: float = 300.0
+    # A burst of changes waits this long for a pause, at most max_delay after its first.
+    # Shorter (0.1 / 0.3 s) was tried on the 1M shop's storm (#15): more computations, more
+    # contention for the two cores and the GIL; the UI's lag and webhook -> screen got worse.
     insight_debounce: float = 0.25
     insight_max_delay: float = 1.0
+    # Seconds of event time after which the whole shop is recomputed (from memory) even when
+    # the changes named only a few SKUs: time moves every SKU's windows (#15).
+    insight_refresh: float = 60.0
     backfill: bool = True
     backfill_days: int = 30
     # A SKU is "hot" (its orders go to the high lane) when its alert is not ok, or when its
@@ -150,6 +156,7 @@ class SyncEngine:
                 executor=self._executor,
                 debounce=s.insight_debounce,
                 max_delay=s.insight_max_delay,
+                refresh=s.insight_refresh,
             )
             for shop_id in self.shops
         }
@@ -223,7 +230,11 @@ class SyncEngine:
                 continue
             await self._reconcile(ctx)
             with contextlib.suppress(TikTokError):
-                await self.videos.run_once(ctx)
+                polled = await self.videos.run_once(ctx)
+                if polled.views_moved or polled.attributions:
+                    self._changed(
+                        ctx.id, Touched(orders=polled.orders, views=bool(polled.views_moved))
+                    )
         if self.consumer is not None:
             await self.consumer.drained(quiet=0.05, limit=limit)
         for runner in self.insights.values():
@@ -424,15 +435,20 @@ class SyncEngine:
         self._api_link(ctx.id, LinkState.CONNECTED, "", None)
         self.counters.reconciled += result.corrected
         self.counters.last_sync_at = self.clock.now()
-        self._changed(ctx.id)
+        if result.corrected or result.touched or result.orders:
+            self._changed(ctx.id, Touched(result.touched, result.orders))
         return result
 
     async def _videos_all(self) -> None:
         for ctx in self.shops.values():
             if not ctx.deauthorized:
                 result = await self.videos.run_once(ctx)
-                if result.views_moved or result.attributions:
-                    self._changed(ctx.id)
+                if result.attributions or result.views_moved:
+                    # The credited orders and the views read in; views move every SKU's
+                    # correlation, so then the shop is recomputed (from memory).
+                    self._changed(
+                        ctx.id, Touched(orders=result.orders, views=bool(result.views_moved))
+                    )
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -452,13 +468,13 @@ class SyncEngine:
             if self.publisher.snapshot(shop_id).metrics != metrics:
                 self.publisher.update(shop_id, ChangeKind.METRICS, now, metrics=metrics)
 
-    def _changed(self, shop_id: str) -> None:
-        """The shop's data changed: recompute its insight (debounced). The whole shop is
-        recomputed (the forecast is vectorised over every SKU), so which SKUs moved is not
-        asked for."""
+    def _changed(self, shop_id: str, touched: Touched | None = None) -> None:
+        """The shop's data changed: recompute its insight (debounced). `touched` names the
+        SKUs and orders written, and only those are read in and recomputed; without it the
+        shop is read again whole (backfill, resync, video views)."""
         runner = self.insights.get(shop_id)
         if runner is not None:
-            runner.mark_dirty()
+            runner.mark_dirty(touched)
 
     def _insight_result(self, result: InsightResult) -> None:
         insight = result.insight

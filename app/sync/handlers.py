@@ -42,6 +42,7 @@ from app.store.webhooks import payload_text as store_payload_text
 from app.sync.consumer import RelayEvent
 from app.sync.counters import SyncCounters
 from app.sync.database import Database
+from app.sync.loader import Touched
 from app.sync.shops import ShopContext
 from app.sync.state import LinkState
 from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient
@@ -81,7 +82,8 @@ STOCK_ORDER_TYPES = frozenset(
 )
 
 LinkCallback = Callable[[str, LinkState, str, float | None], None]
-ChangedCallback = Callable[[str], None]
+# (shop id, what was written): insight reads in and recomputes only that (#15).
+ChangedCallback = Callable[[str, Touched], None]
 
 
 def payload_text(webhook: dict[str, Any]) -> str:
@@ -282,13 +284,15 @@ def moves_stock(order: Order, stored_status: str | None, flagged: bool) -> bool:
     return order.status is OrderStatus.CANCELLED and stored_status != OrderStatus.CANCELLED
 
 
-def apply_fetched(
-    session: Session, shop_id: str, fetched: Fetched, at: int, cause: str
-) -> set[str]:
-    """Store one shop's fresh state; returns the SKUs whose sales or stock may have changed."""
+def apply_fetched(session: Session, shop_id: str, fetched: Fetched, at: int, cause: str) -> Touched:
+    """Store one shop's fresh state; returns the SKUs whose sales or stock may have changed
+    and the orders written."""
     touched: set[str] = set()
+    written: list[str] = []
     if fetched.orders:
-        touched.update(upsert_orders(session, shop_id, fetched.orders, at).skus)
+        upsert = upsert_orders(session, shop_id, fetched.orders, at)
+        touched.update(upsert.skus)
+        written = [*upsert.inserted, *upsert.updated]
     if fetched.products:
         changes = upsert_products(session, shop_id, fetched.products, at, cause)
         touched.update(change.sku_id for change in changes)
@@ -296,7 +300,7 @@ def apply_fetched(
     if fetched.inventory:
         changes = upsert_inventory(session, shop_id, fetched.inventory_result, at, cause)
         touched.update(change.sku_id for change in changes)
-    return touched
+    return Touched(frozenset(touched), frozenset(written))
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,8 +439,8 @@ class WebhookSink:
             at = int(self._now())
             now_wall = time.time()
 
-            def commit(session: Session) -> dict[str, set[str]]:
-                touched: dict[str, set[str]] = {}
+            def commit(session: Session) -> dict[str, Touched]:
+                touched: dict[str, Touched] = {}
                 for shop_id, shop_fetched in fetched.items():
                     touched[shop_id] = apply_fetched(
                         session, shop_id, shop_fetched, at, StockCause.WEBHOOK
@@ -478,5 +482,5 @@ class WebhookSink:
         for shop_id, expires in plan.expiring.items():
             if shop_id not in plan.deauthorized:
                 self._on_link(shop_id, LinkState.EXPIRING, "authorization expires soon", expires)
-        for shop_id in touched:
-            self._on_changed(shop_id)
+        for shop_id, what in touched.items():
+            self._on_changed(shop_id, what)

@@ -38,6 +38,8 @@ class ReconcileResult:
     orders_corrected: int
     stock_corrected: int
     touched: frozenset[str]
+    #: The orders written (new or rewritten), for insight to read in (#15).
+    orders: frozenset[str] = frozenset()
 
     @property
     def corrected(self) -> int:
@@ -101,10 +103,15 @@ class Reconciler:
         at = int(now)
         new_mark = next_watermark(watermark, orders)
 
+        written: set[str] = set()
+
         def commit(session: Session) -> tuple[set[str], int]:
             touched: set[str] = set()
+            written.clear()
             if orders:
-                touched.update(upsert_orders(session, shop.id, orders, at).skus)
+                upsert = upsert_orders(session, shop.id, orders, at)
+                touched.update(upsert.skus)
+                written.update(upsert.inserted, upsert.updated)
             stock_fixed = 0
             if inventory is not None:
                 changes = upsert_inventory(session, shop.id, inventory, at, StockCause.SYNC)
@@ -128,7 +135,9 @@ class Reconciler:
                 corrected_orders,
                 stock_fixed,
             )
-        return ReconcileResult(len(orders), corrected_orders, stock_fixed, frozenset(touched))
+        return ReconcileResult(
+            len(orders), corrected_orders, stock_fixed, frozenset(touched), frozenset(written)
+        )
 
     async def refresh_products(self, ctx: ShopContext) -> set[str]:
         """Re-read the whole catalogue (status, SKUs, prices, stock): after a `gap` a product

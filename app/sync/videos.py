@@ -36,6 +36,8 @@ class VideoPollResult:
     videos: int
     views_moved: int
     attributions: int
+    #: The affiliate orders credited to a video, for insight to read in (#15).
+    orders: frozenset[str] = frozenset()
 
 
 class VideoPoller:
@@ -84,4 +86,5 @@ class VideoPoller:
 
         moved, written = await self._db.write(commit)
         self._affiliate_since[shop.id] = int(now)
-        return VideoPollResult(len(videos), moved, written)
+        credited = frozenset(order.id for order in affiliate if order.video_ids())
+        return VideoPollResult(len(videos), moved, written, credited if written else frozenset())

@@ -2,7 +2,10 @@
 
 `Publisher.add_listener` calls back on the asyncio loop, which under qasync is the Qt main
 thread; the callback only records the latest snapshot and marks the adapter dirty. One QTimer
-then rebuilds the view model at most `max_rate` times a second (the store extras come from
+then rebuilds the view model at most `max_rate` times a second; a new insight result is
+rebuilt on the next frame instead (`FRAME_MS`: every change of that frame coalesced into one
+rebuild, never more than one in flight), so it reaches the screen without waiting for the
+throttle (#15) (the store extras come from
 `app.sync.dashboard_data`, read on the database's reader pool, so the Qt thread never waits on
 SQLite). An escalation (`ALERT`)
 skips the wait so the tray notice is not delayed by the throttle.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -24,7 +28,10 @@ from app.sync.state import Change, ChangeKind, ShopSnapshot
 from app.ui.mapping import LogBook, RateMeter, build_viewmodel, progress_of
 from app.ui.viewmodel import DashboardViewModel, Progress
 
-__all__ = ["SnapshotAdapter"]
+__all__ = ["FRAME_MS", "SnapshotAdapter"]
+
+#: One frame at 60 Hz: changes arriving within it make one rebuild.
+FRAME_MS = 16
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,11 @@ class SnapshotAdapter(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / max_rate))
         self._timer.timeout.connect(self._tick)
+        self._frame = QTimer(self)
+        self._frame.setSingleShot(True)
+        self._frame.setInterval(FRAME_MS)
+        self._frame.timeout.connect(self._tick)
+        self._last_build = 0.0
         self._remove: Callable[[], None] | None = None
 
     def start(self) -> None:
@@ -80,6 +92,7 @@ class SnapshotAdapter(QObject):
 
     async def stop(self) -> None:
         self._timer.stop()
+        self._frame.stop()
         if self._remove is not None:
             self._remove()
             self._remove = None
@@ -111,6 +124,9 @@ class SnapshotAdapter(QObject):
             self._extras_dirty = True
             if self._progress_shown and change.snapshot.backfill.finished:
                 self._show_progress(None)
+            self._dirty = True
+            self._next_frame()
+            return
         elif kind is ChangeKind.ALERT:
             self.alert.emit(change.sku_ids)
             self._dirty = True
@@ -141,14 +157,25 @@ class SnapshotAdapter(QObject):
     def _tick(self) -> None:
         if not self._dirty or self._task is not None:
             return
+        wait = self._last_build + FRAME_MS / 1000 - time.monotonic()
+        if wait > 0:  # one rebuild per frame, whichever timer asked
+            if not self._frame.isActive():
+                self._frame.start(max(1, math.ceil(wait * 1000)))
+            return
         self._dirty = False
         self._task = asyncio.ensure_future(self._refresh())
         self._task.add_done_callback(self._refreshed)
+
+    def _next_frame(self) -> None:
+        if not self._frame.isActive():
+            self._frame.start()
 
     def _refreshed(self, task: asyncio.Task[None]) -> None:
         self._task = None
         if not task.cancelled() and task.exception() is not None:
             log.error("dashboard refresh failed", exc_info=task.exception())
+        if self._dirty and not task.cancelled():
+            self._next_frame()  # what came in while it was built
 
     async def refresh_now(self) -> DashboardViewModel | None:
         """Rebuild immediately (tests, screenshots); returns what was applied."""
@@ -198,4 +225,5 @@ class SnapshotAdapter(QObject):
         )
         self.last = vm
         self.builds += 1
+        self._last_build = time.monotonic()  # the next one waits a frame from here
         self.viewmodel.emit(vm)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.insight import fmt
-from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight
+from app.insight.types import OrderIntelligence, SkuInsight
 from app.sync.dashboard_types import OrderHours, StockSeries
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.ranges import DAY, RangeSelector
@@ -367,8 +367,18 @@ class CoverLandscape(QWidget):
         item.setLabel("left", "units / hour")
         item.showGrid(x=True, y=True, alpha=0.25)
         self._names: dict[str, str] = {}
-        self.dots = pg.ScatterPlotItem(size=9, hoverable=True, tip=self._tip)
-        item.addItem(self.dots)
+        # One scatter per alert level, each with one brush and one size: a big shop's 5,000
+        # dots with a brush and a size each cost ~40 ms per update on the UI thread (#15);
+        # a level's dots are redrawn only when they changed.
+        self.dots = {
+            level: pg.ScatterPlotItem(size=11 if level == "critical" else 9, hoverable=True,
+                                      tip=self._tip)
+            for level in _LANDSCAPE_LEVELS
+        }  # fmt: skip
+        self._drawn: dict[str, tuple[object, ...]] = {}
+        self._points: dict[str, tuple[SkuInsight, float, float, str, str]] = {}
+        for dots in self.dots.values():
+            item.addItem(dots)
         self.critical_line = pg.InfiniteLine(
             angle=90,
             movable=False,
@@ -387,7 +397,8 @@ class CoverLandscape(QWidget):
         # Ticks in the seller's units, not 10^1 / 10^2 (the axes are log10 of hours and units/h).
         item.getAxis("bottom").setTicks([[(math.log10(h), label) for h, label in COVER_TICKS]])
         item.getAxis("left").setTicks([[(math.log10(r), label) for r, label in RATE_TICKS]])
-        self.dots.sigClicked.connect(self._clicked)
+        for dots in self.dots.values():
+            dots.sigClicked.connect(self._clicked)
         self._x = GrowBuffer(256)
         self._y = GrowBuffer(256)
         self._levels: list[str] = []
@@ -408,22 +419,37 @@ class CoverLandscape(QWidget):
             return
         insights, critical_hours, lead_hours = self._pending
         self._pending = None
-        n = len(insights)
-        cover = np.empty(n)
-        speed = np.empty(n)
-        for i, s in enumerate(insights):
-            h = s.forecast.hours_left
-            cover[i] = COVER_MAX_H if h is None else h
-            speed[i] = max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour)
-        # Log axes: the item is in log space already, so hand it log10 values.
-        new_x = np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H))
-        new_y = np.log10(np.clip(speed, RATE_MIN, None))
-        levels = [str(s.level) for s in insights]
-        ids = [s.sku_id for s in insights]
-        self._names = {
-            s.sku_id: f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
-            for s in insights
-        }
+        # In SKU order, not the list's (which moves with every forecast): unchanged dots stay.
+        insights = tuple(sorted(insights, key=_sku_id))
+        # A SKU's point is worked out again only when its insight is a new object (an
+        # incremental recompute keeps the others' objects, #15).
+        points = self._points
+        rows = []
+        for s in insights:
+            hit = points.get(s.sku_id)
+            if hit is None or hit[0] is not s:
+                h = s.forecast.hours_left
+                name = f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
+                hit = (
+                    s,
+                    COVER_MAX_H if h is None else h,
+                    max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour),
+                    str(s.level),
+                    name,
+                )
+                points[s.sku_id] = hit
+            rows.append(hit)
+        if len(points) > 2 * len(rows) + 64:  # SKUs gone from the shop
+            self._points = {row[0].sku_id: row for row in rows}
+        cover = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+        speed = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        # Log axes: the item is in log space already, so hand it log10 values, rounded to
+        # DOT_STEP (under a pixel): a dot that moved less is not redrawn.
+        new_x = np.round(np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H)) / DOT_STEP) * DOT_STEP
+        new_y = np.round(np.log10(np.clip(speed, RATE_MIN, None)) / DOT_STEP) * DOT_STEP
+        levels = [row[3] for row in rows]
+        ids = [row[0].sku_id for row in rows]
+        self._names = {row[0].sku_id: row[4] for row in rows}
         unchanged = (
             levels == self._levels
             and ids == self._ids
@@ -446,18 +472,20 @@ class CoverLandscape(QWidget):
         set_if_changed(self.critical_line, math.log10(max(critical_hours, COVER_MIN_H)))
         set_if_changed(self.lead_line, math.log10(max(lead_hours, COVER_MIN_H)))
 
-    def _draw(self, x: np.ndarray, y: np.ndarray) -> None:
+    def _draw(self, x: np.ndarray, y: np.ndarray, *, force: bool = False) -> None:
         p = self._palette
-        brushes = {lvl: brush(p.level_color(lvl), 230) for lvl in ("critical", "warning", "ok")}
-        fallback = brush(p.unknown, 200)
-        self.dots.setData(
-            x=x,
-            y=y,
-            data=self._ids,
-            brush=[brushes.get(lvl, fallback) for lvl in self._levels],
-            pen=pen(p.surface),
-            size=[11 if lvl == AlertLevel.CRITICAL else 9 for lvl in self._levels],
-        )
+        levels = np.array(self._levels, dtype=object)
+        ids = np.array(self._ids, dtype=object)
+        known = np.isin(levels, _LANDSCAPE_LEVELS[1:])
+        for level, dots in self.dots.items():
+            mask = ~known if level == "" else levels == level
+            xs, ys, names = x[mask], y[mask], ids[mask]
+            key = (tuple(names.tolist()), xs.tobytes(), ys.tobytes())
+            if not force and self._drawn.get(level) == key:
+                continue
+            self._drawn[level] = key
+            color = brush(p.level_color(level), 230) if level else brush(p.unknown, 200)
+            dots.setData(x=xs, y=ys, data=names, brush=color, pen=pen(p.surface))
 
     def _tip(self, x: float, y: float, data: object) -> str:
         name = self._names.get(str(data), str(data))
@@ -475,8 +503,19 @@ class CoverLandscape(QWidget):
         self.lead_line.setPen(pen(p.warning, 1, Qt.PenStyle.DashLine))
         self.lead_line.label.setColor(p.warning)
         if self._ids:
-            self._draw(self._x.view(), self._y.view())
+            self._draw(self._x.view(), self._y.view(), force=True)
         self.palette_name = p.name
+
+
+def _sku_id(item: SkuInsight) -> str:
+    return item.sku_id
+
+
+# The landscape's positions are log10 values rounded to this (a fraction of a pixel).
+DOT_STEP = 0.004
+
+# The landscape's scatters, bottom to top; "" holds any level not named here.
+_LANDSCAPE_LEVELS = ("", "ok", "warning", "critical")
 
 
 def first_order_hour(orders: OrderIntelligence) -> int:

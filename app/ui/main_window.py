@@ -396,7 +396,8 @@ class MainWindow(QMainWindow):
         notice = self.banner.notice
         if notice is None or self.banner.isHidden() or not notice.sku_ids:
             return
-        levels = {s.sku_id: s.level.severity for s in vm.insights}
+        named = set(notice.sku_ids)
+        levels = {s.sku_id: s.level.severity for s in vm.insights if s.sku_id in named}
         if all(levels.get(sku, 0) < notice.level.severity for sku in notice.sku_ids):
             self.banner.hide()
             return

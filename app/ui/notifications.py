@@ -93,10 +93,15 @@ class NotificationPolicy:
     def update(self, insights: Iterable[SkuInsight], now: float) -> list[Notice]:
         """Track levels and return the notices due now (possibly a digest)."""
         escalated: list[SkuInsight] = []
+        levels = self._levels
         for item in insights:
-            before = self._levels.get(item.sku_id, AlertLevel.OK)
-            self._levels[item.sku_id] = item.level
-            if item.level.severity <= before.severity:
+            level = item.level
+            seen = levels.get(item.sku_id)
+            if level is seen:  # most SKUs, every time: a big shop's 5,000 (#15)
+                continue
+            levels[item.sku_id] = level
+            before = AlertLevel.OK if seen is None else seen
+            if level.severity <= before.severity:
                 if item.level.severity < before.severity:
                     self._held.pop(item.sku_id, None)
                 continue

@@ -141,7 +141,8 @@ class AlertNotifier(QObject):
     def update(self, insights: Iterable[SkuInsight]) -> list[Notice]:
         """Feed a recompute: updates the icon state and delivers due notices."""
         items = list(insights)
-        worst = max((s.level.severity for s in items), default=0)
+        present = {s.level for s in items}
+        worst = max((level.severity for level in present), default=0)
         self._level = {2: TrayState.CRITICAL, 1: TrayState.WARNING}.get(worst, TrayState.OK)
         self._refresh_icon(items)
         notices = self.policy.update(items, self._clock())

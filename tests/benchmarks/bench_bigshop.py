@@ -21,8 +21,10 @@ their times moved to end at the wall clock's hour.
 
 The machine is shared by several sessions: figures are noisy; compare the two sizes of one run.
 Before/after in one run: `BIGSHOP_BASELINE=/path/to/old/tree BIGSHOP_BASELINE_CACHE=/path/to/
-its/cache` runs the old tree's app on its own copy of the shop, alternating with this tree's
-cold starts, so both see the same load.
+its/cache` runs the old tree's app on its own copy of the shop (of this tree's cache without
+`BIGSHOP_BASELINE_CACHE`: a tree of the same schema), alternating with this tree's, so both
+see the same load. `BIGSHOP_PARTS=insight` (of insight,cold,memory) runs only some parts;
+`BIGSHOP_INSIGHT_RUNS=N` repeats the insight part N times, alternating the trees.
 """
 
 from __future__ import annotations
@@ -244,10 +246,13 @@ insight_child(sys.argv[1])
 
 
 def insight_child(path: str) -> None:
-    """In a fresh process: the engine's full recompute on the stored shop, timed by part."""
+    """In a fresh process: the engine's full recompute on the stored shop, timed by part, then
+    what the runner does with the rows held in memory (#15): a full recompute from memory, and
+    one webhook's change (the newest order and its SKUs rewritten) read in and recomputed."""
+    from app.insight.shop import merge_insight
     from app.store import open_store
-    from app.sync.insights import compute
-    from app.sync.loader import load_shop_data
+    from app.sync.insights import compute, compute_part
+    from app.sync.loader import ShopCache, Touched, load_shop_data
 
     store = open_store(path=path)
     now = time.time()
@@ -265,9 +270,41 @@ def insight_child(path: str) -> None:
         sales = len(data.history.sale_time)
         skus = len(insight.skus)
         del data, insight
+    with store.read() as session:
+        cache = ShopCache.load(session, SHOP_ID, now)
+        order_id, sku_id = (
+            session.connection()
+            .exec_driver_sql(
+                "SELECT o.id, li.sku_id FROM orders o JOIN line_items li ON li.order_id = o.id "
+                "WHERE o.shop_id = ? ORDER BY o.create_time DESC LIMIT 1",
+                (SHOP_ID,),
+            )
+            .one()
+        )
+    memory: list[float] = []
+    for _ in range(3):
+        t = time.perf_counter()
+        last, _orders, viral = compute_part(cache.data(now), {}, None)
+        memory.append((time.perf_counter() - t) * 1000)
+    touched = Touched(frozenset({sku_id}), frozenset({order_id}))
+    reads: list[float] = []
+    parts: list[float] = []
+    recomputed = 0
+    for _ in range(5):
+        t = time.perf_counter()
+        with store.read() as session:
+            dirty = cache.update(session, touched)
+        reads.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        part, _orders, _viral = compute_part(cache.data(now), {}, dirty | viral)
+        merge_insight(last, part)
+        parts.append((time.perf_counter() - t) * 1000)
+        recomputed = len(part.skus)
     store.close()
+    med = statistics.median
     print(
-        f"RESULT {statistics.median(loads):.1f} {statistics.median(computes):.1f} {sales} {skus}",
+        f"RESULT {med(loads):.1f} {med(computes):.1f} {sales} {skus} {med(memory):.1f} "
+        f"{med(reads):.1f} {med(parts):.1f} {recomputed}",
         flush=True,
     )
 
@@ -287,12 +324,27 @@ def insight(spec: ShopSpec, tree: Tree) -> None:
     if line is None:
         print(f"[{spec.orders:>9,} orders{label}] insight failed: {done.stderr[-1500:]}")
         return
-    _, load_ms, compute_ms, sales, skus = line.split()
+    values = line.split()[1:]
+    load_ms, compute_ms, sales, skus = values[:4]
     total = float(load_ms) + float(compute_ms)
     print(
         f"[{spec.orders:>9,} orders{label}] full insight recompute ({int(skus):,} SKUs, "
         f"{int(sales):,} sale rows read): {total:.0f} ms = store read {float(load_ms):.0f} ms "
         f"+ computation {float(compute_ms):.0f} ms (median of 3)   target < 200 ms"
+    )
+    if len(values) < 8:  # a baseline tree without the rows held in memory
+        return
+    memory_ms, read_ms, part_ms, recomputed = values[4:]
+    print(
+        f"[{spec.orders:>9,} orders{label}] full insight recompute from the rows held in memory "
+        f"(what the runner does every refresh): {float(memory_ms):.0f} ms (median of 3)   "
+        "target < 200 ms"
+    )
+    print(
+        f"[{spec.orders:>9,} orders{label}] one webhook's change (newest order and its SKU) read "
+        f"in and recomputed: {float(read_ms) + float(part_ms):.1f} ms = read {float(read_ms):.1f}"
+        f" ms + {int(recomputed)} of {int(skus):,} SKUs recomputed and merged "
+        f"{float(part_ms):.1f} ms (median of 5)"
     )
 
 
@@ -302,11 +354,12 @@ def main() -> None:
     runs = int(os.environ.get("BIGSHOP_RUNS", "5"))
     baseline = os.environ.get("BIGSHOP_BASELINE")
     baseline_cache = os.environ.get("BIGSHOP_BASELINE_CACHE")
+    parts = os.environ.get("BIGSHOP_PARTS", "insight,cold,memory").split(",")
     for spec in _specs():
         with tempfile.TemporaryDirectory(prefix="vs-bigshop-") as name:
             folder = Path(name)
             trees = [Tree(" after" if baseline else "", ROOT, folder / "current")]
-            if baseline and baseline_cache:
+            if baseline:
                 trees.insert(0, Tree(" before", Path(baseline), folder / "baseline"))
             for tree in trees:
                 started = time.perf_counter()
@@ -316,9 +369,12 @@ def main() -> None:
                     f"[{spec.orders:>9,} orders{tree.label}] working copy of {spec.name} "
                     f"(times moved {shift / 3600:+.0f} h) in {time.perf_counter() - started:.1f} s"
                 )
-                insight(spec, tree)
-            cold_start(spec, trees, runs)
-            for tree in trees:
+            for _ in range(int(os.environ.get("BIGSHOP_INSIGHT_RUNS", "1"))):
+                for tree in trees if "insight" in parts else []:
+                    insight(spec, tree)  # alternating, so both trees see the same load
+            if "cold" in parts:
+                cold_start(spec, trees, runs)
+            for tree in trees if "memory" in parts else []:
                 memory(spec, tree, seconds)
 
 

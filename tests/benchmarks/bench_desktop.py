@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,6 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         recorded.append(vm)
 
     window.apply = timed_apply  # type: ignore[method-assign]
-    loop = asyncio.get_running_loop()
     with demo_world(seed=1, speed=speed, relay_dir=folder) as world:
         engine, connection = await open_demo_engine(world, folder)
         controller = DashboardController(window, engine, connection.shops[0].id, demo=True)
@@ -167,18 +167,17 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         received0 = engine.snapshot(shop).metrics.webhooks_received
         started = time.monotonic()
         next_frame = started
-        expected = loop.time()
-        while time.monotonic() - started < seconds:
-            await asyncio.sleep(0.016)
-            now = loop.time()
-            lags.append(max(0.0, (now - expected - 0.016) * 1000))
-            expected = now
+
+        def full_repaint() -> None:
+            nonlocal next_frame
             if time.monotonic() >= next_frame:
                 next_frame += 1.0
                 t = time.perf_counter()
                 window.flush_charts()
                 window.repaint()
                 full.append((time.perf_counter() - t) * 1000)
+
+        lags.extend(await lag_sampler(seconds, full_repaint))
         elapsed = time.monotonic() - started
         received = engine.snapshot(shop).metrics.webhooks_received - received0
         p99 = engine.snapshot(shop).metrics.webhook_to_store_ms_p99
@@ -188,14 +187,7 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         engine.db.close()
     # The same view models again with the sandbox, relay and engine stopped: what the UI
     # itself costs per frame, without the demo's in-process servers competing for the GIL.
-    replay: list[float] = []
-    for vm in recorded:
-        t = time.perf_counter()
-        original(vm)
-        window.flush_charts()
-        window.repaint()
-        replay.append((time.perf_counter() - t) * 1000)
-        await asyncio.sleep(0.05)
+    replay = await replay_frames(window, original, recorded)
     return {
         "full": full,
         "replay": replay,
@@ -206,6 +198,38 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         "p99": p99,
         "skus": len(window.vm.insights),
     }
+
+
+async def lag_sampler(seconds: float, each: Callable[[], None] | None = None) -> list[float]:
+    """The event loop's lag for `seconds`: how late (ms) each 16 ms sleep comes back. Anything
+    that holds the UI thread (a paint, a long callback, a computation not moved off it) shows.
+    `each` runs after every tick."""
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    started = time.monotonic()
+    expected = loop.time()
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(0.016)
+        now = loop.time()
+        lags.append(max(0.0, (now - expected - 0.016) * 1000))
+        expected = now
+        if each is not None:
+            each()
+    return lags
+
+
+async def replay_frames(window: Any, apply: Callable[[Any], None], vms: list[Any]) -> list[float]:
+    """Each view model applied again, its charts flushed and the whole window repainted, timed
+    (ms): what the UI itself costs per frame once nothing else competes for the thread."""
+    out: list[float] = []
+    for vm in vms:
+        t = time.perf_counter()
+        apply(vm)
+        window.flush_charts()
+        window.repaint()
+        out.append((time.perf_counter() - t) * 1000)
+        await asyncio.sleep(0.05)
+    return out
 
 
 def _timed_window_class() -> Any:
@@ -227,6 +251,7 @@ def _timed_window_class() -> Any:
     class TimedWindow(MainWindow):
         def __init__(self, *args: Any) -> None:
             self.frames: list[float] = []
+            self.painted: list[float] = []  # wall-clock end of each paint
             scheduler = TimedScheduler()
             super().__init__(*args, scheduler=scheduler)
             scheduler.setParent(self)
@@ -239,6 +264,7 @@ def _timed_window_class() -> Any:
             handled = super().event(e)
             paint = (time.perf_counter() - t) * 1000
             self.frames.append(paint + self._timed.last_flush)
+            self.painted.append(time.time())
             self._timed.last_flush = 0.0
             return handled
 

@@ -325,8 +325,11 @@ def mint(where: list[str]) -> str:
 
 
 @contextlib.contextmanager
-def relay_process(where: list[str], core: int = 0) -> Iterator[tuple[str, int]]:
-    """`viralstock-relay serve` pinned to `core`; yields (base URL, pid)."""
+def relay_process(
+    where: list[str], core: int = 0, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`viralstock-relay serve` pinned to `core` (`env` adds to `relay_env()`); yields (base
+    URL, pid)."""
     proc = subprocess.Popen(
         [
             "taskset",
@@ -342,7 +345,7 @@ def relay_process(where: list[str], core: int = 0) -> Iterator[tuple[str, int]]:
             "WARNING",
             *where,
         ],
-        env=relay_env(),
+        env={**relay_env(), **(env or {})},
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

@@ -49,13 +49,19 @@ def _start_sandbox() -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-def _token(base_url: str) -> tuple[str, str]:
+def authorize_code(base_url: str) -> str:
+    """The seller authorizes the app on a sandbox in its own process: an auth code."""
     with httpx.Client(timeout=10, trust_env=False) as client:
         redirect = client.get(
             base_url + "/open/authorize",
             params={"service_id": DEFAULT_SERVICE_ID, "redirect_uri": "https://bench.example/cb"},
         )
-        code = httpx.URL(redirect.headers["location"]).params["code"]
+        return str(httpx.URL(redirect.headers["location"]).params["code"])
+
+
+def _token(base_url: str) -> tuple[str, str]:
+    code = authorize_code(base_url)
+    with httpx.Client(timeout=10, trust_env=False) as client:
         data = client.get(
             base_url + "/api/v2/token/get",
             params={

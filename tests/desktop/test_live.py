@@ -4,6 +4,8 @@ insight -> publisher -> adapter -> MainWindow, and the seller's edits go back to
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from app.insight.types import AlertLevel, SkuSettings
 from app.store.settings import get_settings, shop_settings
 from app.sync.headless import open_demo_engine
 from app.sync.state import ChangeKind, LinkState
+from app.ui.adapter import FRAME_MS
 from app.ui.controller import DashboardController
 from app.ui.main_window import MainWindow
 from app.ui.theme import ThemeManager
@@ -184,3 +187,40 @@ def test_resync_shows_progress_and_finishes(qtbot: QtBot, live: Any) -> None:
     qtbot.waitUntil(lambda: controller._resync is None, timeout=5_000)
     assert window.progress.isHidden()
     assert window.statusBar().currentMessage() == "Resync cancelled"
+
+
+def test_insight_runs_off_the_ui_thread_and_a_burst_is_one_update_per_frame(
+    qtbot: QtBot, live: Any, world: Any
+) -> None:
+    """The numbers are computed on the insight executor, never on the event loop (which is
+    the UI thread), and a storm of insight results reaches the window coalesced: at most one
+    view model per frame, the last one always shown (#15)."""
+    window, controller, engine = live
+    shop_id = controller.shop_id
+    runner = engine.insights[shop_id]
+    qtbot.waitUntil(lambda: runner.last is not None and bool(window.vm.insights), timeout=30_000)
+    world.stop_clock()  # the shop stands still: no result of the engine's own comes in between
+    qtbot.waitUntil(lambda: runner.idle, timeout=10_000)
+    qtbot.wait(300)
+    last = runner.last
+    assert last is not None
+    assert last.thread.startswith("viralstock-insight")
+    assert last.thread != threading.main_thread().name
+
+    applied: list[float] = []
+    controller.adapter.viewmodel.connect(lambda vm: applied.append(time.monotonic()))
+    started = time.monotonic()
+    burst = 400
+    skus = last.insight.skus
+    # Each result its own tuple of the same SKUs: the window shows which one it got.
+    results = [skus[:1] + skus[1:] for _ in range(burst)]
+    for n, result in enumerate(results):  # 20 every few ms: more than any storm makes
+        engine.publisher.update(shop_id, ChangeKind.INSIGHT, engine.clock.now(), skus=result)
+        if n % 20 == 19:
+            qtbot.wait(2)  # however long the wait takes on a loaded machine: 20 waits
+    qtbot.waitUntil(lambda: window.vm.insights is results[-1], timeout=5_000)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert 1 <= len(applied) <= elapsed_ms / FRAME_MS + 1
+    assert len(applied) < burst / 10  # coalesced (at most one per wait, 20), not one per result
+    gaps = [b - a for a, b in itertools.pairwise(applied)]
+    assert all(gap >= FRAME_MS / 1000 * 0.9 for gap in gaps)  # never two in one frame

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 from app.insight import OrderFact, order_intelligence
+from app.insight.orders import STATUS_FLOW, OrderTally
 from tests.insight.synthetic import EPOCH, HOUR
 
 NOW = EPOCH + 10 * HOUR + 1800  # half past ten
@@ -60,3 +62,39 @@ def test_the_status_flow_is_the_order_apis_status_list() -> None:
     assert tuple(status.value for status in OrderStatus) == STATUS_FLOW
     assert STATUS_FLOW.index("CANCELLED") == len(STATUS_FLOW) - 1
     assert set(TO_SHIP) <= set(STATUS_FLOW)
+
+
+def test_the_tally_equals_adding_every_order_up_again() -> None:
+    """OrderTally (#15) after a stream of orders arriving, changing status and being rewritten
+    gives what order_intelligence gives over the orders it holds, at several moments."""
+    rng = random.Random(15)
+    statuses = [*STATUS_FLOW, "unpaid"]  # one lower-case spelling, as the function accepts
+    tally = OrderTally()
+    held: dict[str, OrderFact] = {}
+    for step in range(3000):
+        order_id = f"o{rng.randrange(600)}"
+        if order_id in held and rng.random() < 0.1:
+            tally.remove(order_id)
+            del held[order_id]
+        else:
+            fact = OrderFact(
+                order_id,
+                NOW - rng.uniform(0, 60 * HOUR),
+                rng.choice(statuses),
+                Decimal(rng.randrange(1, 10_000)) / 100,
+                Decimal(rng.randrange(0, 500)) / 100 if rng.random() < 0.3 else Decimal(0),
+                ship_by=NOW + rng.uniform(-5, 40) * HOUR if rng.random() < 0.8 else None,
+            )
+            tally.add(fact)
+            held[order_id] = fact
+        if step % 250 == 0:
+            for now in (NOW, NOW + 0.5 * HOUR, NOW + 7 * HOUR):
+                assert tally.result(now) == order_intelligence(held.values(), now)
+    assert len(tally) == len(held)
+    assert tally.result(NOW).near_ship_by  # the comparison covered the list, not only sums
+    # Built in one go from the same orders: the same.
+    assert OrderTally(held.values()).result(NOW) == order_intelligence(held.values(), NOW)
+    # An order created after `now` is left out, as the function leaves it out.
+    tally.add(OrderFact("later", NOW + 60, "UNPAID", Decimal("1000")))
+    held["later"] = OrderFact("later", NOW + 60, "UNPAID", Decimal("1000"))
+    assert tally.result(NOW) == order_intelligence(held.values(), NOW)

@@ -61,7 +61,7 @@ async def _sink(folder: Path, name: str, connection: Any) -> tuple[WebhookSink, 
         shops,
         time.time,
         counters,
-        on_changed=lambda shop_id: None,
+        on_changed=lambda shop_id, touched: None,
         on_link=lambda shop_id, state, detail, expires: links.append((shop_id, state)),
         resync=lambda shop_id: asyncio.sleep(0),
     )

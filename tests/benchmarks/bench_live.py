@@ -1,0 +1,445 @@
+"""Live load on the big shop (issue #15): a viral storm of webhooks while the seller watches.
+
+    .venv/bin/python -m tests.benchmarks live
+    LIVE_SECONDS=15 LIVE_ORDERS=100000 .venv/bin/python -m tests.benchmarks live   # quick
+
+As in a real install: the sandbox (TikTok) and the relay each run in their own process; the
+desktop (this process: the sync engine, the insight runner and the main window, offscreen) has
+the big shop's store file open (`bigshop.working_copy`, 1,000,000 orders by default) and the
+sandbox's shop is that shop (`--shop-id`). The sandbox runs the viral scenario over
+`LIVE_PRODUCTS` products (~550 SKUs) with its clock `LIVE_SPEED` times real time (so a wave
+that takes hours rises within the minute) and enough orders that it sends about
+`LIVE_RATE` signed webhooks a second to the relay (order status changes and inventory
+changes; one SKU going viral); the relay streams them to the desktop, which re-reads each
+order and stock through the Open API (signed by the relay) and commits it. The engine's clock
+follows the sandbox's, and the insight runner's full refresh is `LIVE_REFRESH` real seconds.
+
+Printed, over the `LIVE_SECONDS` of the storm (after the first dashboard):
+- frames on the UI thread: every paint of the window (the 10 Hz chart flush plus the paint
+  that follows it, as `bench_desktop` times it), p95 / p99; and the event loop's lag (how late
+  a 16 ms timer fires: whatever blocks the UI thread, not only painting), p95 / p99;
+- webhook -> committed store: from the relay's receipt to the commit of the batch, p50 / p99;
+- webhook -> on screen: from the relay's receipt to the end of the first paint of a view model
+  whose insight was computed from a read after that webhook's commit, p50 / p99;
+- the truth check after the storm: the sandbox's clock stopped, the stream drained (no
+  reconciliation during the run, so webhooks alone carried it): every sandbox SKU's stock, the
+  order count and the units sold equal the sandbox's truth (nothing dropped, nothing counted
+  twice); and how the insight runner spent its computations (incremental vs full).
+
+The machine is shared by several sessions and has two cores for all three processes: figures
+are noisy, compare within one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.sandbox.config import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
+from tests.benchmarks.bench_desktop import _p, _timed_window_class, lag_sampler, replay_frames
+from tests.benchmarks.bench_relay import relay_process
+from tests.benchmarks.bench_sandbox import authorize_code
+from tests.benchmarks.bigshop import BIG, SHOP_ID, SMALL, working_copy
+from tests.e2e.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SECONDS = float(os.environ.get("LIVE_SECONDS", "60"))
+ORDERS = int(os.environ.get("LIVE_ORDERS", str(BIG.orders)))
+RATE = float(os.environ.get("LIVE_RATE", "200"))
+SPEED = float(os.environ.get("LIVE_SPEED", "120"))
+PRODUCTS = int(os.environ.get("LIVE_PRODUCTS", "200"))
+REFRESH = float(os.environ.get("LIVE_REFRESH", "60"))
+# Webhooks per order over a storm's minute, status changes and inventory changes together
+# (measured: 8,157 webhooks for 3,465 orders in one minute of this scenario, 2.35).
+WEBHOOKS_PER_ORDER = 2.35
+
+
+@contextlib.contextmanager
+def sandbox_process(port: int, webhook_url: str, start: float) -> Iterator[str]:
+    orders_per_hour = RATE / WEBHOOKS_PER_ORDER * 3600.0 / SPEED
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            "1",
+            "--scenario",
+            "viral",
+            "--speed",
+            str(SPEED),
+            "--start-time",
+            str(start),
+            "--products",
+            str(PRODUCTS),
+            "--orders-per-hour",
+            f"{orders_per_hour * 0.85:.0f}",
+            "--viral-peak",
+            f"{orders_per_hour * 0.5:.0f}",
+            "--qps",
+            "200",
+            "--shop-id",
+            SHOP_ID,
+            "--webhook-url",
+            webhook_url,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from app.store.db import open_store
+    from app.store.schema import LineItemRow, OrderRow, SkuRow
+    from app.sync.clock import FunctionClock
+    from app.sync.connect import connect_vendor
+    from app.sync.database import Database
+    from app.sync.engine import EngineSettings, RelayLink, SyncEngine
+    from app.sync.insights import InsightResult
+    from app.ui.controller import DashboardController
+
+    http = httpx.AsyncClient(trust_env=False, timeout=10)
+    clock = (await http.get(sandbox + "/_sandbox/clock")).json()
+    base_sim, base_real = float(clock["now"]), time.monotonic()
+
+    def sim_now() -> float:  # the sandbox's clock, followed locally (SimClock's own rule)
+        return base_sim + (time.monotonic() - base_real) * SPEED
+
+    connection = await connect_vendor(
+        relay_url=relay,
+        api_base_url=sandbox,
+        app_key=DEFAULT_APP_KEY,
+        code=await asyncio.to_thread(authorize_code, sandbox),
+        now=sim_now,
+        requests_per_minute=200 * 60 * 0.9,
+    )
+    db = Database(open_store(path=data_path))
+    engine = SyncEngine(
+        db=db,
+        api=connection.client,
+        shops=connection.shops,
+        clock=FunctionClock(sim_now),
+        relay=RelayLink(relay.replace("http", "ws", 1) + "/v1/stream", connection.subscriber_token),
+        requests=connection.requests,
+        settings=EngineSettings(
+            reconcile_interval=1e6,  # webhooks alone carry the storm (the truth check)
+            insight_refresh=REFRESH * SPEED,
+            backfill_days=1,
+        ),
+    )
+    shop_id = connection.shops[0].id
+    runner = engine.insights[shop_id]
+
+    def count(session: Any) -> tuple[int, set[str]]:
+        orders = session.execute(select(func.count()).select_from(OrderRow)).scalar_one()
+        skus = set(session.execute(select(SkuRow.id)).scalars())
+        return int(orders), skus
+
+    stored_orders, stored_skus = await db.read(count)
+
+    # Marks, all on the wall clock (the relay's `received_at` is one too).
+    committed: list[tuple[float, list[float]]] = []  # (commit time, relay receipt times)
+    results: list[tuple[float, InsightResult]] = []  # (time the computation read from)
+    applied: list[tuple[float, Any]] = []  # (apply time, view model's insight)
+    measuring = False
+    apply_sink = engine.sink.apply
+
+    async def tap(batch: Any) -> None:
+        await apply_sink(batch)
+        if measuring:
+            committed.append((time.time(), [event.received_at for event in batch]))
+
+    engine.sink.apply = tap  # type: ignore[method-assign,assignment]
+    publish = runner.on_result
+
+    def on_result(result: InsightResult) -> None:
+        if measuring:
+            results.append((time.time() - result.compute_ms / 1000.0, result))
+        publish(result)
+
+    runner.on_result = on_result
+    controller = DashboardController(window, engine, shop_id, budget_per_minute=200 * 60)
+    original = window.apply
+
+    recorded: list[Any] = []
+
+    def timed_apply(vm: Any) -> None:
+        original(vm)
+        applied.append((time.time(), vm.insights))
+        if measuring:
+            recorded.append(vm)
+
+    controller.adapter.viewmodel.disconnect(window.apply)
+    controller.adapter.viewmodel.connect(timed_apply)
+    controller.start()
+    await engine.start()
+    await engine.backfill_done.wait()
+    while not applied or runner.last is None:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    window.frames.clear()
+    window.painted.clear()
+    received0 = engine.counters.webhooks_received
+    measuring = True
+    sampler = _MainThreadSampler() if os.environ.get("LIVE_PROFILE") else None
+    started = time.monotonic()
+    lags = await lag_sampler(SECONDS)
+    measuring = False
+    if sampler is not None:
+        sampler.report(int(os.environ["LIVE_PROFILE"]))
+    elapsed = time.monotonic() - started
+    frames = list(window.frames)
+    painted = sorted(window.painted)
+    received = engine.counters.webhooks_received - received0
+    runs = list(results)
+
+    # The storm ends: the sandbox's clock stops, the stream drains, then the truth.
+    await http.post(sandbox + "/_sandbox/clock", json={"paused": True})
+    assert engine.consumer is not None
+    await engine.consumer.drained(quiet=2.0, limit=120)
+    truth = (await http.get(sandbox + "/_sandbox/truth")).json()
+
+    def mine(session: Any) -> tuple[dict[str, int], int, int]:
+        sandbox_skus = [s["sku_id"] for s in truth["skus"]]
+        query = select(SkuRow.id, SkuRow.quantity).where(SkuRow.id.in_(sandbox_skus))
+        stock = {str(k): int(v) for k, v in session.execute(query).all()}
+        orders = session.execute(select(func.count()).select_from(OrderRow)).scalar_one()
+        units = session.execute(
+            select(func.count())
+            .select_from(LineItemRow)
+            .join(OrderRow, OrderRow.id == LineItemRow.order_id)
+            .where(OrderRow.status != "CANCELLED", LineItemRow.sku_id.in_(sandbox_skus))
+        ).scalar_one()
+        return stock, int(orders) - stored_orders, int(units)
+
+    stock, orders, units = await db.read(mine)
+    await controller.aclose()
+    await engine.stop()
+    # The storm's last view models again, nothing else running: the UI's own cost per frame.
+    profile = None
+    if os.environ.get("LIVE_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
+    replay = await replay_frames(window, original, recorded[-40:])
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(str(Path(tempfile.gettempdir()) / "viralstock-live-replay.prof"))
+    await connection.aclose()
+    await http.aclose()
+    db.close()
+
+    # webhook -> screen: the first paint after the apply of a view model computed from a read
+    # that started after the webhook's batch was committed.
+    read_at = {id(result.insight.skus): at for at, result in runs}
+    shown: list[tuple[float, float]] = []  # (read time of its insight, paint time)
+    for at, insights in applied:
+        read = read_at.get(id(insights))
+        if read is None:
+            continue
+        paint = next((p for p in painted if p >= at), None)
+        if paint is not None:
+            shown.append((read, paint))
+    to_store: list[float] = []
+    to_screen: list[float] = []
+    unseen = 0
+    for commit, receipts in committed:
+        to_store += [(commit - r) * 1000 for r in receipts]
+        paint = min((p for read, p in shown if read >= commit), default=None)
+        if paint is None:
+            unseen += len(receipts)
+        else:
+            to_screen += [(paint - r) * 1000 for r in receipts]
+    partial = [r for _, r in runs if not r.full]
+    full = [r for _, r in runs if r.full]
+    truth_stock = {s["sku_id"]: int(s["available"]) for s in truth["skus"]}
+    return {
+        "elapsed": elapsed,
+        "received": received,
+        "frames": frames,
+        "replay": replay,
+        "lags": lags,
+        "to_store": to_store,
+        "to_screen": to_screen,
+        "unseen": unseen,
+        "skus": len(stored_skus | set(truth_stock)),
+        "sandbox_skus": len(truth_stock),
+        "stock_equal": sum(1 for k, v in truth_stock.items() if stock.get(k) == v),
+        "orders": (orders, int(truth["orders"]["count"])),
+        "units": (units, int(truth["orders"]["units"])),
+        "partial": partial,
+        "full": full,
+        "counters": engine.counters,
+    }
+
+
+class _MainThreadSampler:
+    """`LIVE_PROFILE=N`: what the UI thread is doing, sampled every 2 ms from another thread
+    (cProfile would mix in every thread's time); prints the N most frequent stacks' innermost
+    frames of our code."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.main = threading.main_thread().ident or 0
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            frame = sys._current_frames().get(self.main)
+            names: list[str] = []
+            while frame is not None and len(names) < 3:
+                code = frame.f_code
+                if "/app/" in code.co_filename or "/tests/" in code.co_filename:
+                    short = code.co_filename.rsplit("/", 2)[-2:]
+                    names.append(f"{'/'.join(short)}:{code.co_name}")
+                frame = frame.f_back
+            key = " < ".join(names) or "(Qt / event loop idle)"
+            self.counts[key] = self.counts.get(key, 0) + 1
+            self.samples += 1
+
+    def report(self, top: int) -> None:
+        self._stop.set()
+        self._thread.join()
+        print(f"  UI thread samples ({self.samples}, every 2 ms):")
+        for key, n in sorted(self.counts.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {100 * n / max(self.samples, 1):5.1f}%  {key}")
+
+
+def _window() -> tuple[Any, Any]:
+    from PySide6.QtCore import QSettings
+
+    from app.ui.application import create_app
+    from app.ui.theme import ThemeManager, ThemeMode
+
+    app = create_app(["bench"])
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    theme = ThemeManager(app, settings)
+    theme.set_mode(ThemeMode.DARK, persist=False)
+    window = _timed_window_class()(theme, settings)
+    window.resize(1440, 960)
+    window.show()
+    return app, window
+
+
+def main() -> None:
+    import qasync
+
+    if os.environ.get("LIVE_SWITCH_INTERVAL"):  # an experiment: how often threads trade the GIL
+        sys.setswitchinterval(float(os.environ["LIVE_SWITCH_INTERVAL"]))
+
+    spec = {SMALL.orders: SMALL, BIG.orders: BIG}.get(ORDERS) or BIG.scaled(ORDERS)
+    print(
+        f"Live load on the {spec.orders:,}-order shop: {SECONDS:.0f} s at ~{RATE:.0f} webhooks/s "
+        f"(sandbox and relay in their own processes; shared 2-core machine: noisy)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="vs-live-") as name:
+        folder = Path(name)
+        t = time.perf_counter()
+        path, _shift = working_copy(spec, folder / "data")
+        print(f"  working copy of {spec.name} in {time.perf_counter() - t:.1f} s", flush=True)
+        port = free_port()
+        env = {
+            "VIRALSTOCK_RELAY_APP_KEY": DEFAULT_APP_KEY,
+            "VIRALSTOCK_RELAY_APP_SECRET": DEFAULT_APP_SECRET,
+            "VIRALSTOCK_RELAY_TIKTOK_API": f"http://127.0.0.1:{port}",
+            "VIRALSTOCK_RELAY_TIKTOK_AUTH": f"http://127.0.0.1:{port}",
+        }
+        where = ["--db", str(folder / "relay.sqlite3"), "--sign-rate", "1000"]
+        with (
+            relay_process(where, core=0, env=env) as (relay, _pid),
+            sandbox_process(port, relay + "/webhooks/tiktok", time.time()) as sandbox,
+        ):
+            app, window = _window()
+            loop = qasync.QEventLoop(app)
+            asyncio.set_event_loop(loop)
+            with loop:
+                r = loop.run_until_complete(_storm(window, path, relay, sandbox))
+            window.close()
+    _print(r)
+
+
+def _print(r: dict[str, Any]) -> None:
+    f, g, s, w = r["frames"], r["lags"], r["to_store"], r["to_screen"]
+    print(
+        f"  {r['received'] / r['elapsed']:.0f} webhooks/s received over {r['elapsed']:.0f} s "
+        f"({r['received']:,}; {r['skus']:,} SKUs in the store, {r['sandbox_skus']} of them live)"
+        f"   target 200/s"
+    )
+    print(
+        f"  UI thread, paint of each frame (chart flush + paint, {len(f)} frames): "
+        f"p50 {_p(f, 0.5):.1f} ms, p95 {_p(f, 0.95):.1f} ms, p99 {_p(f, 0.99):.1f} ms"
+        "   target p95 < 16 ms, p99 < 33 ms"
+    )
+    rp = r["replay"]
+    print(
+        f"  the storm's last {len(rp)} view models replayed after it, nothing else running "
+        f"(apply + charts + full repaint): p50 {_p(rp, 0.5):.1f} ms, p95 {_p(rp, 0.95):.1f} ms"
+        "   (the UI's own cost per frame)"
+    )
+    print(
+        f"  UI thread, event-loop lag of a 16 ms timer ({len(g)} ticks): p95 {_p(g, 0.95):.1f} ms"
+        f", p99 {_p(g, 0.99):.1f} ms, max {max(g, default=0):.0f} ms"
+        "   target p95 < 16 ms, p99 < 33 ms"
+    )
+    print(
+        f"  webhook -> committed store ({len(s):,}): p50 {_p(s, 0.5):.0f} ms, "
+        f"p99 {_p(s, 0.99):.0f} ms   target p99 < 250 ms"
+    )
+    print(
+        f"  webhook -> on screen ({len(w):,}; {r['unseen']} committed after the last paint): "
+        f"p50 {_p(w, 0.5):.0f} ms, p99 {_p(w, 0.99):.0f} ms   target p99 < 300 ms"
+    )
+    (orders, truth_orders), (units, truth_units) = r["orders"], r["units"]
+    ok = r["stock_equal"] == r["sandbox_skus"] and orders == truth_orders and units == truth_units
+    c = r["counters"]
+    print(
+        f"  truth after the storm: stock {r['stock_equal']}/{r['sandbox_skus']} SKUs equal, "
+        f"orders {orders:,} / {truth_orders:,}, units sold {units:,} / {truth_units:,}: "
+        f"{'holds' if ok else 'DOES NOT HOLD'}; {c.duplicates_ignored} duplicates ignored, "
+        f"{c.webhooks_failed} failed   target: holds"
+    )
+    partial, full = r["partial"], r["full"]
+    if partial:
+        print(
+            f"  insight: {len(partial)} incremental computations (median "
+            f"{statistics.median(x.recomputed for x in partial):.0f} SKUs, "
+            f"{statistics.median(x.compute_ms for x in partial):.0f} ms read + compute), "
+            f"{len(full)} full ({', '.join(f'{x.compute_ms:.0f}' for x in full)} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
