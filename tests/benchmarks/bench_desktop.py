@@ -154,7 +154,7 @@ async def _frames(window: Any, seconds: float, speed: float, folder: Path) -> di
         applies.append((time.perf_counter() - t) * 1000)
         recorded.append(vm)
 
-    window.apply = timed_apply  # type: ignore[method-assign]
+    window.apply = timed_apply
     with demo_world(seed=1, speed=speed, relay_dir=folder) as world:
         engine, connection = await open_demo_engine(world, folder)
         controller = DashboardController(window, engine, connection.shops[0].id, demo=True)
@@ -249,11 +249,11 @@ def _timed_window_class() -> Any:
             self.last_flush = (time.perf_counter() - t) * 1000
 
     class TimedWindow(MainWindow):
-        def __init__(self, *args: Any) -> None:
+        def __init__(self, theme: Any, settings: Any) -> None:
             self.frames: list[float] = []
             self.painted: list[float] = []  # wall-clock end of each paint
             scheduler = TimedScheduler()
-            super().__init__(*args, scheduler=scheduler)
+            super().__init__(theme, settings, scheduler=scheduler)
             scheduler.setParent(self)
             self._timed = scheduler
 

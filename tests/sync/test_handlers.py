@@ -8,6 +8,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,11 @@ async def test_duplicates_replays_and_reordering_leave_the_clean_state(tmp_path:
         events: list[RelayEvent] = []
         apply = engine.sink.apply
 
-        async def tap(batch: Any) -> None:
+        async def tap(batch: Sequence[RelayEvent]) -> None:
             events.extend(batch)
             await apply(batch)
 
-        engine.sink.apply = tap  # type: ignore[method-assign]
+        engine.sink.apply = tap  # type: ignore[method-assign, assignment]
         try:
             await engine.start()
             await wait_until(lambda: len(events) >= 40, 40)
