@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.sync.dashboard_data import DashboardData, HistoryCache, load_dashboard_data
 from app.sync.engine import SyncEngine
+from app.sync.first_paint import DashboardSaver, SavedDashboard
 from app.sync.state import Change, ChangeKind, ShopSnapshot
 from app.ui.mapping import LogBook, RateMeter, build_viewmodel, progress_of
 from app.ui.viewmodel import DashboardViewModel, Progress
@@ -46,9 +47,12 @@ class SnapshotAdapter(QObject):
         budget_per_minute: int = 1000,
         max_rate: float = 4.0,
         slow_every: float = 10.0,
+        saver: DashboardSaver | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        # Keeps the live dashboard on disk for the next start's first paint (#15).
+        self.saver = saver
         self.engine = engine
         self.shop_id = shop_id
         self.demo = demo
@@ -87,6 +91,8 @@ class SnapshotAdapter(QObject):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self.saver is not None:
+            await self.saver.close()
 
     def mark_extras_dirty(self) -> None:
         """Settings or stock changed outside the change stream: re-read on the next tick."""
@@ -199,3 +205,7 @@ class SnapshotAdapter(QObject):
         self.last = vm
         self.builds += 1
         self.viewmodel.emit(vm)
+        data = self.data
+        if self.saver is not None and data is not None and snap.insight_at is not None:
+            live = snap
+            self.saver.offer(lambda: SavedDashboard.of(live, data))
