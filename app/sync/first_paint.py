@@ -373,7 +373,8 @@ def load_saved_dashboard(
         saved = decode(path.read_bytes())
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         # The start goes on without it: the live figures come as they always did.
-        log.warning("saved dashboard %s ignored (%s: %s)", path.name, type(exc).__name__, exc)
+        # The text, not the exception: a kept record must not hold its traceback's frames.
+        log.warning("saved dashboard %s ignored (%s: %s)", path.name, type(exc).__name__, str(exc))
         return None
     age = now() - saved.computed_at
     if age > MAX_AGE:
