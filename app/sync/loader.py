@@ -89,9 +89,17 @@ def load_shop_data(session: Session, shop_id: str, now: float) -> ShopData:
 def _order_facts(
     session: Session, shop_id: str, now: float, explicit: dict[tuple[str, str], str]
 ) -> list[OrderFact]:
+    """The orders of the last `ORDER_HOURS` (and those still to ship), one `OrderFact` each.
+
+    Two viral days are ~35,000 orders, held until the recompute ends, so each fact shares
+    what it can (#15): one `Decimal` per distinct price (an order of one unit keeps its
+    price's), one zero for the video revenue of orders no video sold, one string per status.
+    """
     since = int(now) - ORDER_HOURS * 3600 - 3600
     facts: dict[str, list[object]] = {}
     prices: dict[str, Decimal] = {}
+    statuses: dict[str, str] = {}
+    zero = Decimal(0)
     with exact_money():
         for order_id, created, status, ship_by, sku_id, text, units in order_lines(
             session, shop_id, since, sorted(TO_SHIP)
@@ -99,24 +107,36 @@ def _order_facts(
             price = prices.get(text)
             if price is None:
                 price = prices[text] = to_money(text)
-            amount = price * units
+            amount = price if units == 1 else price * units
+            video = (order_id, sku_id) in explicit
             fact = facts.get(order_id)
             if fact is None:
-                fact = facts[order_id] = [created, status, ship_by, Decimal(0), Decimal(0)]
+                facts[order_id] = [
+                    float(created),
+                    statuses.setdefault(status, status),
+                    None if ship_by is None else float(ship_by),
+                    amount,
+                    amount if video else zero,
+                ]
+                continue
             fact[3] = fact[3] + amount  # type: ignore[operator]
-            if (order_id, sku_id) in explicit:
+            if video:
                 fact[4] = fact[4] + amount  # type: ignore[operator]
-    return [
-        OrderFact(
-            order_id=order_id,
-            create_time=float(created),  # type: ignore[arg-type]
-            status=str(status),
-            revenue=revenue,  # type: ignore[arg-type]
-            video_revenue=video,  # type: ignore[arg-type]
-            ship_by=None if ship_by is None else float(ship_by),  # type: ignore[arg-type]
+    out: list[OrderFact] = []
+    while facts:  # each order's list is freed as its fact is made
+        order_id, (at, state, due, revenue, by_video) = facts.popitem()
+        out.append(
+            OrderFact(
+                order_id=order_id,
+                create_time=at,  # type: ignore[arg-type]
+                status=state,  # type: ignore[arg-type]
+                revenue=revenue,  # type: ignore[arg-type]
+                video_revenue=by_video,  # type: ignore[arg-type]
+                ship_by=due,  # type: ignore[arg-type]
+            )
         )
-        for order_id, (created, status, ship_by, revenue, video) in facts.items()
-    ]
+    out.reverse()  # popitem takes the last first: the reads' order, as before
+    return out
 
 
 def load_order_totals(session: Session, shop_id: str) -> OrderTotals:

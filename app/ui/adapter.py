@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.sync import memory
 from app.sync.dashboard_data import DashboardData, HistoryCache, load_dashboard_data
 from app.sync.engine import SyncEngine
 from app.sync.first_paint import DashboardSaver, SavedDashboard
@@ -70,6 +71,7 @@ class SnapshotAdapter(QObject):
         self._slow_every = slow_every
         self._task: asyncio.Task[None] | None = None
         self._progress_shown = False
+        self._trimmed_for: float | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / max_rate))
         self._timer.timeout.connect(self._tick)
@@ -209,3 +211,8 @@ class SnapshotAdapter(QObject):
         if self.saver is not None and data is not None and snap.insight_at is not None:
             live = snap
             self.saver.offer(lambda: SavedDashboard.of(live, data))
+        if snap.insight_at != self._trimmed_for:
+            # The previous recompute's figures are off the screen now: give their memory
+            # back to the system (app/sync/memory.py), off the UI thread.
+            self._trimmed_for = snap.insight_at
+            asyncio.get_running_loop().run_in_executor(None, memory.trim)

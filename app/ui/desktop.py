@@ -159,10 +159,20 @@ class DesktopApp:
             save_to=None if session.demo else self.sessions.data_dir,
             parent=self.window,
         )
+        if self.saved is not None:
+            self.controller.adapter.viewmodel.connect(self._live_shown)
         if os.environ.get(STARTUP_PROBE):
             self.controller.adapter.viewmodel.connect(self._probe_data)
         self.controller.start()
         await session.engine.start()
+
+    def _live_shown(self, vm: DashboardViewModel) -> None:
+        """The first live dashboard replaced the saved one: let the saved figures go."""
+        if vm.insights and vm.header.saved_at is None:
+            self.saved = None
+            if self.controller is not None:
+                with contextlib.suppress(RuntimeError, TypeError):
+                    self.controller.adapter.viewmodel.disconnect(self._live_shown)
 
     def forget_saved(self, shop_name: str) -> None:
         """The saved dashboard is not this session's shop (or there is no session): off."""
@@ -494,6 +504,7 @@ def run(args: argparse.Namespace, sessions: DesktopSessions | SessionsLater) -> 
         desktop.env_at_start = env_at_start
         desktop.saved = saved
         desktop.probed = saved is not None and bool(os.environ.get(STARTUP_PROBE))
+        del saved  # the app lets go of it once the live figures are on screen
         # From here a termination signal quits like the tray's Quit (`_on_termination`).
         _on_termination(lambda *_: loop.call_soon_threadsafe(desktop.request_quit))
         try:
