@@ -215,4 +215,5 @@ class SnapshotAdapter(QObject):
             # The previous recompute's figures are off the screen now: give their memory
             # back to the system (app/sync/memory.py), off the UI thread.
             self._trimmed_for = snap.insight_at
-            asyncio.get_running_loop().run_in_executor(None, memory.trim)
+            with contextlib.suppress(RuntimeError):  # the loop's executor is shutting down
+                asyncio.get_running_loop().run_in_executor(None, memory.trim)
