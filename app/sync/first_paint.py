@@ -371,7 +371,16 @@ def load_saved_dashboard(
         if size > MAX_BYTES:
             raise NotUsable(f"{size:,} bytes, more than a dashboard holds")
         saved = decode(path.read_bytes())
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        ArithmeticError,  # decimal's InvalidOperation: a damaged amount
+        RecursionError,  # absurdly nested JSON
+    ) as exc:
         # The start goes on without it: the live figures come as they always did.
         # The text, not the exception: a kept record must not hold its traceback's frames.
         log.warning("saved dashboard %s ignored (%s: %s)", path.name, type(exc).__name__, str(exc))

@@ -104,12 +104,16 @@ def _damaged(raw: bytes) -> list[tuple[str, bytes]]:
     short_row["skus"][0] = short_row["skus"][0][:-3]
     bad_level = json.loads(raw)
     bad_level["skus"][0][6] = "panic"  # not an AlertLevel
+    bad_money = json.loads(raw)
+    bad_money["revenue"] = "12,50 €"  # not a Decimal: decimal raises InvalidOperation
     return [
         ("cut in half", raw[: len(raw) // 2]),
         ("not JSON", b"\x00\xff garbage"),
         ("a JSON list", b"[1, 2, 3]"),
         ("a SKU row short of fields", json.dumps(short_row).encode()),
         ("an unknown alert level", json.dumps(bad_level).encode()),
+        ("an amount that is no number", json.dumps(bad_money).encode()),
+        ("JSON nested beyond reason", b"[" * 100_000 + b"]" * 100_000),
         ("no SKUs", json.dumps({k: v for k, v in doc.items() if k != "skus"}).encode()),
     ]
 
