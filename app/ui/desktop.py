@@ -452,7 +452,12 @@ def _paint_saved(window: MainWindow, data_dir: Path) -> SavedDashboard | None:
     saved = load_saved_dashboard(data_dir)
     if saved is None:
         return None
-    window.apply(saved_viewmodel(saved))
+    try:
+        window.apply(saved_viewmodel(saved))
+    except Exception:  # read from disk: whatever it holds must not stop the start
+        log.exception("the saved dashboard could not be shown; waiting for the live figures")
+        window.show_loading(saved.shop_name)
+        return None
     window.flush_charts()
     window.repaint()
     if os.environ.get(STARTUP_PROBE):
