@@ -22,8 +22,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.sync import memory
 from app.sync.dashboard_data import DashboardData, HistoryCache, load_dashboard_data
 from app.sync.engine import SyncEngine
+from app.sync.first_paint import DashboardSaver, SavedDashboard
 from app.sync.state import Change, ChangeKind, ShopSnapshot
 from app.ui.mapping import LogBook, RateMeter, build_viewmodel, progress_of
 from app.ui.viewmodel import DashboardViewModel, Progress
@@ -53,9 +55,12 @@ class SnapshotAdapter(QObject):
         budget_per_minute: int = 1000,
         max_rate: float = 4.0,
         slow_every: float = 10.0,
+        saver: DashboardSaver | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        # Keeps the live dashboard on disk for the next start's first paint (#15).
+        self.saver = saver
         self.engine = engine
         self.shop_id = shop_id
         self.demo = demo
@@ -73,6 +78,7 @@ class SnapshotAdapter(QObject):
         self._slow_every = slow_every
         self._task: asyncio.Task[None] | None = None
         self._progress_shown = False
+        self._trimmed_for: float | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / max_rate))
         self._timer.timeout.connect(self._tick)
@@ -100,6 +106,8 @@ class SnapshotAdapter(QObject):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self.saver is not None:
+            await self.saver.close()
 
     def mark_extras_dirty(self) -> None:
         """Settings or stock changed outside the change stream: re-read on the next tick."""
@@ -227,3 +235,13 @@ class SnapshotAdapter(QObject):
         self.builds += 1
         self._last_build = time.monotonic()  # the next one waits a frame from here
         self.viewmodel.emit(vm)
+        data = self.data
+        if self.saver is not None and data is not None and snap.insight_at is not None:
+            live = snap
+            self.saver.offer(lambda: SavedDashboard.of(live, data))
+        if snap.insight_at != self._trimmed_for:
+            # The previous recompute's figures are off the screen now: give their memory
+            # back to the system (app/sync/memory.py), off the UI thread.
+            self._trimmed_for = snap.insight_at
+            with contextlib.suppress(RuntimeError):  # the loop's executor is shutting down
+                asyncio.get_running_loop().run_in_executor(None, memory.trim)

@@ -80,8 +80,10 @@ def start_ui(
     manager = ThemeManager(app, store)
     if theme is not None:
         manager.set_mode(ThemeMode(theme), persist=False)
-    manager.apply()
     window = MainWindow(manager, store)
+    # The style sheet once the window's widgets exist: set before, every widget added to the
+    # window was restyled as it went in, ~0.08 s of the first paint (#15; the same pixels).
+    manager.apply()
     window_ref.append(window)
     instance.activated.connect(window.bring_to_front)
     window.quit_requested.connect(app.quit)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from app.insight import fmt, text
 from app.insight.alerts import attention_key, needing_attention
 from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight, SkuSettings
-from app.sync.dashboard_data import StockSeries
+from app.sync.dashboard_types import StockSeries
 from app.ui import when
 from app.ui.charts import (
     CoverLandscape,

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from app.insight import fmt
 from app.insight.types import OrderIntelligence, SkuInsight
 from app.sync.dashboard_types import OrderHours, StockSeries
+from app.ui import when
 from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
 from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes
@@ -304,6 +305,7 @@ class StockFlowChart(QWidget):
             hi_window = now + min(ahead, max(self._window / 4, 6 * HOUR))
             end = min(end, hi_window)
         hi = math.ceil(end / step) * step
+        self._say_history_start(lo, start if self._hist_x.size else None, now)
         peak = self._visible_peak(lo)
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
         if (lo, hi, top) != self._range:
@@ -315,6 +317,15 @@ class StockFlowChart(QWidget):
             # Right-aligned at the end of the gap, or at the view's edge when the gap runs past
             # it, so the words stay inside the shaded stretch they describe.
             self.gap_label.setPos(min(arrival, hi), top * 0.98)
+
+    def _say_history_start(self, lo: float, first: float | None, now: float) -> None:
+        """A range reaching before the history this chart holds says where that starts."""
+        if self._window is None or first is None or lo >= first - HOUR:
+            self.ranges.set_note("")
+            return
+        days = max(1, round((now - first) / DAY))
+        span = "1 day" if days == 1 else f"{days} days"
+        self.ranges.set_note(f"stock history: last {span}, from {when.clock(first)}")
 
     def _visible_peak(self, lo: float) -> float:
         """Highest stock from `lo` on (the level holding at `lo` included), cached per `lo`."""

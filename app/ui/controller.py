@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -23,6 +24,7 @@ from PySide6.QtCore import QObject
 from app.insight.types import SkuSettings
 from app.sync.commands import save_settings
 from app.sync.engine import SyncEngine
+from app.sync.first_paint import DashboardSaver
 from app.ui.adapter import SnapshotAdapter
 from app.ui.main_window import MainWindow
 from app.ui.viewmodel import Progress
@@ -41,6 +43,7 @@ class DashboardController(QObject):
         *,
         demo: bool = False,
         budget_per_minute: int = 1000,
+        save_to: Path | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -48,7 +51,12 @@ class DashboardController(QObject):
         self.engine = engine
         self.shop_id = shop_id
         self.adapter = SnapshotAdapter(
-            engine, shop_id, demo=demo, budget_per_minute=budget_per_minute, parent=self
+            engine,
+            shop_id,
+            demo=demo,
+            budget_per_minute=budget_per_minute,
+            saver=None if save_to is None else DashboardSaver(save_to),
+            parent=self,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resync: asyncio.Task[None] | None = None

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # imported where used: the window must not wait for these at 
 
     from app.sync.connect_service import Connected, ConnectService
     from app.sync.desktop_sessions import ConnectionPrefs, DesktopSessions, Session, StoredShops
+    from app.sync.first_paint import SavedDashboard
     from app.ui.bootstrap import Ui
     from app.ui.connect_dialog import ConnectDialog
     from app.ui.controller import DashboardController
@@ -76,6 +77,10 @@ class DesktopApp:
         # The environment before run() chose an offscreen platform for the checks.
         self.env_at_start: dict[str, str] = dict(os.environ)
         self._spawned: set[asyncio.Task[Any]] = set()
+        #: The dashboard the last session saved, while the window shows it (`run` painted it
+        #: before the engine was imported); the first live one replaces it.
+        self.saved: SavedDashboard | None = None
+        self.probed = False
 
     # --- quitting --------------------------------------------------------------------------
 
@@ -143,26 +148,49 @@ class DesktopApp:
         from app.ui.controller import DashboardController
 
         self.session = session
+        if self.saved is not None and self.saved.shop_id != session.shop_id:
+            self.forget_saved(session.shop_name)
         self.controller = DashboardController(
             self.window,
             session.engine,
             session.shop_id,
             demo=session.demo,
             budget_per_minute=session.budget_per_minute,
+            save_to=None if session.demo else self.sessions.data_dir,
             parent=self.window,
         )
+        if self.saved is not None:
+            self.controller.adapter.viewmodel.connect(self._live_shown)
         if os.environ.get(STARTUP_PROBE):
             self.controller.adapter.viewmodel.connect(self._probe_data)
         self.controller.start()
         await session.engine.start()
 
+    def _live_shown(self, vm: DashboardViewModel) -> None:
+        """The first live dashboard replaced the saved one: let the saved figures go."""
+        if vm.insights and vm.header.saved_at is None:
+            self.saved = None
+            if self.controller is not None:
+                with contextlib.suppress(RuntimeError, TypeError):
+                    self.controller.adapter.viewmodel.disconnect(self._live_shown)
+
+    def forget_saved(self, shop_name: str) -> None:
+        """The saved dashboard is not this session's shop (or there is no session): off."""
+        if self.saved is not None:
+            self.saved = None
+            self.window.show_loading(shop_name)
+
     def _probe_data(self, vm: DashboardViewModel) -> None:
-        """Benchmark hook: the first dashboard with products on it, painted; then quit."""
+        """Benchmark hook: the first live dashboard with products on it, painted; then quit.
+        ("dashboard painted" is the first with the shop's data, saved or live.)"""
         if not vm.insights or self.quit_event.is_set():
             return
         self.window.flush_charts()
         self.window.repaint()
-        print(f"viralstock: dashboard painted at {time.time():.4f}", flush=True)
+        at = time.time()
+        if not self.probed:
+            print(f"viralstock: dashboard painted at {at:.4f}", flush=True)
+        print(f"viralstock: live dashboard painted at {at:.4f}", flush=True)
         self.request_quit()
 
     # --- the demo --------------------------------------------------------------------------
@@ -211,6 +239,7 @@ class DesktopApp:
         problem = stored.keyring_problem
         if stored.shops and problem is None and await self.start_real(stored):
             return
+        self.forget_saved("")
         if stored.shops and problem is not None:
             self.window.set_status(
                 f"Your shop's login is kept in the system keyring, which is not available "
@@ -413,6 +442,29 @@ def _show_window(window: Any) -> None:
         print(f"viralstock: window painted at {time.time():.4f}", flush=True)
 
 
+def _paint_saved(window: MainWindow, data_dir: Path) -> SavedDashboard | None:
+    """Paint the dashboard the last session saved in `data_dir` (None: there is none to show,
+    and the window waits for the live figures as before). Before the engine and the store
+    are imported: this is the seller's first look at the shop (#15)."""
+    from app.sync.first_paint import load_saved_dashboard
+    from app.ui.mapping import saved_viewmodel
+
+    saved = load_saved_dashboard(data_dir)
+    if saved is None:
+        return None
+    try:
+        window.apply(saved_viewmodel(saved))
+    except Exception:  # read from disk: whatever it holds must not stop the start
+        log.exception("the saved dashboard could not be shown; waiting for the live figures")
+        window.show_loading(saved.shop_name)
+        return None
+    window.flush_charts()
+    window.repaint()
+    if os.environ.get(STARTUP_PROBE):
+        print(f"viralstock: dashboard painted at {time.time():.4f}", flush=True)
+    return saved
+
+
 @dataclass(frozen=True)
 class SessionsLater:
     """The data folder now, the sessions once the window is on screen: building them imports
@@ -441,14 +493,23 @@ def run(args: argparse.Namespace, sessions: DesktopSessions | SessionsLater) -> 
             print("viralstock: already running; brought the open window to the front")
             return 0
         _quiet_console(args.log_level)
+        saved = None
         if not (args.screenshot is not None or args.self_test):
             _show_window(ui.window)
+            if not args.demo:
+                saved = _paint_saved(ui.window, sessions.data_dir)
+            # Let the platform map and paint the window now, before the engine's imports hold
+            # the thread (no coroutine runs yet: the loop starts below).
+            ui.app.processEvents()
         built = sessions.build() if isinstance(sessions, SessionsLater) else sessions
         loop = qasync.QEventLoop(ui.app)
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(ui.crash.asyncio_handler)
         desktop = DesktopApp(ui, args, built)
         desktop.env_at_start = env_at_start
+        desktop.saved = saved
+        desktop.probed = saved is not None and bool(os.environ.get(STARTUP_PROBE))
+        del saved  # the app lets go of it once the live figures are on screen
         # From here a termination signal quits like the tray's Quit (`_on_termination`).
         _on_termination(lambda *_: loop.call_soon_threadsafe(desktop.request_quit))
         try:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from app.insight import fmt
 from app.sync.state import LinkState
 from app.ui.viewmodel import ShopHeader
+from app.ui.when import saved_note
 from app.ui.widgets import Chip
 
 #: How each of the engine's link states looks: (chip level, word). An expiring authorization
@@ -60,9 +61,16 @@ class Header(QFrame):
         self._last = header
         name = header.shop_name or "No shop connected"
         self.shop.setText(f"{name}  ·  demo" if header.demo else name)
-        self.meta.setText(
-            f"{header.sku_count:,} SKUs · last sync {fmt.ago(header.last_sync, now or time.time())}"
-        )
+        if header.saved_at is not None:
+            # Yesterday's numbers must not pass for today's: say how old they are.
+            self.meta.setText(
+                f"{header.sku_count:,} SKUs · {saved_note(header.saved_at, time.time())}"
+            )
+        else:
+            self.meta.setText(
+                f"{header.sku_count:,} SKUs · last sync "
+                f"{fmt.ago(header.last_sync, now or time.time())}"
+            )
         for chip, label, state, detail in (
             (self.api, "API", header.api_state, header.api_detail),
             (self.relay, "Relay", header.relay_state, header.relay_detail),

@@ -40,7 +40,7 @@ from app.ui.progress import ProgressPanel
 from app.ui.sku_view import SkuView
 from app.ui.theme import Palette, ThemeManager
 from app.ui.tray import AlertNotifier
-from app.ui.viewmodel import DashboardViewModel, Progress
+from app.ui.viewmodel import DashboardViewModel, Progress, ShopHeader
 from app.ui.widgets import SPACING
 
 log = logging.getLogger(__name__)
@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
         """Show a new snapshot (main thread). Cheap: charts draw on the next repaint tick."""
         self.vm = vm
         now = vm.now or time.time()
+        saved_at = vm.header.saved_at
         self.header.update_from(vm.header, now)
         d = self.dashboard
         d.performance.update_from(vm.performance)
@@ -365,13 +366,25 @@ class MainWindow(QMainWindow):
                 sku_id=sku,
                 projector=vm.projector,
             )
-        self.notifier.update(vm.insights)
+        if saved_at is None:
+            # The last session's figures never notify: the live recompute decides.
+            self.notifier.update(vm.insights)
         self._retire_stale_banner(vm)
         critical = sum(1 for s in vm.insights if s.level.severity == 2)
         warning = sum(1 for s in vm.insights if s.level.severity == 1)
         self.status_alerts.setText(f"{critical} critical · {warning} warning")
         self.status_events.setText(f"{vm.performance.events_per_minute:.0f} events/min")
-        self.updated_label.setText(f"Updated {when.clock(now)}")
+        if saved_at is None:
+            self.updated_label.setText(f"Updated {when.clock(now)}")
+        else:
+            self.updated_label.setText(when.saved_note(saved_at, time.time()).capitalize())
+
+    def show_loading(self, shop_name: str) -> None:
+        """Back to "loading" for `shop_name` (the saved dashboard was another shop's)."""
+        self.apply(DashboardViewModel(header=ShopHeader(shop_name=shop_name)))
+        self.dashboard.alerts.show_empty("Loading stock…")
+        self.dashboard.inventory.show_empty("No stock history yet.")
+        self.updated_label.setText("")
 
     def show_no_shop(self) -> None:
         """No shop is connected (first run, behind the connect dialog): say what to do instead

@@ -13,9 +13,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.insight.types import SkuSettings
-from app.sync.dashboard_data import DashboardData
 from app.sync.state import BackfillProgress, Change, ChangeKind, LinkState, LinkStatus, ShopSnapshot
 from app.ui.viewmodel import (
     Correction,
@@ -28,7 +28,18 @@ from app.ui.viewmodel import (
     SyncPerformance,
 )
 
-__all__ = ["LogBook", "RateMeter", "build_viewmodel", "link_detail", "progress_of"]
+if TYPE_CHECKING:  # the saved dashboard is mapped before the store is imported (#15)
+    from app.sync.dashboard_data import DashboardData
+    from app.sync.first_paint import SavedDashboard
+
+__all__ = [
+    "LogBook",
+    "RateMeter",
+    "build_viewmodel",
+    "link_detail",
+    "progress_of",
+    "saved_viewmodel",
+]
 
 _DETAILS: dict[LinkState, str] = {
     LinkState.DEAUTHORIZED: "authorization revoked: reconnect the shop",
@@ -263,4 +274,26 @@ def build_viewmodel(
         sku_settings=data.sku_settings if data else {},
         default_settings=data.default_settings if data else SkuSettings(),
         now=snap.insight_at or snap.updated_at,
+    )
+
+
+def saved_viewmodel(saved: SavedDashboard) -> DashboardViewModel:
+    """The dashboard the last session saved, for the first paint: its figures as they were at
+    `saved.computed_at` (the header says so), the links still connecting, no sync counters."""
+    return DashboardViewModel(
+        header=ShopHeader(
+            shop_name=saved.shop_name or saved.shop_id,
+            api_state=LinkState.CONNECTING,
+            relay_state=LinkState.CONNECTING,
+            sku_count=len(saved.skus),
+            last_sync=saved.last_sync,
+            saved_at=saved.computed_at,
+        ),
+        insights=saved.skus,
+        histories=saved.histories,
+        orders=saved.orders,
+        order_hours=saved.order_hours,
+        sku_settings=saved.sku_settings,
+        default_settings=saved.default_settings,
+        now=saved.computed_at,
     )

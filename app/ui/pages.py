@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.insight import fmt
 from app.insight.types import SkuInsight, SkuSettings
-from app.sync.dashboard_data import SkuSalesWindow, VideoSummary
+from app.sync.dashboard_types import SkuSalesWindow, VideoSummary
 from app.ui import when
 from app.ui.cards import sku_title
 from app.ui.tables import LogFilter, LogModel, RowsModel, SortProxy

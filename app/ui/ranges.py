@@ -4,13 +4,15 @@ A year of history does not fit a chart a seller can read: "Auto" keeps each char
 (the stock chart looks as far back as it looks ahead; the orders chart shows the last two
 days), and 24 h, 7 d, 30 d and 365 d show exactly that much of the past up to now. The charts
 draw a long range from pre-aggregated hours with pyqtgraph's clip-to-view and peak
-downsampling (`plots.make_plot`), so a year costs about what a day does.
+downsampling (`plots.make_plot`), so a year costs about what a day does. The stock chart holds
+the last 14 days of each SKU's stock: beyond them its range says where the history starts
+(`set_note`) rather than draw an empty stretch as if the shelf had no past.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QWidget
 
 __all__ = ["RANGES", "RangeSelector"]
 
@@ -38,6 +40,11 @@ class RangeSelector(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        # What the chosen range cannot show (the stock chart holds a fortnight, #15).
+        self.note = QLabel("", self)
+        self.note.setProperty("muted", True)
+        self.note.setVisible(False)
+        layout.addWidget(self.note)
         layout.addStretch(1)
         self._group = QButtonGroup(self)
         self._group.setExclusive(True)
@@ -55,6 +62,13 @@ class RangeSelector(QWidget):
             layout.addWidget(button)
             self.buttons[label] = button
         self.buttons["Auto"].setChecked(True)
+
+    def set_note(self, text: str) -> None:
+        """Say what the chosen range does not show (empty: nothing to say)."""
+        if self.note.text() != text:
+            self.note.setText(text)
+            self.note.setToolTip(text)
+        self.note.setVisible(bool(text))
 
     def select(self, label: str) -> None:
         """Pick a range as a click would (tests, remembered choices)."""

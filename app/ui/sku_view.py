@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.insight import fmt
 from app.insight.types import AlertLevel, SkuInsight, SkuSettings
-from app.sync.dashboard_data import StockSeries
+from app.sync.dashboard_types import StockSeries
 from app.ui.cards import sku_title
 from app.ui.charts import StockFlowChart
 from app.ui.plots import RepaintScheduler

@@ -39,6 +39,9 @@ class ShopHeader:
     demo: bool = False
     # Set while the local database cannot be written (disk full, read-only...): what to fix.
     storage_problem: str = ""
+    # Set while the window shows the dashboard saved by the last session (`app.sync.
+    # first_paint`): when those figures were computed. None: the figures are live.
+    saved_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from app.insight.fmt import DASH
+from app.insight.fmt import DASH, ago
 
 
 def clock(epoch: float | None) -> str:
@@ -24,3 +24,9 @@ def clock(epoch: float | None) -> str:
 def timestamp(epoch: float) -> str:
     """Local date and time to the second, for logs."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def saved_note(computed_at: float, now: float) -> str:
+    """What the window says while it shows the dashboard the last session saved: when those
+    figures were computed, and that the live ones are on their way."""
+    return f"figures of {clock(computed_at)} ({ago(computed_at, now)}), updating…"

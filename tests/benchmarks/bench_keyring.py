@@ -20,6 +20,9 @@ ENV = "VIRALSTOCK_BENCH_KEYRING"
 class FileKeyring(KeyringBackend):
     priority = 1
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def _path(self) -> Path:
         return Path(os.environ[ENV])
 

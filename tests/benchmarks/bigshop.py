@@ -409,6 +409,7 @@ def _upgrade(path: Path) -> None:
 
     raw = sqlite3.connect(path)
     found = int(raw.execute("PRAGMA user_version").fetchone()[0])
+    found = _renumber_branch_v5(raw, found)
     raw.close()
     if found >= CURRENT_VERSION:
         return
@@ -425,6 +426,22 @@ def _upgrade(path: Path) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def _renumber_branch_v5(raw: sqlite3.Connection, found: int) -> int:
+    """A file cached by #15's branch, whose schema 5 was the hourly tables (main numbers them
+    6, after #13's settings step 5): run main's step 5 on it and call it 6, as it then is.
+    Returns the version the file is at."""
+    from app.store.migrations import V5_SQL
+
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = {row[1] for row in raw.execute("PRAGMA table_info(shop_settings)")}
+    if found != 5 or "sales_hourly" not in tables or "lead_time_days" not in columns:
+        return found
+    with raw:
+        raw.executescript("BEGIN;" + V5_SQL + "PRAGMA user_version = 6; COMMIT;")
+    print("renumbered a branch-v5 cache file to schema 6", file=sys.stderr, flush=True)
+    return 6
 
 
 # Every stored epoch-second column a working copy moves forward (table, columns).

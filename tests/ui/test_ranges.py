@@ -8,7 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from app.sync.dashboard_data import OrderHours
+from app.sync.dashboard_data import HISTORY_DAYS, OrderHours, StockSeries
+from app.ui import when
 from app.ui.main_window import MainWindow
 from tests.ui import synthetic
 
@@ -84,3 +85,30 @@ def test_the_stock_range_sets_how_much_past_the_chart_shows(shown: MainWindow) -
     flow.ranges.select("Auto")
     shown.flush_charts()
     assert _x_span(flow.plot) != (lo, _)
+
+
+def test_a_stock_range_longer_than_the_history_says_where_it_starts(shown: MainWindow) -> None:
+    """The stock chart holds two weeks: 30 d and 365 d must not pass an empty stretch off as
+    a shelf with no past; they say where the history starts. 7 d and Auto need no note."""
+    vm = shown.vm
+    since = vm.now - HISTORY_DAYS * DAY  # what the dashboard's store read keeps
+    cut = {
+        k: StockSeries(k, s.times[s.times >= since], s.stock[s.times >= since])
+        for k, s in vm.histories.items()
+    }
+    shown.apply(dataclasses.replace(vm, histories=cut))
+    flow = shown.dashboard.inventory.flow
+    note = flow.ranges.note
+    shown.flush_charts()
+    assert flow.sku_id is not None
+    first = float(cut[flow.sku_id].times[0])
+    days = round((shown.vm.now - first) / DAY)
+    for label in ("30 d", "365 d"):
+        flow.ranges.select(label)
+        shown.flush_charts()
+        assert note.isVisible(), label
+        assert note.text() == f"stock history: last {days} days, from {when.clock(first)}"
+    for label in ("7 d", "Auto"):
+        flow.ranges.select(label)
+        shown.flush_charts()
+        assert not note.isVisible(), label
