@@ -108,6 +108,17 @@ def settings_columns(
 
 # A fast level differing from the 7-day rate by this many standard errors is half believed.
 SHRINK_Z = 3.0
+# Demand over the lead time and cover (the reorder, the revenue at risk) of a surging SKU is
+# at most SURGE_HOURS at today's rate, then its usual rate (the median of its last days). A
+# SKU surges when it sells at over SURGE_RATIO times that rate.
+#
+# Why: the forecast's curves are made for the hours left, and a surge's curve held for the
+# reorder's three weeks said "reorder 640,742" where 859 units would sell (a log-normal surge
+# an hour in, app defaults: 7 days' lead time and 14 of cover). A viral video's buyers come
+# for a day or two. Ordering a day of today's rate can fall short of a surge still growing,
+# and the suggestion grows with it; an order a hundred times too big cannot be undone.
+SURGE_HOURS = 24.0
+SURGE_RATIO = 2.0
 
 
 def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatArray:
@@ -430,12 +441,26 @@ def compute_columns(
     severity = np.where(brisk, np.maximum(severity, 1), severity).astype(np.int64)
 
     horizon = config.lead_time_hours + 24.0 * config.days_of_cover
-    demand = np.where(sold, model.cumulative(horizon), 0.0)
-    lead_demand = np.where(sold, model.cumulative(config.lead_time_hours), 0.0)
-    if viral is not None:
-        demand[viral.rows] = viral.cumulative(horizon[viral.rows])
-        lead_demand[viral.rows] = viral.cumulative(config.lead_time_hours[viral.rows])
-    safety = np.where(sold, 24.0 * config.safety_days * forecast.rate, 0.0)
+    usual = velocity.usual_per_hour
+    surging = sold & (forecast.rate > SURGE_RATIO * usual)
+
+    def demand_within(hours: FloatArray) -> FloatArray:
+        """Units the forecast expects over `hours` (per SKU); for a surging SKU at most
+        SURGE_HOURS at today's rate and the usual rate after them."""
+        expected: FloatArray = np.where(sold, model.cumulative(hours), 0.0)
+        if viral is not None:
+            expected[viral.rows] = viral.cumulative(hours[viral.rows])
+        near = np.minimum(hours, SURGE_HOURS)
+        bounded = forecast.rate * near + usual * (hours - near)
+        result: FloatArray = np.where(surging, np.minimum(expected, bounded), expected)
+        return result
+
+    demand = demand_within(horizon)
+    lead_demand = demand_within(config.lead_time_hours)
+    # Safety stock covers the usual day's ups and downs: a surge's rate held for days is not
+    # safety, it is the over-order this avoids.
+    safety_rate = np.where(surging, usual, forecast.rate)
+    safety = np.where(sold, 24.0 * config.safety_days * safety_rate, 0.0)
     reorder = reorder_quantities(demand, safety, available, incoming, config.pack_size)
 
     price = np.where(

@@ -21,6 +21,7 @@ from app.insight.stockouts import (
 from app.insight.types import InsightParams, Velocity
 
 WINDOWS_HOURS = (1.0, 6.0, 24.0, 168.0)
+DAY = 24 * HOUR
 
 # Below this much in-stock time a window says nothing about demand.
 _MIN_IN_STOCK_SECONDS = 60.0
@@ -38,6 +39,9 @@ class VelocityColumns:
     in_stock_hours_7d: FloatArray
     units_7d: FloatArray
     revenue_7d: FloatArray
+    # The median day of the last 7 (or as many whole days as there are), per hour: a surge of
+    # a day or two does not move it, so it is the rate the SKU comes back to.
+    usual_per_hour: FloatArray
 
     def item(self, i: int) -> Velocity:
         return Velocity(
@@ -92,6 +96,18 @@ def compute_velocities(
     decayed_in_stock = decayed_time - out_of_stock_decayed(oos, now, tau)
     enough = decayed_in_stock >= _MIN_IN_STOCK_SECONDS
     ewma = np.where(enough, decayed_sales / np.maximum(decayed_in_stock, 1.0) * HOUR, per_1h)
+    days = int(min(WINDOWS_HOURS[-1] * HOUR, now - history.since) // DAY)
+    if days >= 1:
+        age = ((now - time) // DAY).astype(np.int64)
+        inside_days = (age >= 0) & (age < days)
+        daily = np.bincount(
+            sku[inside_days] * days + age[inside_days],
+            weights=units[inside_days],
+            minlength=n * days,
+        ).reshape(n, days)
+        usual = np.median(daily, axis=1) / 24.0
+    else:
+        usual = per_7d
     return VelocityColumns(
         per_hour_1h=per_1h,
         per_hour_6h=per_6h,
@@ -101,4 +117,5 @@ def compute_velocities(
         in_stock_hours_7d=in_stock_7d,
         units_7d=units_7d,
         revenue_7d=revenue_7d,
+        usual_per_hour=usual,
     )

@@ -310,6 +310,34 @@ TUNING_SEEDS = range(0, 1000)
 REPORT_SEEDS = range(1000, 2000)
 
 
+def _demand(plan: CasePlan, minutes: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per minute starting at `minutes`: the base rate (with its day and week), each video's
+    views per hour and the units per hour each video adds (videos x minutes)."""
+    start, window = EPOCH, EPOCH + HISTORY_DAYS * DAY
+    hours_of_day = ((minutes - start) / HOUR) % 24
+    day = ((minutes - start) // DAY).astype(np.int64) % 7
+    season = 1 + plan.daily_amplitude * np.sin(2 * np.pi * (hours_of_day - 9) / 24)
+    season = season * np.where(day >= 5, plan.weekend_factor, 1.0)
+    base: FloatArray = plan.baseline * season
+    since = (minutes - window) / HOUR
+    video_rates = []
+    for video in plan.videos:
+        t = since + 1 / 120 - video.onset_hours
+        video_rates.append(video.total_views * SHAPES[video.shape](t, video.params))
+    views: FloatArray = np.array(video_rates) if video_rates else np.zeros((0, len(minutes)))
+    extra: FloatArray = np.array([v.per_view for v in plan.videos])[:, None] * views
+    return base, views, extra
+
+
+def expected_units(plan: CasePlan, since: float, hours: float) -> float:
+    """Units the plan's demand asks for over `hours` from `since` (the truth a reorder is
+    judged on: what would sell if the shelf were never empty), beyond the simulated window
+    too."""
+    minutes = np.arange(since, since + hours * HOUR, 60.0)
+    base, _, extra = _demand(plan, minutes)
+    return float((base + extra.sum(axis=0)).sum() / 60.0)
+
+
 def simulate(plan: CasePlan) -> Case:
     """Minute-by-minute Poisson sales from the plan's intensity; see the module docstring."""
     rng = np.random.default_rng([plan.seed, 7, sum(map(ord, plan.family))])
@@ -317,18 +345,7 @@ def simulate(plan: CasePlan) -> Case:
     window = start + HISTORY_DAYS * DAY
     end = window + WINDOW_HOURS * HOUR
     minutes = np.arange(start, end, 60.0)
-    hours_of_day = ((minutes - start) / HOUR) % 24
-    day = ((minutes - start) // DAY).astype(np.int64) % 7
-    season = 1 + plan.daily_amplitude * np.sin(2 * np.pi * (hours_of_day - 9) / 24)
-    season = season * np.where(day >= 5, plan.weekend_factor, 1.0)
-    base = plan.baseline * season
-    since = (minutes - window) / HOUR
-    video_rates = []
-    for video in plan.videos:
-        t = since + 1 / 120 - video.onset_hours
-        video_rates.append(video.total_views * SHAPES[video.shape](t, video.params))
-    views_per_hour = np.array(video_rates) if video_rates else np.zeros((0, len(minutes)))
-    extra = np.array([v.per_view for v in plan.videos])[:, None] * views_per_hour
+    base, views_per_hour, extra = _demand(plan, minutes)
     intensity = base + extra.sum(axis=0)
     # Which source each unit comes from: base or video k.
     parts = np.vstack((base[None, :], extra))

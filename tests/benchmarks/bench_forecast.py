@@ -31,9 +31,17 @@ import numpy as np
 
 from app.insight.backtest import Moments, Verdict, judge, replay
 from app.insight.history import FloatArray
+from app.insight.shop import compute_columns
 from app.insight.stockouts import HOUR
 from app.insight.types import SkuSettings
-from app.sandbox.curves import FAMILIES, HELD_OUT_FAMILIES, REPORT_SEEDS, TUNING_FAMILIES, Case
+from app.sandbox.curves import (
+    FAMILIES,
+    HELD_OUT_FAMILIES,
+    REPORT_SEEDS,
+    TUNING_FAMILIES,
+    Case,
+    expected_units,
+)
 from tests.insight.families import cases, shop
 
 SETTINGS = SkuSettings(lead_time_hours=24, safety_days=1, critical_hours=24)
@@ -134,9 +142,54 @@ def run(split: str) -> Moments:
     return moments
 
 
+# Moments after a video's onset at which the reorder is judged, with the app's own settings.
+REORDER_AFTER_HOURS = (1.0, 3.0, 8.0)
+
+
+def reorder_check(split: str) -> None:
+    """The reorder suggested at a few moments into each surge against what the demand would
+    really take over the lead time and cover, less the stock on hand (the simulation's
+    demand, beyond the window too). Each SKU is computed alone, with the app's defaults."""
+    settings = SkuSettings()
+    horizon = settings.lead_time_hours + 24.0 * settings.days_of_cover
+    families: tuple[str, ...]
+    if split == "report":
+        families, seeds = FAMILIES, REPORT_SEEDS[:SEEDS_PER_FAMILY]
+    else:
+        families, seeds = TUNING_FAMILIES, range(SEEDS_PER_FAMILY)
+    ratios: dict[str, list[float]] = {}
+    for case in cases(families, seeds, "report" if split == "report" else "tuning"):
+        history, _ = shop([case])
+        onset = (
+            case.window_start
+            + (case.plan.videos[0].onset_hours if case.plan.videos else 6.0) * HOUR
+        )
+        for after in REORDER_AFTER_HOURS:
+            now = onset + after * HOUR
+            stock = history.stock_at(now)
+            columns = compute_columns(history.with_available(stock), now, default=settings)
+            need = max(expected_units(case.plan, now, horizon) - float(stock[0]), 1.0)
+            ratio = float(columns.reorder.quantity[0]) / need
+            ratios.setdefault("steady" if not case.plan.videos else "video-driven", []).append(
+                ratio
+            )
+    print(
+        f"reorder vs the units the next {horizon / 24:.0f} days would really take beyond the "
+        f"stock ({split.upper()} set, {', '.join(f'{h:g}' for h in REORDER_AFTER_HOURS)} h "
+        "after each onset, app defaults: 7 days' lead time, 14 of cover, 3 of safety):"
+    )
+    for group, values in ratios.items():
+        q = np.quantile(values, [0.1, 0.5, 0.9])
+        print(
+            f"  {group:13s} median x{q[1]:.2f} (10-90%: x{q[0]:.2f} to x{q[2]:.2f}, "
+            f"worst x{max(values):.2f}, {len(values)} moments)"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     run("report")
+    reorder_check("report")
     if "--tuning" in args:
         run("tuning")
 
