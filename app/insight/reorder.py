@@ -21,6 +21,8 @@ class ReorderColumns:
     demand_units: FloatArray
     safety_units: FloatArray
     shortfall: IntArray
+    # Per SKU, the usual rate the demand returns to after a surge's day (nan: not bounded).
+    after_surge_per_hour: FloatArray
 
 
 def reorder_quantities(
@@ -29,6 +31,7 @@ def reorder_quantities(
     available: IntArray,
     incoming: IntArray,
     pack_size: IntArray,
+    after_surge_per_hour: FloatArray | None = None,
 ) -> ReorderColumns:
     """Vectorized: the smallest multiple of the pack size that covers the shortfall."""
     need = demand_units + safety_units - np.maximum(available, 0) - np.maximum(incoming, 0)
@@ -36,6 +39,11 @@ def reorder_quantities(
     shortfall = np.maximum(np.ceil(np.round(need, 9)), 0).astype(np.int64)
     pack = np.maximum(pack_size, 1)
     quantity = -(-shortfall // pack) * pack
+    after = np.full(len(quantity), np.nan) if after_surge_per_hour is None else after_surge_per_hour
     return ReorderColumns(
-        quantity=quantity, demand_units=demand_units, safety_units=safety_units, shortfall=shortfall
+        quantity=quantity,
+        demand_units=demand_units,
+        safety_units=safety_units,
+        shortfall=shortfall,
+        after_surge_per_hour=after,
     )

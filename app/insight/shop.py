@@ -8,6 +8,7 @@ any earlier moment (`app.insight.evaluation`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -444,24 +445,26 @@ def compute_columns(
     usual = velocity.usual_per_hour
     surging = sold & (forecast.rate > SURGE_RATIO * usual)
 
-    def demand_within(hours: FloatArray) -> FloatArray:
-        """Units the forecast expects over `hours` (per SKU); for a surging SKU at most
-        SURGE_HOURS at today's rate and the usual rate after them."""
+    def demand_within(hours: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Units the forecast expects over `hours` (per SKU), for a surging SKU at most
+        SURGE_HOURS at today's rate and the usual rate after them; and where that bound held."""
         expected: FloatArray = np.where(sold, model.cumulative(hours), 0.0)
         if viral is not None:
             expected[viral.rows] = viral.cumulative(hours[viral.rows])
         near = np.minimum(hours, SURGE_HOURS)
         bounded = forecast.rate * near + usual * (hours - near)
+        capped: BoolArray = surging & (bounded < expected) & (hours > near)
         result: FloatArray = np.where(surging, np.minimum(expected, bounded), expected)
-        return result
+        return result, capped
 
-    demand = demand_within(horizon)
-    lead_demand = demand_within(config.lead_time_hours)
+    demand, capped = demand_within(horizon)
+    lead_demand, _ = demand_within(config.lead_time_hours)
+    after_surge = np.where(capped, usual, np.nan)
     # Safety stock covers the usual day's ups and downs: a surge's rate held for days is not
     # safety, it is the over-order this avoids.
     safety_rate = np.where(surging, usual, forecast.rate)
     safety = np.where(sold, 24.0 * config.safety_days * safety_rate, 0.0)
-    reorder = reorder_quantities(demand, safety, available, incoming, config.pack_size)
+    reorder = reorder_quantities(demand, safety, available, incoming, config.pack_size, after_surge)
 
     price = np.where(
         velocity.units_7d > 0,
@@ -540,6 +543,7 @@ def materialize(
         )
     )
     quantity, demand, safety = r.quantity.tolist(), r.demand_units.tolist(), r.safety_units.tolist()
+    after_surge = [None if math.isnan(v) else v for v in r.after_surge_per_hour.tolist()]
     pack, lead, cover = (
         cfg.pack_size.tolist(),
         cfg.lead_time_hours.tolist(),
@@ -582,6 +586,7 @@ def materialize(
             cover[i],
             rate[i],
             has_forecast,
+            after_surge[i],
         )
         items.append(
             SkuInsight(

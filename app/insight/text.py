@@ -90,16 +90,22 @@ def explain_reorder(
     days_of_cover: float,
     rate_per_hour: float,
     has_forecast: bool,
+    after_surge_per_hour: float | None = None,
 ) -> str:
     """The sum as a sentence, e.g. for the suggestion card's tooltip."""
     if not has_forecast:
         head = "No sales in the last 7 days, so no demand is forecast"
     else:
+        how = (
+            f"selling {fmt.rate(rate_per_hour)} now"
+            if after_surge_per_hour is None
+            else f"a day at today's {fmt.rate(rate_per_hour)}, then the usual "
+            f"{fmt.rate(after_surge_per_hour)}: a surge's buyers do not stay for weeks"
+        )
         head = (
             f"Forecast demand over the {fmt.duration(lead_time_hours)} lead time plus "
             f"{fmt.duration(days_of_cover * 24)} of cover is {fmt.count(demand_units, 'unit')} "
-            f"(selling {fmt.rate(rate_per_hour)} now), plus {fmt.count(safety_units, 'unit')} "
-            f"of safety stock"
+            f"({how}), plus {fmt.count(safety_units, 'unit')} of safety stock"
         )
     stock = f"{fmt.units(max(available, 0))} available and {fmt.units(max(incoming, 0))} incoming"
     if quantity <= 0:

@@ -221,6 +221,9 @@ class ReorderSuggestion:
     # The demand rate the forecast started from, and whether there was a forecast at all.
     rate_per_hour: float = 0.0
     has_forecast: bool = True
+    # A surge's demand is counted for a day at `rate_per_hour`, then at this usual rate (None:
+    # the forecast's own curve throughout). See `app.insight.shop.SURGE_HOURS`.
+    after_surge_per_hour: float | None = None
 
     @property
     def explanation(self) -> str:
@@ -236,6 +239,7 @@ class ReorderSuggestion:
             days_of_cover=self.days_of_cover,
             rate_per_hour=self.rate_per_hour,
             has_forecast=self.has_forecast,
+            after_surge_per_hour=self.after_surge_per_hour,
         )
 
 

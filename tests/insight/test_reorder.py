@@ -98,6 +98,9 @@ def test_a_surge_is_not_reordered_for_three_weeks_at_its_peak(
     need = expected_units(case.plan, now, horizon) - float(stock[0])
     assert item.forecast.rate_per_hour > 5 * case.plan.baseline, "the SKU is surging"
     assert 0.5 * need <= item.reorder.quantity <= 5 * need
+    # The sum says how it was made, so the seller can check it.
+    assert "a day at today's" in item.reorder.explanation
+    assert "then the usual" in item.reorder.explanation
 
 
 def test_a_steady_seller_still_reorders_its_three_weeks() -> None:
@@ -110,3 +113,4 @@ def test_a_steady_seller_still_reorders_its_three_weeks() -> None:
     item = compute_shop_insight(history.with_available(stock), now, default=defaults).skus[0]
     need = expected_units(case.plan, now, horizon) - float(stock[0])
     assert need <= item.reorder.quantity <= 1.5 * need
+    assert "selling" in item.reorder.explanation and "usual" not in item.reorder.explanation
