@@ -17,8 +17,11 @@ two fsyncs, and that webhook waits for it. A checkpoint copies each page once ho
 changed since the last one, and the hot pages (the tail of each tree) change in every commit,
 so ten times fewer checkpoints copy far less in total (measured on NORMAL with this schema:
 210 us per commit on average at 1,000 pages, 107 us at 10,000; the median is ~35 us either
-way). The WAL file then grows to ~40 MB between checkpoints, and is cut back to
-`journal_size_limit` after each.
+way). The WAL file then grows to ~40 MB between checkpoints. It is kept at that size rather
+than cut back after each (`journal_size_limit` a quarter above the threshold): after a
+checkpoint SQLite writes the WAL again from its start, so commits overwrite blocks the file
+already has, and an fdatasync of an overwrite need not commit the filesystem's journal for a
+new file size (measured on this machine's ext4: 0.10-0.12 ms against 0.16-0.21 ms appending).
 
 Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
 numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`):
@@ -111,7 +114,6 @@ _logger = logging.getLogger("relay.backend")
 _TRIM_CHUNK = 5000
 # WAL pages between two automatic checkpoints (SQLite's default is 1,000; see the docstring).
 CHECKPOINT_PAGES = 10_000
-_WAL_KEEP_BYTES = 16 * 1024 * 1024
 _IN_CHUNK = 500
 
 
@@ -263,7 +265,9 @@ class SQLiteBackend(Backend):
         conn = connect(self.path, self.sync)
         ensure_schema(conn)
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.checkpoint_pages)}")
-        conn.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        keep = int(self.checkpoint_pages) * page * 5 // 4  # see the module docstring
+        conn.execute(f"PRAGMA journal_size_limit = {keep}")
         self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
         row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
         self._last_received = float(row[0]) if row else 0.0
