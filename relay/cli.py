@@ -46,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sync",
         choices=["full", "normal"],
         default="full",
-        help="SQLite durability: full survives power loss, normal survives a killed process",
+        help="SQLite durability of a 200: full (fsync per commit) survives a killed relay, an OS"
+        " crash and power loss; normal (no fsync) survives a killed relay, but an OS crash or"
+        " power loss may lose what was answered since the last WAL checkpoint",
     )
     serve.add_argument("--event-retention", type=float, help="seconds of events kept (7 days)")
     serve.add_argument("--dedupe-retention", type=float, help="seconds of dedupe ids (48 h)")

@@ -244,6 +244,9 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._refused = False
         self._upgraded = False
         self._in_request = False
+        # Keep-alive: when the connection last became idle (None: a request is under way). One
+        # timer per idle period, not one per response (see on_response_complete).
+        self._idle_since: float | None = None
 
     # --- connection ------------------------------------------------------------------------
 
@@ -258,6 +261,9 @@ class EdgeHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         if self._refused:
             self.edge.lingering -= 1
             self._refused = False
@@ -347,6 +353,13 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         """Feed the parser, never more than one byte past the header budget while headers are
         still being read (llhttp and httptools would buffer an endless header line)."""
         limit = self.edge.limits.max_header_bytes
+        reading = self._reading_headers
+        if not reading or self._header_bytes + len(data) <= limit:
+            # The common case, a whole request well within the budget: no copy, one feed.
+            if reading:
+                self._header_bytes += len(data)
+            self.parser.feed_data(data)
+            return
         while data:
             if not self._reading_headers:
                 self.parser.feed_data(data)
@@ -366,17 +379,79 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._header_count += 1
         if self._header_count > self.edge.limits.max_headers:
             raise _HeadersTooLarge
-        super().on_header(name, value)
+        # uvicorn's on_header, inline (one Python call per header instead of two): lower-case
+        # names, no trailing whitespace in values (RFC 9110 5.5), note `Expect: 100-continue`.
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_message_begin(self) -> None:
+        # uvicorn's on_message_begin without its ASGI scope, which only a request that goes
+        # the ASGI way needs: `_asgi_scope` builds it at the headers (not for a webhook POST).
         self._in_request = True
-        super().on_message_begin()
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _asgi_scope(self) -> None:
+        """uvicorn's per-request scope, as its on_message_begin makes it."""
+        self.scope = {  # type: ignore[typeddict-item]
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,  # type: ignore[typeddict-item]
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
         self._disarm()  # the body's deadline is armed by data_received if the body is not here
         if not self._fast_start():
+            self._asgi_scope()
             super().on_headers_complete()
+
+    # --- keep-alive --------------------------------------------------------------------------
+
+    def _unset_keepalive_if_required(self) -> None:
+        # Bytes arrived: not idle. The timer, if armed, stays (cancelling and re-creating one
+        # per request cost more than the request's parsing); it re-checks when it fires.
+        self._idle_since = None
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, with one keep-alive timer per idle period: a busy connection's responses
+        only note the time, and the timer closes the connection `timeout_keep_alive` after
+        the last one (re-arming itself for the rest when the connection was busy meanwhile)."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self._keep_alive_due
+            )
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        since = self._idle_since
+        if since is None:
+            return  # a request is under way; its response arms the timer again
+        left = since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+            return
+        self.timeout_keep_alive_handler()
 
     def on_body(self, body: bytes) -> None:
         cycle: object = self.cycle
@@ -432,7 +507,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
                 authorization = value
             elif name == b"content-length":
                 declared = value
-        ip = ingest.client_address.resolve(self.scope)  # type: ignore[arg-type]
+        ip = ingest.client_address.address(self.client, self.headers)
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         cycle = _FastCycle(ip, authorization, keep_alive)
         self.cycle = cycle  # type: ignore[assignment]

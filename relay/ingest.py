@@ -201,7 +201,7 @@ class Ingest:
         """A whole request, already read by the edge (which called `admit` at its headers):
         `answer` is called exactly once with the outcome, at once for a refusal, after the
         commit otherwise. The common case (one shop named by `shop_id`, not a deauthorization)
-        costs one future and one callback."""
+        costs one callback, called from the backend's commit report."""
         verified = self.verify(ip, authorization, body)
         if not isinstance(verified, _Verified):
             answer(verified)
@@ -217,24 +217,21 @@ class Ingest:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        future = self.backend.append_soon(
-            Incoming(owner[1], verified.key, verified.text), verified.now
-        )
 
-        def done(result: asyncio.Future[StoredEvent | None]) -> None:
-            if result.cancelled():
+        def done(result: StoredEvent | BaseException | None) -> None:
+            if isinstance(result, BaseException):
+                if not isinstance(result, BackendError):
+                    _logger.error("append failed", exc_info=result)
                 answer(self._storage_failed(ip))
                 return
-            error = result.exception()
-            if error is not None:
-                if not isinstance(error, BackendError):
-                    _logger.error("append failed", exc_info=error)
-                answer(self._storage_failed(ip))
-                return
-            self._count([result.result()])
+            if result is None:
+                self.metrics.duplicates += 1
+            else:
+                self.metrics.accepted += 1
             answer(_OK)
 
-        future.add_done_callback(done)
+        item = Incoming(owner[1], verified.key, verified.text)
+        self.backend.append_then(item, verified.now, done)
 
     async def _slow(self, verified: _Verified, answer: Answer) -> None:
         try:

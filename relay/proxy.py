@@ -59,11 +59,15 @@ class ClientAddress:
         return any(ip in network for network in self._networks)
 
     def resolve(self, scope: MutableMapping[str, Any]) -> str:
-        client = scope.get("client")
+        return self.address(scope.get("client"), scope["headers"])
+
+    def address(self, client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]]) -> str:
+        """`resolve` from the connection's peer and the request's headers (the edge's fast
+        path has no ASGI scope)."""
         peer: str = client[0] if client else "-"
         if not self.enabled or not self.trusted(peer):
             return peer
-        values = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        values = [value for name, value in headers if name == b"x-forwarded-for"]
         if not values:
             return peer
         hops = b",".join(values).decode("latin-1").split(",")[-_MAX_HOPS:]

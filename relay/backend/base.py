@@ -137,6 +137,26 @@ class Backend(abc.ABC):
         done-callback instead of a task per request. The future resolves only after the commit
         (or fails with BackendError)."""
 
+    def append_then(
+        self,
+        item: Incoming,
+        received_at: float,
+        then: Callable[[StoredEvent | BaseException | None], None],
+    ) -> None:
+        """`append` with a callback, called on the loop once with what `append` returns or
+        the error it raises (a BackendError, or a bug). The ingest fast path answers from it.
+        A backend that reports commits itself calls `then` directly (SQLite: no future per
+        webhook); this default goes through `append_soon`'s future."""
+
+        def done(future: asyncio.Future[StoredEvent | None]) -> None:
+            if future.cancelled():
+                then(BackendError("storage failed: cancelled"))
+                return
+            error = future.exception()
+            then(error if error is not None else future.result())
+
+        self.append_soon(item, received_at).add_done_callback(done)
+
     @abc.abstractmethod
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
         """Up to `limit` events of a shop with cursor greater than `after` (None: from the

@@ -43,22 +43,29 @@ class Client:
                     self.last_acked = cursor
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", "sqlite-normal", pytest.param("redis", marks=pytest.mark.redis)]
+)
 async def test_sigkill_mid_burst_loses_nothing_acknowledged(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    """With every backend and durability mode (`--sync normal` too: a killed process leaves
+    its commits in the OS's page cache, PROTOCOL.md "Backends")."""
+    durability: list[str] = []
     if backend == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         server.flush()
         where = ["--bus", server.url]
     else:
         where = ["--db", str(tmp_path / "relay.sqlite3")]
+        if backend == "sqlite-normal":
+            durability = ["--sync", "normal"]
     token = cli("token", "create", "--shop", SHOP_A, *where).stdout.strip().splitlines()[-1]
     ids = [f"crash-{i:05d}" for i in range(TOTAL)]
     ok: set[str] = set()
     client = Client()
 
-    first = RelayProcess(*where)  # default durability: synchronous=FULL
+    first = RelayProcess(*where, *durability)  # by default synchronous=FULL
     killed = asyncio.Event()
     stop = asyncio.Event()
     sub = await Subscriber.connect(first.ws_url, token)
@@ -83,7 +90,7 @@ async def test_sigkill_mid_burst_loses_nothing_acknowledged(
     first.stop()
     assert KILL_AFTER <= len(ok) < TOTAL, len(ok)
 
-    with RelayProcess(*where) as second:
+    with RelayProcess(*where, *durability) as second:
         # TikTok retries everything that got no 200; retries of stored ones are duplicates.
         missing = [nid for nid in ids if nid not in ok]
         answers = await post_all(second.base_url, [body(nid) for nid in missing], 16)

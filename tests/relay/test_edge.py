@@ -362,3 +362,32 @@ def test_an_oversize_declared_body_is_refused_and_the_connection_stays_usable(
         (refused, headers, payload), (ok, _, _) = _responses(sock, 2)
     assert (refused, payload, ok) == (413, b'{"error":"too_large"}', 200)
     assert headers["content-type"] == "application/json"
+
+
+def test_an_idle_keep_alive_connection_closes_after_its_timeout_and_a_busy_one_stays(
+    tmp_path: Path,
+) -> None:
+    """One keep-alive timer per idle period (relay/edge.py): requests every 1.2 s keep a
+    connection with a 2 s idle timeout open well past 2 s; once they stop, it is closed about
+    2 s after the last answer, not earlier and not never."""
+    with run_relay(make_config(tmp_path, keepalive_timeout=2.0)) as relay:
+        sock = connect(relay)
+        started = time.monotonic()
+        for i in range(4):
+            raw = body(f"alive-{i}")
+            headers = "".join(f"{k}: {v}\r\n" for k, v in sign(raw).items())
+            sock.sendall(
+                b"POST /webhooks/tiktok HTTP/1.1\r\nHost: relay\r\n"
+                + headers.encode()
+                + f"Content-Length: {len(raw)}\r\n\r\n".encode()
+                + raw
+            )
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+            if i < 3:
+                time.sleep(1.2)
+        assert time.monotonic() - started > 3.5  # past the timeout twice over, still open
+        rest, idle = read_until_closed(sock, 10)
+        sock.close()
+    assert rest == b""
+    assert 1.5 < idle < 4.0
