@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -62,8 +63,16 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     event_loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(event_loop)
     yield event_loop
-    for task in asyncio.all_tasks(event_loop):
+    pending = [task for task in asyncio.all_tasks(event_loop) if not task.done()]
+    for task in pending:
         task.cancel()
+    # Let the cancellations run: a cancelled task that never ran again keeps its coroutine's
+    # frame, and with it whatever the test's app held (its window, its loop), alive past the
+    # test, which the leak check below reports (seen only when a retry was sleeping at quit).
+    deadline = time.monotonic() + 5.0
+    while any(not task.done() for task in pending) and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.005)
     # `already_running=True` registered this loop as the thread's running loop; unregister it,
     # or every later asyncio test in the session finds "another loop is running".
     asyncio.events._set_running_loop(None)

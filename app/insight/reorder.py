@@ -9,10 +9,25 @@ units on a number they cannot check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.insight.history import FloatArray, IntArray
+if TYPE_CHECKING:  # text.py (via types) imports SURGE_HOURS from here: no cycle at run time
+    from app.insight.history import FloatArray, IntArray
+
+# Demand over the lead time and cover (the reorder, the revenue at risk) of a surging SKU is
+# at most SURGE_HOURS at today's rate, then its usual rate (`VelocityColumns.usual_per_hour`),
+# and its safety stock is the usual rate's. A SKU surges when it sells at over SURGE_RATIO
+# times that rate.
+#
+# Why: the forecast's curves are made for the hours left, and a surge's curve held for the
+# reorder's three weeks said "reorder 640,742" where 859 units would sell (a log-normal surge
+# an hour in, app defaults: 7 days' lead time and 14 of cover). A viral video's buyers come
+# for a day or two. Ordering a day of today's rate can fall short of a surge still growing,
+# and the suggestion grows with it; an order a hundred times too big cannot be undone.
+SURGE_HOURS = 24.0
+SURGE_RATIO = 2.0
 
 
 @dataclass(frozen=True, eq=False)

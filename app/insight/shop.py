@@ -51,7 +51,7 @@ from app.insight.forecast import (
     make_bins,
 )
 from app.insight.history import BoolArray, FloatArray, IntArray, ShopHistory
-from app.insight.reorder import ReorderColumns, reorder_quantities
+from app.insight.reorder import SURGE_HOURS, SURGE_RATIO, ReorderColumns, reorder_quantities
 from app.insight.scurve import ViewPosterior, fit_views
 from app.insight.seasonal import bin_profile, daily_profile
 from app.insight.stockouts import HOUR, out_of_stock_intervals
@@ -109,17 +109,6 @@ def settings_columns(
 
 # A fast level differing from the 7-day rate by this many standard errors is half believed.
 SHRINK_Z = 3.0
-# Demand over the lead time and cover (the reorder, the revenue at risk) of a surging SKU is
-# at most SURGE_HOURS at today's rate, then its usual rate (the median of its last days). A
-# SKU surges when it sells at over SURGE_RATIO times that rate.
-#
-# Why: the forecast's curves are made for the hours left, and a surge's curve held for the
-# reorder's three weeks said "reorder 640,742" where 859 units would sell (a log-normal surge
-# an hour in, app defaults: 7 days' lead time and 14 of cover). A viral video's buyers come
-# for a day or two. Ordering a day of today's rate can fall short of a surge still growing,
-# and the suggestion grows with it; an order a hundred times too big cannot be undone.
-SURGE_HOURS = 24.0
-SURGE_RATIO = 2.0
 
 
 def _shrink_to(level: FloatArray, anchor: FloatArray, se: FloatArray) -> FloatArray:
@@ -443,7 +432,7 @@ def compute_columns(
 
     horizon = config.lead_time_hours + 24.0 * config.days_of_cover
     usual = velocity.usual_per_hour
-    surging = sold & (forecast.rate > SURGE_RATIO * usual)
+    surging = sold & (usual > 0) & (forecast.rate > SURGE_RATIO * usual)
 
     def demand_within(hours: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Units the forecast expects over `hours` (per SKU), for a surging SKU at most
@@ -462,7 +451,7 @@ def compute_columns(
     after_surge = np.where(capped, usual, np.nan)
     # Safety stock covers the usual day's ups and downs: a surge's rate held for days is not
     # safety, it is the over-order this avoids.
-    safety_rate = np.where(surging, usual, forecast.rate)
+    safety_rate = np.where(capped, usual, forecast.rate)
     safety = np.where(sold, 24.0 * config.safety_days * safety_rate, 0.0)
     reorder = reorder_quantities(demand, safety, available, incoming, config.pack_size, after_surge)
 

@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING
 
 from app.insight import fmt
+from app.insight.reorder import SURGE_HOURS
 
 if TYPE_CHECKING:
     from app.insight.types import Attribution
@@ -99,8 +100,8 @@ def explain_reorder(
         how = (
             f"selling {fmt.rate(rate_per_hour)} now"
             if after_surge_per_hour is None
-            else f"a day at today's {fmt.rate(rate_per_hour)}, then the usual "
-            f"{fmt.rate(after_surge_per_hour)}: a surge's buyers do not stay for weeks"
+            else f"{fmt.duration(SURGE_HOURS)} at today's {fmt.rate(rate_per_hour)}, then the "
+            f"usual {fmt.rate(after_surge_per_hour)}: a surge's buyers do not stay for weeks"
         )
         head = (
             f"Forecast demand over the {fmt.duration(lead_time_hours)} lead time plus "

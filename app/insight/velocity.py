@@ -7,6 +7,7 @@ each sale's weight decays with a half-hour time constant instead of being averag
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,9 @@ class VelocityColumns:
     in_stock_hours_7d: FloatArray
     units_7d: FloatArray
     revenue_7d: FloatArray
-    # The median day of the last 7 (or as many whole days as there are), per hour: a surge of
-    # a day or two does not move it, so it is the rate the SKU comes back to.
+    # The median of the last 7 whole days on which the SKU sold, per hour: a surge of a day or
+    # two does not move it, so it is the rate the SKU comes back to. Days without a sale do not
+    # count: a SKU launched three days ago, or back after a stock-out, is not "usually" at 0.
     usual_per_hour: FloatArray
 
     def item(self, i: int) -> Velocity:
@@ -105,7 +107,10 @@ def compute_velocities(
             weights=units[inside_days],
             minlength=n * days,
         ).reshape(n, days)
-        usual = np.median(daily, axis=1) / 24.0
+        selling = np.where(daily > 0, daily, np.nan)
+        with warnings.catch_warnings():  # a SKU without a sale: all-nan, its usual is 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            usual = np.nan_to_num(np.nanmedian(selling, axis=1), nan=0.0) / 24.0
     else:
         usual = per_7d
     return VelocityColumns(

@@ -223,7 +223,15 @@ class InsightRunner:
             )
             return merged, computed, orders, viral, threading.current_thread().name
 
-        insight, computed, orders, viral, thread = await loop.run_in_executor(self._executor, work)
+        try:
+            insight, computed, orders, viral, thread = await loop.run_in_executor(
+                self._executor, work
+            )
+        except BaseException:
+            # The held rows are up to date but these SKUs were not recomputed: the next run
+            # must not take them for done (read and recompute the whole shop then).
+            self._reload = True
+            raise
         if part is not None:
             self.partial_runs += 1
         if part is None or last is None:

@@ -454,12 +454,14 @@ def _paint_saved(window: MainWindow, data_dir: Path) -> SavedDashboard | None:
         return None
     try:
         window.apply(saved_viewmodel(saved))
+        # Drawing the charts reads the saved arrays too: inside, so a file that decoded but
+        # holds arrays the charts cannot draw does not stop the start either.
+        window.flush_charts()
+        window.repaint()
     except Exception:  # read from disk: whatever it holds must not stop the start
         log.exception("the saved dashboard could not be shown; waiting for the live figures")
         window.show_loading(saved.shop_name)
         return None
-    window.flush_charts()
-    window.repaint()
     if os.environ.get(STARTUP_PROBE):
         print(f"viralstock: dashboard painted at {time.time():.4f}", flush=True)
     return saved

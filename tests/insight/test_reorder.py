@@ -99,7 +99,7 @@ def test_a_surge_is_not_reordered_for_three_weeks_at_its_peak(
     assert item.forecast.rate_per_hour > 5 * case.plan.baseline, "the SKU is surging"
     assert 0.5 * need <= item.reorder.quantity <= 5 * need
     # The sum says how it was made, so the seller can check it.
-    assert "a day at today's" in item.reorder.explanation
+    assert "24 h at today's" in item.reorder.explanation
     assert "then the usual" in item.reorder.explanation
 
 
@@ -114,3 +114,18 @@ def test_a_steady_seller_still_reorders_its_three_weeks() -> None:
     need = expected_units(case.plan, now, horizon) - float(stock[0])
     assert need <= item.reorder.quantity <= 1.5 * need
     assert "selling" in item.reorder.explanation and "usual" not in item.reorder.explanation
+
+
+@pytest.mark.parametrize("selling_days", [1.5, 3.0])
+def test_a_new_sku_selling_steadily_is_not_taken_for_a_surge(selling_days: float) -> None:
+    """Days before a SKU sold at all are not its usual day: a SKU launched days ago selling a
+    steady 10 a day is not a surge, so its reorder covers its lead time and cover at the
+    forecast's rate, with safety stock (taken for a surge with a usual rate of 0, it was told
+    to order a day's worth and no safety stock)."""
+    sales = even_sales("sku-1", 10 / 24, NOW - selling_days * DAY, NOW)
+    history = one_sku(sales, available=20)
+    item = compute_shop_insight(history, NOW, default=SkuSettings()).by_sku["sku-1"]
+    r = item.reorder
+    assert r.after_surge_per_hour is None and "usual" not in r.explanation
+    assert r.demand_units == pytest.approx(r.rate_per_hour * 21 * 24, rel=0.2)
+    assert r.safety_units == pytest.approx(r.rate_per_hour * 3 * 24, rel=0.01)
