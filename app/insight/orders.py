@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -80,9 +80,28 @@ def order_intelligence(
             viral[slot] += 1
             total_viral += order.video_revenue
     near.sort(key=lambda item: (item[1], item[0]))
+    return _intelligence(
+        now, start, counts, revenue, viral, funnel, count, total, total_viral, near
+    )
+
+
+def _intelligence(
+    now: float,
+    start: float,
+    counts: list[int],
+    revenue: list[Decimal],
+    viral: list[int],
+    funnel: dict[str, int],
+    count: int,
+    total: Decimal,
+    total_viral: Decimal,
+    near: Sequence[tuple[str, float]],
+) -> OrderIntelligence:
+    """The result from its sums, for `order_intelligence` and `OrderTally` alike (one rule for
+    the hour starts and the viral share)."""
     return OrderIntelligence(
         computed_at=now,
-        hour_starts=tuple(start + i * HOUR for i in range(hours)),
+        hour_starts=tuple(start + i * HOUR for i in range(len(counts))),
         orders_per_hour=tuple(counts),
         revenue_per_hour=tuple(revenue),
         viral_orders_per_hour=tuple(viral),
@@ -208,16 +227,7 @@ class OrderTally:
                 lo = mid + 1
             else:
                 hi = mid
-        return OrderIntelligence(
-            computed_at=now,
-            hour_starts=tuple(start + i * HOUR for i in range(hours)),
-            orders_per_hour=tuple(counts),
-            revenue_per_hour=tuple(revenue),
-            viral_orders_per_hour=tuple(viral),
-            funnel=funnel,
-            order_count=count,
-            revenue=total,
-            viral_revenue=total_viral,
-            viral_revenue_share=float(total_viral / total) if total > 0 else 0.0,
-            near_ship_by=tuple((order_id, ship_by) for ship_by, order_id in self._near[:lo]),
+        near = [(order_id, ship_by) for ship_by, order_id in self._near[:lo]]
+        return _intelligence(
+            now, start, counts, revenue, viral, funnel, count, total, total_viral, near
         )
