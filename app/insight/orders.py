@@ -45,9 +45,7 @@ def order_intelligence(
     Orders created after `now` are ignored. The near-ship-by list looks at every order given,
     not only those in the window: an old order that still has not shipped matters most.
     """
-    hours = max(int(hours), 1)
-    end = math.floor(now / HOUR) * HOUR + HOUR
-    start = end - hours * HOUR
+    hours, start = _hour_window(now, hours)
     counts = [0] * hours
     viral = [0] * hours
     revenue = [Decimal(0)] * hours
@@ -83,6 +81,14 @@ def order_intelligence(
     return _intelligence(
         now, start, counts, revenue, viral, funnel, count, total, total_viral, near
     )
+
+
+def _hour_window(now: float, hours: int) -> tuple[int, float]:
+    """(whole hours, first hour's start) of the window ending at the hour boundary after
+    `now`: one rule for `order_intelligence` and `OrderTally`."""
+    hours = max(int(hours), 1)
+    end = math.floor(now / HOUR) * HOUR + HOUR
+    return hours, end - hours * HOUR
 
 
 def _intelligence(
@@ -194,9 +200,7 @@ class OrderTally:
             return order_intelligence(
                 self._facts.values(), now, hours=hours, near_ship_by_hours=near_ship_by_hours
             )
-        hours = max(int(hours), 1)
-        end = math.floor(now / HOUR) * HOUR + HOUR
-        start = end - hours * HOUR
+        hours, start = _hour_window(now, hours)
         counts = [0] * hours
         viral = [0] * hours
         revenue = [Decimal(0)] * hours
