@@ -22,6 +22,7 @@ from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, st
 from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import Projector
+from app.ui.zoom import ZOOM_NOTE, TimeZoom
 
 HOUR = 3600.0
 # Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
@@ -116,6 +117,8 @@ class StockFlowChart(QWidget):
         # 24 h / 7 d / 30 d / 365 d of the past, or "Auto" (as far back as the view looks ahead).
         self.ranges = RangeSelector(self)
         self.ranges.changed.connect(self.set_window)
+        self.zoom = TimeZoom([self.plot], self)
+        self.zoom.changed.connect(self._zoom_changed)
         self._window: float | None = None
         self._last: (
             tuple[StockSeries | None, SkuInsight | None, float, float, Projector | None] | None
@@ -190,6 +193,17 @@ class StockFlowChart(QWidget):
     def set_window(self, seconds: float | None) -> None:
         """Show the last `seconds` of history up to now (None: the automatic view)."""
         self._window = seconds
+        self.zoom.release()
+        self._redraw()
+
+    def _zoom_changed(self, held: bool) -> None:
+        if held:
+            self.ranges.set_note(ZOOM_NOTE)
+        else:
+            self._range = (0.0, 0.0, 0.0)  # the chart chooses its range again
+            self._redraw()
+
+    def _redraw(self) -> None:
         if self._pending is None and self._last is not None:
             self._pending = self._last
         self._scheduler.mark_dirty(self)
@@ -308,7 +322,7 @@ class StockFlowChart(QWidget):
         self._say_history_start(lo, start if self._hist_x.size else None, now)
         peak = self._visible_peak(lo)
         top = nice_ceiling(max(peak, insight.available if insight else 0.0, 1.0) * 1.05)
-        if (lo, hi, top) != self._range:
+        if not self.zoom.held and (lo, hi, top) != self._range:
             self._range = (lo, hi, top)
             item = self.plot.getPlotItem()
             item.setXRange(lo, hi, padding=0.01)
@@ -320,6 +334,9 @@ class StockFlowChart(QWidget):
 
     def _say_history_start(self, lo: float, first: float | None, now: float) -> None:
         """A range reaching before the history this chart holds says where that starts."""
+        if self.zoom.held:
+            self.ranges.set_note(ZOOM_NOTE)
+            return
         if self._window is None or first is None or lo >= first - HOUR:
             self.ranges.set_note("")
             return
@@ -560,6 +577,8 @@ class OrdersChart(QWidget):
         # hourly totals (`update_hours`) as a downsampled line (a year is 8,760 hours).
         self.ranges = RangeSelector(self)
         self.ranges.changed.connect(self.set_window)
+        self.zoom = TimeZoom([self.orders_plot, self.revenue_plot], self)
+        self.zoom.changed.connect(self._zoom_changed)
         self._window: float | None = None
         self._hours: OrderHours | None = None
         layout.addWidget(self.ranges)
@@ -602,7 +621,13 @@ class OrdersChart(QWidget):
     def set_window(self, seconds: float | None) -> None:
         """Show the last `seconds` up to now (None: the automatic view of the last hours)."""
         self._window = seconds
+        self.zoom.release()
         self._redraw()
+
+    def _zoom_changed(self, held: bool) -> None:
+        self.ranges.set_note(ZOOM_NOTE if held else "")
+        if not held:
+            self._redraw()
 
     def _redraw(self) -> None:
         if self._shown is not None:
@@ -646,7 +671,7 @@ class OrdersChart(QWidget):
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(float(rev.max()), 1.0) * 1.05),
         )
-        if ranges != self._range:
+        if not self.zoom.held and ranges != self._range:
             self._range = ranges
             self.orders_plot.getPlotItem().setXRange(ranges[0], ranges[1], padding=0.01)
             self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)
@@ -683,7 +708,7 @@ class OrdersChart(QWidget):
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(top_rev, 1.0) * 1.05),
         )
-        if ranges != self._range:
+        if not self.zoom.held and ranges != self._range:
             self._range = ranges
             self.orders_plot.getPlotItem().setXRange(lo, hi, padding=0.01)
             self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)

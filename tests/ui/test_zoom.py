@@ -1,0 +1,106 @@
+"""Zoom and pan along time on the stock-flow and orders charts (#15), driven by the same wheel
+and mouse events a seller's hand makes: the view moves where the seller puts it, stays there
+while live data arrives, and goes back to the chart's own range on a double-click or a range."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.sync.dashboard_data import OrderHours
+from app.ui.main_window import MainWindow
+from app.ui.zoom import MIN_SPAN, ZOOM_NOTE
+from tests.ui import synthetic
+from tests.ui.gestures import double_click, drag, wheel
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def _year_of_hours(now: float) -> OrderHours:
+    starts = np.arange(now - 365 * DAY, now - 48 * HOUR, HOUR)
+    starts = starts - starts % HOUR
+    orders = 20.0 + 10.0 * np.sin(np.arange(len(starts)) / 24.0)
+    return OrderHours(starts, orders, orders * 12.5)
+
+
+@pytest.fixture
+def shown(window: MainWindow) -> MainWindow:
+    vm = synthetic.viewmodel()
+    window.apply(dataclasses.replace(vm, order_hours=_year_of_hours(vm.now)))
+    window.resize(1400, 950)
+    window.show()
+    window.flush_charts()
+    QApplication.processEvents()
+    return window
+
+
+def _span(plot: object) -> tuple[float, float]:
+    (lo, hi), _ = plot.getPlotItem().getViewBox().viewRange()  # type: ignore[attr-defined]
+    return float(lo), float(hi)
+
+
+def test_the_wheel_zooms_the_stock_chart_and_live_data_leaves_the_view_alone(
+    shown: MainWindow,
+) -> None:
+    flow = shown.dashboard.inventory.flow
+    flow.ranges.select("7 d")
+    shown.flush_charts()
+    lo, hi = _span(flow.plot)
+    _, (y_lo, _y_hi) = flow.plot.getPlotItem().getViewBox().viewRange()
+
+    wheel(flow.plot, 3)
+    zoomed = _span(flow.plot)
+    assert zoomed[1] - zoomed[0] < 0.8 * (hi - lo)  # nearer in time
+    assert lo < zoomed[0] and zoomed[1] < hi  # around the pointer, inside the old view
+    assert flow.zoom.held and flow.ranges.note.text() == ZOOM_NOTE
+    assert flow.ranges.note.isVisibleTo(flow)
+
+    # A snapshot minutes later: the data moves on, the seller's view does not.
+    later = synthetic.viewmodel()
+    shown.apply(dataclasses.replace(later, now=later.now + 600.0))
+    shown.flush_charts()
+    assert _span(flow.plot) == pytest.approx(zoomed)
+    assert flow.ranges.note.text() == ZOOM_NOTE
+
+    # Zooming in without end stops at ten minutes; the value axis still starts at zero or above.
+    for _ in range(40):
+        wheel(flow.plot, 3)
+    lo2, hi2 = _span(flow.plot)
+    assert hi2 - lo2 == pytest.approx(MIN_SPAN, rel=0.05)
+    assert flow.plot.getPlotItem().getViewBox().viewRange()[1][0] >= y_lo - 1.0
+
+    double_click(flow.plot)
+    shown.flush_charts()
+    assert not flow.zoom.held and flow.ranges.note.text() != ZOOM_NOTE
+    assert _span(flow.plot) == pytest.approx((lo, hi), abs=HOUR)
+
+
+def test_a_drag_pans_the_years_orders_and_a_range_gives_the_view_back(
+    shown: MainWindow,
+) -> None:
+    chart = shown.dashboard.orders.chart
+    chart.ranges.select("365 d")
+    shown.flush_charts()
+    wheel(chart.orders_plot, 4)
+    lo, hi = _span(chart.orders_plot)
+    revenue = _span(chart.revenue_plot)
+    drag(chart.orders_plot, 200.0)  # the pointer moves right: the view goes back in time
+    moved = _span(chart.orders_plot)
+    assert moved[0] < lo - DAY and moved[1] - moved[0] == pytest.approx(hi - lo, rel=0.01)
+    # Revenue shares the time axis (pyqtgraph aligns linked views pixel by pixel): it moved
+    # back by as much.
+    revenue_moved = _span(chart.revenue_plot)
+    assert revenue_moved[1] - revenue[1] == pytest.approx(moved[1] - hi, rel=0.01)
+    # The value axis fits the orders in view (20 +/- 10 an hour), not a fixed scale.
+    (_, _), (_, top) = chart.orders_plot.getPlotItem().getViewBox().viewRange()
+    assert 25.0 < top < 40.0
+
+    chart.ranges.select("30 d")
+    shown.flush_charts()
+    lo3, hi3 = _span(chart.orders_plot)
+    assert not chart.zoom.held and chart.ranges.note.text() == ""
+    assert 29 * DAY < hi3 - lo3 < 31 * DAY
