@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.benchmarks.bigshop import BIG, SHOP_ID, SHOP_NAME, SMALL, ShopSpec, working_copy
+from tests.benchmarks.procmem import memory_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_KEY = "bench-app-key"
@@ -254,19 +255,6 @@ def _print_cold(spec: ShopSpec, label: str, runs: list[Start]) -> None:
     )
 
 
-def _status(pid: int) -> dict[str, float]:
-    values: dict[str, float] = {}
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return values
-    for line in text.splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, amount = line.split(":", 1)
-            values[key] = int(amount.split()[0]) / 1024
-    return values
-
-
 def memory(spec: ShopSpec, tree: Tree, seconds: float) -> None:
     env = {**_env(tree.folder), "PYTHONPATH": str(tree.root)}
     label = tree.label
@@ -290,7 +278,7 @@ def memory(spec: ShopSpec, tree: Tree, seconds: float) -> None:
     started = time.monotonic()
     try:
         while child.poll() is None:
-            status = _status(child.pid)
+            status = memory_mb(child.pid)
             if "VmRSS" in status:
                 samples.append((time.monotonic() - started, status["VmRSS"]))
                 hwm = max(hwm, status.get("VmHWM", 0.0))

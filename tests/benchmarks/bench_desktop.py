@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.procmem import rss_mb
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
 
@@ -391,13 +393,6 @@ def _build_store(path: Path, orders: int, now: int) -> None:
     store.close()
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def memory_child(folder: str) -> None:
     """Runs in a fresh process: open the 100k-order store, build and paint the dashboard."""
     from PySide6.QtCore import QSettings
@@ -419,7 +414,7 @@ def memory_child(folder: str) -> None:
     theme.set_mode(ThemeMode.DARK, persist=False)
     window = MainWindow(theme, settings)
     window.show()
-    baseline = _rss_mb()
+    baseline = rss_mb()
     store = open_store(Path(folder))
     shop_id = "7495540735365777507"
     now = float(Path(folder, "now").read_text())
@@ -447,7 +442,7 @@ def memory_child(folder: str) -> None:
     window.repaint()
     app.processEvents()
     seconds = time.perf_counter() - started
-    peak = _rss_mb()
+    peak = rss_mb()
     # What stays once the recompute's temporary rows are freed (the app's steady state).
     import ctypes
     import gc
@@ -455,7 +450,7 @@ def memory_child(folder: str) -> None:
     del data, snap
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
-    steady = _rss_mb()
+    steady = rss_mb()
     print(f"RESULT {totals.count} {peak:.1f} {baseline:.1f} {seconds:.2f} {steady:.1f}", flush=True)
 
 

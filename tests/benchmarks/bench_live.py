@@ -24,7 +24,10 @@ Printed, over the `LIVE_SECONDS` of the storm (after the first dashboard):
 - the truth check after the storm: the sandbox's clock stopped, the stream drained (no
   reconciliation during the run, so webhooks alone carried it): every sandbox SKU's stock, the
   order count and the units sold equal the sandbox's truth (nothing dropped, nothing counted
-  twice); and how the insight runner spent its computations (incremental vs full).
+  twice); and how the insight runner spent its computations (incremental vs full);
+- the desktop's resident memory sampled every `LIVE_RSS_EVERY` (10) s over the storm: peak,
+  steady and its least-squares slope in MB/h (`LIVE_SECONDS=600` for #15's ten minutes,
+  `LIVE_SECONDS=3600` for its hour).
 
 The machine is shared by several sessions and has two cores for all three processes: figures
 are noisy, compare within one run.
@@ -33,6 +36,7 @@ are noisy, compare within one run.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import statistics
@@ -40,17 +44,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from app.sandbox.config import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from tests.benchmarks.bench_desktop import _p, _timed_window_class, lag_sampler, replay_frames
 from tests.benchmarks.bench_relay import relay_process
 from tests.benchmarks.bench_sandbox import authorize_code
 from tests.benchmarks.bigshop import BIG, SHOP_ID, SMALL, working_copy
+from tests.benchmarks.procmem import memory_mb, rss_mb, slope_mb_per_hour
 from tests.e2e.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +67,7 @@ RATE = float(os.environ.get("LIVE_RATE", "200"))
 SPEED = float(os.environ.get("LIVE_SPEED", "120"))
 PRODUCTS = int(os.environ.get("LIVE_PRODUCTS", "200"))
 REFRESH = float(os.environ.get("LIVE_REFRESH", "60"))
+RSS_EVERY = float(os.environ.get("LIVE_RSS_EVERY", "10"))
 # Webhooks per order over a storm's minute, status changes and inventory changes together
 # (measured: 8,157 webhooks for 3,465 orders in one minute of this scenario, 2.35).
 WEBHOOKS_PER_ORDER = 2.35
@@ -163,36 +171,51 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
 
     stored_orders, stored_skus = await db.read(count)
 
-    # Marks, all on the wall clock (the relay's `received_at` is one too).
-    committed: list[tuple[float, list[float]]] = []  # (commit time, relay receipt times)
-    results: list[tuple[float, InsightResult]] = []  # (time the computation read from)
-    applied: list[tuple[float, Any]] = []  # (apply time, view model's insight)
+    # Marks, all on the wall clock (the relay's `received_at` is one too). They hold numbers,
+    # never the insight objects themselves: over a 10-minute run those would be a leak of the
+    # benchmark's own, and the RSS it prints is the desktop's.
+    commits = array("d")  # commit time of each batch
+    batch_sizes = array("l")  # its webhooks
+    receipts = array("d")  # the relay's receipt time of each, batch after batch
+    read_at: dict[int, float] = {}  # id of a live result's SKU tuple -> when it read the store
+    computations: list[tuple[bool, int, float]] = []  # (full, SKUs recomputed, ms)
+    shown: list[tuple[float, float]] = []  # (read time of an applied insight, apply time)
     measuring = False
     apply_sink = engine.sink.apply
 
     async def tap(batch: Any) -> None:
         await apply_sink(batch)
         if measuring:
-            committed.append((time.time(), [event.received_at for event in batch]))
+            commits.append(time.time())
+            batch_sizes.append(len(batch))
+            receipts.extend(event.received_at for event in batch)
 
     engine.sink.apply = tap  # type: ignore[method-assign,assignment]
     publish = runner.on_result
 
     def on_result(result: InsightResult) -> None:
         if measuring:
-            results.append((time.time() - result.compute_ms / 1000.0, result))
+            # Kept only while the view model that carries it may still be applied.
+            if len(read_at) > 64:
+                read_at.pop(next(iter(read_at)))
+            read_at[id(result.insight.skus)] = time.time() - result.compute_ms / 1000.0
+            computations.append((result.full, result.recomputed, result.compute_ms))
         publish(result)
 
     runner.on_result = on_result
     controller = DashboardController(window, engine, shop_id, budget_per_minute=200 * 60)
     original = window.apply
 
-    recorded: list[Any] = []
+    recorded: collections.deque[Any] = collections.deque(maxlen=40)
+    first_apply = asyncio.Event()
 
     def timed_apply(vm: Any) -> None:
         original(vm)
-        applied.append((time.time(), vm.insights))
+        first_apply.set()
         if measuring:
+            read = read_at.get(id(vm.insights))
+            if read is not None:
+                shown.append((read, time.time()))
             recorded.append(vm)
 
     controller.adapter.viewmodel.disconnect(window.apply)
@@ -200,7 +223,8 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     controller.start()
     await engine.start()
     await engine.backfill_done.wait()
-    while not applied or runner.last is None:
+    await first_apply.wait()
+    while runner.last is None:
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)
     window.frames.clear()
@@ -209,15 +233,16 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     measuring = True
     sampler = _MainThreadSampler() if os.environ.get("LIVE_PROFILE") else None
     started = time.monotonic()
+    memory = asyncio.ensure_future(_sample_memory(SECONDS))
     lags = await lag_sampler(SECONDS)
     measuring = False
+    rss = await memory
     if sampler is not None:
         sampler.report(int(os.environ["LIVE_PROFILE"]))
     elapsed = time.monotonic() - started
     frames = list(window.frames)
     painted = sorted(window.painted)
     received = engine.counters.webhooks_received - received0
-    runs = list(results)
 
     # The storm ends: the sandbox's clock stops, the stream drains, then the truth.
     await http.post(sandbox + "/_sandbox/clock", json={"paused": True})
@@ -248,7 +273,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
 
         profile = cProfile.Profile()
         profile.enable()
-    replay = await replay_frames(window, original, recorded[-40:])
+    replay = await replay_frames(window, original, list(recorded))
     if profile is not None:
         profile.disable()
         profile.dump_stats(str(Path(tempfile.gettempdir()) / "viralstock-live-replay.prof"))
@@ -256,29 +281,9 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     await http.aclose()
     db.close()
 
-    # webhook -> screen: the first paint after the apply of a view model computed from a read
-    # that started after the webhook's batch was committed.
-    read_at = {id(result.insight.skus): at for at, result in runs}
-    shown: list[tuple[float, float]] = []  # (read time of its insight, paint time)
-    for at, insights in applied:
-        read = read_at.get(id(insights))
-        if read is None:
-            continue
-        paint = next((p for p in painted if p >= at), None)
-        if paint is not None:
-            shown.append((read, paint))
-    to_store: list[float] = []
-    to_screen: list[float] = []
-    unseen = 0
-    for commit, receipts in committed:
-        to_store += [(commit - r) * 1000 for r in receipts]
-        paint = min((p for read, p in shown if read >= commit), default=None)
-        if paint is None:
-            unseen += len(receipts)
-        else:
-            to_screen += [(paint - r) * 1000 for r in receipts]
-    partial = [r for _, r in runs if not r.full]
-    full = [r for _, r in runs if r.full]
+    to_store, to_screen, unseen = _latencies(commits, batch_sizes, receipts, shown, painted)
+    partial = [(n, ms) for is_full, n, ms in computations if not is_full]
+    full = [ms for is_full, _n, ms in computations if is_full]
     truth_stock = {s["sku_id"]: int(s["available"]) for s in truth["skus"]}
     return {
         "elapsed": elapsed,
@@ -289,6 +294,14 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "to_store": to_store,
         "to_screen": to_screen,
         "unseen": unseen,
+        "rss": rss,
+        "hwm": memory_mb().get("VmHWM", float("nan")),
+        "marks_mb": (
+            commits.itemsize * len(commits)
+            + receipts.itemsize * len(receipts)
+            + batch_sizes.itemsize * len(batch_sizes)
+        )
+        / 2**20,
         "skus": len(stored_skus | set(truth_stock)),
         "sandbox_skus": len(truth_stock),
         "stock_equal": sum(1 for k, v in truth_stock.items() if stock.get(k) == v),
@@ -298,6 +311,47 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "full": full,
         "counters": engine.counters,
     }
+
+
+def _latencies(
+    commits: array[float],
+    batch_sizes: array[int],
+    receipts: array[float],
+    shown: list[tuple[float, float]],
+    painted: list[float],
+) -> tuple[list[float], list[float], int]:
+    """webhook -> store (the batch's commit) and webhook -> screen (the first paint after the
+    apply of a view model computed from a read that started after the batch's commit), in ms,
+    and how many were committed after the last such paint."""
+    paints = np.asarray(painted, dtype=np.float64)
+    read = np.array([r for r, _ in shown], dtype=np.float64)
+    # The paint that showed each applied view model: the first one at or after its apply.
+    at = np.searchsorted(paints, np.array([a for _, a in shown], dtype=np.float64))
+    keep = at < len(paints)
+    read, paint = read[keep], paints[at[keep]]
+    order = np.argsort(read)
+    read, paint = read[order], paint[order]
+    # For a commit at c: the earliest paint among view models read at or after c.
+    earliest = np.minimum.accumulate(paint[::-1])[::-1] if len(paint) else paint
+    commit = np.repeat(np.asarray(commits, dtype=np.float64), np.asarray(batch_sizes))
+    receipt = np.asarray(receipts, dtype=np.float64)
+    to_store = ((commit - receipt) * 1000).tolist()
+    first = np.searchsorted(read, commit)
+    seen = first < len(read)
+    to_screen = ((earliest[first[seen]] - receipt[seen]) * 1000).tolist()
+    return to_store, to_screen, int((~seen).sum())
+
+
+async def _sample_memory(seconds: float) -> list[tuple[float, float]]:
+    """(seconds into the storm, RSS MB) every `LIVE_RSS_EVERY` seconds (10 by default)."""
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    while True:
+        at = time.monotonic() - started
+        samples.append((at, rss_mb()))
+        if at + RSS_EVERY > seconds:
+            return samples
+        await asyncio.sleep(RSS_EVERY)
 
 
 class _MainThreadSampler:
@@ -435,10 +489,20 @@ def _print(r: dict[str, Any]) -> None:
     if partial:
         print(
             f"  insight: {len(partial)} incremental computations (median "
-            f"{statistics.median(x.recomputed for x in partial):.0f} SKUs, "
-            f"{statistics.median(x.compute_ms for x in partial):.0f} ms read + compute), "
-            f"{len(full)} full ({', '.join(f'{x.compute_ms:.0f}' for x in full)} ms)"
+            f"{statistics.median(n for n, _ in partial):.0f} SKUs, "
+            f"{statistics.median(ms for _, ms in partial):.0f} ms read + compute), "
+            f"{len(full)} full ({', '.join(f'{ms:.0f}' for ms in full)} ms)"
         )
+    rss = r["rss"]
+    values = [mb for _, mb in rss]
+    tail = [mb for at, mb in rss if at >= rss[-1][0] / 2] or values
+    print(
+        f"  desktop resident memory over the storm ({len(rss)} samples every {RSS_EVERY:.0f} s): "
+        f"peak {max(values):.0f} MB (VmHWM of the whole run {r['hwm']:.0f} MB), "
+        f"steady {statistics.median(tail):.0f} MB (median of the second half), "
+        f"slope {slope_mb_per_hour(rss):+.1f} MB/h (least squares; the benchmark's own marks "
+        f"{r['marks_mb']:.1f} MB of it)   target < 300 MB, no growth"
+    )
 
 
 if __name__ == "__main__":

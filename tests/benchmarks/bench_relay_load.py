@@ -36,6 +36,7 @@ from tests.benchmarks.bench_relay import (
     relay_env,
     relay_process,
 )
+from tests.benchmarks.procmem import rss_mb
 
 SUBSCRIBERS = int(os.environ.get("RELAY_LOAD_SUBSCRIBERS", "1000"))
 SHOPS = int(os.environ.get("RELAY_LOAD_SHOPS", "200"))
@@ -86,13 +87,6 @@ def mint_all(where: list[str], shops: list[str]) -> str:
         cwd=ROOT,
     )
     return out.stdout.strip().splitlines()[-1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @contextlib.contextmanager
