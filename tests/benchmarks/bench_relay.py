@@ -46,8 +46,9 @@ APP_SECRET = "benchsecret"
 SHOP = "7495540735365777507"
 DURATION = 4
 WARMUP = 1
-ROUNDS = 2
-# RELAY_BENCH_CONCURRENCY=1,16 and RELAY_BENCH_SYNC=normal narrow the side-by-side part.
+ROUNDS = int(os.environ.get("RELAY_BENCH_ROUNDS", "2"))
+# RELAY_BENCH_CONCURRENCY=1,16, RELAY_BENCH_SYNC=normal and RELAY_BENCH_ROUNDS=4 shape the
+# side-by-side part.
 CONCURRENCY = tuple(int(c) for c in os.environ.get("RELAY_BENCH_CONCURRENCY", "1,16,64").split(","))
 SYNCS = tuple(os.environ.get("RELAY_BENCH_SYNC", "full,normal").split(","))
 # Issue 17: at least 2x smee.io at 16 and 64 in flight with synchronous=FULL, at least smee at
