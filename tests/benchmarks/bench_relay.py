@@ -697,7 +697,7 @@ def summary(targets: list[Target], runs: dict[tuple[str, int], list[Run]], smee:
                 f"(rounds {' / '.join(f'{r.accepted:.0f}' for r in got)}), "
                 f"p50 {mean([r.p50 for r in got]):5.1f} ms, p99 {mean([r.p99 for r in got]):6.1f} ms"
             )
-            if smee_rate and target.label != "smee.io":
+            if smee_rate and target.label != "smee.io" and conns in TARGET_RATIO:
                 want = TARGET_RATIO[conns]
                 line += f", x{rate / smee_rate:.2f} smee (target >= x{want:.0f}"
                 line += " with FULL)" if conns > 1 else ", FULL or NORMAL)"
