@@ -46,8 +46,11 @@ APP_SECRET = "benchsecret"
 SHOP = "7495540735365777507"
 DURATION = 4
 WARMUP = 1
-ROUNDS = 2
-CONCURRENCY = (1, 16, 64)
+ROUNDS = int(os.environ.get("RELAY_BENCH_ROUNDS", "2"))
+# RELAY_BENCH_CONCURRENCY=1,16, RELAY_BENCH_SYNC=normal and RELAY_BENCH_ROUNDS=4 shape the
+# side-by-side part.
+CONCURRENCY = tuple(int(c) for c in os.environ.get("RELAY_BENCH_CONCURRENCY", "1,16,64").split(","))
+SYNCS = tuple(os.environ.get("RELAY_BENCH_SYNC", "full,normal").split(","))
 # Issue 17: at least 2x smee.io at 16 and 64 in flight with synchronous=FULL, at least smee at
 # 1 in flight (FULL, or the documented NORMAL mode), p99 POST -> subscriber <= 10 ms at 16.
 TARGET_RATIO = {1: 1.0, 16: 2.0, 64: 2.0}
@@ -326,10 +329,10 @@ def mint(where: list[str]) -> str:
 
 @contextlib.contextmanager
 def relay_process(
-    where: list[str], core: int = 0, env: dict[str, str] | None = None
+    where: list[str], core: int = 0, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[tuple[str, int]]:
-    """`viralstock-relay serve` pinned to `core` (`env` adds to `relay_env()`); yields (base
-    URL, pid)."""
+    """`viralstock-relay serve` pinned to `core` (`env` adds to `relay_env()`), from the
+    checkout `cwd` (its `relay` package wins on `python -m`); yields (base URL, pid)."""
     proc = subprocess.Popen(
         [
             "taskset",
@@ -348,7 +351,7 @@ def relay_process(
         env={**relay_env(), **(env or {})},
         stdout=subprocess.PIPE,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
     )
     try:
         assert proc.stdout is not None
@@ -635,13 +638,18 @@ def measure_side_by_side(work: Path) -> None:
     where_smee, why = smee_dir()
     with contextlib.ExitStack() as stack:
         targets: list[Target] = []
-        for sync in ("full", "normal"):
-            where = ["--db", str(work / f"relay-{sync}.sqlite3"), "--sync", sync]
+        # RELAY_BENCH_BASELINE=<another checkout> adds its relay (label "... base") beside
+        # this one, for a before/after in one run.
+        checkouts = [("", ROOT)]
+        if os.environ.get("RELAY_BENCH_BASELINE"):
+            checkouts.append((" base", Path(os.environ["RELAY_BENCH_BASELINE"])))
+        for (suffix, checkout), sync in [(c, s) for c in checkouts for s in SYNCS]:
+            where = ["--db", str(work / f"relay-{sync}{suffix.strip()}.sqlite3"), "--sync", sync]
             token = mint(where)
-            base, _pid = stack.enter_context(relay_process(where))
+            base, _pid = stack.enter_context(relay_process(where, cwd=checkout))
             ws_url = base.replace("http://", "ws://") + "/v1/stream"
             sub = stack.enter_context(Subscriber(ws_url, token))
-            label = "relay FULL" if sync == "full" else "relay NORMAL"
+            label = ("relay FULL" if sync == "full" else "relay NORMAL") + suffix
             targets.append(
                 Target(label, base, "/webhooks/tiktok", sub, lambda b=base: scrape(b))  # type: ignore[misc]
             )
@@ -689,7 +697,7 @@ def summary(targets: list[Target], runs: dict[tuple[str, int], list[Run]], smee:
                 f"(rounds {' / '.join(f'{r.accepted:.0f}' for r in got)}), "
                 f"p50 {mean([r.p50 for r in got]):5.1f} ms, p99 {mean([r.p99 for r in got]):6.1f} ms"
             )
-            if smee_rate and target.label != "smee.io":
+            if smee_rate and target.label != "smee.io" and conns in TARGET_RATIO:
                 want = TARGET_RATIO[conns]
                 line += f", x{rate / smee_rate:.2f} smee (target >= x{want:.0f}"
                 line += " with FULL)" if conns > 1 else ", FULL or NORMAL)"
