@@ -19,7 +19,7 @@ naming a SKU not synced yet) are left out, as `ShopHistory.from_records` did.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -182,6 +182,20 @@ def _marks(name: str, values: Sequence[str]) -> tuple[str, dict[str, object]]:
     return marks or "NULL", {f"{name}{i}": value for i, value in enumerate(values)}
 
 
+def _by_parts(
+    raw: sqlite3.Connection,
+    ids: Sequence[str],
+    name: str,
+    query: Callable[[str], str],
+    params: Mapping[str, object],
+) -> Iterator[sqlite3.Cursor]:
+    """`query(marks)` once per chunk of `ids` (SQLite caps the bound parameters of one
+    statement), the chunk bound as `:name0, :name1, …` beside `params`."""
+    for part in chunked(list(ids)):
+        marks, values = _marks(name, part)
+        yield raw.execute(query(marks), {**params, **values})
+
+
 def shop_sku_ids(session: Session, shop_id: str) -> tuple[str, ...]:
     """The shop's SKU ids in id order: what the positions in the columns refer to."""
     rows = _raw(session).execute("SELECT id FROM skus WHERE shop_id = ? ORDER BY id", (shop_id,))
@@ -216,13 +230,16 @@ def sale_rows(
     else:
         if not order_ids:
             return np.zeros((0, len(SALE_COLUMNS)), dtype=np.float64)
-        parts = []
-        for part in chunked(list(order_ids)):
-            marks, values = _marks("o", part)
-            query = _SALES.format(orders=f"o.id IN ({marks})")
-            parts.append(
-                _per_order_and_sku(_matrix(_raw(session).execute(query, {**params, **values}), 5))
+        parts = [
+            _per_order_and_sku(_matrix(cursor, 5))
+            for cursor in _by_parts(
+                _raw(session),
+                order_ids,
+                "o",
+                lambda marks: _SALES.format(orders=f"o.id IN ({marks})"),
+                params,
             )
+        ]
         rows = np.concatenate(parts)
         return rows[sale_order(rows)]
     return _per_order_and_sku(
@@ -239,11 +256,16 @@ def stock_rows(
     if sku_ids is not None:
         if not sku_ids:
             return np.zeros((0, len(STOCK_COLUMNS)), dtype=np.float64)
-        parts = []
-        for part in chunked(list(sku_ids)):
-            marks, values = _marks("k", part)
-            query = _STOCK.format(skus=f"AND h.sku_id IN ({marks})")
-            parts.append(_matrix(_raw(session).execute(query, {**params, **values}), 4))
+        parts = [
+            _matrix(cursor, 4)
+            for cursor in _by_parts(
+                _raw(session),
+                sku_ids,
+                "k",
+                lambda marks: _STOCK.format(skus=f"AND h.sku_id IN ({marks})"),
+                params,
+            )
+        ]
         rows = np.concatenate(parts)
         return rows[stock_order(rows)]
     return _matrix(_raw(session).execute(_STOCK.format(skus=""), params), len(STOCK_COLUMNS))
@@ -398,20 +420,24 @@ def order_lines(
         picked = _PICKED_WINDOW.format(statuses=marks)
         yield from raw.execute(_ORDER_LINES.format(picked=picked), params)
         return
-    for part in chunked(list(order_ids)):
-        ids, id_values = _marks("o", part)
-        picked = _PICKED_IDS.format(ids=ids, statuses=marks)
-        query = _ORDER_LINES.format(picked=picked)
-        yield from raw.execute(query, {**params, **id_values})
+    for cursor in _by_parts(
+        raw,
+        order_ids,
+        "o",
+        lambda ids: _ORDER_LINES.format(picked=_PICKED_IDS.format(ids=ids, statuses=marks)),
+        params,
+    ):
+        yield from cursor
 
 
 def order_rowids(session: Session, order_ids: Sequence[str]) -> list[int]:
     """The rowids of the stored orders among `order_ids` (what `sale_rows` rows carry): an
     order keeps its rowid when it is rewritten, so the rows held for it can be found."""
-    raw = _raw(session)
-    out: list[int] = []
-    for part in chunked(list(order_ids)):
-        marks, values = _marks("o", part)
-        query = f"SELECT rowid FROM orders WHERE id IN ({marks})"  # noqa: S608 - marks only
-        out.extend(int(row[0]) for row in raw.execute(query, values))
-    return out
+    cursors = _by_parts(
+        _raw(session),
+        order_ids,
+        "o",
+        lambda marks: f"SELECT rowid FROM orders WHERE id IN ({marks})",  # noqa: S608 - marks only
+        {},
+    )
+    return [int(row[0]) for cursor in cursors for row in cursor]
