@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -46,13 +47,7 @@ def order_intelligence(
     not only those in the window: an old order that still has not shipped matters most.
     """
     hours, start = _hour_window(now, hours)
-    counts = [0] * hours
-    viral = [0] * hours
-    revenue = [Decimal(0)] * hours
-    funnel = dict.fromkeys(STATUS_FLOW, 0)
-    total = Decimal(0)
-    total_viral = Decimal(0)
-    count = 0
+    sums = _Sums.over(hours)
     near: list[tuple[str, float]] = []
     for order in orders:
         if order.create_time > now:
@@ -67,20 +62,18 @@ def order_intelligence(
         if order.create_time < start:
             continue
         slot = int((order.create_time - start) // HOUR)
-        count += 1
-        funnel[status] = funnel.get(status, 0) + 1
-        counts[slot] += 1
+        sums.count += 1
+        sums.funnel[status] = sums.funnel.get(status, 0) + 1
+        sums.counts[slot] += 1
         if status == CANCELLED:
             continue
-        revenue[slot] += order.revenue
-        total += order.revenue
+        sums.revenue[slot] += order.revenue
+        sums.total += order.revenue
         if order.video_revenue > 0:
-            viral[slot] += 1
-            total_viral += order.video_revenue
+            sums.viral[slot] += 1
+            sums.total_viral += order.video_revenue
     near.sort(key=lambda item: (item[1], item[0]))
-    return _intelligence(
-        now, start, counts, revenue, viral, funnel, count, total, total_viral, near
-    )
+    return _intelligence(now, start, sums, near)
 
 
 def _hour_window(now: float, hours: int) -> tuple[int, float]:
@@ -91,31 +84,41 @@ def _hour_window(now: float, hours: int) -> tuple[int, float]:
     return hours, end - hours * HOUR
 
 
+@dataclass(slots=True)
+class _Sums:
+    """The window's running sums, hour by hour and in total: filled order by order
+    (`order_intelligence`) or from the tally's hourly cells (`OrderTally`)."""
+
+    counts: list[int]
+    viral: list[int]
+    revenue: list[Decimal]
+    funnel: dict[str, int]
+    count: int = 0
+    total: Decimal = field(default_factory=Decimal)
+    total_viral: Decimal = field(default_factory=Decimal)
+
+    @classmethod
+    def over(cls, hours: int) -> _Sums:
+        """Nothing yet, over `hours` hours (every status of the flow at zero)."""
+        return cls([0] * hours, [0] * hours, [Decimal(0)] * hours, dict.fromkeys(STATUS_FLOW, 0))
+
+
 def _intelligence(
-    now: float,
-    start: float,
-    counts: list[int],
-    revenue: list[Decimal],
-    viral: list[int],
-    funnel: dict[str, int],
-    count: int,
-    total: Decimal,
-    total_viral: Decimal,
-    near: Sequence[tuple[str, float]],
+    now: float, start: float, sums: _Sums, near: Sequence[tuple[str, float]]
 ) -> OrderIntelligence:
     """The result from its sums, for `order_intelligence` and `OrderTally` alike (one rule for
     the hour starts and the viral share)."""
     return OrderIntelligence(
         computed_at=now,
-        hour_starts=tuple(start + i * HOUR for i in range(len(counts))),
-        orders_per_hour=tuple(counts),
-        revenue_per_hour=tuple(revenue),
-        viral_orders_per_hour=tuple(viral),
-        funnel=funnel,
-        order_count=count,
-        revenue=total,
-        viral_revenue=total_viral,
-        viral_revenue_share=float(total_viral / total) if total > 0 else 0.0,
+        hour_starts=tuple(start + i * HOUR for i in range(len(sums.counts))),
+        orders_per_hour=tuple(sums.counts),
+        revenue_per_hour=tuple(sums.revenue),
+        viral_orders_per_hour=tuple(sums.viral),
+        funnel=sums.funnel,
+        order_count=sums.count,
+        revenue=sums.total,
+        viral_revenue=sums.total_viral,
+        viral_revenue_share=float(sums.total_viral / sums.total) if sums.total > 0 else 0.0,
         near_ship_by=tuple(near),
     )
 
@@ -201,27 +204,21 @@ class OrderTally:
                 self._facts.values(), now, hours=hours, near_ship_by_hours=near_ship_by_hours
             )
         hours, start = _hour_window(now, hours)
-        counts = [0] * hours
-        viral = [0] * hours
-        revenue = [Decimal(0)] * hours
-        funnel = dict.fromkeys(STATUS_FLOW, 0)
-        total = Decimal(0)
-        total_viral = Decimal(0)
-        count = 0
+        sums = _Sums.over(hours)
         for slot in range(hours):
             cell = self._hours.get(int(start) + slot * int(HOUR))
             if cell is None:
                 continue
-            counts[slot] = cell[0]
-            count += cell[0]
+            sums.counts[slot] = cell[0]
+            sums.count += cell[0]
             for status, n in cell[5].items():
-                funnel[status] = funnel.get(status, 0) + n
+                sums.funnel[status] = sums.funnel.get(status, 0) + n
             if cell[1]:
-                revenue[slot] = cell[3]
-                total += cell[3]
+                sums.revenue[slot] = cell[3]
+                sums.total += cell[3]
                 if cell[2]:
-                    viral[slot] = cell[2]
-                    total_viral += cell[4]
+                    sums.viral[slot] = cell[2]
+                    sums.total_viral += cell[4]
         # The near-ship-by list is a prefix of the orders to ship sorted by ship-by time.
         limit = near_ship_by_hours * HOUR
         lo, hi = 0, len(self._near)
@@ -232,6 +229,4 @@ class OrderTally:
             else:
                 hi = mid
         near = [(order_id, ship_by) for ship_by, order_id in self._near[:lo]]
-        return _intelligence(
-            now, start, counts, revenue, viral, funnel, count, total, total_viral, near
-        )
+        return _intelligence(now, start, sums, near)
