@@ -232,11 +232,25 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     received0 = engine.counters.webhooks_received
     measuring = True
     sampler = _MainThreadSampler() if os.environ.get("LIVE_PROFILE") else None
+    traced = int(os.environ.get("LIVE_TRACEMALLOC", "0"))
+    if traced:  # where the storm's memory growth was allocated (Python and numpy, not Qt)
+        import tracemalloc
+
+        tracemalloc.start(8)
+        before = tracemalloc.take_snapshot()
     started = time.monotonic()
     memory = asyncio.ensure_future(_sample_memory(SECONDS))
     lags = await lag_sampler(SECONDS)
     measuring = False
     rss = await memory
+    if traced:
+        growth = tracemalloc.take_snapshot().compare_to(before, "traceback")
+        tracemalloc.stop()
+        print(f"  grown most over the storm (tracemalloc, top {traced}):")
+        for stat in growth[:traced]:
+            frames = [f for f in stat.traceback if "/app/" in f.filename] or list(stat.traceback)
+            where = " < ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in frames[:3])
+            print(f"    {stat.size_diff / 2**20:+8.1f} MB {stat.count_diff:+9,} blocks  {where}")
     if sampler is not None:
         sampler.report(int(os.environ["LIVE_PROFILE"]))
     elapsed = time.monotonic() - started
