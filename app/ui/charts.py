@@ -473,6 +473,7 @@ class CoverLandscape(QWidget):
             )
         elif changed:
             ids = self._ids
+            self._codes = old_codes.copy()  # old_codes stays as drawn, to find the moved dots
             for i in changed:
                 row = self._points[ids[i]]
                 self._cover[i], self._speed[i] = row[1], row[2]
