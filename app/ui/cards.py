@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.insight import fmt, text
-from app.insight.alerts import attention_key, needing_attention
-from app.insight.types import AlertLevel, OrderIntelligence, SkuInsight, SkuSettings
+from app.insight.types import OrderIntelligence, SkuInsight, SkuSettings
 from app.sync.dashboard_types import StockSeries
 from app.ui import when
+from app.ui.attention import AttentionOrder
 from app.ui.charts import (
     CoverLandscape,
     FunnelWidget,
@@ -227,14 +227,15 @@ class AlertsCard(Card):
         scroll.setWidget(holder)
         self.body_layout.addWidget(scroll)
         self.shown_ids: list[str] = []
+        self.attention = AttentionOrder()
         self.export_button.setEnabled(False)  # nothing to export until a reorder is suggested
         self.show_empty("Loading stock…")
 
     def update_from(self, insights: Sequence[SkuInsight]) -> None:
-        ordered = needing_attention(insights)
+        self.attention.update(insights)
+        ordered = self.attention.ordered
         self.shown_ids = [s.sku_id for s in ordered[:ALERT_ROWS]]
-        critical = sum(1 for s in ordered if s.level is AlertLevel.CRITICAL)
-        warning = len(ordered) - critical
+        critical, warning = self.attention.critical, self.attention.warning
         self.export_button.setEnabled(any(s.reorder.quantity > 0 for s in insights))
         if not insights:
             self.show_empty("No products yet. Stock appears here after the first sync.")
@@ -289,6 +290,7 @@ class InventoryCard(Card):
         # Follow the SKU with the most revenue at risk until the seller picks one.
         self._picked = False
         self._projector: Projector | None = None
+        self._attention = AttentionOrder()
         self._last: (
             tuple[
                 tuple[SkuInsight, ...],
@@ -319,7 +321,8 @@ class InventoryCard(Card):
         self.show_body()
         ids = {s.sku_id for s in insights}
         if self.selected not in ids or not self._picked:
-            top = min(insights, key=attention_key, default=None)
+            self._attention.update(insights)
+            top = self._attention.top
             self.selected = top.sku_id if top else None
         self._refresh_flow()
         self.landscape.update_from(insights, defaults.critical_hours, defaults.lead_time_hours)

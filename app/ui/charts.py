@@ -403,8 +403,10 @@ class CoverLandscape(QWidget):
                                       tip=self._tip)
             for level in _LANDSCAPE_LEVELS
         }  # fmt: skip
-        self._drawn: dict[str, tuple[object, ...]] = {}
         self._points: dict[str, tuple[SkuInsight, float, float, str, str]] = {}
+        self._index: dict[str, int] = {}  # sku_id -> its dot's place in the arrays below
+        self._seen: tuple[SkuInsight, ...] | None = None
+        self.redraws = 0  # setData rounds, for tests: an unchanged frame hands pyqtgraph nothing
         for dots in self.dots.values():
             item.addItem(dots)
         self.critical_line = pg.InfiniteLine(
@@ -427,10 +429,12 @@ class CoverLandscape(QWidget):
         item.getAxis("left").setTicks([[(math.log10(r), label) for r, label in RATE_TICKS]])
         for dots in self.dots.values():
             dots.sigClicked.connect(self._clicked)
-        self._x = GrowBuffer(256)
-        self._y = GrowBuffer(256)
-        self._levels: list[str] = []
         self._ids: list[str] = []
+        self._cover = np.empty(0)
+        self._speed = np.empty(0)
+        self._codes = np.empty(0, dtype=np.int8)  # index into _LANDSCAPE_LEVELS
+        self._xs = np.empty(0)
+        self._ys = np.empty(0)
         self._y_range: tuple[float, float] = (0.0, 0.0)
         self._palette = load_palettes()["dark"]
         self._pending: tuple[tuple[SkuInsight, ...], float, float] | None = None
@@ -447,73 +451,89 @@ class CoverLandscape(QWidget):
             return
         insights, critical_hours, lead_hours = self._pending
         self._pending = None
-        # In SKU order, not the list's (which moves with every forecast): unchanged dots stay.
-        insights = tuple(sorted(insights, key=_sku_id))
-        # A SKU's point is worked out again only when its insight is a new object (an
-        # incremental recompute keeps the others' objects, #15).
-        points = self._points
-        rows = []
-        for s in insights:
-            hit = points.get(s.sku_id)
-            if hit is None or hit[0] is not s:
-                h = s.forecast.hours_left
-                name = f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
-                hit = (
-                    s,
-                    COVER_MAX_H if h is None else h,
-                    max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour),
-                    str(s.level),
-                    name,
-                )
-                points[s.sku_id] = hit
-            rows.append(hit)
-        if len(points) > 2 * len(rows) + 64:  # SKUs gone from the shop
-            self._points = {row[0].sku_id: row for row in rows}
-        cover = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
-        speed = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
-        # Log axes: the item is in log space already, so hand it log10 values, rounded to
-        # DOT_STEP (under a pixel): a dot that moved less is not redrawn.
-        new_x = np.round(np.log10(np.clip(cover, COVER_MIN_H, COVER_MAX_H)) / DOT_STEP) * DOT_STEP
-        new_y = np.round(np.log10(np.clip(speed, RATE_MIN, None)) / DOT_STEP) * DOT_STEP
-        levels = [row[3] for row in rows]
-        ids = [row[0].sku_id for row in rows]
-        self._names = {row[0].sku_id: row[4] for row in rows}
-        unchanged = (
-            levels == self._levels
-            and ids == self._ids
-            and np.allclose(new_x, self._x.view(), atol=1e-3)
-            and np.allclose(new_y, self._y.view(), atol=1e-3)
-        )
-        if not unchanged:
-            x = self._x.assign(new_x)
-            y = self._y.assign(new_y)
-            self._levels, self._ids = levels, ids
-            self._draw(x, y)
-            # A y range snapped to decades: the axis re-renders only when it really changes.
-            y_range = (
-                math.floor(float(y.min())) if len(y) else -1.0,
-                math.ceil(float(y.max())) if len(y) else 2.0,
-            )
-            if y_range != self._y_range:
-                self._y_range = y_range
-                self.plot.getPlotItem().setYRange(y_range[0], y_range[1] + 0.1, padding=0.02)
+        if insights is not self._seen:  # the same tuple again (an orders-only update): no dots
+            self._seen = insights
+            self._take(insights)
         set_if_changed(self.critical_line, math.log10(max(critical_hours, COVER_MIN_H)))
         set_if_changed(self.lead_line, math.log10(max(lead_hours, COVER_MIN_H)))
 
-    def _draw(self, x: np.ndarray, y: np.ndarray, *, force: bool = False) -> None:
+    def _take(self, insights: tuple[SkuInsight, ...]) -> None:
+        """Dots in SKU order (not the list's, which moves with every forecast). A SKU's point is
+        worked out again only when its insight is a new object (an incremental recompute keeps
+        the others' objects), and only the levels whose dots moved are handed to pyqtgraph
+        (#15: the Python loop, the sort and the per-level comparison over 5,000 SKUs each frame
+        cost more than a frame)."""
+        points, index = self._points, self._index
+        changed: list[int] = []
+        fresh = len(insights) != len(self._ids)
+        for s in insights:
+            hit = points.get(s.sku_id)
+            if hit is None or hit[0] is not s:
+                points[s.sku_id] = _dot(s)
+                i = index.get(s.sku_id)
+                if i is None:
+                    fresh = True
+                else:
+                    changed.append(i)
+        old_x, old_y, old_codes = self._xs, self._ys, self._codes
+        if fresh:  # SKUs came or went: lay every dot out again
+            ids = sorted({s.sku_id for s in insights})
+            rows = [points[k] for k in ids]
+            self._points = dict(zip(ids, rows, strict=True))
+            self._index = {k: i for i, k in enumerate(ids)}
+            self._ids = ids
+            self._names = {k: row[4] for k, row in zip(ids, rows, strict=True)}
+            self._cover = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            self._speed = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+            self._codes = np.fromiter(
+                (_LEVEL_CODE.get(r[3], 0) for r in rows), dtype=np.int8, count=len(rows)
+            )
+        elif changed:
+            ids = self._ids
+            self._codes = old_codes.copy()  # old_codes stays as drawn, to find the moved dots
+            for i in changed:
+                row = self._points[ids[i]]
+                self._cover[i], self._speed[i] = row[1], row[2]
+                self._codes[i] = _LEVEL_CODE.get(row[3], 0)
+                self._names[ids[i]] = row[4]
+        else:
+            return
+        # Log axes: the item is in log space already, so hand it log10 values, rounded to
+        # DOT_STEP (under a pixel): a dot that moved less is not redrawn.
+        x = np.round(np.log10(np.clip(self._cover, COVER_MIN_H, COVER_MAX_H)) / DOT_STEP) * DOT_STEP
+        y = np.round(np.log10(np.clip(self._speed, RATE_MIN, None)) / DOT_STEP) * DOT_STEP
+        self._xs, self._ys = x, y
+        if fresh or len(old_x) != len(x):
+            self._draw()
+        else:
+            moved = (x != old_x) | (y != old_y) | (self._codes != old_codes)
+            if not moved.any():
+                return
+            touched = set(self._codes[moved].tolist()) | set(old_codes[moved].tolist())
+            self._draw(touched)
+        # A y range snapped to decades: the axis re-renders only when it really changes.
+        y_range = (
+            math.floor(float(y.min())) if len(y) else -1.0,
+            math.ceil(float(y.max())) if len(y) else 2.0,
+        )
+        if y_range != self._y_range:
+            self._y_range = y_range
+            self.plot.getPlotItem().setYRange(y_range[0], y_range[1] + 0.1, padding=0.02)
+
+    def _draw(self, codes: set[int] | None = None) -> None:
+        """Hand the dots of the levels in `codes` (all when None) to their scatter items, each
+        in one setData with numpy arrays, one brush and one pen."""
         p = self._palette
-        levels = np.array(self._levels, dtype=object)
         ids = np.array(self._ids, dtype=object)
-        known = np.isin(levels, _LANDSCAPE_LEVELS[1:])
-        for level, dots in self.dots.items():
-            mask = ~known if level == "" else levels == level
-            xs, ys, names = x[mask], y[mask], ids[mask]
-            key = (tuple(names.tolist()), xs.tobytes(), ys.tobytes())
-            if not force and self._drawn.get(level) == key:
+        for code, (level, dots) in enumerate(self.dots.items()):
+            if codes is not None and code not in codes:
                 continue
-            self._drawn[level] = key
+            mask = self._codes == code
             color = brush(p.level_color(level), 230) if level else brush(p.unknown, 200)
-            dots.setData(x=xs, y=ys, data=names, brush=color, pen=pen(p.surface))
+            dots.setData(
+                x=self._xs[mask], y=self._ys[mask], data=ids[mask], brush=color, pen=pen(p.surface)
+            )
+        self.redraws += 1
 
     def _tip(self, x: float, y: float, data: object) -> str:
         name = self._names.get(str(data), str(data))
@@ -531,12 +551,8 @@ class CoverLandscape(QWidget):
         self.lead_line.setPen(pen(p.warning, 1, Qt.PenStyle.DashLine))
         self.lead_line.label.setColor(p.warning)
         if self._ids:
-            self._draw(self._x.view(), self._y.view(), force=True)
+            self._draw()
         self.palette_name = p.name
-
-
-def _sku_id(item: SkuInsight) -> str:
-    return item.sku_id
 
 
 # The landscape's positions are log10 values rounded to this (a fraction of a pixel).
@@ -544,6 +560,15 @@ DOT_STEP = 0.004
 
 # The landscape's scatters, bottom to top; "" holds any level not named here.
 _LANDSCAPE_LEVELS = ("", "ok", "warning", "critical")
+_LEVEL_CODE = {level: code for code, level in enumerate(_LANDSCAPE_LEVELS) if level}
+
+
+def _dot(s: SkuInsight) -> tuple[SkuInsight, float, float, str, str]:
+    """One SKU's landscape point: (its insight, hours of cover, units/h, level, name)."""
+    h = s.forecast.hours_left
+    name = f"{s.product_name} · {s.sku_name}" if s.sku_name else s.product_name
+    rate = max(s.forecast.rate_per_hour, s.velocity.ewma_per_hour)
+    return (s, COVER_MAX_H if h is None else h, rate, str(s.level), name)
 
 
 def first_order_hour(orders: OrderIntelligence) -> int:

@@ -370,8 +370,8 @@ class MainWindow(QMainWindow):
             # The last session's figures never notify: the live recompute decides.
             self.notifier.update(vm.insights)
         self._retire_stale_banner(vm)
-        critical = sum(1 for s in vm.insights if s.level.severity == 2)
-        warning = sum(1 for s in vm.insights if s.level.severity == 1)
+        attention = d.alerts.attention  # the counts the alerts card worked out for vm.insights
+        critical, warning = attention.critical, attention.warning
         self.status_alerts.setText(f"{critical} critical · {warning} warning")
         self.status_events.setText(f"{vm.performance.events_per_minute:.0f} events/min")
         if saved_at is None:
