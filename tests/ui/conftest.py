@@ -9,9 +9,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from app.ui.main_window import MainWindow
 from app.ui.theme import ThemeManager
+from tests.ui import synthetic
 
 
 @pytest.fixture
@@ -21,3 +23,12 @@ def window(qtbot, theme: ThemeManager, settings: QSettings) -> MainWindow:  # ty
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+@pytest.fixture
+def loaded(window: MainWindow) -> MainWindow:
+    """The window showing the synthetic shop, charts flushed and painted."""
+    window.apply(synthetic.viewmodel())
+    window.flush_charts()
+    QApplication.processEvents()
+    return window

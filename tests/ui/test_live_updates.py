@@ -13,7 +13,6 @@ import math
 from decimal import Decimal
 
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from app.insight.alerts import attention_key, needing_attention
 from app.insight.types import AlertLevel, SkuInsight
@@ -21,14 +20,6 @@ from app.ui.attention import AttentionOrder
 from app.ui.main_window import MainWindow
 from app.ui.viewmodel import DashboardViewModel
 from tests.ui import synthetic
-
-
-@pytest.fixture
-def loaded(window: MainWindow) -> MainWindow:
-    window.apply(synthetic.viewmodel())
-    window.flush_charts()
-    QApplication.processEvents()
-    return window
 
 
 def _replace(vm: DashboardViewModel, sku_id: str, **changes: object) -> DashboardViewModel:

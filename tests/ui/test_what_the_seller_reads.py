@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
@@ -24,14 +23,6 @@ from app.ui.notifications import Notice
 from tests.ui import synthetic
 
 NUMBER = r"([\d,]+(?:\.\d+)?)"
-
-
-@pytest.fixture
-def loaded(window: MainWindow) -> MainWindow:
-    window.apply(synthetic.viewmodel())
-    window.flush_charts()
-    QApplication.processEvents()
-    return window
 
 
 def read_rate(text: str) -> float:

@@ -21,13 +21,6 @@ from app.ui.viewmodel import LogLevel
 from tests.ui import synthetic
 
 
-@pytest.fixture
-def loaded(window: MainWindow) -> MainWindow:
-    window.apply(synthetic.viewmodel())
-    window.flush_charts()
-    return window
-
-
 def test_navigation_by_click_and_shortcut(loaded: MainWindow, qtbot: QtBot) -> None:
     seen: list[str] = []
     loaded.page_changed.connect(seen.append)
