@@ -319,6 +319,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "skus": len(stored_skus | set(truth_stock)),
         "sandbox_skus": len(truth_stock),
         "stock_equal": sum(1 for k, v in truth_stock.items() if stock.get(k) == v),
+        "stock_wrong": [(k, stock.get(k), v) for k, v in truth_stock.items() if stock.get(k) != v],
         "orders": (orders, int(truth["orders"]["count"])),
         "units": (units, int(truth["orders"]["units"])),
         "partial": partial,
@@ -499,6 +500,8 @@ def _print(r: dict[str, Any]) -> None:
         f"{'holds' if ok else 'DOES NOT HOLD'}; {c.duplicates_ignored} duplicates ignored, "
         f"{c.webhooks_failed} failed   target: holds"
     )
+    for sku, mine, truth in r["stock_wrong"][:10]:  # what to look at when it does not hold
+        print(f"    SKU {sku}: stock {mine} here, {truth} in the sandbox")
     partial, full = r["partial"], r["full"]
     if partial:
         print(
