@@ -24,9 +24,10 @@ from app.store.orders import upsert_orders
 from app.store.progress import get_watermark, set_watermark
 from app.store.types import StockCause
 from app.sync.database import Database
+from app.sync.handlers import fetch_inventory
 from app.sync.shops import ShopContext
 from app.sync.state import BackfillProgress
-from app.tiktok.client import MAX_INVENTORY_SKUS, TikTokShopClient
+from app.tiktok.client import TikTokShopClient
 from app.tiktok.models import (
     InventoryProduct,
     InventorySearchResult,
@@ -139,6 +140,7 @@ class Backfill:
         start = int(until) - self.days * 86_400
         orders, order_skus = await self._orders(ctx, int(start), int(until))
         touched |= order_skus
+        await self._stock_after_orders(ctx, order_skus)
 
         def finish(session: Session) -> None:
             set_watermark(session, shop.id, ORDERS_DONE, int(until), self._now())
@@ -166,12 +168,8 @@ class Backfill:
             # Products report each warehouse's available units, which include units TikTok
             # allocated to campaigns and creators; Inventory Search says how many (see
             # app/store/catalog.py `upsert_inventory`), so the first stock shown is sellable.
-            sku_ids = sorted({sku.id for product in batch for sku in product.skus})
-            inventory: list[InventoryProduct] = []
-            for first in range(0, len(sku_ids), MAX_INVENTORY_SKUS):
-                part = sku_ids[first : first + MAX_INVENTORY_SKUS]
-                found = await self._api.search_inventory(shop, sku_ids=part, priority=self.priority)
-                inventory.extend(found.inventory)
+            sku_ids = {sku.id for product in batch for sku in product.skus}
+            inventory = await fetch_inventory(self._api, shop, sku_ids, self.priority)
             at = int(self._now())
             last = not page.next_page_token
 
@@ -196,6 +194,27 @@ class Backfill:
             if last:
                 return count, touched
             token = page.next_page_token
+
+    async def _stock_after_orders(self, ctx: ShopContext, sku_ids: set[str]) -> None:
+        """Read again the stock of the SKUs the stored orders sell.
+
+        The stock read with the products predates every order created while the orders were
+        paged in, and an order stored here counts as seen when its webhook comes, which then
+        re-reads no stock (`handlers.moves_stock`): without this read those SKUs kept the
+        earlier, higher stock until the next reconciliation (1-5 SKUs one or two units high
+        after a live benchmark's short storm). Every stored order predates this read, and any
+        order after it is new to the webhook path, which re-reads its SKUs."""
+        if not sku_ids:
+            return
+        inventory = await fetch_inventory(self._api, ctx.shop, sku_ids, self.priority)
+        at = int(self._now())
+
+        def commit(session: Session) -> None:
+            result = InventorySearchResult(inventory=inventory)
+            upsert_inventory(session, ctx.shop.id, result, at, StockCause.SYNC)
+
+        if inventory:
+            await self._db.write(commit)
 
     async def _orders(self, ctx: ShopContext, start: int, until: int) -> tuple[int, set[str]]:
         """The window is cut into `slices` create_time ranges paged concurrently: paging is
