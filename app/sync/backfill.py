@@ -207,14 +207,15 @@ class Backfill:
         if not sku_ids:
             return
         inventory = await fetch_inventory(self._api, ctx.shop, sku_ids, self.priority)
+        if not inventory:
+            return
         at = int(self._now())
 
         def commit(session: Session) -> None:
             result = InventorySearchResult(inventory=inventory)
             upsert_inventory(session, ctx.shop.id, result, at, StockCause.SYNC)
 
-        if inventory:
-            await self._db.write(commit)
+        await self._db.write(commit)
 
     async def _orders(self, ctx: ShopContext, start: int, until: int) -> tuple[int, set[str]]:
         """The window is cut into `slices` create_time ranges paged concurrently: paging is

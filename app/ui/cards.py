@@ -267,7 +267,14 @@ class InventoryCard(Card):
 
     open_sku = Signal(str)
 
-    def __init__(self, scheduler: RepaintScheduler, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        scheduler: RepaintScheduler,
+        attention: AttentionOrder | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """`attention`: the alerts card's order of the same insights, shared so each frame's
+        keys are worked out once for both cards."""
         super().__init__("Inventory", "", parent)
         self.open_button = QPushButton("Open SKU →")
         self.open_button.setProperty("flat", True)
@@ -290,7 +297,7 @@ class InventoryCard(Card):
         # Follow the SKU with the most revenue at risk until the seller picks one.
         self._picked = False
         self._projector: Projector | None = None
-        self._attention = AttentionOrder()
+        self._attention = attention if attention is not None else AttentionOrder()
         self._last: (
             tuple[
                 tuple[SkuInsight, ...],

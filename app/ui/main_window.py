@@ -60,7 +60,7 @@ class DashboardPage(QWidget):
         grid.setSpacing(SPACING)
         self.performance = SyncPerformanceCard()
         self.alerts = AlertsCard()
-        self.inventory = InventoryCard(scheduler)
+        self.inventory = InventoryCard(scheduler, self.alerts.attention)
         self.orders = OrdersCard(scheduler)
         grid.addWidget(self.performance, 0, 0, 1, 2)
         grid.addWidget(self.alerts, 1, 0)
