@@ -125,3 +125,43 @@ async def test_time_left_is_never_less_than_the_rate_limit_allows(tmp_path: Path
         allowed = (p.total - p.done) / (qps * page_size)
         assert p.seconds_left is not None
         assert p.seconds_left >= 0.95 * allowed, (p, allowed)
+
+
+async def test_orders_sold_while_the_products_are_read_leave_the_stock_exact(
+    tmp_path: Path,
+) -> None:
+    """A shop keeps selling while its first sync runs. Orders placed after a product's stock
+    was read, but before the orders window closed, are stored by the backfill; their webhooks
+    then count as seen and re-read no stock, so the backfill itself must leave those SKUs at
+    the stock TikTok has after them, not the higher one read with the products."""
+    with world(tmp_path, seed=4, speed=0.0, webhooks=False, orders_per_hour=600.0) as w:
+        w.sandbox.clock.advance(86_400)
+        connection = await w.connect()
+        ctx = ShopContext(connection.shops[0])
+        db = Database(open_store(path=tmp_path / "app.sqlite3"))
+        before = w.sandbox.truth()["orders"]["count"]
+        sold_meanwhile = False
+
+        def shop_keeps_selling(progress: BackfillProgress) -> None:
+            nonlocal sold_meanwhile
+            if progress.phase == "products" and not sold_meanwhile:
+                sold_meanwhile = True
+                w.sandbox.clock.advance(2 * 3_600)  # two hours of orders after the first page
+
+        try:
+            await db.write(lambda s: upsert_shop(s, ctx.shop, 0))
+            job = Backfill(db, connection.client, w.sandbox.clock.now, shop_keeps_selling)
+            await job.run(ctx)
+            stock = await db.read(
+                lambda s: dict(s.execute(select(SkuRow.id, SkuRow.quantity)).all())
+            )
+            count = await db.read(
+                lambda s: s.execute(select(func.count()).select_from(OrderRow)).scalar_one()
+            )
+        finally:
+            await connection.aclose()
+            db.close()
+        truth = w.sandbox.truth()
+    assert truth["orders"]["count"] > before + 100, "the shop sold while the sync ran"
+    assert count == truth["orders"]["count"]
+    assert stock == {sku["sku_id"]: sku["available"] for sku in truth["skus"]}
