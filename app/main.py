@@ -309,10 +309,8 @@ def _gui(args: argparse.Namespace) -> int:
     First, without Qt: can it open a window here? A missing system library would otherwise
     abort inside Qt with a plugin message that names none of them. Then a knock on an instance
     already running on this data folder, before the sync engine and the window are imported."""
-    from app.sync.memory import limit_arenas
     from app.ui.platform_libs import check_platform
 
-    limit_arenas()  # before any thread starts (app/sync/memory.py)
     if not (args.self_test or args.screenshot is not None):
         window = check_platform(os.environ)
         if window is not None and not window.ok:
@@ -328,9 +326,9 @@ def _gui(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
             return 2
         try:
-            from app.ui.pyside_imports import skip_source_scan
+            from app.ui.process import prepare_desktop_process
 
-            skip_source_scan()  # before the window's and the engine's imports (~36 MB, #15)
+            prepare_desktop_process()  # before any thread and the window's imports (#15)
             if _already_running(data_dir):
                 return 0
             desktop = importlib.import_module("app.ui.desktop")

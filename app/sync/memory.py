@@ -3,10 +3,19 @@
 A year of a viral shop recomputed over and over leaves freed memory scattered over glibc's
 per-thread arenas (the store's readers, the insight thread, Qt's and asyncio's workers each
 get one), and none of it goes back to the system: the resident set climbed ~50 MB above what
-the app held after the second recompute. Two of glibc's own settings keep it down:
+the app held after the second recompute. Three of glibc's own settings keep it down:
 
-- `limit_arenas` (at start, before threads exist): at most two malloc arenas, so a thread
-  reuses memory another one freed instead of growing its own;
+- `tune_malloc` (at start, before threads exist):
+  - at most two malloc arenas, so a thread reuses memory another one freed instead of growing
+    its own;
+  - a fixed mmap threshold of 128 KiB: glibc otherwise raises it (up to 32 MB) each time a
+    large block is freed, so after the first recompute the large numpy columns of every later
+    one (a week of sales rows, the insight's per-SKU arrays) come from the heap, where what is
+    freed between them stays resident as holes. Under a live storm on the million-order shop
+    that free heap grew from 26 to 130 MB in two minutes; with the threshold fixed, 8 to 27 MB
+    (`python -m tests.benchmarks live`, the "malloc free" figure);
+  - a trim threshold of 128 KiB (fixed as well, so glibc keeps it there), so free memory at
+    the heap's top goes back between recomputes too;
 - `trim` (after a recompute, off the UI thread): hand the free pages back to the system.
 
 Elsewhere (macOS, Windows, musl) both do nothing: their allocators have their own policies.
@@ -19,12 +28,18 @@ import ctypes.util
 import logging
 import sys
 
-__all__ = ["limit_arenas", "trim"]
+__all__ = ["trim", "tune_malloc"]
 
 log = logging.getLogger(__name__)
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 ARENAS = 2
+#: Blocks at least this large are mapped on their own and unmapped when freed.
+MMAP_THRESHOLD = 128 * 1024
+TRIM_THRESHOLD = 128 * 1024
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -42,11 +57,19 @@ def _glibc() -> ctypes.CDLL | None:
 _LIBC = _glibc()
 
 
-def limit_arenas(arenas: int = ARENAS) -> bool:
-    """At most `arenas` malloc arenas for the process; True when glibc took the setting."""
+def tune_malloc(arenas: int = ARENAS) -> bool:
+    """At most `arenas` malloc arenas and fixed mmap and trim thresholds (see the module's
+    docstring); True when glibc took every setting."""
     if _LIBC is None:
         return False
-    return bool(_LIBC.mallopt(_M_ARENA_MAX, int(arenas)))
+    return all(
+        bool(_LIBC.mallopt(parameter, int(value)))
+        for parameter, value in (
+            (_M_ARENA_MAX, arenas),
+            (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+            (_M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        )
+    )
 
 
 def trim() -> bool:

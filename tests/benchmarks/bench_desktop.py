@@ -395,6 +395,9 @@ def _build_store(path: Path, orders: int, now: int) -> None:
 
 def memory_child(folder: str) -> None:
     """Runs in a fresh process: open the 100k-order store, build and paint the dashboard."""
+    from app.ui.process import prepare_desktop_process
+
+    prepare_desktop_process()  # the process as the app starts it
     from PySide6.QtCore import QSettings
 
     from app.store import open_store

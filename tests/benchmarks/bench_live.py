@@ -27,7 +27,10 @@ Printed, over the `LIVE_SECONDS` of the storm (after the first dashboard):
   twice); and how the insight runner spent its computations (incremental vs full);
 - the desktop's resident memory sampled every `LIVE_RSS_EVERY` (10) s over the storm: peak,
   steady and its least-squares slope in MB/h (`LIVE_SECONDS=600` for #15's ten minutes,
-  `LIVE_SECONDS=3600` for its hour).
+  `LIVE_SECONDS=3600` for its hour); and what of it is the process's own memory, malloc's
+  heap in use and free, and Python's allocated blocks, each with its slope, so a growth says
+  where it is. `LIVE_TRACEMALLOC=N` prints the N allocation sites that grew most (slow: the
+  desktop falls behind), `LIVE_TYPES=N` the N kinds of Python object.
 
 The machine is shared by several sessions and has two cores for all three processes: figures
 are noisy, compare within one run.
@@ -44,8 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +61,7 @@ from tests.benchmarks.bench_desktop import _p, _timed_window_class, lag_sampler,
 from tests.benchmarks.bench_relay import relay_process
 from tests.benchmarks.bench_sandbox import authorize_code
 from tests.benchmarks.bigshop import BIG, SHOP_ID, SMALL, working_copy
-from tests.benchmarks.procmem import memory_mb, rss_mb, slope_mb_per_hour
+from tests.benchmarks.procmem import heap_mb, memory_mb, slope_mb_per_hour
 from tests.e2e.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +72,7 @@ SPEED = float(os.environ.get("LIVE_SPEED", "120"))
 PRODUCTS = int(os.environ.get("LIVE_PRODUCTS", "200"))
 REFRESH = float(os.environ.get("LIVE_REFRESH", "60"))
 RSS_EVERY = float(os.environ.get("LIVE_RSS_EVERY", "10"))
+REPLAYED = 40  # view models of the storm replayed after it
 # Webhooks per order over a storm's minute, status changes and inventory changes together
 # (measured: 8,157 webhooks for 3,465 orders in one minute of this scenario, 2.35).
 WEBHOOKS_PER_ORDER = 2.35
@@ -178,7 +183,9 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     batch_sizes = array("l")  # its webhooks
     receipts = array("d")  # the relay's receipt time of each, batch after batch
     read_at: dict[int, float] = {}  # id of a live result's SKU tuple -> when it read the store
-    computations: list[tuple[bool, int, float]] = []  # (full, SKUs recomputed, ms)
+    # (full, SKUs recomputed, ms, SKU insight objects not in the previous result): the last
+    # is what the UI finds new (`AttentionOrder`, the landscape's dots), the cost it pays.
+    computations: list[tuple[bool, int, float, int]] = []
     shown: list[tuple[float, float]] = []  # (read time of an applied insight, apply time)
     measuring = False
     apply_sink = engine.sink.apply
@@ -193,20 +200,31 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     engine.sink.apply = tap  # type: ignore[method-assign,assignment]
     publish = runner.on_result
 
+    shown_before: Mapping[str, Any] = {}  # the last result's SKU insights (the runner holds it too)
+
     def on_result(result: InsightResult) -> None:
+        nonlocal shown_before
         if measuring:
             # Kept only while the view model that carries it may still be applied.
             if len(read_at) > 64:
                 read_at.pop(next(iter(read_at)))
             read_at[id(result.insight.skus)] = time.time() - result.compute_ms / 1000.0
-            computations.append((result.full, result.recomputed, result.compute_ms))
+            before = shown_before
+            replaced = sum(1 for k, v in result.insight.by_sku.items() if before.get(k) is not v)
+            computations.append((result.full, result.recomputed, result.compute_ms, replaced))
+        shown_before = result.insight.by_sku
         publish(result)
 
     runner.on_result = on_result
     controller = DashboardController(window, engine, shop_id, budget_per_minute=200 * 60)
     original = window.apply
 
-    recorded: collections.deque[Any] = collections.deque(maxlen=40)
+    # The view models replayed after the storm (the UI's own cost) are taken after its memory
+    # samples: 40 view models span about a full recompute's worth of insight objects, tens of
+    # MB the desktop itself would not hold (they made +8,000 SkuInsight objects of the storm's
+    # growth when they were kept during it).
+    recorded: collections.deque[Any] = collections.deque(maxlen=REPLAYED)
+    recording = False
     first_apply = asyncio.Event()
 
     def timed_apply(vm: Any) -> None:
@@ -216,6 +234,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
             read = read_at.get(id(vm.insights))
             if read is not None:
                 shown.append((read, time.time()))
+        if recording:
             recorded.append(vm)
 
     controller.adapter.viewmodel.disconnect(window.apply)
@@ -234,29 +253,35 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     sampler = _MainThreadSampler() if os.environ.get("LIVE_PROFILE") else None
     traced = int(os.environ.get("LIVE_TRACEMALLOC", "0"))
     if traced:  # where the storm's memory growth was allocated (Python and numpy, not Qt)
-        import tracemalloc
-
         tracemalloc.start(8)
         before = tracemalloc.take_snapshot()
+    types = int(os.environ.get("LIVE_TYPES", "0"))
+    types_before = _type_counts() if types else None
     started = time.monotonic()
     memory = asyncio.ensure_future(_sample_memory(SECONDS))
     lags = await lag_sampler(SECONDS)
     measuring = False
-    rss = await memory
-    if traced:
-        growth = tracemalloc.take_snapshot().compare_to(before, "traceback")
-        tracemalloc.stop()
-        print(f"  grown most over the storm (tracemalloc, top {traced}):")
-        for stat in growth[:traced]:
-            frames = [f for f in stat.traceback if "/app/" in f.filename] or list(stat.traceback)
-            where = " < ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in frames[:3])
-            print(f"    {stat.size_diff / 2**20:+8.1f} MB {stat.count_diff:+9,} blocks  {where}")
-    if sampler is not None:
-        sampler.report(int(os.environ["LIVE_PROFILE"]))
+    memory_samples = await memory
     elapsed = time.monotonic() - started
     frames = list(window.frames)
     painted = sorted(window.painted)
     received = engine.counters.webhooks_received - received0
+    if traced:
+        _print_growth(tracemalloc.take_snapshot().compare_to(before, "traceback"), traced)
+        tracemalloc.stop()
+    if types_before is not None:
+        grown = _type_counts()
+        grown.subtract(types_before)
+        print(f"  Python objects grown most over the storm (gc, top {types}):")
+        for name, more in grown.most_common(types):
+            print(f"    {more:+9,} {name}")
+    if sampler is not None:
+        sampler.report(int(os.environ["LIVE_PROFILE"]))
+    recording = True  # the storm goes on until the view models to replay are in
+    until = time.monotonic() + 30.0
+    while len(recorded) < REPLAYED and time.monotonic() < until:
+        await asyncio.sleep(0.1)
+    recording = False
 
     # The storm ends: the sandbox's clock stops, the stream drains, then the truth.
     await http.post(sandbox + "/_sandbox/clock", json={"paused": True})
@@ -278,6 +303,9 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         return stock, int(orders) - stored_orders, int(units)
 
     stock, orders, units = await db.read(mine)
+    # The controller disconnects what it connected (its warning otherwise says so).
+    controller.adapter.viewmodel.disconnect(timed_apply)
+    controller.adapter.viewmodel.connect(window.apply)
     await controller.aclose()
     await engine.stop()
     # The storm's last view models again, nothing else running: the UI's own cost per frame.
@@ -296,8 +324,8 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     db.close()
 
     to_store, to_screen, unseen = _latencies(commits, batch_sizes, receipts, shown, painted)
-    partial = [(n, ms) for is_full, n, ms in computations if not is_full]
-    full = [ms for is_full, _n, ms in computations if is_full]
+    partial = [(n, ms, new) for is_full, n, ms, new in computations if not is_full]
+    full = [ms for is_full, _n, ms, _new in computations if is_full]
     truth_stock = {s["sku_id"]: int(s["available"]) for s in truth["skus"]}
     return {
         "elapsed": elapsed,
@@ -308,7 +336,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "to_store": to_store,
         "to_screen": to_screen,
         "unseen": unseen,
-        "rss": rss,
+        "memory": memory_samples,
         "hwm": memory_mb().get("VmHWM", float("nan")),
         "marks_mb": (
             commits.itemsize * len(commits)
@@ -357,13 +385,52 @@ def _latencies(
     return to_store, to_screen, int((~seen).sum())
 
 
-async def _sample_memory(seconds: float) -> list[tuple[float, float]]:
-    """(seconds into the storm, RSS MB) every `LIVE_RSS_EVERY` seconds (10 by default)."""
-    samples: list[tuple[float, float]] = []
+def _print_growth(growth: list[tracemalloc.StatisticDiff], top: int) -> None:
+    """The `top` places in the project's code whose allocations grew most, each the innermost
+    frame of ours on the way to the allocation (numpy's and SQLAlchemy's own frames say less),
+    with the three frames of ours that led there for the largest."""
+    by_site: dict[str, list[float]] = {}
+    paths: dict[str, tuple[float, str]] = {}
+    for stat in growth:
+        ours = [f for f in stat.traceback if "/app/" in f.filename or "/relay/" in f.filename]
+        frames = ours or list(stat.traceback)
+        site = f"{frames[-1].filename.rsplit('/', 2)[-1]}:{frames[-1].lineno}"
+        sums = by_site.setdefault(site, [0.0, 0.0])
+        sums[0] += stat.size_diff
+        sums[1] += stat.count_diff
+        path = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames[-3:][::-1])
+        if stat.size_diff > paths.get(site, (0.0, ""))[0]:
+            paths[site] = (stat.size_diff, path)
+    total = sum(stat.size_diff for stat in growth) / 2**20
+    print(f"  grown over the storm (tracemalloc): {total:+.1f} MB in all; most, by our code:")
+    ranked = sorted(by_site.items(), key=lambda kv: -kv[1][0])[:top]
+    for site, (size, count) in ranked:
+        print(f"    {size / 2**20:+8.1f} MB {count:+9,.0f} blocks  {paths[site][1]}")
+
+
+def _type_counts() -> collections.Counter[str]:
+    """Live objects the collector tracks, by type (`LIVE_TYPES=N`: which kinds a growth is)."""
+    import gc
+
+    gc.collect()
+    return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+async def _sample_memory(seconds: float) -> list[tuple[float, dict[str, float]]]:
+    """(seconds into the storm, memory in MB) every `LIVE_RSS_EVERY` seconds (10 by default):
+    the RSS and where it is (`procmem.memory_mb`, `procmem.heap_mb`), and how many Python
+    objects are allocated, so a growth can be told apart: Python objects, malloc's heap (numpy,
+    Qt) or fragmentation."""
+    samples: list[tuple[float, dict[str, float]]] = []
     started = time.monotonic()
     while True:
         at = time.monotonic() - started
-        samples.append((at, rss_mb()))
+        values = memory_mb()
+        values.update({f"heap_{k}": v for k, v in heap_mb().items()})
+        values["python_blocks_k"] = sys.getallocatedblocks() / 1000
+        if tracemalloc.is_tracing():
+            values["traced"] = tracemalloc.get_traced_memory()[0] / 2**20
+        samples.append((at, values))
         if at + RSS_EVERY > seconds:
             return samples
         await asyncio.sleep(RSS_EVERY)
@@ -423,6 +490,9 @@ def _window() -> tuple[Any, Any]:
 
 
 def main() -> None:
+    from app.ui.process import prepare_desktop_process
+
+    prepare_desktop_process()  # the desktop's process as the app starts it (its memory)
     import qasync
 
     if os.environ.get("LIVE_SWITCH_INTERVAL"):  # an experiment: how often threads trade the GIL
@@ -506,11 +576,13 @@ def _print(r: dict[str, Any]) -> None:
     if partial:
         print(
             f"  insight: {len(partial)} incremental computations (median "
-            f"{statistics.median(n for n, _ in partial):.0f} SKUs, "
-            f"{statistics.median(ms for _, ms in partial):.0f} ms read + compute), "
+            f"{statistics.median(n for n, _, _ in partial):.0f} SKUs, "
+            f"{statistics.median(ms for _, ms, _ in partial):.0f} ms read + compute, "
+            f"{statistics.median(new for _, _, new in partial):.0f} SKU objects new to the UI), "
             f"{len(full)} full ({', '.join(f'{ms:.0f}' for ms in full)} ms)"
         )
-    rss = r["rss"]
+    memory = r["memory"]
+    rss = [(at, values.get("VmRSS", float("nan"))) for at, values in memory]
     values = [mb for _, mb in rss]
     tail = [mb for at, mb in rss if at >= rss[-1][0] / 2] or values
     print(
@@ -520,6 +592,28 @@ def _print(r: dict[str, Any]) -> None:
         f"slope {slope_mb_per_hour(rss):+.1f} MB/h (least squares; the benchmark's own marks "
         f"{r['marks_mb']:.1f} MB of it)   target < 300 MB, no growth"
     )
+    parts = []
+    for key, label in _MEMORY_PARTS.items():
+        series = [(at, v[key]) for at, v in memory if key in v]
+        if series:
+            parts.append(
+                f"{label} {series[0][1]:.0f} -> {series[-1][1]:.0f} "
+                f"({slope_mb_per_hour(series):+.0f}/h)"
+            )
+    print(f"    of it, first -> last sample (slope): {'; '.join(parts)}")
+
+
+#: What `_sample_memory` records beside VmRSS, as printed (MB, but Python's blocks, thousands).
+_MEMORY_PARTS = {
+    "RssAnon": "own memory MB",
+    "RssFile": "mapped files MB",
+    "heap_in_use": "malloc in use MB",
+    "heap_free": "malloc free MB",
+    "heap_mapped": "malloc mapped MB",
+    "heap_sqlite": "SQLite MB",
+    "python_blocks_k": "Python blocks (k)",
+    "traced": "traced by tracemalloc MB",
+}
 
 
 if __name__ == "__main__":

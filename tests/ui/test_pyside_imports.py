@@ -14,8 +14,8 @@ PROBE = """
 import linecache, sys
 import PySide6.QtCore
 if sys.argv[1] == "skip":
-    from app.ui.pyside_imports import skip_source_scan
-    assert skip_source_scan()
+    from app.ui.process import prepare_desktop_process  # what the app's start calls
+    prepare_desktop_process()
 import colorsys, fractions  # not imported by anything above
 print(sum(m.__file__ in linecache.cache for m in (colorsys, fractions)))
 """
