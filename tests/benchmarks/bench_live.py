@@ -20,7 +20,10 @@ Printed, over the `LIVE_SECONDS` of the storm (after the first dashboard):
   a 16 ms timer fires: whatever blocks the UI thread, not only painting), p95 / p99;
 - webhook -> committed store: from the relay's receipt to the commit of the batch, p50 / p99;
 - webhook -> on screen: from the relay's receipt to the end of the first paint of a view model
-  whose insight was computed from a read after that webhook's commit, p50 / p99;
+  whose insight was computed from a read after that webhook's commit, p50 / p99; and its two
+  halves: until the next insight computation starts (the runner gathers changes, at most
+  `insight_max_delay`; `LIVE_DEBOUNCE` and `LIVE_MAX_DELAY` set the runner's two delays) and
+  from there to the screen;
 - the truth check after the storm: the sandbox's clock stopped, the stream drained (no
   reconciliation during the run, so webhooks alone carried it): every sandbox SKU's stock, the
   order count and the units sold equal the sandbox's truth (nothing dropped, nothing counted
@@ -163,6 +166,13 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         settings=EngineSettings(
             reconcile_interval=1e6,  # webhooks alone carry the storm (the truth check)
             insight_refresh=REFRESH * SPEED,
+            # How long the insight runner gathers changes (an experiment's knobs).
+            insight_debounce=float(
+                os.environ.get("LIVE_DEBOUNCE", EngineSettings.insight_debounce)
+            ),
+            insight_max_delay=float(
+                os.environ.get("LIVE_MAX_DELAY", EngineSettings.insight_max_delay)
+            ),
             backfill_days=1,
         ),
     )
@@ -239,13 +249,27 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
 
     controller.adapter.viewmodel.disconnect(window.apply)
     controller.adapter.viewmodel.connect(timed_apply)
+    # The resident memory before the storm too, by phase: where the run's VmHWM comes from.
+    phase = "engine start"
+    before_storm: dict[str, float] = {}
+
+    async def sample_before_storm() -> None:
+        while True:
+            before_storm[phase] = max(before_storm.get(phase, 0.0), memory_mb().get("VmRSS", 0))
+            await asyncio.sleep(0.2)
+
+    watcher = asyncio.ensure_future(sample_before_storm())
     controller.start()
     await engine.start()
+    phase = "first sync (backfill)"
     await engine.backfill_done.wait()
+    phase = "first insight and dashboard"
     await first_apply.wait()
     while runner.last is None:
         await asyncio.sleep(0.05)
+    phase = "settling"
     await asyncio.sleep(1.0)
+    watcher.cancel()
     window.frames.clear()
     window.painted.clear()
     received0 = engine.counters.webhooks_received
@@ -323,7 +347,9 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     await http.aclose()
     db.close()
 
-    to_store, to_screen, unseen = _latencies(commits, batch_sizes, receipts, shown, painted)
+    to_store, to_screen, unseen, waiting, showing = _latencies(
+        commits, batch_sizes, receipts, shown, painted
+    )
     partial = [(n, ms, new) for is_full, n, ms, new in computations if not is_full]
     full = [ms for is_full, _n, ms, _new in computations if is_full]
     truth_stock = {s["sku_id"]: int(s["available"]) for s in truth["skus"]}
@@ -336,7 +362,10 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "to_store": to_store,
         "to_screen": to_screen,
         "unseen": unseen,
+        "waiting": waiting,
+        "showing": showing,
         "memory": memory_samples,
+        "before_storm": before_storm,
         "hwm": memory_mb().get("VmHWM", float("nan")),
         "marks_mb": (
             commits.itemsize * len(commits)
@@ -362,7 +391,7 @@ def _latencies(
     receipts: array[float],
     shown: list[tuple[float, float]],
     painted: list[float],
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], int, list[float], list[float]]:
     """webhook -> store (the batch's commit) and webhook -> screen (the first paint after the
     apply of a view model computed from a read that started after the batch's commit), in ms,
     and how many were committed after the last such paint."""
@@ -382,7 +411,12 @@ def _latencies(
     first = np.searchsorted(read, commit)
     seen = first < len(read)
     to_screen = ((earliest[first[seen]] - receipt[seen]) * 1000).tolist()
-    return to_store, to_screen, int((~seen).sum())
+    # Where the time on the way to the screen goes: from the commit until the next insight
+    # computation starts (the runner's debounce and the computation in hand), and from there
+    # until it is painted (computation, view model, frame).
+    waiting = ((read[first[seen]] - commit[seen]) * 1000).tolist()
+    showing = ((earliest[first[seen]] - read[first[seen]]) * 1000).tolist()
+    return to_store, to_screen, int((~seen).sum()), waiting, showing
 
 
 def _print_growth(growth: list[tracemalloc.StatisticDiff], top: int) -> None:
@@ -561,6 +595,12 @@ def _print(r: dict[str, Any]) -> None:
         f"  webhook -> on screen ({len(w):,}; {r['unseen']} committed after the last paint): "
         f"p50 {_p(w, 0.5):.0f} ms, p99 {_p(w, 0.99):.0f} ms   target p99 < 300 ms"
     )
+    wait, show = r["waiting"], r["showing"]
+    print(
+        f"    of it, commit -> the next insight computation starts: p50 {_p(wait, 0.5):.0f} ms, "
+        f"p99 {_p(wait, 0.99):.0f} ms; from there to the screen: p50 {_p(show, 0.5):.0f} ms, "
+        f"p99 {_p(show, 0.99):.0f} ms"
+    )
     (orders, truth_orders), (units, truth_units) = r["orders"], r["units"]
     ok = r["stock_equal"] == r["sandbox_skus"] and orders == truth_orders and units == truth_units
     c = r["counters"]
@@ -581,6 +621,10 @@ def _print(r: dict[str, Any]) -> None:
             f"{statistics.median(new for _, _, new in partial):.0f} SKU objects new to the UI), "
             f"{len(full)} full ({', '.join(f'{ms:.0f}' for ms in full)} ms)"
         )
+    print(
+        "  desktop resident memory before the storm, peak by phase: "
+        + "; ".join(f"{name} {mb:.0f} MB" for name, mb in r["before_storm"].items())
+    )
     memory = r["memory"]
     rss = [(at, values.get("VmRSS", float("nan"))) for at, values in memory]
     values = [mb for _, mb in rss]
