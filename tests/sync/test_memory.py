@@ -8,15 +8,11 @@ heap grew by ~100 MB in two minutes. Measured here in a fresh process, as the ap
 
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_process import python_output
 
 PROBE = """
 import sys
@@ -45,17 +41,7 @@ print(held - own_mb())
 
 
 def _given_back_mb(mode: str) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return float(done.stdout.strip())
+    return float(python_output(PROBE, mode))
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")

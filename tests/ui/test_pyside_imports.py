@@ -3,12 +3,7 @@ its cost was ~36 MB of module sources held in `linecache` for the whole session 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_process import python_output
 
 PROBE = """
 import linecache, sys
@@ -22,17 +17,7 @@ print(sum(m.__file__ in linecache.cache for m in (colorsys, fractions)))
 
 
 def _kept_sources(mode: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
-        cwd=ROOT,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout.strip())
+    return int(python_output(PROBE, mode, env={"QT_QPA_PLATFORM": "offscreen"}))
 
 
 def test_modules_imported_after_pyside_keep_no_source_in_memory() -> None:
