@@ -228,6 +228,18 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
     runner.on_result = on_result
     controller = DashboardController(window, engine, shop_id, budget_per_minute=200 * 60)
     original = window.apply
+    # How long each view model took to build (the dashboard's own read of the store, then the
+    # model): a part of webhook -> screen after the insight's computation.
+    builds = array("d")
+    refresh = controller.adapter._refresh
+
+    async def timed_refresh() -> None:
+        started = time.perf_counter()
+        await refresh()
+        if measuring:
+            builds.append((time.perf_counter() - started) * 1000)
+
+    controller.adapter._refresh = timed_refresh  # type: ignore[method-assign]
 
     # The view models replayed after the storm (the UI's own cost) are taken after its memory
     # samples: 40 view models span about a full recompute's worth of insight objects, tens of
@@ -363,6 +375,7 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "to_screen": to_screen,
         "unseen": unseen,
         "waiting": waiting,
+        "builds": list(builds),
         "showing": showing,
         "memory": memory_samples,
         "before_storm": before_storm,
@@ -600,6 +613,11 @@ def _print(r: dict[str, Any]) -> None:
         f"    of it, commit -> the next insight computation starts: p50 {_p(wait, 0.5):.0f} ms, "
         f"p99 {_p(wait, 0.99):.0f} ms; from there to the screen: p50 {_p(show, 0.5):.0f} ms, "
         f"p99 {_p(show, 0.99):.0f} ms"
+    )
+    b = r["builds"]
+    print(
+        f"    view models built ({len(b):,}; the dashboard's read of the store, then the model): "
+        f"p50 {_p(b, 0.5):.0f} ms, p99 {_p(b, 0.99):.0f} ms"
     )
     (orders, truth_orders), (units, truth_units) = r["orders"], r["units"]
     ok = r["stock_equal"] == r["sandbox_skus"] and orders == truth_orders and units == truth_units
