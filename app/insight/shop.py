@@ -8,6 +8,7 @@ any earlier moment (`app.insight.evaluation`).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -630,10 +631,14 @@ def merge_insight(previous: ShopInsight, part: ShopInsight) -> ShopInsight:
     SKUs whose data changed were recomputed (#15). Each SKU is computed alone (no number of
     one SKU depends on another's sales or stock), so this equals a computation of every SKU
     when nothing else changed; the SKUs left out keep their own `now`. Sorted as a full
-    computation sorts (`alerts.attention_key`, which `sort_order` equals)."""
-    by_sku = dict(previous.by_sku)
-    by_sku.update(part.by_sku)
-    ordered = tuple(sorted(by_sku.values(), key=attention_key))
+    computation sorts (`alerts.attention_key`, which `sort_order` equals): the SKUs kept are
+    in that order already, so only the recomputed ones are put in place, by bisection (on a
+    big shop the whole sort worked out 5,000 keys for the ~100 SKUs a webhook touches)."""
+    replaced = part.by_sku
+    ordered_list = [item for item in previous.skus if item.sku_id not in replaced]
+    for item in part.skus:
+        bisect.insort(ordered_list, item, key=attention_key)
+    ordered = tuple(ordered_list)
     table: dict[str, Callable[[str, Sequence[float]], StockProjection]] = {}
     for source in (previous, part):
         projector = source.projector
@@ -646,7 +651,7 @@ def merge_insight(previous: ShopInsight, part: ShopInsight) -> ShopInsight:
     videos = {
         sku_id: video
         for sku_id, video in previous.video_by_sku.items()
-        if sku_id not in part.by_sku
+        if sku_id not in replaced
     }
     videos.update(part.video_by_sku)
     return ShopInsight(
