@@ -77,8 +77,9 @@ def fitted_top(peak: float, current: float) -> float:
     exp = 10.0 ** math.floor(math.log10(want))
     for step in _TOPS:
         if want <= step * exp * (1 + 1e-9):
-            return step * exp
-    return 10.0 * exp
+            # 3.5 * 0.1 is 0.35000000000000003: the axis's top is the number it looks like.
+            return float(f"{step * exp:.6g}")
+    return float(f"{10.0 * exp:.6g}")
 
 
 class TimeZoom(QObject):

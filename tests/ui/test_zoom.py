@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.sync.dashboard_data import OrderHours
 from app.ui.main_window import MainWindow
-from app.ui.zoom import MIN_SPAN, ZOOM_NOTE
+from app.ui.zoom import FILL_AT_LEAST, MIN_SPAN, ZOOM_NOTE, fitted_top, peak_between
 from tests.ui import synthetic
 from tests.ui.gestures import double_click, drag, wheel
 
@@ -182,3 +182,23 @@ def test_new_stock_in_the_sellers_view_refits_the_value_axis(shown: MainWindow) 
     assert _span(flow.plot) == pytest.approx((lo, hi))
     bottom, new_top = _value_axis(flow.plot)
     assert bottom == 0.0 and new_top >= top * 3
+
+
+def test_a_refitted_value_axis_is_round_holds_its_peak_and_is_not_refitted_again() -> None:
+    """Whatever the peak in view, the top it gets clears it, is a round number, is filled
+    above FILL_AT_LEAST, and the next notch with the same peak keeps it (no flicker)."""
+    for peak in np.geomspace(0.3, 3e6, 400):
+        top = fitted_top(float(peak), 0.0)
+        assert peak <= top and peak >= FILL_AT_LEAST * top / 1.05
+        assert float(f"{top:.2g}") == top  # two significant figures at most: 35, 8,000
+        assert fitted_top(float(peak), top) == top
+    assert fitted_top(0.0, 0.0) == 1.0
+
+
+def test_the_peak_in_view_counts_the_line_running_in_from_outside() -> None:
+    """A sale just left of the view still draws its line into it: its level counts."""
+    x = np.array([0.0, 10.0, 20.0, 30.0])
+    y = np.array([5.0, 100.0, 7.0, 6.0])
+    assert peak_between(x, y, 12.0, 18.0) == 100.0
+    assert peak_between(x, y, 21.0, 29.0) == 7.0
+    assert peak_between(x[:0], y[:0], 0.0, 1.0) == 0.0
