@@ -22,7 +22,7 @@ from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, st
 from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import Projector
-from app.ui.zoom import ZOOM_NOTE, TimeZoom
+from app.ui.zoom import ZOOM_NOTE, TimeZoom, peak_between
 
 HOUR = 3600.0
 # Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
@@ -117,7 +117,7 @@ class StockFlowChart(QWidget):
         # 24 h / 7 d / 30 d / 365 d of the past, or "Auto" (as far back as the view looks ahead).
         self.ranges = RangeSelector(self)
         self.ranges.changed.connect(self.set_window)
-        self.zoom = TimeZoom([self.plot], self)
+        self.zoom = TimeZoom([self.plot], [self._peak_in_view], self)
         self.zoom.changed.connect(self._zoom_changed)
         self._window: float | None = None
         self._last: (
@@ -327,10 +327,26 @@ class StockFlowChart(QWidget):
             item = self.plot.getPlotItem()
             item.setXRange(lo, hi, padding=0.01)
             item.setYRange(0, top, padding=0)
+        if self.zoom.held:
+            self.zoom.fit()  # new data in the seller's view: the value axis still fits it
+            top = self.plot.getPlotItem().getViewBox().viewRange()[1][1]
         if stockout is not None:
             # Right-aligned at the end of the gap, or at the view's edge when the gap runs past
             # it, so the words stay inside the shaded stretch they describe.
             self.gap_label.setPos(min(arrival, hi), top * 0.98)
+
+    def _peak_in_view(self, lo: float, hi: float) -> float:
+        """The highest stock the chart draws between `lo` and `hi`: history, the bridge to
+        now, the projection and, when shown, the band."""
+        peak = peak_between(self._hist_x.view(), self._hist_y.view(), lo, hi)
+        curves = [self.bridge, self.projection]
+        if self.band.isVisible():
+            curves += [self.band_low, self.band_high]
+        for curve in curves:
+            x, y = curve.xData, curve.yData  # as given, not the display's clipped copy
+            if x is not None and y is not None and len(x):
+                peak = max(peak, peak_between(x, y, lo, hi))
+        return peak
 
     def _say_history_start(self, lo: float, first: float | None, now: float) -> None:
         """A range reaching before the history this chart holds says where that starts."""
@@ -602,7 +618,11 @@ class OrdersChart(QWidget):
         # hourly totals (`update_hours`) as a downsampled line (a year is 8,760 hours).
         self.ranges = RangeSelector(self)
         self.ranges.changed.connect(self.set_window)
-        self.zoom = TimeZoom([self.orders_plot, self.revenue_plot], self)
+        self.zoom = TimeZoom(
+            [self.orders_plot, self.revenue_plot],
+            [self._orders_in_view, self._revenue_in_view],
+            self,
+        )
         self.zoom.changed.connect(self._zoom_changed)
         self._window: float | None = None
         self._hours: OrderHours | None = None
@@ -654,6 +674,19 @@ class OrdersChart(QWidget):
         if not held:
             self._redraw()
 
+    def _orders_in_view(self, lo: float, hi: float) -> float:
+        """The highest bar (or line) between `lo` and `hi`, the viral markers above it included."""
+        # A bar is 0.8 h wide around its centre: one whose edge is in view counts.
+        peak = peak_between(self._x.view(), self._orders.view(), lo - HOUR / 2, hi + HOUR / 2)
+        if self.markers.isVisible():
+            x, y = self.markers.getData()
+            if len(x):
+                peak = max(peak, peak_between(x, y, lo, hi))
+        return peak
+
+    def _revenue_in_view(self, lo: float, hi: float) -> float:
+        return peak_between(self._x.view(), self._revenue.view(), lo, hi)
+
     def _redraw(self) -> None:
         if self._shown is not None:
             self._pending = self._shown
@@ -696,7 +729,9 @@ class OrdersChart(QWidget):
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(float(rev.max()), 1.0) * 1.05),
         )
-        if not self.zoom.held and ranges != self._range:
+        if self.zoom.held:
+            self.zoom.fit()  # new data in the seller's view: the value axes still fit it
+        elif ranges != self._range:
             self._range = ranges
             self.orders_plot.getPlotItem().setXRange(ranges[0], ranges[1], padding=0.01)
             self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)
@@ -733,7 +768,9 @@ class OrdersChart(QWidget):
             nice_ceiling(max(top, 1.0) * 1.15),
             nice_ceiling(max(top_rev, 1.0) * 1.05),
         )
-        if not self.zoom.held and ranges != self._range:
+        if self.zoom.held:
+            self.zoom.fit()  # new data in the seller's view: the value axes still fit it
+        elif ranges != self._range:
             self._range = ranges
             self.orders_plot.getPlotItem().setXRange(lo, hi, padding=0.01)
             self.orders_plot.getPlotItem().setYRange(0, ranges[2], padding=0)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.sync.dashboard_data import OrderHours
 from app.ui.main_window import MainWindow
-from app.ui.zoom import MIN_SPAN, ZOOM_NOTE
+from app.ui.zoom import FILL_AT_LEAST, MIN_SPAN, ZOOM_NOTE, fitted_top, peak_between
 from tests.ui import synthetic
 from tests.ui.gestures import double_click, drag, wheel
 
@@ -104,3 +104,101 @@ def test_a_drag_pans_the_years_orders_and_a_range_gives_the_view_back(
     lo3, hi3 = _span(chart.orders_plot)
     assert not chart.zoom.held and chart.ranges.note.text() == ""
     assert 29 * DAY < hi3 - lo3 < 31 * DAY
+
+
+def _value_axis(plot: object) -> tuple[float, float]:
+    _, (lo, hi) = plot.getPlotItem().getViewBox().viewRange()  # type: ignore[attr-defined]
+    return float(lo), float(hi)
+
+
+def _peak_in(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    inside = (x >= lo) & (x <= hi)
+    return float(y[inside].max())
+
+
+def test_the_value_axis_starts_at_zero_and_fits_the_orders_in_view(shown: MainWindow) -> None:
+    """While the seller moves along the year, each value axis starts at zero (orders and
+    revenue are amounts), its top clears the highest bar in view, and that bar fills most of
+    the height: zooming into a quiet stretch does not squash it into the bottom third."""
+    chart = shown.dashboard.orders.chart
+    chart.ranges.select("365 d")
+    shown.flush_charts()
+    hours = _year_of_hours(synthetic.viewmodel().now)
+    x = hours.hour_starts + HOUR / 2
+    wheel(chart.orders_plot, 6)
+    for _ in range(3):
+        drag(chart.orders_plot, 150.0)
+        lo, hi = _span(chart.orders_plot)
+        for plot, values in (
+            (chart.orders_plot, hours.orders),
+            (chart.revenue_plot, hours.revenue),
+        ):
+            bottom, top = _value_axis(plot)
+            peak = _peak_in(x, values, *_span(plot))
+            assert bottom == 0.0
+            assert peak <= top and peak >= 0.6 * top, (peak, top)
+        assert lo < hi
+
+
+def test_a_notch_that_keeps_the_same_peak_in_view_leaves_the_value_axis_still(
+    shown: MainWindow,
+) -> None:
+    """The value labels do not jitter with every notch: while the highest value in view still
+    fits and fills the axis, its top stays the same round number."""
+    chart = shown.dashboard.orders.chart
+    chart.ranges.select("365 d")
+    shown.flush_charts()
+    wheel(chart.orders_plot, 8)  # a few weeks of a 20 +/- 10 an hour rhythm
+    tops = set()
+    for _ in range(6):
+        drag(chart.orders_plot, 40.0, steps=2)
+        tops.add(_value_axis(chart.orders_plot)[1])
+    assert len(tops) == 1
+    top = tops.pop()
+    assert top == pytest.approx(round(top, 1))  # 35, not 31.47
+
+
+def test_new_stock_in_the_sellers_view_refits_the_value_axis(shown: MainWindow) -> None:
+    """A restock arriving while the seller holds a zoomed view: the view stays on its stretch
+    of time, and the value axis grows to show the new level rather than cut it off."""
+    flow = shown.dashboard.inventory.flow
+    flow.ranges.select("7 d")
+    shown.flush_charts()
+    wheel(flow.plot, 3)
+    lo, hi = _span(flow.plot)
+    _, top = _value_axis(flow.plot)
+    vm = synthetic.viewmodel()
+    sku = flow.sku_id
+    assert sku is not None and sku in vm.histories
+    old = vm.histories[sku]
+    spike_at = (lo + hi) / 2
+    keep = old.times < spike_at
+    times = np.concatenate((old.times[keep], [spike_at], old.times[~keep]))
+    stock = np.concatenate((old.stock[keep], [top * 3], old.stock[~keep]))
+    histories = dict(vm.histories)
+    histories[sku] = dataclasses.replace(old, times=times, stock=stock)
+    shown.apply(dataclasses.replace(vm, histories=histories))
+    shown.flush_charts()
+    assert _span(flow.plot) == pytest.approx((lo, hi))
+    bottom, new_top = _value_axis(flow.plot)
+    assert bottom == 0.0 and new_top >= top * 3
+
+
+def test_a_refitted_value_axis_is_round_holds_its_peak_and_is_not_refitted_again() -> None:
+    """Whatever the peak in view, the top it gets clears it, is a round number, is filled
+    above FILL_AT_LEAST, and the next notch with the same peak keeps it (no flicker)."""
+    for peak in np.geomspace(0.3, 3e6, 400):
+        top = fitted_top(float(peak), 0.0)
+        assert peak <= top and peak >= FILL_AT_LEAST * top / 1.05
+        assert float(f"{top:.2g}") == top  # two significant figures at most: 35, 8,000
+        assert fitted_top(float(peak), top) == top
+    assert fitted_top(0.0, 0.0) == 1.0
+
+
+def test_the_peak_in_view_counts_the_line_running_in_from_outside() -> None:
+    """A sale just left of the view still draws its line into it: its level counts."""
+    x = np.array([0.0, 10.0, 20.0, 30.0])
+    y = np.array([5.0, 100.0, 7.0, 6.0])
+    assert peak_between(x, y, 12.0, 18.0) == 100.0
+    assert peak_between(x, y, 21.0, 29.0) == 7.0
+    assert peak_between(x[:0], y[:0], 0.0, 1.0) == 0.0
