@@ -649,9 +649,7 @@ def merge_insight(previous: ShopInsight, part: ShopInsight) -> ShopInsight:
     levels = dict(previous.level_by_sku)
     levels.update(part.level_by_sku)
     videos = {
-        sku_id: video
-        for sku_id, video in previous.video_by_sku.items()
-        if sku_id not in replaced
+        sku_id: video for sku_id, video in previous.video_by_sku.items() if sku_id not in replaced
     }
     videos.update(part.video_by_sku)
     return ShopInsight(
