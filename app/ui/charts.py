@@ -18,7 +18,15 @@ from app.insight import fmt
 from app.insight.types import OrderIntelligence, SkuInsight
 from app.sync.dashboard_types import OrderHours, StockSeries
 from app.ui import when
-from app.ui.plots import GrowBuffer, RepaintScheduler, brush, make_plot, pen, style_plot
+from app.ui.plots import (
+    GrowBuffer,
+    RepaintScheduler,
+    brush,
+    make_plot,
+    nice_ceiling,
+    pen,
+    style_plot,
+)
 from app.ui.ranges import DAY, RangeSelector
 from app.ui.theme import Palette, load_palettes
 from app.ui.viewmodel import Projector
@@ -28,18 +36,6 @@ HOUR = 3600.0
 # Long histories skip the fill under the curve: filling a downsampled 100k-point path costs more
 # than the rest of the frame.
 FILL_MAX_POINTS = 20_000
-
-
-def nice_ceiling(value: float) -> float:
-    """The next round number (1, 1.2, 1.5, 2 ... 8 x 10^n) at or above `value`: a stable axis
-    top that does not re-layout the axis on every small change."""
-    if value <= 0:
-        return 1.0
-    exp = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
-        if value <= step * exp:
-            return step * exp
-    return 10.0 * exp
 
 
 def set_if_changed(line: pg.InfiniteLine, value: float) -> None:

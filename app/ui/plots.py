@@ -7,7 +7,8 @@ dirty charts, so a burst of 50 events/s costs at most ten chart updates a second
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,6 +20,21 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.ui.theme import Palette
 
 MAX_REPAINT_HZ = 10
+#: Round axis tops: these times a power of ten.
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float, steps: Sequence[float] = NICE_STEPS) -> float:
+    """The next round number (`steps` x 10^n) at or above `value`: a stable axis top that
+    does not re-layout the axis on every small change; the number it looks like (3.5 x 0.1 is
+    0.35, not 0.35000000000000003), and 1 for nothing."""
+    if value <= 0:
+        return 1.0
+    exp = 10.0 ** math.floor(math.log10(value))
+    for step in steps:
+        if value <= step * exp * (1 + 1e-9):
+            return float(f"{step * exp:.6g}")
+    return float(f"{10.0 * exp:.6g}")
 
 
 class Flushable(Protocol):

@@ -15,13 +15,14 @@ round number, and it only moves when what is in view no longer fits or fills und
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
+
+from app.ui.plots import nice_ceiling
 
 __all__ = [
     "FILL_AT_LEAST",
@@ -74,12 +75,7 @@ def fitted_top(peak: float, current: float) -> float:
         return current
     if want <= 0:
         return current if current > 0 else 1.0
-    exp = 10.0 ** math.floor(math.log10(want))
-    for step in _TOPS:
-        if want <= step * exp * (1 + 1e-9):
-            # 3.5 * 0.1 is 0.35000000000000003: the axis's top is the number it looks like.
-            return float(f"{step * exp:.6g}")
-    return float(f"{10.0 * exp:.6g}")
+    return nice_ceiling(want, _TOPS)
 
 
 class TimeZoom(QObject):
