@@ -16,14 +16,13 @@ from tests.fresh_process import python_output
 
 PROBE = """
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from tests.benchmarks.procmem import memory_mb
+
 def own_mb():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
+    return memory_mb()["RssAnon"]
 
 if sys.argv[1] == "tuned":
     from app.sync.memory import tune_malloc
