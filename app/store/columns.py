@@ -31,8 +31,11 @@ from app.store.catalog import chunked
 
 __all__ = [
     "SALE_COLUMNS",
+    "SALE_KEYS",
     "STOCK_COLUMNS",
+    "STOCK_KEYS",
     "history_from_rows",
+    "merge_in_order",
     "order_lines",
     "order_rowids",
     "sale_order",
@@ -143,17 +146,54 @@ SALE_COLUMNS = ("time", "sku", "units", "revenue", "video", "order_rowid")
 STOCK_COLUMNS = ("sku", "at", "quantity", "id")
 
 
+#: The sort keys of `sale_rows`, first key first: time, then order rowid, then SKU (what one
+#: full read gives, so rows merged from several reads sit exactly where a full read puts them).
+SALE_KEYS = (0, 5, 1)
+#: The sort keys of `stock_rows`: time, then row id (the full read's ORDER BY).
+STOCK_KEYS = (1, 3)
+
+
 def sale_order(rows: FloatArray) -> IntArray:
-    """The order of `sale_rows` (time, then order rowid, then SKU): what one full read gives,
-    so rows merged from several reads sit exactly where a full read puts them."""
-    order: IntArray = np.lexsort((rows[:, 1], rows[:, 5], rows[:, 0]))
-    return order
+    """The order of `sale_rows` (`SALE_KEYS`)."""
+    return _order(rows, SALE_KEYS)
 
 
 def stock_order(rows: FloatArray) -> IntArray:
-    """The order of `stock_rows` (time, then row id), as the full read's ORDER BY."""
-    order: IntArray = np.lexsort((rows[:, 3], rows[:, 1]))
+    """The order of `stock_rows` (`STOCK_KEYS`)."""
+    return _order(rows, STOCK_KEYS)
+
+
+def _order(rows: FloatArray, keys: Sequence[int]) -> IntArray:
+    order: IntArray = np.lexsort(tuple(rows[:, key] for key in reversed(keys)))
     return order
+
+
+def merge_in_order(held: FloatArray, fresh: FloatArray, keys: Sequence[int]) -> FloatArray:
+    """`held` (already in `keys` order) with the rows of `fresh` put in place: what sorting
+    the two together gives, for the cost of one copy. A webhook brings a handful of rows into
+    a shop cache of a few hundred thousand; sorting them all again on every update cost ~30
+    to 100 ms of the update (#15)."""
+    if len(fresh) == 0:
+        return held
+    fresh = fresh[_order(fresh, keys)]
+    first = held[:, keys[0]]
+    at = np.searchsorted(first, fresh[:, keys[0]], side="left")
+    ends = np.searchsorted(first, fresh[:, keys[0]], side="right")
+    # Rows tied on the first key (rare: the same second) are placed by the other keys.
+    for i in np.flatnonzero(ends > at).tolist():
+        lo, hi = int(at[i]), int(ends[i])
+        for key in keys[1:]:
+            column = held[lo:hi, key]
+            value = fresh[i, key]
+            lo, hi = (
+                lo + int(np.searchsorted(column, value, side="left")),
+                lo + int(np.searchsorted(column, value, side="right")),
+            )
+            if hi == lo:
+                break
+        at[i] = hi  # after rows equal on every key, as a stable sort of held + fresh puts it
+    merged: FloatArray = np.insert(held, at, fresh, axis=0)
+    return merged
 
 
 def _matrix(cursor: sqlite3.Cursor, width: int) -> FloatArray:

@@ -26,14 +26,15 @@ from app.insight.orders import TO_SHIP, OrderTally
 from app.insight.types import OrderFact, SkuSettings, SkuState, VideoInfo
 from app.store.catalog import SkuStock, current_stock
 from app.store.columns import (
+    SALE_KEYS,
+    STOCK_KEYS,
     history_from_rows,
+    merge_in_order,
     order_lines,
     order_rowids,
-    sale_order,
     sale_rows,
     shop_sku_ids,
     shop_videos,
-    stock_order,
     stock_rows,
     view_rows,
 )
@@ -220,15 +221,14 @@ class ShopCache:
             fresh = sale_rows(session, self.shop_id, self.since, order_ids=orders)
             positions.update(self.sales[gone, 1].astype(np.int64).tolist())
             positions.update(fresh[:, 1].astype(np.int64).tolist())
-            kept = np.concatenate((self.sales[~gone], fresh))
-            self.sales = kept[sale_order(kept)]
+            self.sales = merge_in_order(self.sales[~gone], fresh, SALE_KEYS)
             self._update_facts(session, orders)
         skus = sorted(touched.skus)
         if skus:
             rows = np.array([self.index[sku_id] for sku_id in skus], dtype=np.float64)
             fresh = stock_rows(session, self.shop_id, self.since, skus)
-            kept = np.concatenate((self.stock[~np.isin(self.stock[:, 0], rows)], fresh))
-            self.stock = kept[stock_order(kept)]
+            kept = self.stock[~np.isin(self.stock[:, 0], rows)]
+            self.stock = merge_in_order(kept, fresh, STOCK_KEYS)
             positions.update(self.index[sku_id] for sku_id in skus)
         ids = [self.skus[i].sku_id for i in sorted(positions)]
         for row in current_stock(session, self.shop_id, ids):
