@@ -15,6 +15,12 @@ batch's COMMIT returned, so no 200 is ever sent for an event that is not on disk
 their own connections (WAL lets them run beside the writer), so `token create` in another
 process is seen at once.
 
+Why FULL is NORMAL plus a syncer thread: SQLite's FULL syncs the WAL inside each COMMIT, so
+the writer sat in fdatasync while the next batch waited; here the writer commits with NORMAL
+and hands the batch to the syncer, which fdatasyncs the WAL and only then lets its callers be
+answered (`_sync_loop`): the same syncs, the same promise, the commit of batch N+1 beside the
+fsync of batch N.
+
 Why checkpoints every ~10,000 WAL pages rather than SQLite's 1,000: the automatic checkpoint
 runs inside the COMMIT that crosses the threshold, copying pages into the database file with
 two fsyncs, and that webhook waits for it. A checkpoint copies each page once however often it
@@ -52,6 +58,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -285,6 +292,13 @@ class SQLiteBackend(Backend):
         self.event_retention = event_retention
         self.dedupe_retention = dedupe_retention
         self.sync = sync
+        # FULL's one sync beyond NORMAL (the WAL after each commit) is made by the syncer
+        # thread, off the writer's path (see `_sync_loop`); the pragma is then NORMAL.
+        self.sync_wal = sync.upper() == "FULL"
+        self._pragma = "NORMAL" if self.sync_wal else sync
+        self._synced: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
+        self._syncer: threading.Thread | None = None
+        self.wal_syncs = 0
         self.max_batch = max_batch
         self.checkpoint_pages = checkpoint_pages
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -314,7 +328,7 @@ class SQLiteBackend(Backend):
     async def start(self, on_committed: CommittedListener) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_committed = on_committed
-        conn = connect(self.path, self.sync)
+        conn = connect(self.path, self._pragma)
         ensure_schema(conn)
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.checkpoint_pages)}")
         page = int(conn.execute("PRAGMA page_size").fetchone()[0])
@@ -330,6 +344,11 @@ class SQLiteBackend(Backend):
             target=self._write_loop, args=(conn,), name="relay-sqlite-writer", daemon=True
         )
         self._writer.start()
+        if self.sync_wal:
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="relay-sqlite-syncer", daemon=True
+            )
+            self._syncer.start()
 
     async def close(self) -> None:
         # Let queued work finish first, so nothing acknowledged is dropped.
@@ -341,6 +360,8 @@ class SQLiteBackend(Backend):
         self._jobs.put(None)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.join, 10.0)
+        if self._syncer is not None:
+            await asyncio.to_thread(self._syncer.join, 10.0)
         self._readers.shutdown(wait=True)
 
     # --- group commit, loop side ---------------------------------------------------------
@@ -437,14 +458,75 @@ class SQLiteBackend(Backend):
                 if len(batch) > self.max_batch:
                     batch, carry = batch[: self.max_batch], batch[self.max_batch :]
                 outcome = self._run_batch(conn, batch)
-                try:
-                    loop.call_soon_threadsafe(self._done, outcome)
-                except RuntimeError:  # loop closed during shutdown
-                    return
+                if self.sync_wal:
+                    self._synced.put(outcome)  # the syncer answers it once the WAL is synced
+                else:
+                    try:
+                        loop.call_soon_threadsafe(self._done, outcome)
+                    except RuntimeError:  # loop closed during shutdown
+                        return
                 if stop and not carry:
                     return
         finally:
+            self._synced.put(None)
             conn.close()
+
+    def _sync_loop(self) -> None:
+        """FULL durability off the writer's path: fdatasync the WAL, then answer every batch
+        committed before that call began (they are all in the file by then).
+
+        SQLite's FULL is NORMAL plus one sync of the WAL after each commit, made inside the
+        COMMIT, so the writer could not start the next batch until the disk answered, and a
+        batch arriving meanwhile waited for a whole commit and fsync first. Here the writer
+        commits with NORMAL (which keeps SQLite's own syncs around checkpoints and the WAL
+        header) and goes on with the next batch at once; this thread makes the per-commit
+        sync, one for every batch committed since the previous one returned. No 200 goes out
+        before the sync covering its commit, so what a 200 survives is FULL's: a power loss.
+        Our own descriptor on the WAL takes no lock (SQLite locks the database file and the
+        -shm file, never the WAL), so closing it cannot drop SQLite's POSIX locks; the WAL
+        keeps its inode while the writer's connection is open."""
+        assert self._loop is not None
+        loop = self._loop
+        synced = self._synced
+        sync = getattr(os, "fdatasync", os.fsync)
+        fd: int | None = None
+        try:
+            while True:
+                first = synced.get()
+                if first is None:
+                    return
+                outcomes = [first]
+                stop = False
+                while True:
+                    try:
+                        more = synced.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    outcomes.append(more)
+                try:
+                    if fd is None:
+                        fd = os.open(self.path + "-wal", os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+                    sync(fd)
+                    self.wal_syncs += 1
+                except OSError as exc:
+                    failure = BackendError(f"storage failed: {exc.__class__.__name__}")
+                    outcomes = [_unsynced(outcome, failure) for outcome in outcomes]
+                try:
+                    loop.call_soon_threadsafe(self._done_all, outcomes)
+                except RuntimeError:  # loop closed during shutdown
+                    return
+                if stop:
+                    return
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _done_all(self, outcomes: list[_Outcome]) -> None:
+        for outcome in outcomes:
+            self._done(outcome)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> _Outcome:
         outcome = _Outcome(jobs=len(batch))
@@ -588,7 +670,7 @@ class SQLiteBackend(Backend):
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self.sync)
+            conn = connect(self.path, self._pragma)
             self._local.conn = conn
         return conn
 
@@ -814,6 +896,8 @@ class SQLiteBackend(Backend):
             await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         except BackendError:
             return False
+        if self._syncer is not None and not self._syncer.is_alive():
+            return False
         return self._writer is not None and self._writer.is_alive()
 
 
@@ -843,6 +927,17 @@ def _insert_rows(
         chunk = rows[start : start + per]
         sql = head + ", ".join([group] * len(chunk)) + tail
         conn.execute(sql, [value for row in chunk for value in row])
+
+
+def _unsynced(outcome: _Outcome, failure: BackendError) -> _Outcome:
+    """A committed batch whose WAL sync failed: its callers get the failure (a 503; TikTok's
+    retry of a webhook stored after all is then a duplicate, answered 200)."""
+    return _Outcome(
+        jobs=outcome.jobs,
+        appends=[(then, failure) for then, _ in outcome.appends],
+        results=[(future, failure) for future, _ in outcome.results],
+        committed=outcome.committed,
+    )
 
 
 def _settle(future: asyncio.Future[StoredEvent | None], value: object) -> None:
