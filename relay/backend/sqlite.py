@@ -80,6 +80,7 @@ from relay.backend.base import (
     bind_cursor,
     split_cursor,
 )
+from relay.logs import log
 
 __all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
 
@@ -271,6 +272,7 @@ class _Outcome:
     )
     results: list[tuple[asyncio.Future[Any], Any]] = field(default_factory=list)
     committed: list[StoredEvent] = field(default_factory=list)
+    heads: dict[str, int] = field(default_factory=dict)  # each shop's newest seq, once committed
 
 
 class SQLiteBackend(Backend):
@@ -297,8 +299,11 @@ class SQLiteBackend(Backend):
         self.sync_wal = sync.upper() == "FULL"
         self._pragma = "NORMAL" if self.sync_wal else sync
         self._synced: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
+        # Each shop's newest event whose senders were answered: what readers may see (`read`).
+        self._answered: dict[str, int] = {}
         self._syncer: threading.Thread | None = None
         self.wal_syncs = 0
+        self.sync_failure: BackendError | None = None  # sticky: see `_sync_loop`
         self.max_batch = max_batch
         self.checkpoint_pages = checkpoint_pages
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -337,6 +342,8 @@ class SQLiteBackend(Backend):
         self._heads = dict(
             conn.execute(f"SELECT shop_id, {_SHOP_HEAD} FROM shops").fetchall()  # noqa: S608
         )
+        # Whatever a previous run left in the file is as durable as it will get.
+        self._answered = dict(self._heads)
         row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
         self._last_received = float(row[0]) if row else 0.0
         self._conn = conn
@@ -406,6 +413,7 @@ class SQLiteBackend(Backend):
 
     def _done(self, outcome: _Outcome) -> None:
         self._unfinished -= outcome.jobs
+        self._answered.update(outcome.heads)
         # Answers first: the senders' 200s are written before the subscribers' frames are
         # built and written (TikTok waits on the 200; the hub holds the events right after).
         for then, value in outcome.appends:
@@ -506,14 +514,25 @@ class SQLiteBackend(Backend):
                         stop = True
                         break
                     outcomes.append(more)
-                try:
-                    if fd is None:
-                        fd = os.open(self.path + "-wal", os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-                    sync(fd)
-                    self.wal_syncs += 1
-                except OSError as exc:
-                    failure = BackendError(f"storage failed: {exc.__class__.__name__}")
-                    outcomes = [_unsynced(outcome, failure) for outcome in outcomes]
+                if self.sync_failure is None:
+                    try:
+                        if fd is None:
+                            flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+                            fd = os.open(self.path + "-wal", flags)
+                        sync(fd)
+                        self.wal_syncs += 1
+                    except OSError as exc:
+                        # After a failed fsync the kernel may have dropped the dirty pages and
+                        # marked them clean, so a later sync that succeeds proves nothing: no
+                        # 200 from this process again (a retried webhook found by dedupe would
+                        # be answered for bytes that may be gone). The relay reports itself
+                        # unhealthy; a restart reopens the file and SQLite's recovery decides.
+                        self.sync_failure = BackendError(
+                            f"storage failed: WAL sync ({exc.__class__.__name__})"
+                        )
+                        log(_logger, logging.ERROR, "wal sync failed", kind=type(exc).__name__)
+                if self.sync_failure is not None:
+                    outcomes = [_unsynced(outcome, self.sync_failure) for outcome in outcomes]
                 try:
                     loop.call_soon_threadsafe(self._done_all, outcomes)
                 except RuntimeError:  # loop closed during shutdown
@@ -547,6 +566,7 @@ class SQLiteBackend(Backend):
                     failed.results.append((job.future, failure))
             return failed
         self._heads.update(heads)
+        outcome.heads = heads
         self.batches += 1
         self.batched_events += len(outcome.committed)
         return outcome
@@ -698,27 +718,36 @@ class SQLiteBackend(Backend):
         self._submit(_Append(item, received_at, then))
 
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
+        """Events after `after`, up to the newest whose senders were answered. A committed
+        event is in the WAL before the syncer's fdatasync covers it; one read then and lost to
+        a power loss would leave a subscriber holding a sequence number the relay hands out
+        again, so readers see an event only once its 200 went out (as with SQLite's own FULL,
+        where the commit becomes visible after its sync)."""
         seq = parse_cursor(after) if after is not None else 0
+        newest = self._answered.get(shop_id, 0)
 
         def run(conn: sqlite3.Connection) -> list[StoredEvent]:
             rows = conn.execute(
                 "SELECT seq, received_at, body FROM events WHERE shop_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (shop_id, seq, limit),
+                "AND seq <= ? ORDER BY seq LIMIT ?",
+                (shop_id, seq, newest, limit),
             ).fetchall()
             return [StoredEvent(shop_id, _cursor(shop_id, s), r, b) for s, r, b in rows]
 
         return await self._read(run)
 
     async def position(self, shop_id: str) -> ShopPosition:
+        newest = self._answered.get(shop_id, 0)  # the head as readers see it (`read`)
+
         def run(conn: sqlite3.Connection) -> ShopPosition:
             row = conn.execute(
                 f"SELECT {_SHOP_HEAD}, trimmed FROM shops WHERE shop_id = ?",  # noqa: S608
                 (shop_id,),
             ).fetchone()
-            if row is None:
+            if row is None or newest == 0:
                 return ShopPosition(None, None)
             head, trimmed = row
+            head = min(head, newest)
             return ShopPosition(
                 _cursor(shop_id, head), _cursor(shop_id, trimmed) if trimmed else None
             )
@@ -896,7 +925,7 @@ class SQLiteBackend(Backend):
             await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         except BackendError:
             return False
-        if self._syncer is not None and not self._syncer.is_alive():
+        if self._syncer is not None and (not self._syncer.is_alive() or self.sync_failure):
             return False
         return self._writer is not None and self._writer.is_alive()
 
