@@ -15,6 +15,12 @@ batch's COMMIT returned, so no 200 is ever sent for an event that is not on disk
 their own connections (WAL lets them run beside the writer), so `token create` in another
 process is seen at once.
 
+Why FULL is NORMAL plus a syncer thread: SQLite's FULL syncs the WAL inside each COMMIT, so
+the writer sat in fdatasync while the next batch waited; here the writer commits with NORMAL
+and hands the batch to the syncer, which fdatasyncs the WAL and only then lets its callers be
+answered (`_sync_loop`): the same syncs, the same promise, the commit of batch N+1 beside the
+fsync of batch N.
+
 Why checkpoints every ~10,000 WAL pages rather than SQLite's 1,000: the automatic checkpoint
 runs inside the COMMIT that crosses the threshold, copying pages into the database file with
 two fsyncs, and that webhook waits for it. A checkpoint copies each page once however often it
@@ -26,6 +32,17 @@ than cut back after each (`journal_size_limit` a quarter above the threshold): a
 checkpoint SQLite writes the WAL again from its start, so commits overwrite blocks the file
 already has, and an fdatasync of an overwrite need not commit the filesystem's journal for a
 new file size (measured on this machine's ext4: 0.10-0.12 ms against 0.16-0.21 ms appending).
+
+Why an event carries its own dedupe key, and the shop's row is not rewritten per webhook: a
+commit writes every page it changed into the WAL (a frame header and the page: two pwrites per
+page), and the layout of user_version 1 changed five trees per webhook (the events table, its
+(shop, seq) index, a dedupe table and its unique index, the shop's head row): ~5.8 pages a
+commit at 1 in flight. Now the key is a column of `events` with a unique index, and the head is
+the shop's newest event (`_SHOP_HEAD`; the row is written at the shop's first event and at
+trims): ~3.8 pages, 12 pwrites per webhook down to 8 (strace at 1 in flight). An id then
+lives as long as its event (7 days by default, more than the 48 h promised); only when the
+dedupe retention is the longer does a trim move the keys of the events it deletes into the
+`dedupe` table, which also keeps the keys stored before the migration.
 
 Cursors are per-shop sequence numbers, zero-padded to 16 digits so that string order and
 numeric order agree for clients that compare them, behind the shop's tag (`base.bind_cursor`):
@@ -41,6 +58,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -62,6 +80,7 @@ from relay.backend.base import (
     bind_cursor,
     split_cursor,
 )
+from relay.logs import log
 
 __all__ = ["SQLiteBackend", "connect", "format_cursor", "parse_cursor"]
 
@@ -71,7 +90,8 @@ CREATE TABLE IF NOT EXISTS events (
     shop_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     received_at REAL NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    dedupe_key TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_shop_seq ON events (shop_id, seq);
 CREATE TABLE IF NOT EXISTS dedupe (
@@ -151,8 +171,10 @@ def connect(path: str, sync: str = "FULL") -> sqlite3.Connection:
     return conn
 
 
-# PRAGMA user_version: 1 = cursors bound to their shop (`shops.legacy_head` recorded).
-SCHEMA_VERSION = 1
+# PRAGMA user_version: 1 = cursors bound to their shop (`shops.legacy_head` recorded);
+# 2 = an event carries its own dedupe key, and `shops.head` is written at a shop's first event
+# and at trims only.
+SCHEMA_VERSION = 2
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -161,8 +183,12 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < 1:
             _bind_cursors_to_shops(conn)
+        if version < 2:
+            _keys_into_events(conn)
+        if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
         conn.execute("COMMIT")
     except BaseException:
@@ -178,6 +204,28 @@ def _bind_cursors_to_shops(conn: sqlite3.Connection) -> None:
     if "legacy_head" not in columns:
         conn.execute("ALTER TABLE shops ADD COLUMN legacy_head INTEGER")
     conn.execute("UPDATE shops SET legacy_head = head WHERE legacy_head IS NULL")
+
+
+def _keys_into_events(conn: sqlite3.Connection) -> None:
+    """Migration 1 -> 2: new events carry their dedupe key in `events.dedupe_key` (unique),
+    so a webhook's commit writes two trees fewer. The keys already in `dedupe` stay there,
+    checked beside the events' and trimmed as before; the events stored so far keep a NULL
+    key (the unique index allows any number of NULLs), so nothing is copied and the step
+    costs one pass over `events` to build the empty index. `shops.head` is exact at this
+    point and from now on a floor (see `_SHOP_HEAD`)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "dedupe_key" not in columns:
+        conn.execute("ALTER TABLE events ADD COLUMN dedupe_key TEXT")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe ON events (dedupe_key)")
+
+
+# A shop's head (newest sequence number): the row in `shops` is written when the shop gets its
+# first event and when a trim deletes some of its events, not at every webhook (one tree fewer
+# per commit), so the head is the larger of that floor and the shop's newest event held.
+_SHOP_HEAD = (
+    "max(shops.head, "
+    "coalesce((SELECT max(e.seq) FROM events e WHERE e.shop_id = shops.shop_id), 0))"
+)
 
 
 # What an append's caller is told once its batch committed: the stored event, None for a
@@ -224,6 +272,7 @@ class _Outcome:
     )
     results: list[tuple[asyncio.Future[Any], Any]] = field(default_factory=list)
     committed: list[StoredEvent] = field(default_factory=list)
+    heads: dict[str, int] = field(default_factory=dict)  # each shop's newest seq, once committed
 
 
 class SQLiteBackend(Backend):
@@ -245,6 +294,16 @@ class SQLiteBackend(Backend):
         self.event_retention = event_retention
         self.dedupe_retention = dedupe_retention
         self.sync = sync
+        # FULL's one sync beyond NORMAL (the WAL after each commit) is made by the syncer
+        # thread, off the writer's path (see `_sync_loop`); the pragma is then NORMAL.
+        self.sync_wal = sync.upper() == "FULL"
+        self._pragma = "NORMAL" if self.sync_wal else sync
+        self._synced: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
+        # Each shop's newest event whose senders were answered: what readers may see (`read`).
+        self._answered: dict[str, int] = {}
+        self._syncer: threading.Thread | None = None
+        self.wal_syncs = 0
+        self.sync_failure: BackendError | None = None  # sticky: see `_sync_loop`
         self.max_batch = max_batch
         self.checkpoint_pages = checkpoint_pages
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -274,13 +333,17 @@ class SQLiteBackend(Backend):
     async def start(self, on_committed: CommittedListener) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_committed = on_committed
-        conn = connect(self.path, self.sync)
+        conn = connect(self.path, self._pragma)
         ensure_schema(conn)
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.checkpoint_pages)}")
         page = int(conn.execute("PRAGMA page_size").fetchone()[0])
         keep = int(self.checkpoint_pages) * page * 5 // 4  # see the module docstring
         conn.execute(f"PRAGMA journal_size_limit = {keep}")
-        self._heads = dict(conn.execute("SELECT shop_id, head FROM shops").fetchall())
+        self._heads = dict(
+            conn.execute(f"SELECT shop_id, {_SHOP_HEAD} FROM shops").fetchall()  # noqa: S608
+        )
+        # Whatever a previous run left in the file is as durable as it will get.
+        self._answered = dict(self._heads)
         row = conn.execute("SELECT received_at FROM events ORDER BY id DESC LIMIT 1").fetchone()
         self._last_received = float(row[0]) if row else 0.0
         self._conn = conn
@@ -288,6 +351,11 @@ class SQLiteBackend(Backend):
             target=self._write_loop, args=(conn,), name="relay-sqlite-writer", daemon=True
         )
         self._writer.start()
+        if self.sync_wal:
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="relay-sqlite-syncer", daemon=True
+            )
+            self._syncer.start()
 
     async def close(self) -> None:
         # Let queued work finish first, so nothing acknowledged is dropped.
@@ -299,6 +367,8 @@ class SQLiteBackend(Backend):
         self._jobs.put(None)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.join, 10.0)
+        if self._syncer is not None:
+            await asyncio.to_thread(self._syncer.join, 10.0)
         self._readers.shutdown(wait=True)
 
     # --- group commit, loop side ---------------------------------------------------------
@@ -343,6 +413,7 @@ class SQLiteBackend(Backend):
 
     def _done(self, outcome: _Outcome) -> None:
         self._unfinished -= outcome.jobs
+        self._answered.update(outcome.heads)
         # Answers first: the senders' 200s are written before the subscribers' frames are
         # built and written (TikTok waits on the 200; the hub holds the events right after).
         for then, value in outcome.appends:
@@ -395,14 +466,86 @@ class SQLiteBackend(Backend):
                 if len(batch) > self.max_batch:
                     batch, carry = batch[: self.max_batch], batch[self.max_batch :]
                 outcome = self._run_batch(conn, batch)
-                try:
-                    loop.call_soon_threadsafe(self._done, outcome)
-                except RuntimeError:  # loop closed during shutdown
-                    return
+                if self.sync_wal:
+                    self._synced.put(outcome)  # the syncer answers it once the WAL is synced
+                else:
+                    try:
+                        loop.call_soon_threadsafe(self._done, outcome)
+                    except RuntimeError:  # loop closed during shutdown
+                        return
                 if stop and not carry:
                     return
         finally:
+            self._synced.put(None)
             conn.close()
+
+    def _sync_loop(self) -> None:
+        """FULL durability off the writer's path: fdatasync the WAL, then answer every batch
+        committed before that call began (they are all in the file by then).
+
+        SQLite's FULL is NORMAL plus one sync of the WAL after each commit, made inside the
+        COMMIT, so the writer could not start the next batch until the disk answered, and a
+        batch arriving meanwhile waited for a whole commit and fsync first. Here the writer
+        commits with NORMAL (which keeps SQLite's own syncs around checkpoints and the WAL
+        header) and goes on with the next batch at once; this thread makes the per-commit
+        sync, one for every batch committed since the previous one returned. No 200 goes out
+        before the sync covering its commit, so what a 200 survives is FULL's: a power loss.
+        Our own descriptor on the WAL takes no lock (SQLite locks the database file and the
+        -shm file, never the WAL), so closing it cannot drop SQLite's POSIX locks; the WAL
+        keeps its inode while the writer's connection is open."""
+        assert self._loop is not None
+        loop = self._loop
+        synced = self._synced
+        sync = getattr(os, "fdatasync", os.fsync)
+        fd: int | None = None
+        try:
+            while True:
+                first = synced.get()
+                if first is None:
+                    return
+                outcomes = [first]
+                stop = False
+                while True:
+                    try:
+                        more = synced.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    outcomes.append(more)
+                if self.sync_failure is None:
+                    try:
+                        if fd is None:
+                            flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+                            fd = os.open(self.path + "-wal", flags)
+                        sync(fd)
+                        self.wal_syncs += 1
+                    except OSError as exc:
+                        # After a failed fsync the kernel may have dropped the dirty pages and
+                        # marked them clean, so a later sync that succeeds proves nothing: no
+                        # 200 from this process again (a retried webhook found by dedupe would
+                        # be answered for bytes that may be gone). The relay reports itself
+                        # unhealthy; a restart reopens the file and SQLite's recovery decides.
+                        self.sync_failure = BackendError(
+                            f"storage failed: WAL sync ({exc.__class__.__name__})"
+                        )
+                        log(_logger, logging.ERROR, "wal sync failed", kind=type(exc).__name__)
+                if self.sync_failure is not None:
+                    outcomes = [_unsynced(outcome, self.sync_failure) for outcome in outcomes]
+                try:
+                    loop.call_soon_threadsafe(self._done_all, outcomes)
+                except RuntimeError:  # loop closed during shutdown
+                    return
+                if stop:
+                    return
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _done_all(self, outcomes: list[_Outcome]) -> None:
+        for outcome in outcomes:
+            self._done(outcome)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> _Outcome:
         outcome = _Outcome(jobs=len(batch))
@@ -423,6 +566,7 @@ class SQLiteBackend(Backend):
                     failed.results.append((job.future, failure))
             return failed
         self._heads.update(heads)
+        outcome.heads = heads
         self.batches += 1
         self.batched_events += len(outcome.committed)
         return outcome
@@ -468,12 +612,16 @@ class SQLiteBackend(Backend):
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
+            # The events' own keys, and the older ones in `dedupe` (see `_keys_into_events`).
             seen.update(
                 row[0]
-                for row in conn.execute(f"SELECT key FROM dedupe WHERE key IN ({marks})", chunk)  # noqa: S608
+                for row in conn.execute(
+                    f"SELECT dedupe_key FROM events WHERE dedupe_key IN ({marks}) "  # noqa: S608
+                    f"UNION ALL SELECT key FROM dedupe WHERE key IN ({marks})",
+                    chunk + chunk,
+                )
             )
-        events: list[tuple[str, int, float, str]] = []
-        dedupe: list[tuple[str, float]] = []
+        events: list[tuple[str, int, float, str, str]] = []
         for job in appends:
             item = job.item
             if item.dedupe_key in seen:
@@ -486,21 +634,23 @@ class SQLiteBackend(Backend):
             shop = item.shop_id
             seq = heads.get(shop, self._heads.get(shop, 0)) + 1
             heads[shop] = seq
-            events.append((shop, seq, received, item.body))
-            dedupe.append((item.dedupe_key, received))
+            events.append((shop, seq, received, item.body, item.dedupe_key))
             stored = StoredEvent(shop, _cursor(shop, seq), received, item.body)
             outcome.committed.append(stored)
             outcome.appends.append((job.then, stored))
         if events:
             _insert_rows(
-                conn, "INSERT INTO events (shop_id, seq, received_at, body) VALUES ", events
+                conn,
+                "INSERT INTO events (shop_id, seq, received_at, body, dedupe_key) VALUES ",
+                events,
             )
-            _insert_rows(conn, "INSERT INTO dedupe (key, received_at) VALUES ", dedupe)
+            # Only a shop's first event writes its row (its head follows from the events).
+            new = [(shop, seq) for shop, seq in heads.items() if shop not in self._heads]
             _insert_rows(
                 conn,
                 "INSERT INTO shops (shop_id, head) VALUES ",
-                list(heads.items()),
-                " ON CONFLICT (shop_id) DO UPDATE SET head = excluded.head",
+                new,
+                " ON CONFLICT (shop_id) DO UPDATE SET head = max(head, excluded.head)",
             )
 
     def _trim_chunk(
@@ -513,10 +663,22 @@ class SQLiteBackend(Backend):
             rows = conn.execute(
                 "SELECT shop_id, max(seq) FROM events WHERE id <= ? GROUP BY shop_id", (cut,)
             ).fetchall()
+            # The head floor follows the trim: a shop whose every event goes keeps its head.
             conn.executemany(
-                "UPDATE shops SET trimmed = max(trimmed, ?) WHERE shop_id = ?",
-                [(seq, shop) for shop, seq in rows],
+                "INSERT INTO shops (shop_id, head, trimmed) VALUES (?, ?, ?) "
+                "ON CONFLICT (shop_id) DO UPDATE SET head = max(head, excluded.head), "
+                "trimmed = max(trimmed, excluded.trimmed)",
+                [(shop, seq, seq) for shop, seq in rows],
             )
+            if dedupe_cutoff < event_cutoff:
+                # Dedupe ids outlive their events: keep the young ones' keys in `dedupe`
+                # (ids increase with received_at there too, as `_last_id_before` needs).
+                conn.execute(
+                    "INSERT OR IGNORE INTO dedupe (key, received_at) "
+                    "SELECT dedupe_key, received_at FROM events WHERE id <= ? "
+                    "AND dedupe_key IS NOT NULL AND received_at >= ? ORDER BY id",
+                    (cut, dedupe_cutoff),
+                )
             removed = conn.execute("DELETE FROM events WHERE id <= ?", (cut,)).rowcount
         dcut = _last_id_before(conn, "dedupe", dedupe_cutoff, _TRIM_CHUNK)
         if dcut is not None:
@@ -528,7 +690,7 @@ class SQLiteBackend(Backend):
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self.sync)
+            conn = connect(self.path, self._pragma)
             self._local.conn = conn
         return conn
 
@@ -556,26 +718,36 @@ class SQLiteBackend(Backend):
         self._submit(_Append(item, received_at, then))
 
     async def read(self, shop_id: str, after: str | None, limit: int) -> list[StoredEvent]:
+        """Events after `after`, up to the newest whose senders were answered. A committed
+        event is in the WAL before the syncer's fdatasync covers it; one read then and lost to
+        a power loss would leave a subscriber holding a sequence number the relay hands out
+        again, so readers see an event only once its 200 went out (as with SQLite's own FULL,
+        where the commit becomes visible after its sync)."""
         seq = parse_cursor(after) if after is not None else 0
+        newest = self._answered.get(shop_id, 0)
 
         def run(conn: sqlite3.Connection) -> list[StoredEvent]:
             rows = conn.execute(
                 "SELECT seq, received_at, body FROM events WHERE shop_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (shop_id, seq, limit),
+                "AND seq <= ? ORDER BY seq LIMIT ?",
+                (shop_id, seq, newest, limit),
             ).fetchall()
             return [StoredEvent(shop_id, _cursor(shop_id, s), r, b) for s, r, b in rows]
 
         return await self._read(run)
 
     async def position(self, shop_id: str) -> ShopPosition:
+        newest = self._answered.get(shop_id, 0)  # the head as readers see it (`read`)
+
         def run(conn: sqlite3.Connection) -> ShopPosition:
             row = conn.execute(
-                "SELECT head, trimmed FROM shops WHERE shop_id = ?", (shop_id,)
+                f"SELECT {_SHOP_HEAD}, trimmed FROM shops WHERE shop_id = ?",  # noqa: S608
+                (shop_id,),
             ).fetchone()
-            if row is None:
+            if row is None or newest == 0:
                 return ShopPosition(None, None)
             head, trimmed = row
+            head = min(head, newest)
             return ShopPosition(
                 _cursor(shop_id, head), _cursor(shop_id, trimmed) if trimmed else None
             )
@@ -753,6 +925,8 @@ class SQLiteBackend(Backend):
             await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         except BackendError:
             return False
+        if self._syncer is not None and (not self._syncer.is_alive() or self.sync_failure):
+            return False
         return self._writer is not None and self._writer.is_alive()
 
 
@@ -782,6 +956,17 @@ def _insert_rows(
         chunk = rows[start : start + per]
         sql = head + ", ".join([group] * len(chunk)) + tail
         conn.execute(sql, [value for row in chunk for value in row])
+
+
+def _unsynced(outcome: _Outcome, failure: BackendError) -> _Outcome:
+    """A committed batch whose WAL sync failed: its callers get the failure (a 503; TikTok's
+    retry of a webhook stored after all is then a duplicate, answered 200)."""
+    return _Outcome(
+        jobs=outcome.jobs,
+        appends=[(then, failure) for then, _ in outcome.appends],
+        results=[(future, failure) for future, _ in outcome.results],
+        committed=outcome.committed,
+    )
 
 
 def _settle(future: asyncio.Future[StoredEvent | None], value: object) -> None:

@@ -142,7 +142,7 @@ async def test_an_old_sqlite_store_is_migrated(tmp_path: Path) -> None:
         bare = {SHOP_A: "0000000000000002", SHOP_B: "0000000000000001"}
         await _check_migrated(relay, http, bare, "0000000000000003")
     conn = sqlite3.connect(config.db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
     heads = dict(conn.execute("SELECT shop_id, legacy_head FROM shops").fetchall())
     assert heads == {SHOP_A: 4, SHOP_B: 2}  # not moved by the event stored since
     conn.close()
