@@ -85,10 +85,12 @@ def _steady_video_shop(
     declared: bool,
     start: float,
     now: float,
+    seen_hours: float | None = None,
 ) -> tuple[ShopHistory, ShopHistory]:
     """Two Poisson sellers from `start` to `now`, one of them sold partly through a video
     whose views tick along at exactly `pace` views per sample (a steady video, as most of a
-    live shop's are); and the same shop without the video."""
+    live shop's are; sampled over the last `seen_hours` only, as a video just posted or just
+    found, when given); and the same shop without the video."""
     rng = np.random.default_rng(seed)
     skus = [
         SkuState(f"s{i}", f"p{i}", available=int(rng.integers(0, 60)), unit_price=Decimal(20))
@@ -102,6 +104,8 @@ def _steady_video_shop(
             sales.append(Sale(float(t), f"s{i}", 1, Decimal(20), tag))
     first = start + float(rng.uniform(0.0, 600.0))
     times = np.arange(first, now, 60.0 * interval_minutes)
+    if seen_hours is not None:
+        times = times[times >= now - seen_hours * HOUR]
     views = [ViewPoint(float(t), "v1", 1000 + pace * k) for k, t in enumerate(times)]
     video = VideoInfo("v1", "Steady", frozenset({"p0"}) if declared else frozenset())
     history = ShopHistory.from_records(skus, sales, (), views, [video], since=start)
@@ -116,9 +120,10 @@ def _steady_video_shop(
     interval=st.sampled_from([2, 5, 10, 30, 60]),
     tagged=st.sampled_from([0.0, 0.3, 1.0]),
     declared=st.booleans(),
+    seen=st.sampled_from([None, 1.5, 3.0, 6.0]),
 )
 def test_a_steady_video_changes_no_forecast_and_no_money(
-    seed: int, pace: int, interval: int, tagged: float, declared: bool
+    seed: int, pace: int, interval: int, tagged: float, declared: bool, seen: float | None
 ) -> None:
     """A video gaining views at a constant pace says nothing about where sales go: the
     forecast, the reorder and the revenue at risk are those of the same shop without it, and
@@ -127,7 +132,7 @@ def test_a_steady_video_changes_no_forecast_and_no_money(
     -$92 quadrillion at risk once the cents overflowed)."""
     now = NOW - seed % 97 * 0.25 * HOUR
     history, without = _steady_video_shop(
-        seed, pace, interval, tagged, declared, NOW - 9 * DAY, now
+        seed, pace, interval, tagged, declared, NOW - 9 * DAY, now, seen
     )
     with_video = compute_columns(history, now)
     alone = compute_columns(without, now)
