@@ -154,11 +154,20 @@ def hours_until_grid(rate: FloatArray, step_hours: float, units: FloatArray) -> 
     return out
 
 
+# Relative spread of a view rate below which it is constant: float rounding, not variation.
+# Why: view rates are differences of interpolated cumulative counts (`forecast.bin_views`), so
+# a video gaining views at a steady pace has rates equal up to rounding (about 1e-14 of their
+# size). A least-squares slope on that wobble is noise divided by almost nothing: a steady
+# video once gave a SKU 3e7 units an hour, billions at risk, and cents beyond int64 on screen.
+# Any real change of a view rate is many orders of magnitude above this.
+ROUNDING = 1e-9
+
+
 def _conversion(
     sales: FloatArray, views: FloatArray, mask: BoolArray
 ) -> tuple[FloatArray, FloatArray]:
     """Per row (base, per_view) from least squares of sales rate on view rate over `mask`;
-    per_view <= 0 means no usable link."""
+    per_view <= 0 means no usable link (as for views that are constant up to ROUNDING)."""
     weight = mask.astype(np.float64)
     count = weight.sum(axis=1)
     enough = count >= 4
@@ -168,7 +177,9 @@ def _conversion(
     dv = (views - mean_v[:, None]) * weight
     var = (dv * dv).sum(axis=1)
     cov = (dv * (sales - mean_s[:, None])).sum(axis=1)
-    per_view = np.where(enough & (var > 0), cov / np.maximum(var, 1e-300), 0.0)
+    scale = (np.abs(views) * weight).max(axis=1, initial=0.0)
+    moving = np.sqrt(var) > ROUNDING * scale * np.sqrt(n)
+    per_view = np.where(enough & moving, cov / np.maximum(var, 1e-300), 0.0)
     base = np.maximum(mean_s - per_view * mean_v, 0.0)
     return base, per_view
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 
-from app.insight import AlertLevel, compute_columns, compute_shop_insight
+from app.insight import (
+    AlertLevel,
+    Sale,
+    ShopHistory,
+    SkuState,
+    VideoInfo,
+    ViewPoint,
+    compute_columns,
+    compute_shop_insight,
+)
 from app.insight.alerts import attention_key
-from tests.insight.synthetic import large_shop
+from tests.insight.synthetic import DAY, EPOCH, HOUR, large_shop
 
 
 def test_a_big_shop_is_consistent() -> None:
@@ -59,3 +70,26 @@ def test_top_keeps_the_first_objects_and_every_level() -> None:
     assert [item.sku_id for item in top.skus] == [item.sku_id for item in full.skus[:10]]
     assert top.levels() == full.levels() and len(top.levels()) == 300
     assert top.videos() == full.videos()
+
+
+def test_a_video_seen_twice_does_not_put_quadrillions_at_risk() -> None:
+    """A video with two view samples so far (just posted, or just found) and orders naming
+    it: its binned view rate is one number, equal across the bins up to float rounding, and
+    a link fitted on that rounding forecast the SKU at 4e14 units an hour; live (and here, before the fix) the
+    cents overflowed and the seller's table and CSV said -$92 quadrillion at risk. The SKU
+    sells at about 4 an hour: what is at risk is the price of a lead time at about that."""
+    now = EPOCH + 8 * DAY + 0.4 * HOUR
+    rng = np.random.default_rng(10)
+    times = np.sort(rng.uniform(EPOCH, now, 800))
+    sales = [
+        Sale(float(t), "sku-1", 1, Decimal("19.90"), "v1" if i % 2 else None)
+        for i, t in enumerate(times)
+    ]
+    views = [ViewPoint(now - 2.2 * HOUR, "v1", 431_117), ViewPoint(now - 0.1 * HOUR, "v1", 481_983)]
+    sku = SkuState("sku-1", "prod-1", "Gadget", available=20, unit_price=Decimal("19.90"))
+    video = VideoInfo("v1", "New haul", frozenset({"prod-1"}))
+    history = ShopHistory.from_records([sku], sales, (), views, [video], since=EPOCH)
+    item = compute_shop_insight(history, now).by_sku["sku-1"]
+    assert item.forecast.rate_per_hour < 20.0
+    lead_hours = 168.0
+    assert Decimal(0) <= item.revenue_at_risk <= Decimal("19.90") * Decimal(20 * lead_hours)
