@@ -33,20 +33,26 @@ CREATE TABLE deauthorized (shop_id TEXT PRIMARY KEY, cursor TEXT NOT NULL, at RE
 """
 
 
-def old_sqlite_store(path: Path) -> None:
-    """Shop A has events 1..4 (the desktop acked 2), shop B 1..2; cursors were bare numbers."""
-    now = time.time()
-    conn = sqlite3.connect(path)
-    conn.executescript(_OLD_SQLITE)
+def _two_shops(conn: sqlite3.Connection, received_at: float) -> None:
+    """Shop A's events 1..4 and shop B's 1..2, their dedupe keys in `dedupe`, heads 4 and 2:
+    the rows both old layouts hold alike."""
     rows = [(SHOP_A, seq, f"a-{seq}") for seq in range(1, 5)]
     rows += [(SHOP_B, seq, f"b-{seq}") for seq in range(1, 3)]
     for shop, seq, nid in rows:
         conn.execute(
             "INSERT INTO events (shop_id, seq, received_at, body) VALUES (?, ?, ?, ?)",
-            (shop, seq, now, body(nid, shop).decode()),
+            (shop, seq, received_at, body(nid, shop).decode()),
         )
-        conn.execute("INSERT INTO dedupe (key, received_at) VALUES (?, ?)", (nid, now))
+        conn.execute("INSERT INTO dedupe (key, received_at) VALUES (?, ?)", (nid, received_at))
     conn.executemany("INSERT INTO shops (shop_id, head) VALUES (?, ?)", [(SHOP_A, 4), (SHOP_B, 2)])
+
+
+def old_sqlite_store(path: Path) -> None:
+    """Shop A has events 1..4 (the desktop acked 2), shop B 1..2; cursors were bare numbers."""
+    now = time.time()
+    conn = sqlite3.connect(path)
+    conn.executescript(_OLD_SQLITE)
+    _two_shops(conn, now)
     conn.execute(
         "INSERT INTO tokens VALUES (?, ?, ?)",
         (hash_token(TOKEN), json.dumps([SHOP_A, SHOP_B]), now - 60),
@@ -69,15 +75,7 @@ def v1_sqlite_store(path: Path, received_at: float) -> None:
     in `shops`, no legacy head (the shops were first seen after cursors were bound)."""
     conn = sqlite3.connect(path)
     conn.executescript(_V1_SQLITE)
-    rows = [(SHOP_A, seq, f"a-{seq}") for seq in range(1, 5)]
-    rows += [(SHOP_B, seq, f"b-{seq}") for seq in range(1, 3)]
-    for shop, seq, nid in rows:
-        conn.execute(
-            "INSERT INTO events (shop_id, seq, received_at, body) VALUES (?, ?, ?, ?)",
-            (shop, seq, received_at, body(nid, shop).decode()),
-        )
-        conn.execute("INSERT INTO dedupe (key, received_at) VALUES (?, ?)", (nid, received_at))
-    conn.executemany("INSERT INTO shops (shop_id, head) VALUES (?, ?)", [(SHOP_A, 4), (SHOP_B, 2)])
+    _two_shops(conn, received_at)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

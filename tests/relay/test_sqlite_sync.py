@@ -38,6 +38,21 @@ async def _committed(path: Path, rows: int) -> None:
     raise AssertionError("the writer never committed")
 
 
+def _on_disk(sync: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operating system's file sync is `sync` (the syncer takes it when it starts)."""
+    monkeypatch.setattr(os, "fdatasync", sync)
+    monkeypatch.setattr(os, "fsync", sync)
+
+
+async def _full_backend(
+    path: Path, sync: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> SQLiteBackend:
+    _on_disk(sync, monkeypatch)
+    backend = SQLiteBackend(str(path), event_retention=1e9, dedupe_retention=1e9, sync="FULL")
+    await backend.start(lambda events: None)
+    return backend
+
+
 class SlowDisk:
     """fdatasync that waits for `release()` (a disk busy for as long as the test likes)."""
 
@@ -56,11 +71,8 @@ async def test_no_answer_and_no_reader_see_an_event_before_its_wal_sync(
 ) -> None:
     disk = SlowDisk()
     disk.open.set()
-    monkeypatch.setattr(os, "fdatasync", disk)
-    monkeypatch.setattr(os, "fsync", disk)
     path = tmp_path / "relay.sqlite3"
-    backend = SQLiteBackend(str(path), event_retention=1e9, dedupe_retention=1e9, sync="FULL")
-    await backend.start(lambda events: None)
+    backend = await _full_backend(path, disk, monkeypatch)
     try:
         first = await backend.append(_incoming("n-1"), 1.0)
         assert first is not None
@@ -92,19 +104,14 @@ async def test_a_failed_wal_sync_answers_nothing_again_and_reports_unhealthy(
     def failing(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(os, "fdatasync", failing)
-    monkeypatch.setattr(os, "fsync", failing)
-    path = tmp_path / "relay.sqlite3"
-    backend = SQLiteBackend(str(path), event_retention=1e9, dedupe_retention=1e9, sync="FULL")
-    await backend.start(lambda events: None)
+    backend = await _full_backend(tmp_path / "relay.sqlite3", failing, monkeypatch)
     try:
         assert await backend.healthy()
         with pytest.raises(BackendError, match="WAL sync"):
             await backend.append(_incoming("n-1"), 1.0)
         # The disk answers again, but what it dropped after the failure is unknown: TikTok's
         # retry (a duplicate by now) and a new webhook are both refused, never answered 200.
-        monkeypatch.setattr(os, "fdatasync", _real_sync)
-        monkeypatch.setattr(os, "fsync", _real_sync)
+        _on_disk(_real_sync, monkeypatch)
         with pytest.raises(BackendError):
             await backend.append(_incoming("n-1"), 2.0)
         with pytest.raises(BackendError):
