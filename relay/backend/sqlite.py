@@ -293,7 +293,6 @@ class SQLiteBackend(Backend):
         self.path = path
         self.event_retention = event_retention
         self.dedupe_retention = dedupe_retention
-        self.sync = sync
         # FULL's one sync beyond NORMAL (the WAL after each commit) is made by the syncer
         # thread, off the writer's path (see `_sync_loop`); the pragma is then NORMAL.
         self.sync_wal = sync.upper() == "FULL"
@@ -302,7 +301,6 @@ class SQLiteBackend(Backend):
         # Each shop's newest event whose senders were answered: what readers may see (`read`).
         self._answered: dict[str, int] = {}
         self._syncer: threading.Thread | None = None
-        self.wal_syncs = 0
         self.sync_failure: BackendError | None = None  # sticky: see `_sync_loop`
         self.max_batch = max_batch
         self.checkpoint_pages = checkpoint_pages
@@ -516,11 +514,9 @@ class SQLiteBackend(Backend):
                     outcomes.append(more)
                 if self.sync_failure is None:
                     try:
-                        if fd is None:
-                            flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
-                            fd = os.open(self.path + "-wal", flags)
+                        if fd is None:  # os.open's descriptors are close-on-exec already
+                            fd = os.open(self.path + "-wal", os.O_RDWR)
                         sync(fd)
-                        self.wal_syncs += 1
                     except OSError as exc:
                         # After a failed fsync the kernel may have dropped the dirty pages and
                         # marked them clean, so a later sync that succeeds proves nothing: no
@@ -959,8 +955,8 @@ def _insert_rows(
 
 
 def _unsynced(outcome: _Outcome, failure: BackendError) -> _Outcome:
-    """A committed batch whose WAL sync failed: its callers get the failure (a 503; TikTok's
-    retry of a webhook stored after all is then a duplicate, answered 200)."""
+    """A committed batch answered after a WAL sync failed: its callers get the failure (a 503,
+    and so does TikTok's retry: the failure is sticky, see `_sync_loop`)."""
     return _Outcome(
         jobs=outcome.jobs,
         appends=[(then, failure) for then, _ in outcome.appends],
