@@ -29,6 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.procmem import rss_mb
+
 STALL_LIMIT_S = 2.0
 HEARTBEAT_MS = 100
 STEP_S = 1.5
@@ -41,14 +43,6 @@ def live_qt_objects() -> Counter[str]:
 
     wrappers = shiboken6.Shiboken.getAllValidWrappers()
     return Counter(type(w).__name__ for w in wrappers if isinstance(w, QObject))
-
-
-def rss_mb() -> float:
-    """Resident set size of this process, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Watchdog:

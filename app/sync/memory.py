@@ -28,7 +28,7 @@ import ctypes.util
 import logging
 import sys
 
-__all__ = ["trim", "tune_malloc"]
+__all__ = ["GLIBC", "trim", "tune_malloc"]
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,17 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-_LIBC = _glibc()
+#: glibc, when this process runs on it (None elsewhere); its malloc's own counters too.
+GLIBC = _glibc()
 
 
 def tune_malloc(arenas: int = ARENAS) -> bool:
     """At most `arenas` malloc arenas and fixed mmap and trim thresholds (see the module's
     docstring); True when glibc took every setting."""
-    if _LIBC is None:
+    if GLIBC is None:
         return False
     return all(
-        bool(_LIBC.mallopt(parameter, int(value)))
+        bool(GLIBC.mallopt(parameter, int(value)))
         for parameter, value in (
             (_M_ARENA_MAX, arenas),
             (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
@@ -75,6 +76,6 @@ def tune_malloc(arenas: int = ARENAS) -> bool:
 def trim() -> bool:
     """Return free heap memory to the system; True when some was (a blocking C call of a few
     milliseconds that releases the GIL: run it on a worker thread)."""
-    if _LIBC is None:
+    if GLIBC is None:
         return False
-    return bool(_LIBC.malloc_trim(0))
+    return bool(GLIBC.malloc_trim(0))

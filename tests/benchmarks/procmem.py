@@ -11,6 +11,8 @@ from typing import cast
 
 import numpy as np
 
+from app.sync.memory import GLIBC
+
 __all__ = ["heap_mb", "memory_mb", "rss_mb", "slope_mb_per_hour"]
 
 
@@ -59,10 +61,8 @@ class _Mallinfo2(ctypes.Structure):
 
 
 def _mallinfo2() -> Callable[[], _Mallinfo2] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        function = libc.mallinfo2  # glibc 2.33 and newer
-    except (OSError, AttributeError):
+    function = getattr(GLIBC, "mallinfo2", None)  # glibc 2.33 and newer
+    if function is None:
         return None
     function.restype = _Mallinfo2
     return cast(Callable[[], _Mallinfo2], function)
