@@ -956,12 +956,13 @@ def _insert_rows(
 
 def _unsynced(outcome: _Outcome, failure: BackendError) -> _Outcome:
     """A committed batch answered after a WAL sync failed: its callers get the failure (a 503,
-    and so does TikTok's retry: the failure is sticky, see `_sync_loop`)."""
+    and so does TikTok's retry: the failure is sticky, see `_sync_loop`). Its events go to no
+    live subscriber and its heads to no reader: after a crash SQLite's recovery may lose them
+    and hand their sequence numbers out again, so nobody may hold one."""
     return _Outcome(
         jobs=outcome.jobs,
         appends=[(then, failure) for then, _ in outcome.appends],
         results=[(future, failure) for future, _ in outcome.results],
-        committed=outcome.committed,
     )
 
 
