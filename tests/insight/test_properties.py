@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.insight import (
@@ -89,8 +89,8 @@ def _steady_video_shop(
 ) -> tuple[ShopHistory, ShopHistory]:
     """Two Poisson sellers from `start` to `now`, one of them sold partly through a video
     whose views tick along at exactly `pace` views per sample (a steady video, as most of a
-    live shop's are; sampled over the last `seen_hours` only, as a video just posted or just
-    found, when given); and the same shop without the video."""
+    live shop's are; sampled over the last `seen_hours` only, as a video found late, when
+    given); and the same shop without the video."""
     rng = np.random.default_rng(seed)
     skus = [
         SkuState(f"s{i}", f"p{i}", available=int(rng.integers(0, 60)), unit_price=Decimal(20))
@@ -104,9 +104,13 @@ def _steady_video_shop(
             sales.append(Sale(float(t), f"s{i}", 1, Decimal(20), tag))
     first = start + float(rng.uniform(0.0, 600.0))
     times = np.arange(first, now, 60.0 * interval_minutes)
+    counts = 1000 + pace * np.arange(len(times))
     if seen_hours is not None:
-        times = times[times >= now - seen_hours * HOUR]
-    views = [ViewPoint(float(t), "v1", 1000 + pace * k) for k, t in enumerate(times)]
+        # Found mid-life: its first count is what the pace gathered before. (A first count
+        # far below the pace would be a take-off by `scurve`'s first-seen rule, not steady.)
+        found = times >= now - seen_hours * HOUR
+        times, counts = times[found], counts[found]
+    views = [ViewPoint(float(t), "v1", int(c)) for t, c in zip(times, counts, strict=True)]
     video = VideoInfo("v1", "Steady", frozenset({"p0"}) if declared else frozenset())
     history = ShopHistory.from_records(skus, sales, (), views, [video], since=start)
     plain = [Sale(s.time, s.sku_id, s.units, s.revenue) for s in sales]
@@ -114,6 +118,9 @@ def _steady_video_shop(
 
 
 @settings(max_examples=60, deadline=None)
+# Seen for 1.5 h from a first count of 1,000 at 3,030 views/h: a take-off by the first-seen
+# rule (CI found it), so the generator now starts a late-found video at its pace's count.
+@example(seed=149, pace=101, interval=2, tagged=0.3, declared=False, seen=1.5)
 @given(
     seed=st.integers(min_value=0, max_value=10_000),
     pace=st.integers(min_value=1, max_value=20_000),
