@@ -79,9 +79,17 @@ ON CONFLICT (shop_id, hour, currency) DO UPDATE SET
     revenue_micros = revenue_micros + excluded.revenue_micros
 """
 
+# The cells emptied by a subtraction, found by the keys the orders' live units had: the
+# primary keys' index finds them. Why not `WHERE units = 0` on its own: that scans the whole
+# table, 660,000 cells for a year of a big shop (~100 ms), in every write of an updated order;
+# under a viral storm it kept the store's writer thread busy half of the time (#15).
 _PRUNE = (
-    "DELETE FROM sales_hourly WHERE units = 0 AND revenue_micros = 0",
-    "DELETE FROM orders_hourly WHERE orders = 0 AND units = 0 AND revenue_micros = 0",
+    "DELETE FROM sales_hourly WHERE (shop_id, hour, sku_id, currency) IN "
+    "(SELECT shop_id, hour, sku_id, currency FROM ({live})) "
+    "AND units = 0 AND revenue_micros = 0",
+    "DELETE FROM orders_hourly WHERE (shop_id, hour, currency) IN "
+    "(SELECT shop_id, hour, currency FROM ({live})) "
+    "AND orders = 0 AND units = 0 AND revenue_micros = 0",
 )
 
 
@@ -91,14 +99,16 @@ def _apply(conn: Connection, order_ids: Sequence[str], sign: str) -> None:
         live = _LIVE.format(where=f"o.id IN ({marks})")
         for template in (_SKU_UPSERT, _ORDER_UPSERT):
             conn.exec_driver_sql(template.format(sign=sign, live=live), tuple(part))
+        if sign == "-":
+            for template in _PRUNE:
+                conn.exec_driver_sql(template.format(live=live), tuple(part))
 
 
 def subtract_orders(session: Session, order_ids: Sequence[str]) -> None:
-    """Take the stored orders' live units out of the hourly tables (before replacing them)."""
+    """Take the stored orders' live units out of the hourly tables (before replacing them),
+    and drop the cells that leaves empty."""
     if order_ids:
         _apply(session.connection(), order_ids, "-")
-        for statement in _PRUNE:
-            session.connection().exec_driver_sql(statement)
 
 
 def add_orders(session: Session, order_ids: Sequence[str]) -> None:

@@ -21,17 +21,22 @@ their times moved to end at the wall clock's hour.
 - Insight: in a fresh process, the full recompute as the engine runs it: the store read into
   insight's inputs (`load_shop_data`) and the numpy computation (`insights.compute`), median
   of 3 each.
+- Write: in a fresh process, what a status-change webhook's re-read costs the store writer:
+  recent orders stored again with a later `update_time` and a new status (`upsert_orders`, the
+  hourly tables kept with it), one transaction each, 1 and 20 orders per transaction (a
+  storm's batch), median of 9, wall and CPU time.
 
 The machine is shared by several sessions: figures are noisy; compare the two sizes of one run.
 Before/after in one run: `BIGSHOP_BASELINE=/path/to/old/tree BIGSHOP_BASELINE_CACHE=/path/to/
 its/cache` runs the old tree's app on its own copy of the shop (of this tree's cache without
 `BIGSHOP_BASELINE_CACHE`: a tree of the same schema), alternating with this tree's, so both
-see the same load. `BIGSHOP_PARTS=insight` (of insight,cold,memory) runs only some parts;
+see the same load. `BIGSHOP_PARTS=insight` (of insight,write,cold,memory) runs only some parts;
 `BIGSHOP_INSIGHT_RUNS=N` repeats the insight part N times, alternating the trees.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import statistics
 import subprocess
@@ -409,13 +414,80 @@ def insight(spec: ShopSpec, tree: Tree) -> None:
     )
 
 
+def write_child(path: str) -> None:
+    """In a fresh process: recent orders re-stored as updated (a webhook's re-read), timed per
+    transaction; each round takes orders not rewritten before, as a storm's webhooks do. Its
+    source is what the child runs (`write`), so a baseline tree without it is timed alike."""
+    from app.store import open_store, upsert_orders
+    from tests.store.factories import order
+
+    store = open_store(path=path)
+    with store.read() as session:
+        rows = (
+            session.connection()
+            .exec_driver_sql(
+                "SELECT o.id, o.create_time, o.update_time, li.sku_id FROM orders o "
+                "JOIN line_items li ON li.order_id = o.id WHERE o.shop_id = ? "
+                "GROUP BY o.id ORDER BY o.create_time DESC LIMIT 400",
+                (SHOP_ID,),
+            )
+            .all()
+        )
+    recent = iter(rows)
+    out: list[str] = []
+    for per in (1, 20):
+        walls: list[float] = []
+        cpus: list[float] = []
+        for _ in range(9):
+            batch = [next(recent) for _ in range(per)]
+            orders = [
+                order(oid, status="IN_TRANSIT", create_time=int(created),
+                      update_time=int(updated) + 60, skus={sku: 1})
+                for oid, created, updated, sku in batch
+            ]  # fmt: skip
+            wall, cpu = time.perf_counter(), time.process_time()
+            with store.write() as session:
+                upsert_orders(session, SHOP_ID, orders, int(time.time()))
+            walls.append((time.perf_counter() - wall) * 1000)
+            cpus.append((time.process_time() - cpu) * 1000)
+        out += [f"{statistics.median(walls):.2f}", f"{statistics.median(cpus):.2f}"]
+    store.close()
+    print("RESULT " + " ".join(out), flush=True)
+
+
+def write(spec: ShopSpec, tree: Tree) -> None:
+    child = (
+        f"import statistics, sys, time\nSHOP_ID = {SHOP_ID!r}\n"
+        f"{inspect.getsource(write_child)}\nwrite_child(sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, str(tree.folder / "data" / "viralstock.sqlite3")],
+        cwd=tree.root,
+        env={**os.environ, "PYTHONPATH": str(tree.root)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        print(f"[{spec.orders:>9,} orders{tree.label}] write failed: {done.stderr[-1500:]}")
+        return
+    one_wall, one_cpu, many_wall, many_cpu = line.split()[1:]
+    print(
+        f"[{spec.orders:>9,} orders{tree.label}] updated orders re-stored (a webhook's re-read), "
+        f"one transaction: 1 order {one_wall} ms (CPU {one_cpu}), 20 orders {many_wall} ms "
+        f"(CPU {many_cpu}) (median of 9)"
+    )
+
+
 def main() -> None:
     print("Big-shop benchmarks (issue #15; shared 2-core machine: figures are noisy)")
     seconds = float(os.environ.get("BIGSHOP_MEMORY_SECONDS", "30"))
     runs = int(os.environ.get("BIGSHOP_RUNS", "5"))
     baseline = os.environ.get("BIGSHOP_BASELINE")
     baseline_cache = os.environ.get("BIGSHOP_BASELINE_CACHE")
-    parts = os.environ.get("BIGSHOP_PARTS", "insight,cold,memory").split(",")
+    parts = os.environ.get("BIGSHOP_PARTS", "insight,write,cold,memory").split(",")
     for spec in _specs():
         with tempfile.TemporaryDirectory(prefix="vs-bigshop-") as name:
             folder = Path(name)
@@ -433,6 +505,8 @@ def main() -> None:
             for _ in range(int(os.environ.get("BIGSHOP_INSIGHT_RUNS", "1"))):
                 for tree in trees if "insight" in parts else []:
                     insight(spec, tree)  # alternating, so both trees see the same load
+                for tree in trees if "write" in parts else []:
+                    write(spec, tree)
             if "cold" in parts:
                 cold_start(spec, trees, runs)
             for tree in trees if "memory" in parts else []:
