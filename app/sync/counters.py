@@ -26,6 +26,7 @@ class SyncCounters:
     def metrics(
         self, api_requests: int, api_429s: int, queue_depth: int, apply_failures: int = 0
     ) -> SyncMetrics:
+        p50, p99 = self.latency.percentiles(50, 99)
         return SyncMetrics(
             webhooks_received=self.webhooks_received,
             webhooks_applied=self.webhooks_applied,
@@ -35,8 +36,8 @@ class SyncCounters:
             reconciled=self.reconciled,
             api_requests=api_requests,
             api_429s=api_429s,
-            webhook_to_store_ms_p50=self.latency.p(50),
-            webhook_to_store_ms_p99=self.latency.p(99),
+            webhook_to_store_ms_p50=p50,
+            webhook_to_store_ms_p99=p99,
             resyncs=self.resyncs,
             reconnects=self.reconnects,
             queue_depth=queue_depth,

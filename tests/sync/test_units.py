@@ -61,10 +61,22 @@ def test_percentiles_by_nearest_rank() -> None:
     assert percentile(values, 50) == 50.0
     assert percentile(values, 99) == 99.0
     recorder = LatencyRecorder(capacity=10)
-    for v in range(100):
+    assert recorder.percentiles(50, 99) == (None, None)
+    for v in range(3):
+        recorder.add(v)
+    assert recorder.samples() == [0.0, 1.0, 2.0]
+    assert recorder.percentiles(50, 99) == (1.0, 2.0)
+    for v in range(3, 100):
         recorder.add(v)
     assert recorder.count == 100
+    # Only the last 10 are held, oldest first; the percentiles are of those, as `percentile`.
     assert recorder.samples() == [float(v) for v in range(90, 100)]
+    assert recorder.percentiles(50, 99) == (94.0, 99.0)
+    assert recorder.percentiles(0, 10, 100) == (90.0, 90.0, 99.0)
+    recorder.add(-5.0)  # a clock step back is no negative latency
+    assert recorder.samples()[-1] == 0.0 and recorder.p(0) == 0.0
+    recorder.clear()
+    assert recorder.samples() == [] and recorder.p(50) is None
 
 
 def test_clocks() -> None:
