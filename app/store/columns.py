@@ -376,39 +376,73 @@ def shop_history(
 
 
 _PRIOR_LEVELS = """
-SELECT s.id, (
-    SELECT h.quantity FROM stock_history h
-    WHERE h.sku_id = s.id AND h.at < :since ORDER BY h.at DESC, h.id DESC LIMIT 1
+WITH sku_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus
+    WHERE shop_id = :shop{picked}
 )
-FROM skus s WHERE s.shop_id = :shop ORDER BY s.id
+SELECT sp.id, (
+    SELECT h.quantity FROM stock_history h
+    WHERE h.sku_id = sp.id AND h.at < :since ORDER BY h.at DESC, h.id DESC LIMIT 1
+)
+FROM sku_pos sp ORDER BY sp.i
 """
 
-_WINDOW_LEVELS = (
-    _POSITIONS
-    + """
+_WINDOW_LEVELS = """
+WITH sku_pos AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus
+    WHERE shop_id = :shop{picked}
+)
 SELECT sp.i, h.at, h.quantity
 FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
 WHERE h.at >= :since
 ORDER BY sp.i, h.at, h.id
 """
-)
 
 
 def stock_series(
-    session: Session, shop_id: str, since: int
+    session: Session, shop_id: str, since: int, sku_ids: Sequence[str] | None = None
 ) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Every SKU's stock as a step function from `since` on, for the whole shop in two
-    queries and no object per change: (times, levels), starting with the level at `since`
-    (the last change before it) when there is one, then every change from `since` on.
-    SKUs without any history are absent."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
+    """Each SKU's stock as a step function from `since` on, in two queries and no object per
+    change: (times, levels), starting with the level at `since` (the last change before it)
+    when there is one, then every change from `since` on. SKUs without any history are absent.
+
+    The whole shop, or only `sku_ids` (the dashboard re-reads the SKUs whose stock moved:
+    under a storm some SKU moves before nearly every refresh, and reading all 5,000 each time
+    kept a reader thread busy)."""
+    raw = _raw(session)
     params = {"shop": shop_id, "since": int(since)}
-    prior = raw.execute(_PRIOR_LEVELS, params).fetchall()
-    window = _matrix(raw.execute(_WINDOW_LEVELS, params), 3)
+    out: dict[str, tuple[FloatArray, FloatArray]] = {}
+    if sku_ids is None:
+        parts = [(_PRIOR_LEVELS.format(picked=""), _WINDOW_LEVELS.format(picked=""), params)]
+    else:
+        parts = []
+        for part in chunked(sorted(set(sku_ids))):
+            marks, values = _marks("sku", part)
+            picked = f" AND id IN ({marks})"
+            parts.append(
+                (
+                    _PRIOR_LEVELS.format(picked=picked),
+                    _WINDOW_LEVELS.format(picked=picked),
+                    {**params, **values},
+                )
+            )
+    for prior_sql, window_sql, bound in parts:
+        prior = raw.execute(prior_sql, bound).fetchall()
+        window = _matrix(raw.execute(window_sql, bound), 3)
+        _steps(prior, window, float(since), out)
+    return out
+
+
+def _steps(
+    prior: Sequence[tuple[str, float | None]],
+    window: FloatArray,
+    since: float,
+    out: dict[str, tuple[FloatArray, FloatArray]],
+) -> None:
+    """Per SKU (position i in `prior`), its level before `since` then its rows of `window`
+    (position, time, level; in position order) into `out`."""
     sku = window[:, 0].astype(np.int64)
     cuts = np.searchsorted(sku, np.arange(len(prior) + 1))
-    out: dict[str, tuple[FloatArray, FloatArray]] = {}
     for i, (sku_id, level) in enumerate(prior):
         lo, hi = int(cuts[i]), int(cuts[i + 1])
         if level is None and lo == hi:
@@ -416,10 +450,9 @@ def stock_series(
         times = window[lo:hi, 1]
         levels = window[lo:hi, 2]
         if level is not None:
-            times = np.concatenate(([float(since)], times))
+            times = np.concatenate(([since], times))
             levels = np.concatenate(([float(level)], levels))
         out[str(sku_id)] = (times.copy(), levels.copy())
-    return out
 
 
 _ORDER_LINES = """

@@ -98,10 +98,10 @@ def _histories(
         for sku_id, level in levels.items()
         if cache.series.get(sku_id) is None or cache.levels.get(sku_id) != level
     ]
-    # One shop-wide columnar read when any SKU moved (app/store/columns.py; one query per
-    # SKU cost seconds with 5,000 SKUs, #15), then the level at the window's start and every
-    # change inside it per SKU.
-    fresh = stock_series(session, shop_id, since) if stale else {}
+    # One columnar read of the SKUs that moved (app/store/columns.py; one query per SKU cost
+    # seconds with 5,000 SKUs, #15, and the whole shop on every refresh of a storm kept a
+    # reader thread busy), then the level at the window's start and every change inside it.
+    fresh = stock_series(session, shop_id, since, stale) if stale else {}
     for sku_id, level in levels.items():
         known = cache.series.get(sku_id)
         if known is not None and cache.levels.get(sku_id) == level:

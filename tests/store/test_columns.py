@@ -170,6 +170,13 @@ def test_stock_series_start_at_the_window_and_hold_every_change_in_it(shop_store
             assert list(zip(times.tolist(), levels.tolist(), strict=True)) == want, sku_id
     assert got["a"][1].tolist() == [30.0, 25.0, 50.0, 40.0]  # level at the start, then changes
     assert got["a"][0][0] == since
+    # Only some SKUs (those whose stock moved): the same series as the shop-wide read.
+    with shop_store.read() as session:
+        some = stock_series(session, SHOP_ID, since, ["c", "a", "unknown"])
+    assert set(some) == {"a", "c"} & set(got)
+    for sku_id, (times, levels) in some.items():
+        assert times.tolist() == got[sku_id][0].tolist()
+        assert levels.tolist() == got[sku_id][1].tolist()
 
 
 def test_order_facts_hold_each_orders_exact_revenue_and_its_video_share(

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from app.insight.scurve import fit_views
-from app.store import open_store, upsert_shop, upsert_videos
+from app.store import open_store, record_stock, upsert_products, upsert_shop, upsert_videos
 from app.sync.dashboard_data import HistoryCache, read_dashboard_data
-from tests.store.factories import NOW, SHOP_ID, shop, video
+from tests.store.factories import NOW, SHOP_ID, product, shop, video
 
 HOUR = 3600.0
 STEP = 300.0  # a view sample every 5 minutes, like the engine's video poll
@@ -67,3 +67,34 @@ def test_a_steady_video_has_not_taken_off(tmp_path: Path) -> None:
     finally:
         store.close()
     assert [v.took_off_at for v in data.videos] == [None]
+
+
+def test_stock_histories_reread_only_the_skus_that_moved(tmp_path: Path) -> None:
+    """The chart's history of a SKU whose stock moved is read again and shows the change; the
+    others keep their very series object (the charts skip them), and every series is what a
+    read from scratch gives."""
+    store = open_store(tmp_path)
+    try:
+        with store.write() as session:
+            upsert_shop(session, shop(), NOW)
+            upsert_products(
+                session, SHOP_ID, [product("p1", {"a": {"w": 50}, "b": {"w": 9}})], NOW - 3600
+            )
+        cache = HistoryCache()
+        with store.read() as session:
+            first = read_dashboard_data(session, SHOP_ID, NOW, {"a": 50, "b": 9}, cache)
+        with store.write() as session:
+            record_stock(session, "a", {"w": 47}, NOW + 60, "order")
+        with store.read() as session:
+            second = read_dashboard_data(session, SHOP_ID, NOW + 120, {"a": 47, "b": 9}, cache)
+            scratch = read_dashboard_data(
+                session, SHOP_ID, NOW + 120, {"a": 47, "b": 9}, HistoryCache()
+            )
+    finally:
+        store.close()
+    assert second.histories["b"] is first.histories["b"]
+    assert second.histories["a"] is not first.histories["a"]
+    assert second.histories["a"].stock.tolist()[-2:] == [50.0, 47.0]
+    for sku_id in ("a", "b"):
+        assert second.histories[sku_id].times.tolist() == scratch.histories[sku_id].times.tolist()
+        assert second.histories[sku_id].stock.tolist() == scratch.histories[sku_id].stock.tolist()
