@@ -98,6 +98,19 @@ ORDER BY h.at, h.id
 """
 )
 
+# CROSS JOIN keeps stock_history the outer loop, so the new rows come by the rowid range;
+# the planner otherwise walks every SKU's window through the (sku_id, at) index (300 ms on the
+# 1M shop, against 12 for the range).
+_STOCK_AFTER = (
+    _POSITIONS
+    + """
+SELECT sp.i, h.at, h.quantity, h.id
+FROM stock_history h CROSS JOIN sku_pos sp ON sp.id = h.sku_id
+WHERE h.id > :after AND h.at >= :since
+ORDER BY h.at, h.id
+"""
+)
+
 _VIEWS = (
     _POSITIONS
     + """
@@ -288,11 +301,20 @@ def sale_rows(
 
 
 def stock_rows(
-    session: Session, shop_id: str, since: int, sku_ids: Sequence[str] | None = None
+    session: Session,
+    shop_id: str,
+    since: int,
+    sku_ids: Sequence[str] | None = None,
+    *,
+    after: int | None = None,
 ) -> FloatArray:
     """Stock changes from `since` on (`STOCK_COLUMNS`, in `stock_order`): the shop's, or only
-    those of `sku_ids`."""
+    those of `sku_ids`, or only the rows written after row id `after` (the table only grows
+    and its ids follow the commits, so that is everything new since a read that saw `after`)."""
     params: dict[str, object] = {"shop": shop_id, "since": int(since)}
+    if after is not None:
+        params["after"] = int(after)
+        return _matrix(_raw(session).execute(_STOCK_AFTER, params), len(STOCK_COLUMNS))
     if sku_ids is not None:
         if not sku_ids:
             return np.zeros((0, len(STOCK_COLUMNS)), dtype=np.float64)

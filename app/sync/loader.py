@@ -158,6 +158,8 @@ class ShopCache:
         self.links = links
         self.sales = sales
         self.stock = stock
+        # The largest stock row id held: `update` reads only the rows written after it.
+        self.stock_after = int(stock[:, 3].max()) if len(stock) else 0
         self.views = views
         self.tally = OrderTally(facts.values())
         self.orders_since = orders_since
@@ -225,10 +227,14 @@ class ShopCache:
             self._update_facts(session, orders)
         skus = sorted(touched.skus)
         if skus:
-            rows = np.array([self.index[sku_id] for sku_id in skus], dtype=np.float64)
-            fresh = stock_rows(session, self.shop_id, self.since, skus)
-            kept = self.stock[~np.isin(self.stock[:, 0], rows)]
-            self.stock = merge_in_order(kept, fresh, STOCK_KEYS)
+            # Only the stock rows written since the last read, whichever SKU they are of (the
+            # table only grows): a viral SKU's thousands of changes are not read again with
+            # every one more (#15).
+            fresh = stock_rows(session, self.shop_id, self.since, after=self.stock_after)
+            if len(fresh):
+                self.stock = merge_in_order(self.stock, fresh, STOCK_KEYS)
+                self.stock_after = max(self.stock_after, int(fresh[:, 3].max()))
+                positions.update(fresh[:, 0].astype(np.int64).tolist())
             positions.update(self.index[sku_id] for sku_id in skus)
         ids = [self.skus[i].sku_id for i in sorted(positions)]
         for row in current_stock(session, self.shop_id, ids):

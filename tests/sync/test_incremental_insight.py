@@ -76,6 +76,9 @@ async def test_incremental_insight_equals_a_full_recompute(tmp_path: Path) -> No
             await wait_until(lambda: runner.idle, 10)
             last = await runner.compute_now()  # whatever came in last, read in by parts
             assert not last.full
+            held = runner._cache
+            assert held is not None
+            last_stock = held.data(frozen).history
             data = await engine.db.read(lambda s: load_shop_data(s, shop_id, frozen))
             full, _tallied = await asyncio.to_thread(compute, data, dict(runner.levels_before))
             orders = order_intelligence(data.orders, frozen)  # every order added up again
@@ -102,6 +105,10 @@ async def test_incremental_insight_equals_a_full_recompute(tmp_path: Path) -> No
     assert last.orders == orders
     assert len(data2.history.videos) > len(data.history.videos)  # a video came in
     assert np.array_equal(data2.history.sale_video, cache_video(runner, frozen))
+    # The stock rows held (read in by row id since the last read) are a full read's.
+    assert np.array_equal(data.history.stock_time, last_stock.stock_time)
+    assert np.array_equal(data.history.stock_available, last_stock.stock_available)
+    assert np.array_equal(data.history.stock_sku, last_stock.stock_sku)
     assert runner.cache_reads == reads  # the stream and the poll all came in by parts
     assert after_poll.insight.skus == full2.skus
     assert after_poll.insight.video_by_sku == full2.video_by_sku
