@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import os
 import statistics
 import subprocess
@@ -293,10 +294,13 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         before = tracemalloc.take_snapshot()
     types = int(os.environ.get("LIVE_TYPES", "0"))
     types_before = _type_counts() if types else None
+    pauses = _GcPauses()
+    gc.callbacks.append(pauses)
     started = time.monotonic()
     memory = asyncio.ensure_future(_sample_memory(SECONDS))
     lags = await lag_sampler(SECONDS)
     measuring = False
+    gc.callbacks.remove(pauses)
     memory_samples = await memory
     elapsed = time.monotonic() - started
     frames = list(window.frames)
@@ -395,7 +399,25 @@ async def _storm(window: Any, data_path: Path, relay: str, sandbox: str) -> dict
         "partial": partial,
         "full": full,
         "counters": engine.counters,
+        "gc": pauses.by_generation,
     }
+
+
+class _GcPauses:
+    """The cyclic collector's pauses by generation, in ms (a `gc.callbacks` entry). The app
+    collects on the UI thread only (`app/ui/gui_gc.py`), so each is a pause of the UI."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.by_generation[info["generation"]].append(
+                (time.perf_counter() - self._start) * 1000
+            )
 
 
 def _latencies(
@@ -600,6 +622,11 @@ def _print(r: dict[str, Any]) -> None:
         f", p99 {_p(g, 0.99):.1f} ms, max {max(g, default=0):.0f} ms"
         "   target p95 < 16 ms, p99 < 33 ms"
     )
+    pauses = "; ".join(
+        f"gen {generation}: {len(ms)}, p50 {_p(ms, 0.5):.1f} ms, max {max(ms, default=0):.0f} ms"
+        for generation, ms in r["gc"].items()
+    )
+    print(f"    of it, the cyclic collector's pauses on the UI thread: {pauses}")
     print(
         f"  webhook -> committed store ({len(s):,}): p50 {_p(s, 0.5):.0f} ms, "
         f"p99 {_p(s, 0.99):.0f} ms   target p99 < 250 ms"
