@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.ui.gui_gc import INTERVAL_MS, GuiThreadCollector
+from app.ui.gui_gc import INTERVAL_MS, GuiThreadCollector, collect_all, collect_due
 
 
 class Finalized(QObject):
@@ -66,3 +66,37 @@ def test_a_worker_allocating_never_frees_qt_objects_the_gui_timer_does(
         pair.append(pair)
     qtbot.waitUntil(lambda: bool(freed_on), timeout=INTERVAL_MS * 20)
     assert freed_on == [threading.main_thread().ident]
+
+
+def test_a_full_collection_waits_until_enough_objects_live_long(qapp: QApplication) -> None:
+    """CPython's rule for the oldest generation: once a full collection has walked a big
+    heap, the next waits until a quarter as many objects again have moved into the oldest
+    generation; short-lived garbage alone only ever costs young collections."""
+    heap: list[list[object]] = [[] for _ in range(100_000)]  # what a shop open for hours holds
+    collect_all()
+    total = len(gc.get_objects(generation=2))  # the heap, the test process's own included
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    def churn(rounds: int) -> None:
+        for _ in range(rounds):
+            for _ in range(gc.get_threshold()[0] + 100):
+                pair: list[object] = []
+                pair.append(pair)
+            collect_due()
+
+    gc.callbacks.append(seen)
+    try:
+        churn(400)  # far past the oldest generation's count threshold, nothing kept
+        assert generations.count(1) >= 20 and 2 not in generations
+        kept: list[list[object]] = [
+            [] for _ in range(total // 4 + 5_000)
+        ]  # now a quarter more lives on
+        churn(400)
+        assert 2 in generations
+    finally:
+        gc.callbacks.remove(seen)
+    assert len(kept) > total // 4 and len(heap) == 100_000
