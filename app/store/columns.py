@@ -45,6 +45,7 @@ __all__ = [
     "shop_videos",
     "stock_order",
     "stock_rows",
+    "stock_rows_after",
     "stock_series",
     "view_rows",
 ]
@@ -100,16 +101,13 @@ ORDER BY h.at, h.id
 
 # CROSS JOIN keeps stock_history the outer loop, so the new rows come by the rowid range;
 # the planner otherwise walks every SKU's window through the (sku_id, at) index (300 ms on the
-# 1M shop, against 12 for the range).
-_STOCK_AFTER = (
-    _POSITIONS
-    + """
-SELECT sp.i, h.at, h.quantity, h.id
-FROM stock_history h CROSS JOIN sku_pos sp ON sp.id = h.sku_id
-WHERE h.id > :after AND h.at >= :since
+# 1M shop, against a few ms for the range).
+_STOCK_AFTER = """
+SELECT h.sku_id, h.at, h.quantity, h.id
+FROM stock_history h CROSS JOIN skus s ON s.id = h.sku_id
+WHERE h.id > :after AND h.at >= :since AND s.shop_id = :shop
 ORDER BY h.at, h.id
 """
-)
 
 _VIEWS = (
     _POSITIONS
@@ -301,20 +299,11 @@ def sale_rows(
 
 
 def stock_rows(
-    session: Session,
-    shop_id: str,
-    since: int,
-    sku_ids: Sequence[str] | None = None,
-    *,
-    after: int | None = None,
+    session: Session, shop_id: str, since: int, sku_ids: Sequence[str] | None = None
 ) -> FloatArray:
     """Stock changes from `since` on (`STOCK_COLUMNS`, in `stock_order`): the shop's, or only
-    those of `sku_ids`, or only the rows written after row id `after` (the table only grows
-    and its ids follow the commits, so that is everything new since a read that saw `after`)."""
+    those of `sku_ids`."""
     params: dict[str, object] = {"shop": shop_id, "since": int(since)}
-    if after is not None:
-        params["after"] = int(after)
-        return _matrix(_raw(session).execute(_STOCK_AFTER, params), len(STOCK_COLUMNS))
     if sku_ids is not None:
         if not sku_ids:
             return np.zeros((0, len(STOCK_COLUMNS)), dtype=np.float64)
@@ -331,6 +320,23 @@ def stock_rows(
         rows = np.concatenate(parts)
         return rows[stock_order(rows)]
     return _matrix(_raw(session).execute(_STOCK.format(skus=""), params), len(STOCK_COLUMNS))
+
+
+def stock_rows_after(
+    session: Session, shop_id: str, since: int, after: int
+) -> tuple[list[str], FloatArray]:
+    """The shop's stock changes from `since` on written after row id `after`, in
+    `stock_order`: each row's SKU id, and (time, quantity, row id) per row. The table only
+    grows and its ids follow the commits, so that is everything new since a read that saw
+    `after`. SKU ids rather than positions: a SKU committed since the caller's catalogue was
+    read would shift every position after it."""
+    params = {"shop": shop_id, "since": int(since), "after": int(after)}
+    rows = _raw(session).execute(_STOCK_AFTER, params).fetchall()
+    if not rows:
+        return [], np.zeros((0, 3), dtype=np.float64)
+    skus = [str(row[0]) for row in rows]
+    values = np.array([row[1:] for row in rows], dtype=np.float64).reshape(-1, 3)
+    return skus, values
 
 
 def view_rows(session: Session, shop_id: str, since: int) -> FloatArray:

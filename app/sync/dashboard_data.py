@@ -101,7 +101,8 @@ def _histories(
     # One columnar read of the SKUs that moved (app/store/columns.py; one query per SKU cost
     # seconds with 5,000 SKUs, #15, and the whole shop on every refresh of a storm kept a
     # reader thread busy), then the level at the window's start and every change inside it.
-    fresh = stock_series(session, shop_id, since, stale) if stale else {}
+    picked = stale if len(stale) < len(levels) else None  # all of them: one shop-wide read
+    fresh = stock_series(session, shop_id, since, picked) if stale else {}
     for sku_id, level in levels.items():
         known = cache.series.get(sku_id)
         if known is not None and cache.levels.get(sku_id) == level:

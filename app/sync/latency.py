@@ -35,6 +35,8 @@ class LatencyRecorder:
     """Latency samples in milliseconds (the last `capacity` of them)."""
 
     def __init__(self, capacity: int = 100_000) -> None:
+        if capacity < 1:
+            raise ValueError("a latency recorder holds at least one sample")
         self._ring = np.zeros(capacity, dtype=np.float64)
         self._next = 0  # where the next sample goes
         self._held = 0

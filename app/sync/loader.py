@@ -36,6 +36,7 @@ from app.store.columns import (
     shop_sku_ids,
     shop_videos,
     stock_rows,
+    stock_rows_after,
     view_rows,
 )
 from app.store.insight_inputs import (
@@ -158,7 +159,9 @@ class ShopCache:
         self.links = links
         self.sales = sales
         self.stock = stock
-        # The largest stock row id held: `update` reads only the rows written after it.
+        # The largest stock row id held: `update` reads only the rows written after it. That
+        # needs row ids never reused below it: stock rows are only ever deleted with their
+        # whole shop (`forget_shop`, not called while a shop is open).
         self.stock_after = int(stock[:, 3].max()) if len(stock) else 0
         self.views = views
         self.tally = OrderTally(facts.values())
@@ -230,11 +233,15 @@ class ShopCache:
             # Only the stock rows written since the last read, whichever SKU they are of (the
             # table only grows): a viral SKU's thousands of changes are not read again with
             # every one more (#15).
-            fresh = stock_rows(session, self.shop_id, self.since, after=self.stock_after)
-            if len(fresh):
+            ids, values = stock_rows_after(session, self.shop_id, self.since, self.stock_after)
+            if ids:
+                if any(sku_id not in self.index for sku_id in ids):
+                    raise Reload("stock of a SKU not in the held catalogue")
+                at = np.array([self.index[sku_id] for sku_id in ids], dtype=np.float64)
+                fresh = np.column_stack((at, values))
                 self.stock = merge_in_order(self.stock, fresh, STOCK_KEYS)
-                self.stock_after = max(self.stock_after, int(fresh[:, 3].max()))
-                positions.update(fresh[:, 0].astype(np.int64).tolist())
+                self.stock_after = max(self.stock_after, int(values[:, 2].max()))
+                positions.update(at.astype(np.int64).tolist())
             positions.update(self.index[sku_id] for sku_id in skus)
         ids = [self.skus[i].sku_id for i in sorted(positions)]
         for row in current_stock(session, self.shop_id, ids):

@@ -417,7 +417,9 @@ def insight(spec: ShopSpec, tree: Tree) -> None:
 def write_child(path: str) -> None:
     """In a fresh process: recent orders re-stored as updated (a webhook's re-read), timed per
     transaction; each round takes orders not rewritten before, as a storm's webhooks do. Its
-    source is what the child runs (`write`), so a baseline tree without it is timed alike."""
+    source is what the child runs (`write`), so a baseline tree without it is timed alike. It
+    leaves 189 recent orders IN_TRANSIT with one unit in the tree's working copy: parts run
+    after it see that (both trees alike)."""
     from app.store import open_store, upsert_orders
     from tests.store.factories import order
 

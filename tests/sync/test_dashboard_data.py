@@ -4,11 +4,15 @@ one take-off rule, read from the store the way the dashboard reads it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from app.insight.scurve import fit_views
 from app.store import open_store, record_stock, upsert_products, upsert_shop, upsert_videos
+from app.store.columns import stock_series
+from app.sync import dashboard_data
 from app.sync.dashboard_data import HistoryCache, read_dashboard_data
 from tests.store.factories import NOW, SHOP_ID, product, shop, video
 
@@ -69,10 +73,19 @@ def test_a_steady_video_has_not_taken_off(tmp_path: Path) -> None:
     assert [v.took_off_at for v in data.videos] == [None]
 
 
-def test_stock_histories_reread_only_the_skus_that_moved(tmp_path: Path) -> None:
+def test_stock_histories_reread_only_the_skus_that_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The chart's history of a SKU whose stock moved is read again and shows the change; the
-    others keep their very series object (the charts skip them), and every series is what a
-    read from scratch gives."""
+    others keep their very series object (the charts skip them) and are not read again, and
+    every series is what a read from scratch gives."""
+    read: list[list[str] | None] = []
+
+    def recorded(session: Any, shop_id: str, since: int, sku_ids: Any = None) -> Any:
+        read.append(None if sku_ids is None else sorted(sku_ids))
+        return stock_series(session, shop_id, since, sku_ids)
+
+    monkeypatch.setattr(dashboard_data, "stock_series", recorded)
     store = open_store(tmp_path)
     try:
         with store.write() as session:
@@ -92,6 +105,7 @@ def test_stock_histories_reread_only_the_skus_that_moved(tmp_path: Path) -> None
             )
     finally:
         store.close()
+    assert read == [None, ["a"], None]  # all stale at first and from scratch; then only "a"
     assert second.histories["b"] is first.histories["b"]
     assert second.histories["a"] is not first.histories["a"]
     assert second.histories["a"].stock.tolist()[-2:] == [50.0, 47.0]

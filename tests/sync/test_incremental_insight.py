@@ -142,3 +142,32 @@ def test_a_new_video_renumbers_the_held_sale_rows() -> None:
     assert cache.sales[:, 4].tolist() == [2.0, -1.0, 1.0]
     with pytest.raises(Reload):
         cache.renumber_videos((VideoInfo("v1"), VideoInfo("v5")))
+
+
+def test_stock_of_a_sku_new_since_the_read_makes_a_full_read(tmp_path: Path) -> None:
+    """The held stock rows grow by the rows written since the last read. A SKU that came in
+    meanwhile (its product synced between the change and the read) is not in the held
+    catalogue, and every position after it would move: the runner reads the shop again rather
+    than file its rows under another SKU."""
+    from app.store import record_stock, upsert_products, upsert_shop
+    from tests.store.factories import NOW, SHOP_ID, product, shop
+
+    store = open_store(path=tmp_path / "app.sqlite3")
+    try:
+        with store.write() as session:
+            upsert_shop(session, shop(), NOW)
+            upsert_products(session, SHOP_ID, [product("p1", {"a": {"w": 5}, "c": {"w": 7}})], NOW)
+        with store.read() as session:
+            cache = ShopCache.load(session, SHOP_ID, float(NOW + 60))
+        with store.write() as session:
+            record_stock(session, "c", {"w": 6}, NOW + 30, "order")
+        with store.read() as session:
+            assert cache.update(session, Touched(frozenset({"c"}))) == frozenset({"c"})
+        assert cache.stock[-1, 0] == cache.index["c"] and cache.stock[-1, 2] == 6.0
+        with store.write() as session:
+            upsert_products(session, SHOP_ID, [product("p2", {"b": {"w": 9}})], NOW + 40)
+            record_stock(session, "c", {"w": 4}, NOW + 50, "order")
+        with store.read() as session, pytest.raises(Reload):
+            cache.update(session, Touched(frozenset({"c"})))
+    finally:
+        store.close()
