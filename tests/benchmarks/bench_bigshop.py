@@ -375,10 +375,11 @@ def insight_child(path: str) -> None:
     )
 
 
-def insight(spec: ShopSpec, tree: Tree) -> None:
-    label = tree.label
+def _child(spec: ShopSpec, tree: Tree, what: str, code: str) -> list[str] | None:
+    """Run `code` in a fresh process of `tree` on its working copy; the values of the line
+    it printed after RESULT, or None (and the failure printed)."""
     done = subprocess.run(
-        [sys.executable, "-c", INSIGHT_CHILD, str(tree.folder / "data" / "viralstock.sqlite3")],
+        [sys.executable, "-c", code, str(tree.folder / "data" / "viralstock.sqlite3")],
         cwd=tree.root,
         env={**os.environ, "PYTHONPATH": str(tree.root)},
         capture_output=True,
@@ -388,9 +389,16 @@ def insight(spec: ShopSpec, tree: Tree) -> None:
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
-        print(f"[{spec.orders:>9,} orders{label}] insight failed: {done.stderr[-1500:]}")
+        print(f"[{spec.orders:>9,} orders{tree.label}] {what} failed: {done.stderr[-1500:]}")
+        return None
+    return line.split()[1:]
+
+
+def insight(spec: ShopSpec, tree: Tree) -> None:
+    label = tree.label
+    values = _child(spec, tree, "insight", INSIGHT_CHILD)
+    if values is None:
         return
-    values = line.split()[1:]
     load_ms, compute_ms, sales, skus = values[:4]
     total = float(load_ms) + float(compute_ms)
     print(
@@ -462,20 +470,10 @@ def write(spec: ShopSpec, tree: Tree) -> None:
         f"import statistics, sys, time\nSHOP_ID = {SHOP_ID!r}\n"
         f"{inspect.getsource(write_child)}\nwrite_child(sys.argv[1])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", child, str(tree.folder / "data" / "viralstock.sqlite3")],
-        cwd=tree.root,
-        env={**os.environ, "PYTHONPATH": str(tree.root)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
-    if line is None:
-        print(f"[{spec.orders:>9,} orders{tree.label}] write failed: {done.stderr[-1500:]}")
+    values = _child(spec, tree, "write", child)
+    if values is None:
         return
-    one_wall, one_cpu, many_wall, many_cpu = line.split()[1:]
+    one_wall, one_cpu, many_wall, many_cpu = values
     print(
         f"[{spec.orders:>9,} orders{tree.label}] updated orders re-stored (a webhook's re-read), "
         f"one transaction: 1 order {one_wall} ms (CPU {one_cpu}), 20 orders {many_wall} ms "
