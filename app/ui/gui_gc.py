@@ -23,16 +23,24 @@ follows CPython's own rule for it (`_LongLived`), so a big shop's heap is walked
 from __future__ import annotations
 
 import gc
+import math
+import time
 
 from PySide6.QtCore import QObject, QThread, QTimer
 
-__all__ = ["INTERVAL_MS", "GuiThreadCollector", "collect_all", "collect_due"]
+__all__ = ["FULL_SPACING_S", "INTERVAL_MS", "GuiThreadCollector", "collect_all", "collect_due"]
 
 # Short enough that a collection of the young generation stays well inside a frame under a
 # storm (at 500 ms it found ~7 ms of young objects to walk, in one frame of every thirty),
 # long enough that an idle app does nothing: one `gc.get_count()` per tick costs well under a
 # microsecond.
 INTERVAL_MS = 100
+# At most one full collection from `collect_due` this often (seconds): the pace the GUI thread
+# had at a 500 ms tick. Why a floor on top of the rule: `pending` over-counts (below), and
+# under a storm the young objects that outlive a generation-1 collection (results, view
+# models, responses in flight) let the rule pass every ~15 s at a 100 ms tick, four times as
+# many ~120 ms pauses as before (measured: 8 against 2 in two minutes).
+FULL_SPACING_S = 60.0
 
 
 class _LongLived:
@@ -51,11 +59,13 @@ class _LongLived:
 
     total = 0
     pending = 0
+    last_full = -math.inf  # time.monotonic() of the last full collection
 
 
 def collect_due() -> int:
     """Collect the oldest generation whose threshold is crossed, as Python's own trigger would
-    (with its rule for the oldest generation, `_LongLived`).
+    (with its rule for the oldest generation, `_LongLived`, and at most one full collection
+    per `FULL_SPACING_S`).
 
     Returns the number of unreachable objects found (0 when nothing was due).
     """
@@ -65,7 +75,10 @@ def collect_due() -> int:
         threshold = thresholds[generation]
         if not threshold or counts[generation] <= threshold:
             continue
-        if generation == 2 and _LongLived.pending < _LongLived.total // 4:
+        if generation == 2 and (
+            _LongLived.pending < _LongLived.total // 4
+            or time.monotonic() - _LongLived.last_full < FULL_SPACING_S
+        ):
             continue
         if generation == 2:
             return collect_all()
@@ -83,6 +96,7 @@ def collect_all() -> int:
     found = gc.collect()
     _LongLived.total = len(gc.get_objects(generation=2))
     _LongLived.pending = 0
+    _LongLived.last_full = time.monotonic()
     return found
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.ui import gui_gc
 from app.ui.gui_gc import INTERVAL_MS, GuiThreadCollector, collect_all, collect_due
 
 
@@ -68,10 +70,14 @@ def test_a_worker_allocating_never_frees_qt_objects_the_gui_timer_does(
     assert freed_on == [threading.main_thread().ident]
 
 
-def test_a_full_collection_waits_until_enough_objects_live_long(qapp: QApplication) -> None:
+def test_a_full_collection_waits_until_enough_objects_live_long(
+    qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """CPython's rule for the oldest generation: once a full collection has walked a big
     heap, the next waits until a quarter as many objects again have moved into the oldest
-    generation; short-lived garbage alone only ever costs young collections."""
+    generation; short-lived garbage alone only ever costs young collections. And never two
+    full collections within `FULL_SPACING_S`."""
+    monkeypatch.setattr(gui_gc, "FULL_SPACING_S", 0.0)
     heap: list[list[object]] = [[] for _ in range(100_000)]  # what a shop open for hours holds
     collect_all()
     total = len(gc.get_objects(generation=2))  # the heap, the test process's own included
@@ -95,6 +101,10 @@ def test_a_full_collection_waits_until_enough_objects_live_long(qapp: QApplicati
         kept: list[list[object]] = [
             [] for _ in range(total // 4 + 5_000)
         ]  # now a quarter more lives on
+        monkeypatch.setattr(gui_gc, "FULL_SPACING_S", 3600.0)
+        churn(400)
+        assert 2 not in generations, "a full collection within the spacing"
+        monkeypatch.setattr(gui_gc, "FULL_SPACING_S", 0.0)
         churn(400)
         assert 2 in generations
     finally:
