@@ -94,7 +94,7 @@ _STOCK = (
     + """
 SELECT sp.i, h.at, h.quantity, h.id
 FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
-WHERE h.at >= :since {skus}
+WHERE h.at >= :since
 ORDER BY h.at, h.id
 """
 )
@@ -298,28 +298,11 @@ def sale_rows(
     )
 
 
-def stock_rows(
-    session: Session, shop_id: str, since: int, sku_ids: Sequence[str] | None = None
-) -> FloatArray:
-    """Stock changes from `since` on (`STOCK_COLUMNS`, in `stock_order`): the shop's, or only
-    those of `sku_ids`."""
-    params: dict[str, object] = {"shop": shop_id, "since": int(since)}
-    if sku_ids is not None:
-        if not sku_ids:
-            return np.zeros((0, len(STOCK_COLUMNS)), dtype=np.float64)
-        parts = [
-            _matrix(cursor, 4)
-            for cursor in _by_parts(
-                _raw(session),
-                sku_ids,
-                "k",
-                lambda marks: _STOCK.format(skus=f"AND h.sku_id IN ({marks})"),
-                params,
-            )
-        ]
-        rows = np.concatenate(parts)
-        return rows[stock_order(rows)]
-    return _matrix(_raw(session).execute(_STOCK.format(skus=""), params), len(STOCK_COLUMNS))
+def stock_rows(session: Session, shop_id: str, since: int) -> FloatArray:
+    """The shop's stock changes from `since` on (`STOCK_COLUMNS`, in `stock_order`); what came
+    since is `stock_rows_after`'s."""
+    params = {"shop": shop_id, "since": int(since)}
+    return _matrix(_raw(session).execute(_STOCK, params), len(STOCK_COLUMNS))
 
 
 def stock_rows_after(
@@ -403,11 +386,15 @@ def shop_history(
     )
 
 
-_PRIOR_LEVELS = """
+# The shop's SKUs (or those `{picked}` narrows to) numbered in id order, for `stock_series`.
+_PICKED_POSITIONS = """
 WITH sku_pos AS (
     SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus
     WHERE shop_id = :shop{picked}
 )
+"""
+
+_PRIOR_LEVELS = """
 SELECT sp.id, (
     SELECT h.quantity FROM stock_history h
     WHERE h.sku_id = sp.id AND h.at < :since ORDER BY h.at DESC, h.id DESC LIMIT 1
@@ -416,10 +403,6 @@ FROM sku_pos sp ORDER BY sp.i
 """
 
 _WINDOW_LEVELS = """
-WITH sku_pos AS (
-    SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM skus
-    WHERE shop_id = :shop{picked}
-)
 SELECT sp.i, h.at, h.quantity
 FROM stock_history h JOIN sku_pos sp ON sp.id = h.sku_id
 WHERE h.at >= :since
@@ -439,24 +422,18 @@ def stock_series(
     kept a reader thread busy)."""
     raw = _raw(session)
     params = {"shop": shop_id, "since": int(since)}
+    pieces: list[tuple[str, dict[str, object]]] = [("", {})]
+    if sku_ids is not None:
+        pieces = [
+            (f" AND id IN ({marks})", values)
+            for marks, values in (_marks("sku", part) for part in chunked(sorted(set(sku_ids))))
+        ]
     out: dict[str, tuple[FloatArray, FloatArray]] = {}
-    if sku_ids is None:
-        parts = [(_PRIOR_LEVELS.format(picked=""), _WINDOW_LEVELS.format(picked=""), params)]
-    else:
-        parts = []
-        for part in chunked(sorted(set(sku_ids))):
-            marks, values = _marks("sku", part)
-            picked = f" AND id IN ({marks})"
-            parts.append(
-                (
-                    _PRIOR_LEVELS.format(picked=picked),
-                    _WINDOW_LEVELS.format(picked=picked),
-                    {**params, **values},
-                )
-            )
-    for prior_sql, window_sql, bound in parts:
-        prior = raw.execute(prior_sql, bound).fetchall()
-        window = _matrix(raw.execute(window_sql, bound), 3)
+    for picked, values in pieces:
+        positions = _PICKED_POSITIONS.format(picked=picked)
+        bound = {**params, **values}
+        prior = raw.execute(positions + _PRIOR_LEVELS, bound).fetchall()
+        window = _matrix(raw.execute(positions + _WINDOW_LEVELS, bound), 3)
         _steps(prior, window, float(since), out)
     return out
 

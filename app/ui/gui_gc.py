@@ -75,12 +75,12 @@ def collect_due() -> int:
         threshold = thresholds[generation]
         if not threshold or counts[generation] <= threshold:
             continue
-        if generation == 2 and (
-            _LongLived.pending < _LongLived.total // 4
-            or time.monotonic() - _LongLived.last_full < FULL_SPACING_S
-        ):
-            continue
         if generation == 2:
+            if (
+                _LongLived.pending < _LongLived.total // 4
+                or time.monotonic() - _LongLived.last_full < FULL_SPACING_S
+            ):
+                continue  # as CPython does: a younger generation may be due instead
             return collect_all()
         if generation == 1:
             young = len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1))
