@@ -47,11 +47,15 @@ from app.tiktok.relay_frames import (
     Subscribe,
 )
 
-__all__ = ["RelayConsumer", "RelayEvent", "Sink", "StreamAuthError"]
+__all__ = ["STREAM_COMPRESSION", "RelayConsumer", "RelayEvent", "Sink", "StreamAuthError"]
 
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED_CLOSE = 4401
+# The desktop asks for no permessage-deflate: its frames are small JSON, a seller's link carries
+# them easily, and inflating each one would cost the app CPU under a storm. The relay's
+# benchmarks subscribe the same way, so they measure what a real desktop costs the relay.
+STREAM_COMPRESSION = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +210,7 @@ class RelayConsumer:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
                 max_size=4 * 1024 * 1024,
-                compression=None,
+                compression=STREAM_COMPRESSION,
             )
         except InvalidStatus as exc:
             if exc.response.status_code in (401, 403):

@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 import websockets
 
+from app.sync.consumer import STREAM_COMPRESSION
 from app.tiktok.signing import verify_webhook, webhook_signature
 
 APP_KEY = "benchkey"
@@ -282,7 +283,10 @@ class Subscriber:
         marker = '"tts_notification_id":"'
         headers = {"Authorization": f"Bearer {self.token}"}
         async with websockets.connect(
-            self.ws_url, additional_headers=headers, max_size=2**22
+            self.ws_url,
+            additional_headers=headers,
+            max_size=2**22,
+            compression=STREAM_COMPRESSION,  # as the desktop connects
         ) as ws:
             await ws.send(json.dumps({"op": "subscribe", "shops": [SHOP]}))
             await ws.recv()

@@ -22,6 +22,8 @@ from typing import Any
 import uvloop
 import websockets
 
+from app.sync.consumer import STREAM_COMPRESSION
+
 MARKER = '"tts_notification_id":"'
 
 
@@ -48,6 +50,7 @@ async def _subscriber(
             open_timeout=60,
             max_size=2**22,
             ping_interval=None,
+            compression=STREAM_COMPRESSION,  # as the desktop connects
         )
     except Exception:
         return False
