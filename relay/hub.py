@@ -11,6 +11,7 @@ slows anyone else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -50,7 +51,15 @@ class _Ring:
     size: int = 0
     floor: tuple[int, ...] | None = None  # key of the newest evicted event
     watchers: int = 0
-    waiter: asyncio.Future[None] | None = None
+    # One future per waiting subscriber: a subscriber that leaves cancels only its own, so
+    # no `asyncio.shield` (one more future and one more loop pass per wake-up) is needed.
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class Hub:
@@ -84,8 +93,7 @@ class Hub:
         ring.watchers -= 1
         if ring.watchers <= 0:
             del self._rings[shop_id]
-            if ring.waiter is not None and not ring.waiter.done():
-                ring.waiter.set_result(None)
+            ring.wake()
 
     def reset(self) -> None:
         """Notifications may have been missed: forget every ring's content and wake everyone,
@@ -95,9 +103,7 @@ class Hub:
             ring.entries.clear()
             ring.size = 0
             ring.floor = None
-            if ring.waiter is not None and not ring.waiter.done():
-                ring.waiter.set_result(None)
-            ring.waiter = None
+            ring.wake()
 
     def publish(self, events: Sequence[StoredEvent]) -> None:
         """Committed events, in commit order (the backend's listener)."""
@@ -115,12 +121,10 @@ class Hub:
                 old = ring.entries.popleft()
                 ring.size -= len(old.frame)
                 ring.floor = old.key
-            if ring.waiter is not None:
+            if ring.waiters:
                 woken.append(ring)
         for ring in woken:
-            if ring.waiter is not None and not ring.waiter.done():
-                ring.waiter.set_result(None)
-            ring.waiter = None
+            ring.wake()
 
     def after(self, shop_id: str, cursor: str | None) -> list[tuple[StoredEvent, str]] | None:
         """Ring events newer than `cursor` with their frames, or None when the ring cannot
@@ -159,7 +163,11 @@ class Hub:
         ring = self._rings.get(shop_id)
         if ring is None or self.newer_than(shop_id, cursor):
             return
-        if ring.waiter is None or ring.waiter.done():
-            ring.waiter = asyncio.get_running_loop().create_future()
-        # Shielded: the waiter is shared, and one subscriber leaving must not cancel it.
-        await asyncio.shield(ring.waiter)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ring.waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter.cancelled():  # its subscriber left: no publish will clear it
+                with contextlib.suppress(ValueError):
+                    ring.waiters.remove(waiter)

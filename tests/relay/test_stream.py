@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -222,6 +223,37 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     assert (await sub.recv())["code"] == "bad_ack"
     assert (await sub.subscribe([SHOP_A]))["code"] == "already_subscribed"
     await sub.close()
+
+
+async def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def test_a_subscriber_leaving_while_idle_leaves_no_waiter_and_others_still_wake(
+    relay: RunningRelay, http: httpx.Client
+) -> None:
+    """Each idle subscriber waits on its own future (relay/hub.py): one that leaves must take
+    its future with it (desktops that reconnect all day would otherwise pile them up) and
+    must not cancel the wake-up of the others."""
+    token = relay.create_token([SHOP_A])
+    stays = await Subscriber.connect(relay.ws_url, token)
+    leaves = await Subscriber.connect(relay.ws_url, token)
+    await stays.subscribe([SHOP_A])
+    await leaves.subscribe([SHOP_A])
+    assert post(http, body("before")).status_code == 200
+    assert nids(await stays.events(1)) == ["before"]
+    assert nids(await leaves.events(1)) == ["before"]
+    ring = relay.relay.hub._rings[SHOP_A]
+    await _until(lambda: len(ring.waiters) == 2, "both subscribers idle")
+    await leaves.close()
+    await _until(lambda: ring.watchers == 1, "the relay saw the close")
+    await _until(lambda: len(ring.waiters) == 1, "the leaver's waiter removed")
+    assert post(http, body("after")).status_code == 200
+    assert nids(await stays.events(1)) == ["after"]
+    await stays.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
