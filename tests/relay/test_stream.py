@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 import websockets
 
 from relay.server import RunningRelay, run_relay
+from tests.e2e.harness import wait_until
 from tests.relay.conftest import (
     SHOP_A,
     SHOP_B,
@@ -225,13 +225,6 @@ async def test_protocol_errors(relay: RunningRelay, http: httpx.Client) -> None:
     await sub.close()
 
 
-async def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
-
-
 async def test_a_subscriber_leaving_while_idle_leaves_no_waiter_and_others_still_wake(
     relay: RunningRelay, http: httpx.Client
 ) -> None:
@@ -247,10 +240,10 @@ async def test_a_subscriber_leaving_while_idle_leaves_no_waiter_and_others_still
     assert nids(await stays.events(1)) == ["before"]
     assert nids(await leaves.events(1)) == ["before"]
     ring = relay.relay.hub._rings[SHOP_A]
-    await _until(lambda: len(ring.waiters) == 2, "both subscribers idle")
+    await wait_until(lambda: len(ring.waiters) == 2, 5, step=0.01)  # both subscribers idle
     await leaves.close()
-    await _until(lambda: ring.watchers == 1, "the relay saw the close")
-    await _until(lambda: len(ring.waiters) == 1, "the leaver's waiter removed")
+    await wait_until(lambda: ring.watchers == 1, 5, step=0.01)  # the relay saw the close
+    await wait_until(lambda: len(ring.waiters) == 1, 5, step=0.01)  # the leaver's waiter went
     assert post(http, body("after")).status_code == 200
     assert nids(await stays.events(1)) == ["after"]
     await stays.close()
