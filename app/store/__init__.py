@@ -88,6 +88,7 @@ from app.store.videos import (
     view_histories,
 )
 from app.store.webhooks import (
+    DeliveredWebhook,
     StoredWebhook,
     get_cursor,
     get_cursors,
@@ -95,6 +96,7 @@ from app.store.webhooks import (
     pending_webhooks,
     prune_webhooks,
     record_webhook,
+    record_webhooks,
     set_cursor,
 )
 
@@ -106,6 +108,7 @@ __all__ = [
     "ApiCall",
     "ApiStats",
     "Attribution",
+    "DeliveredWebhook",
     "HourlyRevenue",
     "NotAViralStockDatabaseError",
     "OrderSummary",
@@ -153,6 +156,7 @@ __all__ = [
     "record_stock",
     "record_sync_attempt",
     "record_webhook",
+    "record_webhooks",
     "revenue_per_hour",
     "sales_events",
     "save_settings",

@@ -36,7 +36,12 @@ from sqlalchemy.orm import Session
 from app.store.catalog import mark_shop_deauthorized, upsert_inventory, upsert_products
 from app.store.orders import stored_statuses, upsert_orders
 from app.store.types import StockCause
-from app.store.webhooks import get_cursors, known_notifications, record_webhook
+from app.store.webhooks import (
+    DeliveredWebhook,
+    get_cursors,
+    known_notifications,
+    record_webhooks,
+)
 from app.store.webhooks import notification_key as store_notification_key
 from app.store.webhooks import payload_text as store_payload_text
 from app.sync.consumer import RelayEvent
@@ -447,17 +452,17 @@ class WebhookSink:
                     )
                 for shop_id in plan.deauthorized:
                     mark_shop_deauthorized(session, shop_id, at)
-                for entry in entries:
-                    record_webhook(
-                        session,
+                delivered = [
+                    DeliveredWebhook(
                         entry.event.shop_id,
                         entry.event.cursor,
                         entry.tts_id,
                         entry.kind,
                         entry.text,
-                        now_wall,
-                        error_kind=failed,
                     )
+                    for entry in entries
+                ]
+                record_webhooks(session, delivered, now_wall, error_kind=failed)
                 return touched
 
             touched = await self._db.write(commit)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.store import (
+    DeliveredWebhook,
     Store,
     get_cursor,
     get_cursors,
@@ -17,6 +18,7 @@ from app.store import (
     pending_webhooks,
     prune_webhooks,
     record_webhook,
+    record_webhooks,
     sales_events,
     upsert_orders,
     upsert_shop,
@@ -61,6 +63,35 @@ def test_record_once_and_cursor_moves_even_on_duplicates(shop_store: Store) -> N
         stored = session.execute(text("SELECT payload, cursor, type FROM webhook_events")).one()
     assert stored[0].encode() == RAW  # the bytes TikTok signed, unchanged
     assert tuple(stored)[1:] == ("1-0", 1)
+
+
+def test_a_batch_stores_each_event_once_and_leaves_the_cursor_at_its_last(
+    shop_store: Store,
+) -> None:
+    """The sink's batch: an event already stored and one repeated inside the batch are kept
+    once; the cursor is the batch's last, as event-by-event recording would leave it."""
+    event = parse_webhook(RAW)
+    with shop_store.write() as session:
+        record_webhook(session, SHOP_ID, "1-0", event.tts_notification_id, event.type, RAW, NOW)
+    batch = [
+        DeliveredWebhook(SHOP_ID, "2-0", event.tts_notification_id, event.type, RAW),  # resent
+        DeliveredWebhook(SHOP_ID, "3-0", "n-3", 1, "{}"),
+        DeliveredWebhook(SHOP_ID, "4-0", "n-3", 1, "{}"),  # twice in one batch
+        DeliveredWebhook(SHOP_ID, "5-0", "n-5", 1, "{}"),
+    ]
+    with shop_store.write() as session:
+        record_webhooks(session, batch, NOW + 1)
+        assert get_cursor(session, SHOP_ID) == "5-0"
+    with shop_store.read() as session:
+        rows = session.execute(
+            text("SELECT tts_notification_id, cursor FROM webhook_events ORDER BY id")
+        ).all()
+        assert pending_webhooks(session, SHOP_ID) == []  # recorded as processed
+    assert [tuple(row) for row in rows] == [
+        (event.tts_notification_id, "1-0"),
+        ("n-3", "3-0"),
+        ("n-5", "5-0"),
+    ]
 
 
 def test_crash_inside_the_transaction_stores_neither_event_data_nor_cursor(
