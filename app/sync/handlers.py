@@ -311,9 +311,8 @@ def apply_fetched(session: Session, shop_id: str, fetched: Fetched, at: int, cau
 @dataclass(frozen=True, slots=True)
 class _Entry:
     event: RelayEvent
-    kind: int
-    tts_id: str | None
-    text: str
+    #: What the store records of it (`record_webhooks`).
+    webhook: DeliveredWebhook
     key: str
 
 
@@ -364,9 +363,13 @@ class WebhookSink:
             entries.append(
                 _Entry(
                     event,
-                    _int(event.webhook.get("type")),
-                    None if tts in (None, "") else str(tts),
-                    text,
+                    DeliveredWebhook(
+                        event.shop_id,
+                        event.cursor,
+                        None if tts in (None, "") else str(tts),
+                        _int(event.webhook.get("type")),
+                        text,
+                    ),
                     notification_key(event.shop_id, event.webhook, text),
                 )
             )
@@ -392,7 +395,7 @@ class WebhookSink:
             entry = entries[0]
             log.warning(
                 "webhook type %d could not be applied (%s, code %s); recorded as failed",
-                entry.kind,
+                entry.webhook.type,
                 type(exc).__name__,
                 getattr(exc, "code", None),
             )
@@ -452,17 +455,9 @@ class WebhookSink:
                     )
                 for shop_id in plan.deauthorized:
                     mark_shop_deauthorized(session, shop_id, at)
-                delivered = [
-                    DeliveredWebhook(
-                        entry.event.shop_id,
-                        entry.event.cursor,
-                        entry.tts_id,
-                        entry.kind,
-                        entry.text,
-                    )
-                    for entry in entries
-                ]
-                record_webhooks(session, delivered, now_wall, error_kind=failed)
+                record_webhooks(
+                    session, [entry.webhook for entry in entries], now_wall, error_kind=failed
+                )
                 return touched
 
             touched = await self._db.write(commit)
