@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from app.tiktok.errors import (
+    ApiError,
     ClientBugError,
     MalformedResponseError,
     RateLimitedError,
@@ -32,7 +33,7 @@ from app.tiktok.redact import redact, register_secret
 from app.tiktok.retry_after import parse_retry_after
 from app.tiktok.signing import sign_request
 
-__all__ = ["LocalSigner", "RelaySigner", "RelaySigningError", "Signer"]
+__all__ = ["LocalSigner", "RelaySigner", "RelaySigningError", "Signer", "SigningRefusedForContent"]
 
 
 @runtime_checkable
@@ -101,6 +102,23 @@ class _RelayRefused(ReauthorizationRequired, RelaySigningError):
 
 class _RelayBadRequest(ClientBugError, RelaySigningError):
     pass
+
+
+class SigningRefusedForContent(ApiError, RelaySigningError):
+    """The relay refused to sign because a value of this one request holds a name it protects
+    (`ambiguous_query`: e.g. an order id "timestamp" from a webhook). The client builds
+    `app_key`, `timestamp` and `shop_cipher` once each, so only the data can cause it: the
+    request is refused for good, like TikTok refusing an id, and other requests are unaffected.
+    """
+
+
+def _refusal(response: httpx.Response) -> object:
+    """The relay's refusal reason (`{"error": ...}`), or None when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 class RelaySigner:
@@ -181,6 +199,10 @@ class RelaySigner:
             )
         if status >= 500:
             raise _RelayTransient(f"relay error: {detail}", http_status=status, path=path)
+        if status == 400 and _refusal(response) == "ambiguous_query":
+            raise SigningRefusedForContent(
+                f"relay refused to sign: {detail}", http_status=status, path=path
+            )
         raise _RelayBadRequest(f"relay refused to sign: {detail}", http_status=status, path=path)
 
     async def aclose(self) -> None:

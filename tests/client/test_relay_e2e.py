@@ -16,7 +16,7 @@ import pytest
 
 from app.tiktok.client import TikTokShopClient
 from app.tiktok.credentials import MemoryCredentialStore
-from app.tiktok.errors import ReauthorizationRequired, TransientError
+from app.tiktok.errors import ApiError, ReauthorizationRequired, TransientError
 from app.tiktok.oauth import (
     LoopbackRedirectCatcher,
     RelayTokenExchanger,
@@ -25,7 +25,7 @@ from app.tiktok.oauth import (
     authorization_url,
     new_state,
 )
-from app.tiktok.signer import RelaySigner
+from app.tiktok.signer import RelaySigner, SigningRefusedForContent
 from tests.client.conftest import fast_settings, sandbox_requests
 
 pytestmark = pytest.mark.timeout(40)
@@ -151,3 +151,22 @@ async def test_relay_down_or_token_refused(sandbox: Any, tmp_path: Path) -> None
         async with refused:
             with pytest.raises(ReauthorizationRequired):
                 await refused.search_orders_page(shop)
+
+
+async def test_an_id_holding_a_protected_name_is_refused_for_that_request_only(
+    sandbox: Any, relay: Any
+) -> None:
+    """An order id "timestamp" (a webhook's data) makes the relay refuse to sign with
+    `ambiguous_query`: a final refusal of that request, not a client bug nor a reason to retry,
+    and the next request is signed as usual."""
+    client, _, grant = await _vendor_client(sandbox, relay.base_url)
+    shop = grant.shops[0]
+    async with client:
+        before = sandbox_requests(sandbox)
+        with pytest.raises(SigningRefusedForContent) as refused:
+            await client.get_orders(shop, ["timestamp"])
+        assert isinstance(refused.value, ApiError) and not refused.value.retryable
+        assert "ambiguous_query" in str(refused.value)
+        assert sandbox_requests(sandbox) == before  # nothing left for TikTok
+        page = await client.search_orders_page(shop, page_size=5)
+        assert page.orders
