@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.store.schema import (
     ApiCallRow,
+    Base,
     ProductRow,
     ShopRow,
     SkuRow,
@@ -142,6 +143,21 @@ def mark_shop_deauthorized(session: Session, shop_id: str, at: int) -> None:
 # --- stock -------------------------------------------------------------------------------------
 
 
+# Core statements for the stock write, the store's hottest path under a webhook storm: an
+# executemany of one compiled statement, without the ORM's per-row bulk bookkeeping.
+_SKUS = Base.metadata.tables[SkuRow.__tablename__]
+_WAREHOUSE_STOCK = Base.metadata.tables[WarehouseStockRow.__tablename__]
+_STOCK_HISTORY = Base.metadata.tables[StockHistoryRow.__tablename__]
+_SET_RESERVED = (
+    update(_SKUS)
+    .where(_SKUS.c.id == bindparam("b_id"))
+    .values(reserved_quantity=bindparam("b_units"))
+)
+_SET_QUANTITY = (
+    update(_SKUS).where(_SKUS.c.id == bindparam("b_id")).values(quantity=bindparam("b_units"))
+)
+
+
 def _totals(session: Session, sku_ids: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for part in chunked(sku_ids):
@@ -187,18 +203,20 @@ def _write_stock(
     A SKU's total is what the shop can sell: its warehouses' available units minus the units
     reserved for creators and campaigns (`reserved`, else what is stored; see SkuRow)."""
     sku_ids = list(levels)
-    held = _reserved(session, sku_ids)
+    held = dict(reserved or {})
+    unknown = [sku_id for sku_id in sku_ids if sku_id not in held]
+    if unknown:
+        held.update(_reserved(session, unknown))
     if reserved:
-        held.update(reserved)
         session.execute(
-            update(SkuRow),
-            [{"id": sku_id, "reserved_quantity": units} for sku_id, units in reserved.items()],
+            _SET_RESERVED,
+            [{"b_id": sku_id, "b_units": units} for sku_id, units in reserved.items()],
         )
     for part in chunked(sku_ids):
-        session.execute(delete(WarehouseStockRow).where(WarehouseStockRow.sku_id.in_(part)))
+        session.execute(delete(_WAREHOUSE_STOCK).where(_WAREHOUSE_STOCK.c.sku_id.in_(part)))
     rows = [row for sku_rows in levels.values() for row in sku_rows]
     if rows:
-        session.execute(insert(WarehouseStockRow), rows)
+        session.execute(insert(_WAREHOUSE_STOCK), rows)
     changes: list[StockChange] = []
     for sku_id, sku_rows in levels.items():
         total = max(0, sum(int(row["quantity"]) for row in sku_rows) - held.get(sku_id, 0))
@@ -207,10 +225,9 @@ def _write_stock(
             changes.append(StockChange(sku_id, before, total, at, cause))
     if changes:
         session.execute(
-            update(SkuRow),
-            [{"id": change.sku_id, "quantity": change.after} for change in changes],
+            _SET_QUANTITY, [{"b_id": change.sku_id, "b_units": change.after} for change in changes]
         )
-        session.execute(insert(StockHistoryRow), _history_rows(changes, ref))
+        session.execute(insert(_STOCK_HISTORY), _history_rows(changes, ref))
     return changes
 
 

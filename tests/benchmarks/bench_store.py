@@ -23,13 +23,16 @@ from app.store import (
     open_store,
     record_alert_levels,
     record_webhook,
+    record_webhooks,
     revenue_per_hour,
     sales_events,
+    upsert_inventory,
     upsert_orders,
     upsert_products,
     upsert_shop,
 )
-from app.tiktok.models import Order, Product, Shop, parse
+from app.store.webhooks import DeliveredWebhook
+from app.tiktok.models import InventorySearchResult, Order, Product, Shop, parse
 
 SHOP_ID = "7495540735365777507"
 START = 1_718_000_000
@@ -38,6 +41,7 @@ PAGE = 100
 WEBHOOKS = 1_000
 SKUS = 500
 CATALOGUE = 5_000  # SKUs, 5 per product, 2 warehouses each
+INVENTORY_BATCH = 5  # SKUs an inventory re-read of one webhook batch typically brings
 
 
 def _orders(count: int, update_offset: int = 0) -> list[Order]:
@@ -102,6 +106,12 @@ def _catalogue(store: Store) -> None:
               "   target >= 2,000/s")  # fmt: skip
     seconds, stock = _timed(lambda: _query(store, lambda s: current_stock(s, SHOP_ID)))
     print(f"current_stock for {len(stock):,} SKUs: {seconds * 1000:,.0f} ms   target < 200 ms")
+    seconds = _inventory(store, available=50)
+    print(f"upsert_inventory, {INVENTORY_BATCH} SKUs a transaction, every SKU moved: "
+          f"{_rate(CATALOGUE, seconds)}   (CPU; the webhook path's stock write)")  # fmt: skip
+    seconds = _inventory(store, available=50)
+    print(f"upsert_inventory, {INVENTORY_BATCH} SKUs a transaction, unchanged: "
+          f"{_rate(CATALOGUE, seconds)}   (CPU)")  # fmt: skip
     levels = {row.sku_id: ("ok", "") for row in stock}
     for n, sku_id in enumerate(levels):
         if n % 10 == 0:
@@ -113,6 +123,47 @@ def _catalogue(store: Store) -> None:
         seconds = time.perf_counter() - started
         print(f"record_alert_levels, {len(levels):,} SKUs ({label}): {seconds * 1000:,.0f} ms"
               "   target < 500 ms")  # fmt: skip
+
+
+def _inventory(store: Store, available: int) -> float:
+    """CPU seconds to store Inventory Search answers for the whole catalogue, a few SKUs per
+    transaction as the webhook sink re-reads them; half the SKUs have a creator reservation."""
+    sku_ids = [f"p{n}-s{k}" for n in range(CATALOGUE // 5) for k in range(5)]
+    answers = [
+        parse(
+            InventorySearchResult,
+            {
+                "inventory": [
+                    {
+                        "product_id": sku_id.split("-")[0],
+                        "skus": [
+                            {
+                                "id": sku_id,
+                                "total_available_quantity": available + 10,
+                                "warehouse_inventory": [
+                                    {"warehouse_id": "w1", "available_quantity": available},
+                                    {"warehouse_id": "w2", "available_quantity": 10},
+                                ],
+                                "total_available_inventory_distribution": {
+                                    "in_shop_inventory": {"quantity": available + 10 - n % 2}
+                                },
+                            }
+                        ],
+                    }
+                    for n, sku_id in enumerate(sku_ids[start : start + INVENTORY_BATCH])
+                ]
+            },
+        )
+        for start in range(0, len(sku_ids), INVENTORY_BATCH)
+    ]
+
+    def write_all() -> None:
+        for answer in answers:
+            with store.write() as session:
+                upsert_inventory(session, SHOP_ID, answer, START, ref="bench")
+
+    seconds, _ = _timed(write_all)
+    return seconds
 
 
 def _rate(count: int, seconds: float) -> str:
@@ -133,6 +184,19 @@ def _webhooks(store: Store, prefix: str, per_transaction: int = 1) -> float:
         with store.write() as session:
             for n in range(first, first + per_transaction):
                 record_webhook(session, SHOP_ID, f"{n}-0", f"{prefix}{n}", 1, "{}", START + n)
+    return time.perf_counter() - started
+
+
+def _webhook_batches(store: Store, prefix: str, per_transaction: int) -> float:
+    """The webhook sink's path: a batch's events in one `record_webhooks` statement."""
+    started = time.perf_counter()
+    for first in range(0, WEBHOOKS, per_transaction):
+        batch = [
+            DeliveredWebhook(SHOP_ID, f"{n}-0", f"{prefix}{n}", 1, "{}")
+            for n in range(first, first + per_transaction)
+        ]
+        with store.write() as session:
+            record_webhooks(session, batch, START + first)
     return time.perf_counter() - started
 
 
@@ -183,6 +247,9 @@ def main() -> None:
         seconds = _webhooks(store, "batch-", per_transaction=20)
         print(f"webhook + cursor, 20 per transaction, FULL: {_rate(WEBHOOKS, seconds)}"
               f"   target >= 1,000/s (replaying a backlog)")  # fmt: skip
+        seconds = _webhook_batches(store, "many-", per_transaction=20)
+        print(f"webhooks + cursor, 20 per record_webhooks call, FULL: {_rate(WEBHOOKS, seconds)}"
+              f"   (the sink's path; compare with the line above)")  # fmt: skip
         store.close()
         size = sum(p.stat().st_size for p in Path(folder).iterdir())
         print(f"database size for {ORDERS:,} orders: {size / 1e6:,.1f} MB")
