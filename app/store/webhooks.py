@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +71,14 @@ class DeliveredWebhook:
     notification_id: str | None
     type: int
     payload: Payload
+    #: What it is stored and deduplicated under (`notification_key`), derived once: the sink
+    #: checks it against the store before the commit that records it.
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        text = payload_text(self.payload)
+        key = notification_key(self.shop_id, self.notification_id, self.type, text)
+        object.__setattr__(self, "key", key)
 
 
 def _json_default(value: object) -> object:
@@ -184,15 +192,12 @@ def record_webhooks(
 def _event_row(
     event: DeliveredWebhook, received_at: float, processed: bool, error_kind: str | None
 ) -> dict[str, object]:
-    text = payload_text(event.payload)
     return {
         "shop_id": event.shop_id,
-        "tts_notification_id": notification_key(
-            event.shop_id, event.notification_id, event.type, text
-        ),
+        "tts_notification_id": event.key,
         "cursor": event.cursor,
         "type": event.type,
-        "payload": text,
+        "payload": payload_text(event.payload),
         "received_at": received_at,
         "processed_at": received_at if processed else None,
         "error_kind": error_kind,

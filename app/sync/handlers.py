@@ -40,10 +40,9 @@ from app.store.webhooks import (
     DeliveredWebhook,
     get_cursors,
     known_notifications,
+    payload_text,
     record_webhooks,
 )
-from app.store.webhooks import notification_key as store_notification_key
-from app.store.webhooks import payload_text as store_payload_text
 from app.sync.consumer import RelayEvent
 from app.sync.counters import SyncCounters
 from app.sync.database import Database
@@ -73,10 +72,9 @@ __all__ = [
     "Fetched",
     "Plan",
     "WebhookSink",
+    "delivered_webhook",
     "fetch_plan",
     "is_poison",
-    "notification_key",
-    "payload_text",
     "plan_events",
 ]
 
@@ -91,16 +89,17 @@ LinkCallback = Callable[[str, LinkState, str, float | None], None]
 ChangedCallback = Callable[[str, Touched], None]
 
 
-def payload_text(webhook: dict[str, Any]) -> str:
-    """The webhook as stored: canonical JSON, big ids and decimals intact."""
-    return store_payload_text(webhook)
-
-
-def notification_key(shop_id: str, webhook: dict[str, Any], text: str) -> str:
-    """`tts_notification_id`, or the store's synthetic key for a webhook without one."""
-    tts_id = webhook.get("tts_notification_id")
-    return store_notification_key(
-        shop_id, None if tts_id in (None, "") else str(tts_id), _int(webhook.get("type")), text
+def delivered_webhook(event: RelayEvent) -> DeliveredWebhook:
+    """What the store records of a relay event: its payload as canonical JSON (big ids and
+    decimals intact), its `tts_notification_id` (none when absent or empty) and its type,
+    keyed by that id or the store's synthetic key for a webhook without one."""
+    tts_id = event.webhook.get("tts_notification_id")
+    return DeliveredWebhook(
+        event.shop_id,
+        event.cursor,
+        None if tts_id in (None, "") else str(tts_id),
+        _int(event.webhook.get("type")),
+        payload_text(event.webhook),
     )
 
 
@@ -311,9 +310,8 @@ def apply_fetched(session: Session, shop_id: str, fetched: Fetched, at: int, cau
 @dataclass(frozen=True, slots=True)
 class _Entry:
     event: RelayEvent
-    #: What the store records of it (`record_webhooks`).
+    #: What the store records of it (`record_webhooks`), with the key it is deduplicated by.
     webhook: DeliveredWebhook
-    key: str
 
 
 class WebhookSink:
@@ -358,21 +356,7 @@ class WebhookSink:
             if event.shop_id not in self._shops:
                 log.warning("event for a shop this engine does not sync; ignored")
                 continue
-            text = payload_text(event.webhook)
-            tts = event.webhook.get("tts_notification_id")
-            entries.append(
-                _Entry(
-                    event,
-                    DeliveredWebhook(
-                        event.shop_id,
-                        event.cursor,
-                        None if tts in (None, "") else str(tts),
-                        _int(event.webhook.get("type")),
-                        text,
-                    ),
-                    notification_key(event.shop_id, event.webhook, text),
-                )
-            )
+            entries.append(_Entry(event, delivered_webhook(event)))
         self._counters.webhooks_received += len(entries)
         if entries:
             await self._apply_isolating(entries)
@@ -402,16 +386,16 @@ class WebhookSink:
             await self._apply_entries(entries, failed=type(exc).__name__)
 
     async def _apply_entries(self, entries: list[_Entry], failed: str | None = None) -> None:
-        keys = [entry.key for entry in entries]
+        keys = [entry.webhook.key for entry in entries]
         known = await self._db.read(lambda s: known_notifications(s, keys))
         seen: set[str] = set(known)
         fresh: list[_Entry] = []
         duplicates = 0
         for entry in entries:
-            if entry.key in seen:
+            if entry.webhook.key in seen:
                 duplicates += 1
             else:
-                seen.add(entry.key)
+                seen.add(entry.webhook.key)
                 fresh.append(entry)
         # A failed (dead-letter) event is recorded without effect: nothing to re-read.
         plan = plan_events(

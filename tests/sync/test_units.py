@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 from app.sync.clock import FunctionClock, WallClock
-from app.sync.handlers import notification_key, payload_text, plan_events
+from app.sync.consumer import RelayEvent
+from app.sync.handlers import delivered_webhook, plan_events
 from app.sync.latency import LatencyRecorder, percentile
 from app.sync.state import ChangeKind, LinkState, LinkStatus, Publisher, ShopRef
 
@@ -45,14 +47,18 @@ def test_plan_is_order_independent_and_idempotent() -> None:
     assert plan_events(events).orders == plan_events(shuffled).orders
 
 
+def _key(webhook: dict[str, Any]) -> str:
+    return delivered_webhook(RelayEvent(SHOP, "1", 0.0, webhook)).key
+
+
 def test_notification_key_prefers_tiktoks_id_and_is_stable_without_it() -> None:
     with_id = {"type": 1, "tts_notification_id": "7380066284010030890", "data": {}}
-    assert notification_key(SHOP, with_id, payload_text(with_id)) == "7380066284010030890"
+    assert _key(with_id) == "7380066284010030890"
     a = {"type": 3, "timestamp": 1, "data": {"order_id": "1"}}
     b = {"data": {"order_id": "1"}, "timestamp": 1, "type": 3}  # same body, other key order
-    assert notification_key(SHOP, a, payload_text(a)) == notification_key(SHOP, b, payload_text(b))
+    assert _key(a) == _key(b)
     c = {"type": 3, "timestamp": 2, "data": {"order_id": "1"}}
-    assert notification_key(SHOP, a, payload_text(a)) != notification_key(SHOP, c, payload_text(c))
+    assert _key(a) != _key(c)
 
 
 def test_percentiles_by_nearest_rank() -> None:
